@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs every test file under test/ with Node's own test runner (through tsx),
+// after making sure a Redis answers on 127.0.0.1:6379: the layer and interop
+// suites talk to a real Redis, and a fresh machine may not have one running.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ensureRedis } from './redis-up.mjs';
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...findTests(full));
+    else if (name.endsWith('.test.ts')) out.push(full);
+  }
+  return out.sort();
+}
+
+await ensureRedis(6379);
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : findTests('test');
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+process.exit(result.status ?? 1);

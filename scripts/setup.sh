@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine:
+# Redis, Chromium (Debian's, never a downloaded build), CJK fonts for screenshots,
+# the Python side of the interop tests (channels, channels_redis, daphne, websockets),
+# and the npm packages from the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
+npm ci --no-audit --no-fund

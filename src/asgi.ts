@@ -1,0 +1,170 @@
+/**
+ * The ASGI 3.0 contract in TypeScript.
+ *
+ * A server turns each connection into a *scope* (what the connection is) and a
+ * stream of *events*; an {@link Application} reads events with `receive()` and
+ * answers with `send()`. Type strings and field meanings are the ASGI spec's
+ * (`websocket.accept`, `http.response.body`, ...). Bytes are `Uint8Array`
+ * (a Node `Buffer` is one), text is `string`. Fields the spec does not have are
+ * camelCase (`urlRoute`, `pathRemaining`).
+ *
+ * Scopes and events are discriminated unions, so `switch (event.type)` narrows.
+ *
+ * @example
+ * ```ts
+ * const app: Application = async (scope, receive, send) => {
+ *   if (scope.type !== 'websocket') return;
+ *   await receive();                              // websocket.connect
+ *   await send({ type: 'websocket.accept' });
+ *   for (;;) {
+ *     const event = await receive();
+ *     if (event.type === 'websocket.disconnect') return;
+ *     if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: event.text ?? '' });
+ *   }
+ * };
+ * ```
+ */
+
+/** A header as the spec has it: lower-case name and value, both bytes. */
+export type Header = [name: Uint8Array, value: Uint8Array];
+
+/** Where a connection comes from or arrives at: `[host, port]`, or `[path, null]` for a Unix socket. */
+export type Address = [host: string, port: number | null];
+
+/** What a {@link URLRouter} matched: positional and named captures, converters applied. */
+export interface URLRoute {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+}
+
+/** Fields shared by the `http` and `websocket` scopes. */
+export interface ConnectionScopeBase {
+  asgi: { version: '3.0'; spec_version?: string };
+  http_version: '1.0' | '1.1' | '2';
+  scheme: string;
+  /** Percent-decoded path. */
+  path: string;
+  raw_path?: Uint8Array;
+  /** Still percent-encoded, without the `?`. */
+  query_string: Uint8Array;
+  root_path: string;
+  headers: Header[];
+  client?: Address | null;
+  server?: Address | null;
+  /** Copied from the lifespan scope's `state` into every connection scope. */
+  state?: Record<string, unknown>;
+  /** Set by routers: what the URL pattern captured. */
+  urlRoute?: URLRoute;
+  /** Set by routers: the part of the path a nested router still has to match. */
+  pathRemaining?: string;
+  /** Set by `CookieMiddleware`. */
+  cookies?: Record<string, string>;
+  /** Set by `SessionMiddleware`. */
+  session?: unknown;
+  /** Set by `AuthMiddleware`. */
+  user?: unknown;
+  [extension: string]: unknown;
+}
+
+export interface HttpScope extends ConnectionScopeBase {
+  type: 'http';
+  method: string;
+}
+
+export interface WebSocketScope extends ConnectionScopeBase {
+  type: 'websocket';
+  subprotocols: string[];
+}
+
+export interface LifespanScope {
+  type: 'lifespan';
+  asgi: { version: '3.0'; spec_version?: string };
+  state?: Record<string, unknown>;
+  [extension: string]: unknown;
+}
+
+/** The scope a worker gives a `ChannelNameRouter` app: one per channel it listens on. */
+export interface ChannelScope {
+  type: 'channel';
+  channel: string;
+  [extension: string]: unknown;
+}
+
+export type Scope = HttpScope | WebSocketScope | LifespanScope | ChannelScope;
+
+// ---- HTTP events -------------------------------------------------------
+
+export interface HttpRequestEvent { type: 'http.request'; body?: Uint8Array; more_body?: boolean }
+export interface HttpDisconnectEvent { type: 'http.disconnect' }
+export interface HttpResponseStartEvent { type: 'http.response.start'; status: number; headers?: Header[]; trailers?: boolean }
+export interface HttpResponseBodyEvent { type: 'http.response.body'; body?: Uint8Array; more_body?: boolean }
+
+// ---- WebSocket events ----------------------------------------------------
+
+export interface WebSocketConnectEvent { type: 'websocket.connect' }
+export interface WebSocketAcceptEvent { type: 'websocket.accept'; subprotocol?: string | null; headers?: Header[] }
+/** Exactly one of `text` and `bytes` is set; the other may be absent or `null`. */
+export interface WebSocketReceiveEvent { type: 'websocket.receive'; text?: string | null; bytes?: Uint8Array | null }
+export interface WebSocketSendEvent { type: 'websocket.send'; text?: string | null; bytes?: Uint8Array | null }
+export interface WebSocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
+export interface WebSocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
+
+// ---- Lifespan events ------------------------------------------------------
+
+export interface LifespanStartupEvent { type: 'lifespan.startup' }
+export interface LifespanShutdownEvent { type: 'lifespan.shutdown' }
+export interface LifespanStartupCompleteEvent { type: 'lifespan.startup.complete' }
+export interface LifespanStartupFailedEvent { type: 'lifespan.startup.failed'; message?: string }
+export interface LifespanShutdownCompleteEvent { type: 'lifespan.shutdown.complete' }
+export interface LifespanShutdownFailedEvent { type: 'lifespan.shutdown.failed'; message?: string }
+
+/** Events a server delivers to an application through `receive()`. */
+export type ReceiveEvent =
+  | HttpRequestEvent | HttpDisconnectEvent
+  | WebSocketConnectEvent | WebSocketReceiveEvent | WebSocketDisconnectEvent
+  | LifespanStartupEvent | LifespanShutdownEvent;
+
+/** Events an application gives the server through `send()`. */
+export type SendEvent =
+  | HttpResponseStartEvent | HttpResponseBodyEvent
+  | WebSocketAcceptEvent | WebSocketSendEvent | WebSocketCloseEvent
+  | LifespanStartupCompleteEvent | LifespanStartupFailedEvent
+  | LifespanShutdownCompleteEvent | LifespanShutdownFailedEvent;
+
+/**
+ * A message travelling on a channel layer, or reaching a consumer from one:
+ * a plain object with a string `type`, holding only JSON/msgpack-able values.
+ */
+export interface LayerMessage {
+  type: string;
+  [field: string]: unknown;
+}
+
+export type Receive = () => Promise<ReceiveEvent | LayerMessage>;
+export type Send = (event: SendEvent) => Promise<void>;
+
+/** An ASGI application: one call per connection (or per worker channel). */
+export type Application = (scope: Scope, receive: Receive, send: Send) => Promise<void>;
+
+/**
+ * Key under which a consumer may attach the already-encoded bytes of a
+ * `websocket.send` text frame. Servers that see it write those bytes instead of
+ * encoding `text` again: the "fastlane" that lets one broadcast be serialized
+ * once for every local member. Servers that do not know it use `text`.
+ */
+export const ENCODED_FRAME: unique symbol = Symbol.for('switchyard.encodedFrame');
+
+/** Encodes a string once as UTF-8. */
+export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+
+/** Looks a header up by its lower-case name; the last one wins when `last` is set (as Django's origin check). */
+export function getHeader(headers: Header[], name: string, last = false): string | undefined {
+  let found: string | undefined;
+  for (const [key, value] of headers) {
+    if (Buffer.from(key).toString('latin1').toLowerCase() === name) {
+      found = Buffer.from(value).toString('latin1');
+      if (!last) return found;
+    }
+  }
+  return found;
+}

@@ -1,0 +1,245 @@
+/**
+ * `AsyncConsumer`: one instance per connection, events turned into method calls.
+ *
+ * How it works. An instance serves two streams ("lanes"): the connection's
+ * ASGI events from `receive()`, and, when a channel layer is configured,
+ * messages arriving on the instance's own `channelName`. Each lane is served
+ * in arrival order, one handler at a time; the two lanes run concurrently,
+ * so a slow group handler never delays `websocket.disconnect` (Django
+ * serializes both, django/channels#1924). The layer lane opens once the first
+ * connection event (the connect) has been handled, so a group message never
+ * reaches a socket before it is accepted.
+ *
+ * An event's `type` names its handler: `chat.message` → `chat_message`
+ * (Django's rule, in {@link handlerName}). Types that start with `_`, and
+ * types naming the framework's own methods (`close`, `send`, `groupSend`...)
+ * are refused, so a layer message cannot call them.
+ *
+ * Group memberships made through `this.channelLayer` are remembered and
+ * dropped when the instance ends, however it ends: a consumer that crashes
+ * leaves no zombie member behind (django/channels#1466).
+ */
+import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
+import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
+import type { ChannelLayer } from '../layers/base.js';
+import { getChannelLayer } from '../layers/registry.js';
+
+/** Any event a consumer can be handed: an ASGI event or a layer message. */
+export type ConsumerEvent = ReceiveEvent | LayerMessage;
+
+/** Names of methods the framework defines; a message `type` may not reach them. */
+const frameworkMethods = new Set<string>();
+/** Framework methods that *are* event handlers (`websocket_connect`...). */
+const EVENT_HANDLER = /^(websocket|http|lifespan)_[a-z_]+$/;
+
+/** Marks every method of a framework class as unreachable through a message `type`. */
+export function reserveFrameworkMethods(prototype: object): void {
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    if (name !== 'constructor' && !EVENT_HANDLER.test(name)) frameworkMethods.add(name);
+  }
+}
+
+/**
+ * The method name that handles a message type: dots become underscores.
+ * Throws for a missing type or a name that would start with `_`.
+ */
+export function handlerName(message: { type?: unknown }): string {
+  if (typeof message.type !== 'string' || message.type === '') {
+    throw new TypeError("Incoming message has no 'type' attribute");
+  }
+  const name = message.type.replaceAll('.', '_');
+  if (name.startsWith('_')) throw new TypeError('Malformed type in message (leading underscore)');
+  return name;
+}
+
+type Handler = (this: AsyncConsumer, event: ConsumerEvent) => unknown;
+
+/** Constructor type used by {@link AsyncConsumer.asApp}. */
+export type ConsumerClass<C extends AsyncConsumer> = (new () => C) & { channelLayerAlias: string };
+
+/** Own, non-method properties a consumer accepts through `asApp(initKwargs)`. */
+export type InitKwargs<C> = Partial<{ [K in keyof C as C[K] extends (...args: never[]) => unknown ? never : K]: C[K] }>;
+
+/** An application made by `asApp()`, which remembers its consumer class (as Django's `as_asgi()`). */
+export interface ConsumerApplication<C extends AsyncConsumer = AsyncConsumer> extends Application {
+  consumerClass: ConsumerClass<C>;
+  consumerInitKwargs: InitKwargs<C>;
+}
+
+/**
+ * The base consumer: dispatches each event to the method named by its type.
+ *
+ * @example
+ * ```ts
+ * class Echo extends AsyncConsumer {
+ *   async websocket_connect() { await this.baseSend({ type: 'websocket.accept' }); }
+ *   async websocket_receive(event: WebSocketReceiveEvent) { await this.baseSend({ type: 'websocket.send', text: event.text }); }
+ *   async websocket_disconnect() { throw new StopConsumer(); }
+ * }
+ * const app = Echo.asApp();
+ * ```
+ */
+export class AsyncConsumer {
+  /** Which configured channel layer this consumer uses. */
+  static channelLayerAlias = 'default';
+
+  /** The connection's scope. */
+  scope!: Scope;
+  /** The channel layer, or `null` when none is configured under the alias. */
+  channelLayer: ChannelLayer | null = null;
+  /** This instance's own channel on the layer (empty when there is no layer). */
+  channelName = '';
+
+  #send!: Send;
+  #stopping = false;
+  #openLayerLane: () => void = () => {};
+  #joined = new Set<string>();
+
+  /**
+   * Returns an ASGI application that makes one instance per connection,
+   * with `initKwargs` assigned onto it.
+   */
+  static asApp<C extends AsyncConsumer>(this: ConsumerClass<C>, initKwargs: InitKwargs<C> = {}): ConsumerApplication<C> {
+    const consumerClass = this;
+    const app = (async (scope: Scope, receive: Receive, send: Send) => {
+      const instance = new consumerClass();
+      Object.assign(instance, initKwargs);
+      await instance.run(scope, receive, send);
+    }) as ConsumerApplication<C>;
+    app.consumerClass = consumerClass;
+    app.consumerInitKwargs = initKwargs;
+    Object.defineProperty(app, 'name', { value: consumerClass.name });
+    return app;
+  }
+
+  /** Serves one connection to its end (Django's `__call__`). */
+  async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
+    this.scope = scope;
+    this.#send = send;
+    const layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
+    if (layer !== null) {
+      this.channelName = await layer.newChannel();
+      this.channelLayer = this.#trackMemberships(layer);
+    }
+    const abort = new AbortController();
+    const layerReady = new Promise<void>((resolve) => (this.#openLayerLane = resolve));
+    const lanes = [this.#serveConnection(receive, abort.signal)];
+    if (layer !== null) lanes.push(this.#serveLayer(layer, layerReady, abort.signal));
+    try {
+      // The first lane to end (StopConsumer, an error, or the connection going away) ends both.
+      await Promise.race(lanes.map((lane) => lane.finally(() => abort.abort(new StopConsumer()))));
+      await Promise.all(lanes);
+    } catch (error) {
+      await Promise.allSettled(lanes);
+      if (!(error instanceof StopConsumer)) throw error;
+    } finally {
+      await this.#leaveGroups();
+    }
+  }
+
+  /** Sends a raw ASGI event to the server (Django's `base_send`). */
+  async baseSend(event: SendEvent): Promise<void> {
+    await this.#send(event);
+  }
+
+  /** Calls the handler for an event; an event with no handler is a {@link NoHandlerError}. */
+  async dispatch(event: ConsumerEvent): Promise<void> {
+    const name = handlerName(event);
+    const handler = (this as unknown as Record<string, unknown>)[name];
+    if (typeof handler !== 'function' || frameworkMethods.has(name)) {
+      throw new NoHandlerError(event.type, this.constructor.name, name);
+    }
+    await (handler as Handler).call(this, event);
+  }
+
+  /** Ends the instance once the current handler returns, as if it had raised `StopConsumer`. */
+  protected stopAfterHandler(): void {
+    this.#stopping = true;
+  }
+
+  /** Lets layer messages be dispatched before the first connection event's handler returns (SSE, long-poll). */
+  protected openLayerLane(): void {
+    this.#openLayerLane();
+  }
+
+  async #serveConnection(receive: Receive, signal: AbortSignal): Promise<void> {
+    let first = true;
+    while (!signal.aborted && !this.#stopping) {
+      const event = await receive();
+      if (signal.aborted) return;
+      try {
+        await this.dispatch(event);
+      } finally {
+        if (first) {
+          first = false;
+          this.#openLayerLane();
+        }
+      }
+    }
+  }
+
+  async #serveLayer(layer: ChannelLayer, ready: Promise<void>, signal: AbortSignal): Promise<void> {
+    await Promise.race([ready, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+    while (!signal.aborted && !this.#stopping) {
+      let message: LayerMessage;
+      try {
+        message = await layer.receive(this.channelName, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      await this.dispatch(message);
+    }
+  }
+
+  /** Wraps the layer so that this instance's group joins are remembered (and left at the end). */
+  #trackMemberships(layer: ChannelLayer): ChannelLayer {
+    return new MembershipTrackingLayer(layer, this.channelName, this.#joined);
+  }
+
+  async #leaveGroups(): Promise<void> {
+    if (this.channelLayer === null || this.#joined.size === 0) return;
+    const groups = [...this.#joined];
+    this.#joined.clear();
+    await Promise.allSettled(groups.map((group) => this.channelLayer!.groupDiscard(group, this.channelName)));
+  }
+}
+
+/** The layer of a consumer, checked to support groups (Django's `InvalidChannelLayerError`). */
+export function requireGroupLayer(consumer: AsyncConsumer): ChannelLayer {
+  const layer = consumer.channelLayer;
+  if (layer === null || !layer.extensions.includes('groups')) {
+    throw new InvalidChannelLayerError("BACKEND is unconfigured or doesn't support groups");
+  }
+  return layer;
+}
+
+/** Delegates to a layer, remembering the groups one channel joins. */
+class MembershipTrackingLayer implements ChannelLayer {
+  readonly #layer: ChannelLayer;
+  readonly #own: string;
+  readonly #joined: Set<string>;
+  constructor(layer: ChannelLayer, own: string, joined: Set<string>) {
+    this.#layer = layer;
+    this.#own = own;
+    this.#joined = joined;
+  }
+  get extensions() { return this.#layer.extensions; }
+  get expiry() { return this.#layer.expiry; }
+  send(channel: string, message: LayerMessage) { return this.#layer.send(channel, message); }
+  receive(channel: string, signal?: AbortSignal) { return this.#layer.receive(channel, signal); }
+  newChannel(prefix?: string) { return this.#layer.newChannel(prefix); }
+  groupSend(group: string, message: LayerMessage) { return this.#layer.groupSend(group, message); }
+  flush() { return this.#layer.flush(); }
+  close() { return this.#layer.close(); }
+  async groupAdd(group: string, channel: string) {
+    await this.#layer.groupAdd(group, channel);
+    if (channel === this.#own) this.#joined.add(group);
+  }
+  async groupDiscard(group: string, channel: string) {
+    if (channel === this.#own) this.#joined.delete(group);
+    await this.#layer.groupDiscard(group, channel);
+  }
+}
+
+reserveFrameworkMethods(AsyncConsumer.prototype);

@@ -1,0 +1,111 @@
+/**
+ * The exception vocabulary of Switchyard, in one place.
+ *
+ * Each error has a stable `code` (never reused) and, where it ends a
+ * connection, the WebSocket close code or HTTP status it maps to. Django
+ * Channels' names are kept (`StopConsumer`, `ChannelFull`, `DenyConnection`...).
+ *
+ * | class | code | close / status |
+ * |---|---|---|
+ * | StopConsumer | SY_STOP_CONSUMER | (ends the consumer cleanly) |
+ * | AcceptConnection | SY_ACCEPT_CONNECTION | accepts the handshake |
+ * | DenyConnection | SY_DENY_CONNECTION | HTTP 403 |
+ * | ChannelFull | SY_CHANNEL_FULL | |
+ * | MessageTooLarge | SY_MESSAGE_TOO_LARGE | 1009 |
+ * | InvalidChannelLayerError | SY_INVALID_CHANNEL_LAYER | |
+ * | InvalidNameError | SY_INVALID_NAME | |
+ * | InvalidMessageError | SY_INVALID_MESSAGE | |
+ * | NoHandlerError | SY_NO_HANDLER | 1011 |
+ * | RouteNotFound | SY_ROUTE_NOT_FOUND | HTTP 404 / handshake refused (403) |
+ * | ImproperlyConfigured | SY_IMPROPERLY_CONFIGURED | |
+ * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | |
+ * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 |
+ * | TimeoutError (testing) | SY_TIMEOUT | |
+ */
+
+/** Base class: every Switchyard error has a stable string code. */
+export class SwitchyardError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Raise from a handler to end a consumer instance cleanly (no error is logged). */
+export class StopConsumer extends SwitchyardError {
+  constructor() { super('SY_STOP_CONSUMER', 'Consumer stopped'); }
+}
+
+/** Raise from `connect()` to accept the handshake. */
+export class AcceptConnection extends SwitchyardError {
+  constructor() { super('SY_ACCEPT_CONNECTION', 'Connection accepted'); }
+}
+
+/** Raise from `connect()` to refuse the handshake (HTTP 403). */
+export class DenyConnection extends SwitchyardError {
+  readonly status = 403;
+  constructor(reason = 'Connection denied') { super('SY_DENY_CONNECTION', reason); }
+}
+
+/** A channel is at capacity; `send()` raises it, `groupSend()` skips the member instead. */
+export class ChannelFull extends SwitchyardError {
+  readonly channel: string;
+  constructor(channel: string) {
+    super('SY_CHANNEL_FULL', `Channel ${channel} is full`);
+    this.channel = channel;
+  }
+}
+
+/** A message is larger than a layer or the server accepts. */
+export class MessageTooLarge extends SwitchyardError {
+  readonly closeCode = 1009;
+  constructor(message = 'Message too large') { super('SY_MESSAGE_TOO_LARGE', message); }
+}
+
+/** A channel layer is missing, misconfigured or lacks a needed extension (groups). */
+export class InvalidChannelLayerError extends SwitchyardError {
+  constructor(message: string) { super('SY_INVALID_CHANNEL_LAYER', message); }
+}
+
+/** A channel or group name breaks Django's naming rules. */
+export class InvalidNameError extends SwitchyardError {
+  constructor(message: string) { super('SY_INVALID_NAME', message); }
+}
+
+/** A layer message is not a plain object with a string `type`, or holds what a layer cannot carry. */
+export class InvalidMessageError extends SwitchyardError {
+  constructor(message: string) { super('SY_INVALID_MESSAGE', message); }
+}
+
+/** A consumer got an event whose `type` maps to no method. */
+export class NoHandlerError extends SwitchyardError {
+  readonly closeCode = 1011;
+  readonly type: string;
+  constructor(type: string, consumer: string, handler: string) {
+    super('SY_NO_HANDLER', `No handler for message type '${type}' on ${consumer} (expected a method named '${handler}')`);
+    this.type = type;
+  }
+}
+
+/** No route matched the path (or channel, or scope type). */
+export class RouteNotFound extends SwitchyardError {
+  readonly status = 404;
+  constructor(message: string) { super('SY_ROUTE_NOT_FOUND', message); }
+}
+
+/** Configuration that cannot work (an `include()`-style route, an unknown layer backend...). */
+export class ImproperlyConfigured extends SwitchyardError {
+  constructor(message: string) { super('SY_IMPROPERLY_CONFIGURED', message); }
+}
+
+/** A channel layer's backing service (Redis) cannot be reached; the caller may retry later. */
+export class LayerUnavailableError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) { super('SY_LAYER_UNAVAILABLE', message, options); }
+}
+
+/** An application broke the ASGI contract (sent `websocket.send` before accepting, a body after the end...). */
+export class ProtocolError extends SwitchyardError {
+  constructor(message: string) { super('SY_PROTOCOL_ERROR', message); }
+}

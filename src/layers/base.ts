@@ -1,0 +1,188 @@
+/**
+ * The channel layer contract, and the rules every layer shares.
+ *
+ * A channel layer carries {@link LayerMessage}s between consumers, processes
+ * and machines. Channels are FIFO and at-most-once with one reader per
+ * message; *groups* are named sets of channels. Names follow Django's rules
+ * (ASCII letters, digits, `-`, `_`, `.`, one optional `!`, under 100
+ * characters), so a Switchyard process and a Django process can share names.
+ *
+ * Every layer passes the same conformance suite (`test/layers/conformance.ts`).
+ */
+import type { LayerMessage } from '../asgi.js';
+import { InvalidMessageError, InvalidNameError } from '../errors.js';
+
+/** What a layer can do besides `send`/`receive`/`newChannel`. */
+export type LayerExtension = 'groups' | 'flush';
+
+/** The interface every channel layer implements. */
+export interface ChannelLayer {
+  /** `"groups"` and/or `"flush"`. */
+  readonly extensions: readonly LayerExtension[];
+  /** Seconds an unread message lives. */
+  readonly expiry: number;
+  /**
+   * Puts a message on a channel. Never blocks; raises `ChannelFull` when the
+   * channel is at capacity. The message must not be changed afterwards.
+   */
+  send(channel: string, message: LayerMessage): Promise<void>;
+  /**
+   * Resolves with the next message of the channel. Pass an `AbortSignal` to give
+   * up waiting; the promise then rejects with the signal's reason and no message is lost.
+   */
+  receive(channel: string, signal?: AbortSignal): Promise<LayerMessage>;
+  /** A new unique channel name that this process (and only it) can receive on. */
+  newChannel(prefix?: string): Promise<string>;
+  /** Adds a channel to a group (refreshing its membership if already there). */
+  groupAdd(group: string, channel: string): Promise<void>;
+  /** Removes a channel from a group; a no-op when it is not a member. */
+  groupDiscard(group: string, channel: string): Promise<void>;
+  /** Sends a message to every member; full members are skipped, never an error. */
+  groupSend(group: string, message: LayerMessage): Promise<void>;
+  /** Forgets every channel, message and group. */
+  flush(): Promise<void>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** Options shared by every layer, with Django's defaults. */
+export interface BaseLayerOptions {
+  /** Seconds an unread message lives. Default 60. */
+  expiry?: number;
+  /** Seconds a group membership lives after its last `groupAdd`. Default 86400. */
+  groupExpiry?: number;
+  /** Messages a channel holds before `ChannelFull`. Default 100. */
+  capacity?: number;
+  /**
+   * Per-channel capacities: glob patterns (`"http.response!*"`, fnmatch rules,
+   * anchored) or regular expressions, first match wins, matched against the
+   * full channel name.
+   */
+  channelCapacity?: Record<string, number> | Array<[string | RegExp, number]>;
+}
+
+/** Django's limit: names must be shorter than this. */
+export const MAX_NAME_LENGTH = 100;
+
+// Django's regexes, ASCII on emit; the local part after `!` also accepts what Python's
+// Unicode \w accepts, so names minted by a Django peer are never refused.
+const CHANNEL_NAME = /^[a-zA-Z\d\-_.]+(![\p{L}\p{N}_\-.]*)?$/u;
+const GROUP_NAME = /^[a-zA-Z\d\-_.]+$/;
+
+function nameError(kind: 'Channel' | 'Group', name: unknown): InvalidNameError {
+  return new InvalidNameError(
+    `${kind} name must be a valid unicode string with length < ${MAX_NAME_LENGTH} containing only ` +
+      `ASCII alphanumerics, hyphens, underscores, or periods, not ${JSON.stringify(name)}.`,
+  );
+}
+
+/**
+ * Throws `InvalidNameError` unless `name` is a valid channel name. With
+ * `receive`, a process-specific name must end at the `!` (`"specific.abc!"`).
+ */
+export function requireValidChannelName(name: unknown, receive = false): asserts name is string {
+  if (typeof name !== 'string' || name.length >= MAX_NAME_LENGTH || !CHANNEL_NAME.test(name)) {
+    throw nameError('Channel', name);
+  }
+  if (receive && name.includes('!') && !name.endsWith('!')) {
+    throw new InvalidNameError(`Specific channel names in receive() must end at the !, not ${JSON.stringify(name)}.`);
+  }
+}
+
+/** Throws `InvalidNameError` unless `name` is a valid group name. */
+export function requireValidGroupName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length >= MAX_NAME_LENGTH || !GROUP_NAME.test(name)) {
+    throw nameError('Group', name);
+  }
+}
+
+/** The part of a channel name up to and including the `!`, or the whole name. */
+export function nonLocalName(channel: string): string {
+  const bang = channel.indexOf('!');
+  return bang === -1 ? channel : channel.slice(0, bang + 1);
+}
+
+/**
+ * Throws `InvalidMessageError` unless the message is a plain object with a
+ * string `type` and no reserved `__asgi_channel__` key.
+ */
+export function requireValidMessage(message: unknown): asserts message is LayerMessage {
+  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+    throw new InvalidMessageError('A channel layer message must be a plain object');
+  }
+  const proto = Object.getPrototypeOf(message);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new InvalidMessageError('A channel layer message must be a plain object, not a class instance');
+  }
+  if (typeof (message as { type?: unknown }).type !== 'string') {
+    throw new InvalidMessageError("A channel layer message must have a string 'type'");
+  }
+  if ('__asgi_channel__' in message) {
+    throw new InvalidMessageError("'__asgi_channel__' is reserved for the channel layer");
+  }
+}
+
+/** Turns an fnmatch glob into an anchored regular expression, as Python's `fnmatch.translate`. */
+export function globToRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end === -1) out += '\\[';
+      else {
+        let body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
+        if (body.startsWith('!')) body = '^' + body.slice(1);
+        out += `[${body}]`;
+        i = end;
+      }
+    } else out += c.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^(?:${out})$`, 's');
+}
+
+/** Compiles `channelCapacity` once; `capacityFor` then finds a channel's capacity. */
+export function compileCapacities(
+  defaultCapacity: number,
+  channelCapacity: BaseLayerOptions['channelCapacity'],
+): (channel: string) => number {
+  const entries = Array.isArray(channelCapacity) ? channelCapacity : Object.entries(channelCapacity ?? {});
+  const rules = entries.map(([pattern, capacity]) => {
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new TypeError(`channelCapacity for ${String(pattern)} must be a positive integer, not ${capacity}`);
+    }
+    return [typeof pattern === 'string' ? globToRegExp(pattern) : pattern, capacity] as const;
+  });
+  if (rules.length === 0) return () => defaultCapacity;
+  return (channel) => {
+    for (const [re, capacity] of rules) if (re.test(channel)) return capacity;
+    return defaultCapacity;
+  };
+}
+
+/** Applies Django's defaults to the shared options. */
+export function baseDefaults(options: BaseLayerOptions): Required<Omit<BaseLayerOptions, 'channelCapacity'>> {
+  const resolved = { expiry: 60, groupExpiry: 86400, capacity: 100, ...stripUndefined(options) };
+  for (const key of ['expiry', 'groupExpiry', 'capacity'] as const) {
+    const value = resolved[key];
+    if (typeof value !== 'number' || !(value > 0)) {
+      throw new TypeError(`Channel layer option '${key}' must be a positive number, not ${String(value)}`);
+    }
+  }
+  return resolved;
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Deep-freezes a message so one object can be delivered to many receivers safely. */
+export function freezeMessage<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) freezeMessage((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}

@@ -1,0 +1,232 @@
+/**
+ * The in-memory channel layer: the embedded default, for one process.
+ *
+ * How it works: each channel is a FIFO of `(expiresAt, message)` plus a list
+ * of waiting receivers; a send hands the message straight to the oldest
+ * waiter when there is one. Messages are frozen once on send instead of being
+ * deep-copied per receiver, so a `groupSend` to 500 members delivers one
+ * object 500 times (which also lets consumers encode it once: see
+ * `WebsocketConsumer.sendEventJson`).
+ *
+ * Expired messages are dropped when their channel is read, and a sweep (at
+ * most a few times per `expiry`) drops them everywhere else; as in Django, a
+ * channel that lets a message expire is removed from all its groups, and
+ * memberships older than `groupExpiry` are dropped.
+ */
+import type { LayerMessage } from '../asgi.js';
+import { ChannelFull } from '../errors.js';
+import {
+  type BaseLayerOptions,
+  type ChannelLayer,
+  type LayerExtension,
+  baseDefaults,
+  compileCapacities,
+  freezeMessage,
+  requireValidChannelName,
+  requireValidGroupName,
+  requireValidMessage,
+} from './base.js';
+
+interface Waiter {
+  resolve: (message: LayerMessage) => void;
+}
+
+interface ChannelState {
+  /** Parallel arrays: cheaper than an object per message. */
+  messages: LayerMessage[];
+  expiresAt: number[];
+  waiters: Waiter[];
+}
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+function randomLetters(count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i++) out += LETTERS[Math.floor(Math.random() * LETTERS.length)];
+  return out;
+}
+
+/** Options of {@link InMemoryChannelLayer}: Django's defaults (expiry 60 s, group expiry 86400 s, capacity 100). */
+export type InMemoryChannelLayerOptions = BaseLayerOptions;
+
+/**
+ * A channel layer that lives in this process's memory.
+ *
+ * @example
+ * ```ts
+ * const layer = new InMemoryChannelLayer({ capacity: 1000, channelCapacity: { 'thumbnails-*': 10 } });
+ * await layer.groupAdd('chat_lobby', await layer.newChannel());
+ * ```
+ */
+export class InMemoryChannelLayer implements ChannelLayer {
+  readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
+  readonly expiry: number;
+  readonly groupExpiry: number;
+  readonly capacity: number;
+  readonly #capacityFor: (channel: string) => number;
+  #channels = new Map<string, ChannelState>();
+  /** group → (channel → time of the last groupAdd, in ms). */
+  #groups = new Map<string, Map<string, number>>();
+  #nextSweepAt = 0;
+  readonly #sweepEvery: number;
+
+  constructor(options: InMemoryChannelLayerOptions = {}) {
+    const resolved = baseDefaults(options);
+    this.expiry = resolved.expiry;
+    this.groupExpiry = resolved.groupExpiry;
+    this.capacity = resolved.capacity;
+    this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
+    this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
+  }
+
+  /** The capacity that applies to a channel. */
+  capacityFor(channel: string): number {
+    return this.#capacityFor(channel);
+  }
+
+  async send(channel: string, message: LayerMessage): Promise<void> {
+    requireValidMessage(message);
+    requireValidChannelName(channel);
+    this.#deliver(channel, freezeMessage(message), Date.now(), true);
+  }
+
+  async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
+    requireValidChannelName(channel);
+    signal?.throwIfAborted();
+    const now = Date.now();
+    this.#maybeSweep(now);
+    const state = this.#channels.get(channel);
+    if (state !== undefined) {
+      this.#dropExpired(channel, state, now);
+      if (state.messages.length > 0) {
+        const message = state.messages.shift()!;
+        state.expiresAt.shift();
+        this.#forgetIfIdle(channel, state);
+        return message;
+      }
+    }
+    const waiting = state ?? this.#stateFor(channel);
+    return new Promise<LayerMessage>((resolve, reject) => {
+      const waiter: Waiter = { resolve };
+      waiting.waiters.push(waiter);
+      if (signal !== undefined) {
+        const onAbort = () => {
+          const index = waiting.waiters.indexOf(waiter);
+          if (index !== -1) waiting.waiters.splice(index, 1);
+          this.#forgetIfIdle(channel, waiting);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        waiter.resolve = (message) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(message);
+        };
+      }
+    });
+  }
+
+  async newChannel(prefix = 'specific'): Promise<string> {
+    const name = `${prefix}.inmemory!${randomLetters(12)}`;
+    requireValidChannelName(name);
+    return name;
+  }
+
+  async groupAdd(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    let members = this.#groups.get(group);
+    if (members === undefined) this.#groups.set(group, (members = new Map()));
+    members.set(channel, Date.now());
+  }
+
+  async groupDiscard(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    const members = this.#groups.get(group);
+    if (members === undefined) return;
+    members.delete(channel);
+    if (members.size === 0) this.#groups.delete(group);
+  }
+
+  async groupSend(group: string, message: LayerMessage): Promise<void> {
+    requireValidGroupName(group);
+    requireValidMessage(message);
+    const now = Date.now();
+    this.#maybeSweep(now);
+    const members = this.#groups.get(group);
+    if (members === undefined) return;
+    const frozen = freezeMessage(message);
+    const oldest = now - this.groupExpiry * 1000;
+    for (const [channel, addedAt] of members) {
+      if (addedAt < oldest) members.delete(channel);
+      else this.#deliver(channel, frozen, now, false);
+    }
+  }
+
+  async flush(): Promise<void> {
+    // Waiting receivers stay: they keep waiting for new messages on their channel.
+    for (const [channel, state] of this.#channels) {
+      state.messages.length = 0;
+      state.expiresAt.length = 0;
+      this.#forgetIfIdle(channel, state);
+    }
+    this.#groups.clear();
+  }
+
+  async close(): Promise<void> {}
+
+  /** Hands a message to a waiting receiver or queues it; over capacity it throws or (for groups) skips. */
+  #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
+    const state = this.#channels.get(channel);
+    if (state !== undefined && state.waiters.length > 0) {
+      state.waiters.shift()!.resolve(message);
+      this.#forgetIfIdle(channel, state);
+      return;
+    }
+    const target = state ?? this.#stateFor(channel);
+    if (target.messages.length > 0) this.#dropExpired(channel, target, now);
+    if (target.messages.length >= this.#capacityFor(channel)) {
+      this.#forgetIfIdle(channel, target);
+      if (throwWhenFull) throw new ChannelFull(channel);
+      return;
+    }
+    target.messages.push(message);
+    target.expiresAt.push(now + this.expiry * 1000);
+  }
+
+  #stateFor(channel: string): ChannelState {
+    const state: ChannelState = { messages: [], expiresAt: [], waiters: [] };
+    this.#channels.set(channel, state);
+    return state;
+  }
+
+  #forgetIfIdle(channel: string, state: ChannelState): void {
+    if (state.messages.length === 0 && state.waiters.length === 0) this.#channels.delete(channel);
+  }
+
+  /** Drops expired head messages; a channel that let a message expire leaves all its groups (Django's rule). */
+  #dropExpired(channel: string, state: ChannelState, now: number): void {
+    let expired = 0;
+    while (expired < state.expiresAt.length && state.expiresAt[expired]! <= now) expired++;
+    if (expired === 0) return;
+    state.messages.splice(0, expired);
+    state.expiresAt.splice(0, expired);
+    for (const [group, members] of this.#groups) {
+      if (members.delete(channel) && members.size === 0) this.#groups.delete(group);
+    }
+  }
+
+  #maybeSweep(now: number): void {
+    if (now < this.#nextSweepAt) return;
+    this.#nextSweepAt = now + this.#sweepEvery;
+    for (const [channel, state] of this.#channels) {
+      this.#dropExpired(channel, state, now);
+      this.#forgetIfIdle(channel, state);
+    }
+    const oldest = now - this.groupExpiry * 1000;
+    for (const [group, members] of this.#groups) {
+      for (const [channel, addedAt] of members) if (addedAt < oldest) members.delete(channel);
+      if (members.size === 0) this.#groups.delete(group);
+    }
+  }
+}

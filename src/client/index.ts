@@ -1,0 +1,35 @@
+/**
+ * `switchyard/client`: a reconnecting WebSocket client for browsers and Node.
+ *
+ * It has no dependencies and imports nothing from Node, so the same module
+ * runs in a page (bundled, see `scripts/build-client.mjs`) and in Node 20
+ * (pass `{ WebSocket }` from the `ws` package).
+ *
+ * @example
+ * ```ts
+ * import { ReconnectingWebSocket } from 'switchyard/client';
+ *
+ * const room = new ReconnectingWebSocket(`ws://${location.host}/ws/chat/lobby/`);
+ * room.on('open', ({ reconnected }) => console.log(reconnected ? 'back' : 'connected'));
+ * room.on('message', ({ data, json }) => json && console.log(data));
+ * room.sendJson({ message: 'hi', username: 'ada' });
+ * ```
+ */
+export { ReconnectingWebSocket } from './reconnecting-websocket.js';
+export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
+export type { OverflowPolicy } from './send-queue.js';
+export type { Listener } from './emitter.js';
+export type { ClientOptions, HeartbeatOptions, Outgoing, WebSocketConstructor, WebSocketLike } from './options.js';
+export {
+  CLOSE_CONNECT_TIMEOUT,
+  CLOSE_HEARTBEAT_TIMEOUT,
+  type ClientEvents,
+  type ClientState,
+  type CloseDetail,
+  type DropDetail,
+  type ErrorDetail,
+  type MessageDetail,
+  type OpenDetail,
+  type ReconnectingDetail,
+  type StateDetail,
+} from './events.js';

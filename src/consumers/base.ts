@@ -94,6 +94,7 @@ export class AsyncConsumer {
   #stopping = false;
   #openLayerLane: () => void = () => {};
   #joined = new Set<string>();
+  #inFlight = new Set<Promise<void>>();
 
   /**
    * Returns an ASGI application that makes one instance per connection,
@@ -125,16 +126,20 @@ export class AsyncConsumer {
     const layerReady = new Promise<void>((resolve) => (this.#openLayerLane = resolve));
     const lanes = [this.#serveConnection(receive, abort.signal)];
     if (layer !== null) lanes.push(this.#serveLayer(layer, layerReady, abort.signal));
-    try {
-      // The first lane to end (StopConsumer, an error, or the connection going away) ends both.
-      await Promise.race(lanes.map((lane) => lane.finally(() => abort.abort(new StopConsumer()))));
-      await Promise.all(lanes);
-    } catch (error) {
-      await Promise.allSettled(lanes);
-      if (!(error instanceof StopConsumer)) throw error;
-    } finally {
-      await this.#leaveGroups();
-    }
+    // The first lane to end (StopConsumer, an error, the connection going away) ends the other.
+    // A lane parked in receive() is not waited for; a handler in flight is.
+    let failure: unknown;
+    await new Promise<void>((resolve) => {
+      const end = (error?: unknown) => {
+        if (error !== undefined && failure === undefined) failure = error;
+        if (!abort.signal.aborted) abort.abort(new StopConsumer());
+        resolve();
+      };
+      for (const lane of lanes) lane.then(() => end(), end);
+    });
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#leaveGroups();
+    if (failure !== undefined && !(failure instanceof StopConsumer)) throw failure;
   }
 
   /** Sends a raw ASGI event to the server (Django's `base_send`). */
@@ -162,13 +167,23 @@ export class AsyncConsumer {
     this.#openLayerLane();
   }
 
+  /** Remembers a running handler so that the end of the instance waits for it. */
+  async #track(handling: Promise<void>): Promise<void> {
+    this.#inFlight.add(handling);
+    try {
+      await handling;
+    } finally {
+      this.#inFlight.delete(handling);
+    }
+  }
+
   async #serveConnection(receive: Receive, signal: AbortSignal): Promise<void> {
     let first = true;
     while (!signal.aborted && !this.#stopping) {
       const event = await receive();
       if (signal.aborted) return;
       try {
-        await this.dispatch(event);
+        await this.#track(this.dispatch(event));
       } finally {
         if (first) {
           first = false;
@@ -188,7 +203,7 @@ export class AsyncConsumer {
         if (signal.aborted) return;
         throw error;
       }
-      await this.dispatch(message);
+      await this.#track(this.dispatch(message));
     }
   }
 

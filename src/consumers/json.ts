@@ -1,0 +1,95 @@
+/**
+ * `JsonWebsocketConsumer`: JSON in, JSON out, over text frames.
+ *
+ * Bad input has one defined outcome, and the connection survives it: a frame
+ * that is not valid JSON, a binary frame or an empty frame never reaches
+ * `receiveJson`; it goes to `receiveInvalid(problem, data)`, which by default
+ * logs it and sends `{"type": "error", "message": ...}` to the client
+ * (`"Invalid JSON format"` for unparsable text). Override `receiveInvalid` to
+ * do otherwise (close with 1003, ignore...). Django raises instead, which
+ * kills the consumer.
+ */
+import type { LayerMessage } from '../asgi.js';
+import { logger } from '../log.js';
+import { reserveFrameworkMethods } from './base.js';
+import { WebsocketConsumer } from './websocket.js';
+
+/** Why a frame did not reach `receiveJson`. */
+export type InvalidFrameProblem = 'invalid_json' | 'binary_frame' | 'empty_frame';
+
+const problemMessages: Record<InvalidFrameProblem, string> = {
+  invalid_json: 'Invalid JSON format',
+  binary_frame: 'Binary frames are not accepted; send JSON text',
+  empty_frame: 'Empty frame; send JSON text',
+};
+
+/**
+ * A WebSocket consumer that speaks JSON.
+ *
+ * @example
+ * ```ts
+ * class Echo extends JsonWebsocketConsumer {
+ *   override async receiveJson(content: unknown) { await this.sendJson({ echo: content }); }
+ * }
+ * ```
+ */
+export class JsonWebsocketConsumer extends WebsocketConsumer {
+  override async receive(data: string | Uint8Array): Promise<void> {
+    if (typeof data !== 'string') return this.receiveInvalid('binary_frame', data);
+    if (data === '') return this.receiveInvalid('empty_frame', data);
+    let content: unknown;
+    try {
+      content = this.decodeJson(data);
+    } catch {
+      return this.receiveInvalid('invalid_json', data);
+    }
+    await this.receiveJson(content);
+  }
+
+  /** Called with each decoded message. */
+  async receiveJson(_content: unknown): Promise<void> {}
+
+  /** Called instead of `receiveJson` for a frame that is not JSON text; the connection stays open. */
+  async receiveInvalid(problem: InvalidFrameProblem, data: string | Uint8Array): Promise<void> {
+    logger.debug({ problem, size: typeof data === 'string' ? data.length : data.byteLength, path: this.scope.path }, 'invalid frame');
+    await this.sendJson({ type: 'error', message: problemMessages[problem] });
+  }
+
+  /** Sends `content` as a JSON text frame; with `close`, closes afterwards. */
+  async sendJson(content: unknown, close: boolean | number = false): Promise<void> {
+    await this.send(this.encodeJson(content), close);
+  }
+
+  /** Forwards a layer event as JSON, encoded once per event for the whole process (see `forward`). */
+  async forwardJson<E extends LayerMessage>(event: E, pick?: (event: E) => unknown): Promise<void> {
+    await this.forward(event, this.#renderer(pick ?? identity));
+  }
+
+  /** Parses a text frame; override for another format. */
+  decodeJson(text: string): unknown {
+    return JSON.parse(text);
+  }
+
+  /** Serializes a message; override for another format. */
+  encodeJson(content: unknown): string {
+    return JSON.stringify(content);
+  }
+
+  // One renderer per pick function per class, so the render cache is shared by every instance.
+  #renderer<E extends LayerMessage>(pick: (event: E) => unknown): (event: E) => string {
+    const cache = renderers.get(this.constructor) ?? new WeakMap();
+    renderers.set(this.constructor, cache);
+    let render = cache.get(pick) as ((event: E) => string) | undefined;
+    if (render === undefined) {
+      const encode = this.encodeJson.bind(this);
+      render = (event: E) => encode(pick(event));
+      cache.set(pick, render as (event: never) => string);
+    }
+    return render;
+  }
+}
+
+const identity = <E>(event: E): E => event;
+const renderers = new WeakMap<object, WeakMap<object, (event: never) => string>>();
+
+reserveFrameworkMethods(JsonWebsocketConsumer.prototype);

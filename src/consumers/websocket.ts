@@ -1,0 +1,160 @@
+/**
+ * `WebsocketConsumer`: Django's `AsyncWebsocketConsumer`.
+ *
+ * Turns the `websocket.*` events into `connect`, `receive` and `disconnect`
+ * calls, joins the static `groups` on connect and leaves them on disconnect,
+ * and offers `accept`, `send` and `close`. Closing before accepting refuses
+ * the handshake (HTTP 403 from the server).
+ *
+ * `forward(event, render)` is the broadcast fastlane: it renders a layer event
+ * to a frame once per event object and process, however many consumers
+ * forward it, and hands the server the encoded bytes so it does not encode
+ * them again either.
+ */
+import {
+  ENCODED_FRAME,
+  type Header,
+  type LayerMessage,
+  type WebSocketDisconnectEvent,
+  type WebSocketReceiveEvent,
+  type WebSocketSendEvent,
+  utf8,
+} from '../asgi.js';
+import { AcceptConnection, DenyConnection, StopConsumer } from '../errors.js';
+import { AsyncConsumer, requireGroupLayer, reserveFrameworkMethods } from './base.js';
+
+/** A rendered frame: the text and its UTF-8 bytes, computed once. */
+interface Frame { text: string; bytes: Uint8Array }
+
+/** Frames already rendered, per frozen event and render function. */
+const rendered = new WeakMap<object, Map<(event: never) => string, Frame>>();
+
+/** Renders `event` with `render`, reusing the frame when the event is frozen (delivered by a layer). */
+export function renderOnce<E extends object>(event: E, render: (event: E) => string): Frame {
+  if (!Object.isFrozen(event)) {
+    const text = render(event);
+    return { text, bytes: utf8(text) };
+  }
+  let byRender = rendered.get(event);
+  if (byRender === undefined) rendered.set(event, (byRender = new Map()));
+  let frame = byRender.get(render as (event: never) => string);
+  if (frame === undefined) {
+    const text = render(event);
+    frame = { text, bytes: utf8(text) };
+    byRender.set(render as (event: never) => string, frame);
+  }
+  return frame;
+}
+
+/** Renders a whole layer event as JSON (its `type` included). */
+const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
+
+/**
+ * A WebSocket consumer with Django's API, in camelCase.
+ *
+ * @example
+ * ```ts
+ * class Chat extends WebsocketConsumer {
+ *   static override groups = ['lobby'];
+ *   override async receive(data: string | Uint8Array) {
+ *     await this.channelLayer!.groupSend('lobby', { type: 'chat.message', text: String(data) });
+ *   }
+ *   async chat_message(event: { text: string }) { await this.send(event.text); }
+ * }
+ * ```
+ */
+export class WebsocketConsumer extends AsyncConsumer {
+  /** Groups every instance joins on connect and leaves on disconnect. */
+  static groups: string[] = [];
+
+  /** True once `accept()` has been sent. */
+  accepted = false;
+  /** True once `close()` has been sent. */
+  closed = false;
+
+  /** Joins the static groups, then calls `connect()`; Django's `websocket_connect`. */
+  async websocket_connect(): Promise<void> {
+    const groups = (this.constructor as typeof WebsocketConsumer).groups;
+    if (groups.length > 0) {
+      const layer = requireGroupLayer(this);
+      for (const group of groups) await layer.groupAdd(group, this.channelName);
+    }
+    try {
+      await this.connect();
+    } catch (error) {
+      if (error instanceof AcceptConnection) await this.accept();
+      else if (error instanceof DenyConnection) await this.close();
+      else throw error;
+    }
+  }
+
+  /** Called when the client asks to connect; accepts by default. Throw `DenyConnection` or call `close()` to refuse. */
+  async connect(): Promise<void> {
+    await this.accept();
+  }
+
+  /** Accepts the connection, optionally choosing a subprotocol and adding response headers. */
+  async accept(subprotocol: string | null = null, headers?: Header[]): Promise<void> {
+    this.accepted = true;
+    await this.baseSend(headers && headers.length > 0
+      ? { type: 'websocket.accept', subprotocol, headers }
+      : { type: 'websocket.accept', subprotocol });
+  }
+
+  /** Routes a frame to `receive()`: text when `text` is set (not null), bytes otherwise. */
+  async websocket_receive(event: WebSocketReceiveEvent): Promise<void> {
+    if (event.text !== undefined && event.text !== null) await this.receive(event.text);
+    else if (event.bytes !== undefined && event.bytes !== null) await this.receive(event.bytes);
+    else throw new TypeError('websocket.receive event has neither text nor bytes');
+  }
+
+  /** Called with each frame: a `string` for text frames, a `Uint8Array` for binary ones. */
+  async receive(_data: string | Uint8Array): Promise<void> {}
+
+  /**
+   * Sends a text (`string`) or binary (`Uint8Array`) frame. With `close`, closes
+   * afterwards (a number is the close code).
+   */
+  async send(data: string | Uint8Array, close: boolean | number = false): Promise<void> {
+    const event: WebSocketSendEvent = typeof data === 'string'
+      ? { type: 'websocket.send', text: data }
+      : { type: 'websocket.send', bytes: data };
+    await this.baseSend(event);
+    if (close !== false) await this.close(close === true ? undefined : close);
+  }
+
+  /**
+   * Sends a rendering of a layer event; the frame is computed once per event
+   * for every consumer of the process that forwards it with the same `render`
+   * function (keep `render` a module-level function, not a fresh closure).
+   */
+  async forward<E extends LayerMessage>(event: E, render: (event: E) => string = wholeEventAsJson): Promise<void> {
+    const frame = renderOnce(event, render);
+    await this.baseSend({ type: 'websocket.send', text: frame.text, [ENCODED_FRAME]: frame.bytes } as WebSocketSendEvent);
+  }
+
+  /** Closes the connection (before `accept()`, refuses the handshake). */
+  async close(code?: number, reason?: string): Promise<void> {
+    this.closed = true;
+    const event: { type: 'websocket.close'; code?: number; reason?: string } = { type: 'websocket.close' };
+    if (code !== undefined) event.code = code;
+    if (reason) event.reason = reason;
+    await this.baseSend(event);
+  }
+
+  /** Leaves the static groups, calls `disconnect(code)` and ends the instance. */
+  async websocket_disconnect(event: WebSocketDisconnectEvent): Promise<void> {
+    const groups = (this.constructor as typeof WebsocketConsumer).groups;
+    if (groups.length > 0) {
+      const layer = requireGroupLayer(this);
+      for (const group of groups) await layer.groupDiscard(group, this.channelName);
+    }
+    await this.disconnect(event.code);
+    throw new StopConsumer();
+  }
+
+  /** Called once the connection is gone, with its close code (1005 when the client gave none). */
+  async disconnect(_code: number): Promise<void> {}
+}
+
+reserveFrameworkMethods(WebsocketConsumer.prototype);

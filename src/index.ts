@@ -1,0 +1,60 @@
+/**
+ * Switchyard: the Django Channels model for TypeScript on Node.js.
+ *
+ * This entry holds the contract (ASGI types), consumers, routers, the channel
+ * layer interface with the in-memory layer and its registry, and workers.
+ * The server is `switchyard/server`, the Redis layers `switchyard/redis`, the
+ * test tools `switchyard/testing`, the reconnecting client `switchyard/client`.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolTypeRouter, URLRouter, rePath, JsonWebsocketConsumer } from 'switchyard';
+ *
+ * class Echo extends JsonWebsocketConsumer {
+ *   override async receiveJson(content: unknown) { await this.sendJson(content); }
+ * }
+ * export const application = ProtocolTypeRouter({
+ *   websocket: URLRouter([rePath(/^ws\/echo\/$/, Echo.asApp())]),
+ * });
+ * ```
+ */
+export * from './asgi.js';
+export * from './errors.js';
+export * from './consumers/index.js';
+export {
+  ChannelNameRouter,
+  PATH_ROUTING,
+  ProtocolTypeRouter,
+  URLRouter,
+  inheritPathRouting,
+  path,
+  rePath,
+  registerConverter,
+} from './routing.js';
+export type { PathConverter, Route, RouteOptions } from './routing.js';
+export {
+  MAX_NAME_LENGTH,
+  compileCapacities,
+  freezeMessage,
+  globToRegExp,
+  nonLocalName,
+  requireValidChannelName,
+  requireValidGroupName,
+  requireValidMessage,
+} from './layers/base.js';
+export type { BaseLayerOptions, ChannelLayer, LayerExtension } from './layers/base.js';
+export { InMemoryChannelLayer } from './layers/memory.js';
+export type { InMemoryChannelLayerOptions } from './layers/memory.js';
+export {
+  buildChannelLayer,
+  closeChannelLayers,
+  configureChannelLayers,
+  getChannelLayer,
+  prepareChannelLayers,
+  registerLayerBackend,
+  setChannelLayer,
+} from './layers/registry.js';
+export type { LayerConfig, LayerFactory } from './layers/registry.js';
+export { runWorker } from './worker.js';
+export type { WorkerOptions } from './worker.js';
+export { logger, setLogger } from './log.js';

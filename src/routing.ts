@@ -1,0 +1,244 @@
+/**
+ * Routers: applications that pick another application.
+ *
+ * - {@link ProtocolTypeRouter} by `scope.type` (`http`, `websocket`, `lifespan`, `channel`);
+ * - {@link URLRouter} by path, with Django's `path()` converters and `rePath()` regexes;
+ * - {@link ChannelNameRouter} by worker channel name.
+ *
+ * URL routing follows Django Channels: only the outermost URLRouter strips
+ * `root_path`; leading slashes are ignored; a route whose app is itself a
+ * router (or middleware around one) matches as a prefix and passes the rest
+ * on in `scope.pathRemaining`; captured args and kwargs merge across levels,
+ * with a route's `kwargs` defaults winning; when an inner router has no
+ * match the outer one goes on with its next routes. No match at all is a
+ * {@link RouteNotFound}, which the server turns into a 404 or a refused handshake.
+ */
+import type { Application, ChannelScope, Scope, WebSocketScope, HttpScope } from './asgi.js';
+import { ImproperlyConfigured, RouteNotFound } from './errors.js';
+
+/** Apps carrying this mark route a path prefix (routers, and middleware around them). */
+export const PATH_ROUTING: unique symbol = Symbol.for('switchyard.pathRouting');
+
+type PathRoutingApp = Application & { [PATH_ROUTING]?: boolean };
+
+/** Marks `app` as a prefix router when `inner` is one (middleware calls this). */
+export function inheritPathRouting<A extends Application>(app: A, inner: Application): A {
+  if ((inner as PathRoutingApp)[PATH_ROUTING]) (app as PathRoutingApp)[PATH_ROUTING] = true;
+  return app;
+}
+
+// ---- Path converters --------------------------------------------------------
+
+/** A `path()` converter: the regex a segment must match and how to turn it into a value. */
+export interface PathConverter {
+  regex: string;
+  toValue(text: string): unknown;
+}
+
+const converters = new Map<string, PathConverter>([
+  ['str', { regex: '[^/]+', toValue: (t) => t }],
+  ['int', { regex: '[0-9]+', toValue: (t) => Number.parseInt(t, 10) }],
+  ['slug', { regex: '[-a-zA-Z0-9_]+', toValue: (t) => t }],
+  ['uuid', { regex: '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', toValue: (t) => t }],
+  ['path', { regex: '.+', toValue: (t) => t }],
+]);
+
+/** Adds a converter usable as `<name:param>` in `path()` (Django's `register_converter`). */
+export function registerConverter(name: string, converter: PathConverter): void {
+  converters.set(name, converter);
+}
+
+// ---- Patterns ------------------------------------------------------------------
+
+interface Match { rest: string; args: unknown[]; kwargs: Record<string, unknown> }
+
+interface Pattern {
+  describe: string;
+  match(path: string, endpoint: boolean): Match | null;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+function compilePath(route: string): Pattern {
+  if (route.startsWith('/')) {
+    throw new ImproperlyConfigured(`path(${JSON.stringify(route)}) must not start with '/' (leading slashes are already stripped)`);
+  }
+  const parts: string[] = [];
+  const params: Array<[string, PathConverter]> = [];
+  let last = 0;
+  for (const m of route.matchAll(/<(?:(?<conv>[^>:]+):)?(?<name>[^>]+)>/g)) {
+    const name = m.groups!.name!;
+    const convName = m.groups!.conv ?? 'str';
+    const converter = converters.get(convName);
+    if (converter === undefined) throw new ImproperlyConfigured(`Unknown path converter '${convName}' in ${JSON.stringify(route)}`);
+    if (!/^[A-Za-z_]\w*$/.test(name)) throw new ImproperlyConfigured(`'${name}' in ${JSON.stringify(route)} is not a valid parameter name`);
+    parts.push(escapeRegExp(route.slice(last, m.index)), `(${converter.regex})`);
+    params.push([name, converter]);
+    last = m.index! + m[0].length;
+  }
+  parts.push(escapeRegExp(route.slice(last)));
+  const prefix = new RegExp(`^${parts.join('')}`);
+  const full = new RegExp(`^${parts.join('')}$`);
+  return {
+    describe: route,
+    match(path, endpoint) {
+      const m = (endpoint ? full : prefix).exec(path);
+      if (m === null) return null;
+      const kwargs: Record<string, unknown> = {};
+      params.forEach(([name, converter], i) => (kwargs[name] = converter.toValue(m[i + 1]!)));
+      return { rest: path.slice(m[0].length), args: [], kwargs };
+    },
+  };
+}
+
+function compileRegex(pattern: string | RegExp): Pattern {
+  // Python's named groups (?P<name>...) read the same here.
+  const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/\(\?P<(\w+)>/g, '(?<$1>')) : pattern;
+  return {
+    describe: regex.source,
+    match(path) {
+      const m = regex.exec(path);
+      if (m === null) return null;
+      const kwargs: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(m.groups ?? {})) if (value !== undefined) kwargs[name] = value;
+      // Django: when a named group matched, positional groups are dropped.
+      const args = Object.keys(kwargs).length > 0 ? [] : m.slice(1).filter((v) => v !== undefined);
+      return { rest: path.slice(m.index + m[0].length), args, kwargs };
+    },
+  };
+}
+
+/** One URL route: a pattern, the app it leads to, and default kwargs. */
+export interface Route {
+  readonly pattern: Pattern;
+  readonly app: Application;
+  readonly kwargs: Record<string, unknown>;
+  readonly name?: string;
+}
+
+/** Options of a route: default kwargs (they override captured values) and a name. */
+export interface RouteOptions { kwargs?: Record<string, unknown>; name?: string }
+
+/**
+ * A route with Django's path syntax: `<converter:name>` with the converters
+ * `str` (default), `int`, `slug`, `uuid` and `path`.
+ *
+ * @example
+ * ```ts
+ * path('ws/chat/<str:room_name>/', ChatConsumer.asApp())
+ * path('ws/post/<int:id>/', PostConsumer.asApp(), { kwargs: { live: true } })
+ * ```
+ */
+export function path(route: string, app: Application, options: RouteOptions = {}): Route {
+  return { pattern: compilePath(route), app, kwargs: options.kwargs ?? {}, name: options.name };
+}
+
+/**
+ * A route with a regular expression (Django's `re_path`): named groups become
+ * kwargs, other groups positional args. Without a trailing `$` it matches a prefix.
+ *
+ * @example
+ * ```ts
+ * rePath(/^ws\/chat\/(?<room_name>\w+)\/$/, ChatConsumer.asApp())
+ * rePath('ws/chat/(?P<room_name>\\w+)/$', ChatConsumer.asApp())   // Python syntax works too
+ * ```
+ */
+export function rePath(pattern: string | RegExp, app: Application, options: RouteOptions = {}): Route {
+  return { pattern: compileRegex(pattern), app, kwargs: options.kwargs ?? {}, name: options.name };
+}
+
+/** Thrown by an inner URLRouter with no match, so that the outer router tries its next route. */
+class NoInnerMatch extends RouteNotFound {}
+
+type ConnectionScope = HttpScope | WebSocketScope;
+
+/**
+ * Routes `http` and `websocket` connections by path.
+ *
+ * @example
+ * ```ts
+ * const websocket = URLRouter([
+ *   path('ws/chat/<str:room_name>/', ChatConsumer.asApp()),
+ *   path('ws/admin/', URLRouter([path('stats/', StatsConsumer.asApp())])),
+ * ]);
+ * ```
+ */
+export function URLRouter(routes: Route[]): Application {
+  for (const route of routes) {
+    if (typeof route?.app !== 'function') {
+      throw new ImproperlyConfigured('include() is not supported in URLRouter. Use nested URLRouter instances instead.');
+    }
+  }
+  const router: PathRoutingApp = async (scope, receive, send) => {
+    const connection = scope as ConnectionScope;
+    const outermost = connection.pathRemaining === undefined;
+    let routePath = outermost ? connection.path : connection.pathRemaining!;
+    if (typeof routePath !== 'string') throw new TypeError("No 'path' key in connection scope, cannot route URLs");
+    if (outermost && connection.root_path) {
+      if (!routePath.startsWith(connection.root_path)) throw new RouteNotFound(`No route found for path ${JSON.stringify(routePath)}.`);
+      routePath = routePath.slice(connection.root_path.length);
+    }
+    routePath = routePath.replace(/^\/+/, '');
+    for (const route of routes) {
+      const endpoint = !(route.app as PathRoutingApp)[PATH_ROUTING];
+      const match = route.pattern.match(routePath, endpoint);
+      if (match === null) continue;
+      const outer = connection.urlRoute ?? { args: [], kwargs: {} };
+      const inner: Scope = {
+        ...connection,
+        pathRemaining: match.rest,
+        urlRoute: {
+          args: [...outer.args, ...match.args],
+          kwargs: { ...outer.kwargs, ...match.kwargs, ...route.kwargs },
+        },
+      };
+      try {
+        return await route.app(inner, receive, send);
+      } catch (error) {
+        if (!(error instanceof NoInnerMatch)) throw error;
+      }
+    }
+    const message = `No route found for path ${JSON.stringify(routePath)}.`;
+    throw outermost ? new RouteNotFound(message) : new NoInnerMatch(message);
+  };
+  router[PATH_ROUTING] = true;
+  return router;
+}
+
+/**
+ * Routes by `scope.type`.
+ *
+ * @example
+ * ```ts
+ * export const application = ProtocolTypeRouter({ http: httpApp, websocket: AuthMiddlewareStack(websocketRouter) });
+ * ```
+ */
+export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Application>> & Record<string, Application>): Application {
+  return async (scope, receive, send) => {
+    const app = apps[scope.type];
+    if (app === undefined) throw new RouteNotFound(`No application configured for scope type ${JSON.stringify(scope.type)}`);
+    return app(scope, receive, send);
+  };
+}
+
+/**
+ * Routes worker messages by the channel they arrived on (`runWorker` makes `channel` scopes).
+ *
+ * @example
+ * ```ts
+ * ChannelNameRouter({ 'thumbnails-generate': ThumbnailConsumer.asApp() })
+ * ```
+ */
+export function ChannelNameRouter(apps: Record<string, Application>): Application {
+  return async (scope, receive, send) => {
+    const channel = (scope as ChannelScope).channel;
+    if (typeof channel !== 'string') {
+      throw new RouteNotFound("ChannelNameRouter got a scope with no 'channel'. Did you make sure it's only being used for 'channel' type messages?");
+    }
+    const app = Object.hasOwn(apps, channel) ? apps[channel] : undefined;
+    if (app === undefined) throw new RouteNotFound(`No application configured for channel ${JSON.stringify(channel)}`);
+    return app(scope, receive, send);
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * `WebsocketCommunicator` and `HttpCommunicator`: drive a WebSocket or HTTP
+ * application with Django Channels' test API, no server involved.
+ */
+import type { Application, Header, HttpScope, SendEvent, WebSocketScope } from '../asgi.js';
+import { ApplicationCommunicator } from './application.js';
+
+/** What `connect()` tells: accepted with a subprotocol, or refused with a close code. */
+export type ConnectResult =
+  | { connected: true; subprotocol: string | null }
+  | { connected: false; closeCode: number };
+
+type HeadersInput = Array<[string | Uint8Array, string | Uint8Array]>;
+
+function toHeaders(headers: HeadersInput = []): Header[] {
+  return headers.map(([name, value]) => [
+    typeof name === 'string' ? Buffer.from(name.toLowerCase(), 'latin1') : name,
+    typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
+  ]);
+}
+
+/** Splits `"/path?query"` (or a full URL) into a decoded path and the raw query bytes. */
+function splitPath(path: string): { path: string; raw_path: Uint8Array; query_string: Uint8Array } {
+  if (typeof path !== 'string') throw new TypeError(`Expected str, got ${typeof path}`);
+  const url = new URL(path, 'http://testserver');
+  return {
+    path: decodeURIComponent(url.pathname),
+    raw_path: Buffer.from(url.pathname, 'latin1'),
+    query_string: Buffer.from(url.search.replace(/^\?/, ''), 'latin1'),
+  };
+}
+
+function expectType<T extends SendEvent['type']>(event: SendEvent, type: T): Extract<SendEvent, { type: T }> {
+  if (event.type !== type) throw new Error(`Expected type '${type}', but was '${event.type}'`);
+  return event as Extract<SendEvent, { type: T }>;
+}
+
+/** Options of a {@link WebsocketCommunicator}. */
+export interface WebsocketCommunicatorOptions {
+  headers?: HeadersInput;
+  subprotocols?: string[];
+  /** Extra scope fields (cookies, user, client...). */
+  scope?: Partial<WebSocketScope>;
+}
+
+/**
+ * Talks to a WebSocket application as a client would.
+ *
+ * @example
+ * ```ts
+ * const client = new WebsocketCommunicator(application, '/ws/chat/lobby/');
+ * const { connected } = await client.connect();
+ * await client.sendJsonTo({ message: 'hello' });
+ * assert.equal((await client.receiveJsonFrom()).message, 'hello');
+ * await client.disconnect();
+ * ```
+ */
+export class WebsocketCommunicator extends ApplicationCommunicator {
+  /** Headers the app sent with `websocket.accept`. */
+  responseHeaders: Header[] = [];
+
+  constructor(application: Application, path: string, options: WebsocketCommunicatorOptions = {}) {
+    const scope: WebSocketScope = {
+      type: 'websocket',
+      asgi: { version: '3.0', spec_version: '2.4' },
+      http_version: '1.1',
+      scheme: 'ws',
+      ...splitPath(path),
+      root_path: '',
+      headers: toHeaders(options.headers),
+      subprotocols: options.subprotocols ?? [],
+      client: ['127.0.0.1', 0],
+      server: ['testserver', 80],
+      ...options.scope,
+    };
+    super(application, scope);
+  }
+
+  /** Sends `websocket.connect` and reports whether the app accepted. */
+  async connect(timeout = 1000): Promise<ConnectResult> {
+    await this.sendInput({ type: 'websocket.connect' });
+    const response = await this.receiveOutput(timeout);
+    if (response.type === 'websocket.close') return { connected: false, closeCode: response.code ?? 1000 };
+    const accept = expectType(response, 'websocket.accept');
+    this.responseHeaders = accept.headers ?? [];
+    return { connected: true, subprotocol: accept.subprotocol ?? null };
+  }
+
+  /** Sends a text (`{ text }`) or binary (`{ bytes }`) frame to the app. Empty frames are allowed. */
+  async sendTo(frame: { text: string } | { bytes: Uint8Array }): Promise<void> {
+    if ('text' in frame) {
+      if (typeof frame.text !== 'string') throw new TypeError('text must be a string');
+      await this.sendInput({ type: 'websocket.receive', text: frame.text });
+    } else {
+      if (!(frame.bytes instanceof Uint8Array)) throw new TypeError('bytes must be a Uint8Array');
+      await this.sendInput({ type: 'websocket.receive', bytes: frame.bytes });
+    }
+  }
+
+  /** Sends `data` as a JSON text frame. */
+  async sendJsonTo(data: unknown): Promise<void> {
+    await this.sendTo({ text: JSON.stringify(data) });
+  }
+
+  /** The next frame the app sends: a `string` or a `Uint8Array`. Throws if the app sent something else. */
+  async receiveFrom(timeout = 1000): Promise<string | Uint8Array> {
+    const event = expectType(await this.receiveOutput(timeout), 'websocket.send');
+    const hasText = typeof event.text === 'string';
+    const hasBytes = event.bytes instanceof Uint8Array;
+    if (hasText === hasBytes) throw new Error('websocket.send must carry exactly one of text and bytes');
+    return hasText ? event.text! : event.bytes!;
+  }
+
+  /** The next frame, parsed as JSON; it must be a text frame. */
+  async receiveJsonFrom<T = Record<string, unknown>>(timeout = 1000): Promise<T> {
+    const frame = await this.receiveFrom(timeout);
+    if (typeof frame !== 'string') throw new Error('Expected a text frame, got a binary one');
+    return JSON.parse(frame) as T;
+  }
+
+  /** Sends `websocket.disconnect` and waits for the app to end. */
+  async disconnect(code = 1000, timeout = 1000): Promise<void> {
+    await this.sendInput({ type: 'websocket.disconnect', code });
+    await this.wait(timeout);
+  }
+}
+
+/** A complete HTTP response as seen by {@link HttpCommunicator.getResponse}. */
+export interface HttpResponse {
+  status: number;
+  headers: Header[];
+  body: Buffer;
+}
+
+/**
+ * Talks to an HTTP application as a client would.
+ *
+ * @example
+ * ```ts
+ * const response = await new HttpCommunicator(app, 'GET', '/chat/lobby/').getResponse();
+ * assert.equal(response.status, 200);
+ * ```
+ */
+export class HttpCommunicator extends ApplicationCommunicator {
+  readonly #body: Uint8Array;
+  #requested = false;
+
+  constructor(application: Application, method: string, path: string, options: { body?: Uint8Array | string; headers?: HeadersInput; scope?: Partial<HttpScope> } = {}) {
+    const scope: HttpScope = {
+      type: 'http',
+      asgi: { version: '3.0', spec_version: '2.4' },
+      http_version: '1.1',
+      method: method.toUpperCase(),
+      scheme: 'http',
+      ...splitPath(path),
+      root_path: '',
+      headers: toHeaders(options.headers),
+      client: ['127.0.0.1', 0],
+      server: ['testserver', 80],
+      ...options.scope,
+    };
+    super(application, scope);
+    this.#body = typeof options.body === 'string' ? Buffer.from(options.body) : options.body ?? new Uint8Array();
+  }
+
+  /** Sends the request body (once). */
+  async sendRequest(): Promise<void> {
+    if (this.#requested) return;
+    this.#requested = true;
+    await this.sendInput({ type: 'http.request', body: this.#body, more_body: false });
+  }
+
+  /** Sends the request and returns the response's status and headers (for streamed responses). */
+  async getResponseStart(timeout = 1000): Promise<{ status: number; headers: Header[] }> {
+    await this.sendRequest();
+    const start = expectType(await this.receiveOutput(timeout), 'http.response.start');
+    return { status: start.status, headers: start.headers ?? [] };
+  }
+
+  /** The next body chunk of a streamed response. */
+  async receiveBody(timeout = 1000): Promise<{ body: Buffer; more: boolean }> {
+    const chunk = expectType(await this.receiveOutput(timeout), 'http.response.body');
+    return { body: Buffer.from(chunk.body ?? new Uint8Array()), more: chunk.more_body ?? false };
+  }
+
+  /** Sends the request and collects the whole response. */
+  async getResponse(timeout = 1000): Promise<HttpResponse> {
+    const { status, headers } = await this.getResponseStart(timeout);
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const { body, more } = await this.receiveBody(timeout);
+      chunks.push(body);
+      if (!more) break;
+    }
+    return { status, headers, body: Buffer.concat(chunks) };
+  }
+}

@@ -266,17 +266,19 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
       detail.willReconnect =
         this.#failures <= this.#options.maxRetries && this.#options.shouldReconnect({ code, reason, wasClean });
     }
-    if (!closedByUser && !detail.willReconnect) {
+    if (detail.willReconnect) {
+      this.#setState('reconnecting');
+    } else if (!closedByUser) {
       this.#queue.drain();
       this.#setState('closed');
     }
     this.emit('close', detail);
-    if (detail.willReconnect && this.#state !== 'closed') this.#scheduleRetry();
+    // A `close()` or `connect()` called from a `close` listener has already decided.
+    if (detail.willReconnect && this.#state === 'reconnecting' && !this.#socket) this.#scheduleRetry();
   }
 
   #scheduleRetry(): void {
     const delay = backoffDelay(this.#failures, this.#options);
-    this.#setState('reconnecting');
     this.emit('reconnecting', { attempt: this.#failures, delay });
     // A `close()` or `connect()` called from a listener above has already decided.
     if (this.#state !== 'reconnecting' || this.#socket) return;

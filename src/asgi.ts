@@ -19,7 +19,7 @@
  *   for (;;) {
  *     const event = await receive();
  *     if (event.type === 'websocket.disconnect') return;
- *     if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: event.text ?? '' });
+ *     if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: String(event.text ?? '') });
  *   }
  * };
  * ```
@@ -80,6 +80,7 @@ export interface LifespanScope {
   type: 'lifespan';
   asgi: { version: '3.0'; spec_version?: string };
   state?: Record<string, unknown>;
+  urlRoute?: never;
   [extension: string]: unknown;
 }
 
@@ -87,6 +88,7 @@ export interface LifespanScope {
 export interface ChannelScope {
   type: 'channel';
   channel: string;
+  urlRoute?: never;
   [extension: string]: unknown;
 }
 

@@ -52,6 +52,7 @@ export {
   getChannelLayer,
   prepareChannelLayers,
   registerLayerBackend,
+  resetChannelLayers,
   setChannelLayer,
 } from './layers/registry.js';
 export type { LayerConfig, LayerFactory } from './layers/registry.js';

@@ -64,6 +64,12 @@ export function configureChannelLayers(config: Record<string, LayerConfig>): voi
   instances.clear();
 }
 
+/** Forgets configuration and built layers: the default alias comes from `CHANNEL_LAYER_URL` again. */
+export function resetChannelLayers(): void {
+  configured = null;
+  instances.clear();
+}
+
 function configFor(alias: string): LayerConfig | undefined {
   if (configured !== null) return configured[alias];
   if (alias === 'default') return process.env.CHANNEL_LAYER_URL || 'memory://';

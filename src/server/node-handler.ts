@@ -1,0 +1,103 @@
+/**
+ * Plain Node `(req, res)` handlers (and so Express, Connect, Fastify's
+ * `routing`, Hono's Node adapter) as the `http` branch of a Switchyard app.
+ *
+ * How it works. For every HTTP request the server puts a {@link NodeExchange}
+ * into the scope under the {@link NODE_HTTP} symbol: the raw `req`/`res`
+ * and a `claim()` function. Routers and middleware copy scopes with spread,
+ * which keeps symbol keys, so the exchange reaches the branch. The app made
+ * by {@link nodeHandler} claims the exchange (the server then leaves the
+ * response alone: no ASGI events, no 500 when the app returns), runs the
+ * handler on the untouched request (body unread, so body parsers work) and
+ * resolves when the response is finished or the client is gone. The scope as
+ * middleware left it (cookies, session, user) is available to the handler
+ * through {@link scopeOf}.
+ *
+ * Outside the Switchyard server (a test communicator, another ASGI server)
+ * there is no Node request to hand over: the app answers 500 and says why.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Application, HttpScope } from '../asgi.js';
+import { ProtocolError } from '../errors.js';
+
+/** Scope key under which the server hands over the raw Node request and response. */
+export const NODE_HTTP: unique symbol = Symbol.for('switchyard.nodeHttp');
+
+/** What the server puts in the scope under {@link NODE_HTTP}. */
+export interface NodeExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Tells the server the app answers on `res` itself. */
+  claim(): void;
+}
+
+/** A Node request listener; Express apps and routers are ones. */
+export type NodeRequestHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => unknown;
+
+const scopes = new WeakMap<IncomingMessage, HttpScope>();
+
+/**
+ * The ASGI scope (after middleware) of a request served through
+ * {@link nodeHandler}: read `scope.session`, `scope.user`, `scope.cookies`
+ * from an Express route.
+ *
+ * @example
+ * ```ts
+ * expressApp.get('/me', (req, res) => res.json({ user: scopeOf(req)?.user }));
+ * ```
+ */
+export function scopeOf(req: IncomingMessage): HttpScope | undefined {
+  return scopes.get(req);
+}
+
+/** The exchange a scope carries, if the Switchyard server made it. */
+export function exchangeOf(scope: object): NodeExchange | undefined {
+  return (scope as { [NODE_HTTP]?: NodeExchange })[NODE_HTTP];
+}
+
+/**
+ * Turns a Node request handler into an ASGI app for the `http` scope.
+ * A request the handler passes on (`next()`) gets a 404; `next(err)` or a
+ * thrown error gets a 500 and a logged stack from the server.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * const web = express();
+ * web.get('/health', (_req, res) => res.send('ok'));
+ * export const application = new ProtocolTypeRouter({
+ *   http: nodeHandler(web),
+ *   websocket: new URLRouter([path('ws/chat/<room>/', ChatConsumer.asApp())]),
+ * });
+ * ```
+ */
+export function nodeHandler(handler: NodeRequestHandler): Application {
+  return async (scope) => {
+    if (scope.type !== 'http') throw new ProtocolError(`nodeHandler() serves the http scope only (got '${scope.type}')`);
+    const exchange = exchangeOf(scope);
+    if (exchange === undefined) {
+      throw new ProtocolError('nodeHandler() needs the Switchyard server: this scope carries no Node request to hand over');
+    }
+    exchange.claim();
+    const { req, res } = exchange;
+    scopes.set(req, scope);
+    await new Promise<void>((resolve, reject) => {
+      if (res.writableFinished || res.destroyed) return resolve();
+      res.once('close', () => resolve());
+      const next = (err?: unknown): void => {
+        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') return reject(err);
+        if (!res.headersSent) {
+          res.statusCode = 404;
+          res.setHeader('content-type', 'text/plain; charset=utf-8');
+          res.end('Not Found');
+        }
+      };
+      try {
+        const result = handler(req, res, next);
+        if (result instanceof Promise) result.catch(reject);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  };
+}

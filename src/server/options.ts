@@ -1,0 +1,114 @@
+/**
+ * Server options: one interface, one block of defaults.
+ *
+ * Times are in seconds (as Daphne's and Uvicorn's flags), sizes in bytes.
+ * The CLI reads each option from a flag, then from a `SWITCHYARD_*`
+ * environment variable (see `cli.ts`), then from these defaults.
+ */
+import type { Logger } from 'pino';
+
+/** What `serve()` accepts. Every field is optional; see {@link DEFAULT_OPTIONS}. */
+export interface ServerOptions {
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** TCP port; `0` picks a free one. Default `8000`. */
+  port?: number;
+  /** Listen on this Unix socket path instead of host/port. Default none. */
+  unixSocket?: string | null;
+  /** `scope.root_path`, the prefix the app is mounted under behind a proxy. Default `''`. */
+  rootPath?: string;
+  /** Trust `X-Forwarded-For`/`X-Forwarded-Proto` from {@link forwardedAllowIps}. Default `false`. */
+  proxyHeaders?: boolean;
+  /** Peers whose forwarded headers are trusted: addresses, CIDR blocks, or `*`. Default `['127.0.0.1', '::1']`. */
+  forwardedAllowIps?: string[];
+  /** Largest incoming WebSocket message; bigger closes with 1009. Default 1 MiB. */
+  wsMaxSize?: number;
+  /** Seconds between pings to each WebSocket peer; `0` turns heartbeats off. Default 20 (Daphne). */
+  wsPingInterval?: number;
+  /** Seconds a peer has to answer a ping before it is dropped (disconnect code 1006). Default 30 (Daphne). */
+  wsPingTimeout?: number;
+  /** Negotiate permessage-deflate. Default `false` (CPU and memory cost, as `ws` warns). */
+  wsPerMessageDeflate?: boolean;
+  /** Bytes a connection may have queued for a peer that does not read; over it the socket closes with 1008. Default 4 MiB. */
+  wsMaxSendBuffer?: number;
+  /** Seconds an app has to accept or refuse a handshake before it is refused (403). Default 20 (Daphne). */
+  wsConnectTimeout?: number;
+  /** Seconds to wait for the peer's close frame before dropping the TCP connection. Default 5. */
+  wsCloseTimeout?: number;
+  /** Seconds an idle keep-alive HTTP connection is kept. Default 5. */
+  keepAliveTimeout?: number;
+  /** Log one line per HTTP request and per WebSocket connection. Default `true`. */
+  accessLog?: boolean;
+  /** pino level. Default `info`. */
+  logLevel?: string;
+  /** A ready pino logger (overrides `logLevel`). Default: one built by `createLogger()`. */
+  logger?: Logger;
+  /** PEM private key file: serve https:// and wss://. Default none. */
+  sslKeyfile?: string | null;
+  /** PEM certificate (chain) file, with {@link sslKeyfile}. Default none. */
+  sslCertfile?: string | null;
+  /** Seconds `close()` waits for disconnect handlers and in-flight responses. Default 10 (Daphne's application close timeout). */
+  shutdownTimeout?: number;
+  /** Serve Prometheus metrics at this path (e.g. `/metrics`). Default none (off). */
+  metricsPath?: string | null;
+  /** `auto`: run lifespan if the app supports it; `on`: require it; `off`: never. Default `auto`. */
+  lifespan?: 'auto' | 'on' | 'off';
+  /** Close gracefully on SIGTERM/SIGINT and exit the process with 0. Default `false` (the CLI sets it). */
+  handleSignals?: boolean;
+}
+
+/** The defaults, in one place. */
+export const DEFAULT_OPTIONS = {
+  host: '127.0.0.1',
+  port: 8000,
+  unixSocket: null,
+  rootPath: '',
+  proxyHeaders: false,
+  forwardedAllowIps: ['127.0.0.1', '::1'],
+  wsMaxSize: 1024 * 1024,
+  wsPingInterval: 20,
+  wsPingTimeout: 30,
+  wsPerMessageDeflate: false,
+  wsMaxSendBuffer: 4 * 1024 * 1024,
+  wsConnectTimeout: 20,
+  wsCloseTimeout: 5,
+  keepAliveTimeout: 5,
+  accessLog: true,
+  logLevel: 'info',
+  sslKeyfile: null,
+  sslCertfile: null,
+  shutdownTimeout: 10,
+  metricsPath: null,
+  lifespan: 'auto',
+  handleSignals: false,
+} satisfies Required<Omit<ServerOptions, 'logger'>>;
+
+/** Options with every default applied. */
+export type ResolvedOptions = Required<Omit<ServerOptions, 'logger'>> & { logger?: Logger };
+
+/** Applies the defaults and checks values, throwing a `TypeError` with an exact message. */
+export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...defined };
+  const nonNegative = ['port', 'wsMaxSize', 'wsPingInterval', 'wsPingTimeout', 'wsMaxSendBuffer', 'wsConnectTimeout',
+    'wsCloseTimeout', 'keepAliveTimeout', 'shutdownTimeout'] as const;
+  for (const key of nonNegative) {
+    const value = resolved[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new TypeError(`The "${key}" option must be a non-negative number (got ${String(value)})`);
+    }
+  }
+  if (!Number.isInteger(resolved.port) || resolved.port > 65535) {
+    throw new TypeError(`The "port" option must be an integer between 0 and 65535 (got ${resolved.port})`);
+  }
+  if ((resolved.sslKeyfile === null) !== (resolved.sslCertfile === null)) {
+    throw new TypeError('The "sslKeyfile" and "sslCertfile" options must be given together');
+  }
+  if (!['auto', 'on', 'off'].includes(resolved.lifespan)) {
+    throw new TypeError(`The "lifespan" option must be "auto", "on" or "off" (got ${String(resolved.lifespan)})`);
+  }
+  if (resolved.metricsPath !== null && !resolved.metricsPath.startsWith('/')) {
+    throw new TypeError(`The "metricsPath" option must start with "/" (got ${resolved.metricsPath})`);
+  }
+  return resolved;
+}

@@ -1,0 +1,202 @@
+/**
+ * `serve()`: lifespan startup, an HTTP(S) server with the HTTP and WebSocket
+ * bridges, and the graceful close.
+ *
+ * Shutdown order (SIGTERM/SIGINT with `handleSignals`, or `close()`): stop
+ * accepting; refuse handshakes in progress (503) and close every open
+ * WebSocket with 1001; ask keep-alive connections to close after their
+ * response; wait up to `shutdownTimeout` seconds for the disconnect handlers
+ * and in-flight responses; drop what is left; run lifespan shutdown.
+ */
+import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Application } from '../asgi.js';
+import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
+import type { ServerContext } from './context.js';
+import { handleHttp } from './http.js';
+import { Lifespan } from './lifespan.js';
+import { createLogger } from './logging.js';
+import { ServerMetrics } from './metrics.js';
+import { resolveOptions, type ServerOptions } from './options.js';
+import { TrustedProxies } from './scope.js';
+import { WebSocketHub } from './websocket.js';
+
+/** A running server. */
+export interface Server {
+  /** Where it listens: the bound address, or the Unix socket path. */
+  readonly address: AddressInfo | string;
+  /** `http://host:port` (or `https://`), or `http+unix://<encoded path>`. */
+  readonly url: string;
+  /** The Node server underneath. */
+  readonly httpServer: http.Server;
+  readonly logger: Logger;
+  /** The Prometheus instruments, when `metricsPath` is set. */
+  readonly metrics: ServerMetrics | null;
+  /** Open WebSocket connections right now. */
+  readonly openConnections: number;
+  /** Settles once the server has fully closed. */
+  readonly closed: Promise<void>;
+  /**
+   * Drains and stops (idempotent). `timeout` (seconds) overrides `shutdownTimeout`.
+   */
+  close(options?: { timeout?: number }): Promise<void>;
+}
+
+function listen(server: http.Server, host: string, port: number, unixSocket: string | null): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    const done = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    if (unixSocket !== null) {
+      // A socket file left by a crashed run would make listen fail with EADDRINUSE.
+      if (existsSync(unixSocket) && lstatSync(unixSocket).isSocket()) unlinkSync(unixSocket);
+      server.listen(unixSocket, done);
+    } else {
+      server.listen(port, host, done);
+    }
+  });
+}
+
+/**
+ * Serves an ASGI application over HTTP/1.1 and WebSocket.
+ *
+ * Resolves once lifespan startup succeeded and the socket listens; rejects
+ * with `LifespanError` when startup fails, or with the listen error.
+ *
+ * @example
+ * ```ts
+ * import { serve } from 'switchyard/server';
+ * import { application } from './app.js';
+ *
+ * const server = await serve(application, { port: 8000, handleSignals: true });
+ * server.logger.info(`Serving on ${server.url}`);
+ * ```
+ */
+export async function serve(app: Application, options: ServerOptions = {}): Promise<Server> {
+  const opts = resolveOptions(options);
+  const logger = opts.logger ?? createLogger({ level: opts.logLevel });
+  await prepareChannelLayers();
+  const metrics = opts.metricsPath !== null ? new ServerMetrics() : null;
+  if (metrics !== null) {
+    const layer = getChannelLayer();
+    if (layer !== null) metrics.instrumentLayer(layer);
+  }
+
+  const lifespan = opts.lifespan === 'off' ? null : new Lifespan(app, logger, opts.lifespan);
+  await lifespan?.startup();
+
+  const tls = opts.sslKeyfile !== null && opts.sslCertfile !== null;
+  const server: http.Server = tls
+    ? https.createServer({ key: readFileSync(opts.sslKeyfile!), cert: readFileSync(opts.sslCertfile!) })
+    : http.createServer();
+  server.keepAliveTimeout = opts.keepAliveTimeout * 1000;
+
+  const ctx: ServerContext = {
+    app,
+    options: opts,
+    logger,
+    metrics,
+    listen: { tls, server: null, unixSocket: opts.unixSocket !== null },
+    trusted: new TrustedProxies(opts.forwardedAllowIps),
+    state: lifespan?.supported === true ? lifespan.state : undefined,
+    running: new Set(),
+    closing: false,
+  };
+  const hub = new WebSocketHub(ctx);
+  server.on('request', (req, res) => handleHttp(ctx, req, res));
+  server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+
+  try {
+    await listen(server, opts.host, opts.port, opts.unixSocket);
+  } catch (err) {
+    hub.stop();
+    await lifespan?.shutdown(opts.shutdownTimeout * 1000);
+    throw err;
+  }
+  const address = server.address()!;
+  let url: string;
+  if (typeof address === 'string') {
+    ctx.listen.server = [address, null];
+    url = `http+unix://${encodeURIComponent(address)}`;
+  } else {
+    ctx.listen.server = [address.address, address.port];
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
+  }
+
+  let closing: Promise<void> | null = null;
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
+
+  async function drain(timeoutSeconds: number): Promise<void> {
+    ctx.closing = true;
+    logger.info({ connections: hub.connections.size, running: ctx.running.size }, 'Shutting down: draining connections');
+    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    hub.closeAll(1001, 'Server shutting down');
+    server.closeIdleConnections();
+    const deadline = performance.now() + timeoutSeconds * 1000;
+    while (ctx.running.size > 0 && performance.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...ctx.running]),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())); }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (ctx.running.size > 0) {
+      logger.warn({ running: ctx.running.size }, `${ctx.running.size} application instance(s) took too long to shut down and were abandoned`);
+    }
+    hub.terminateAll();
+    server.closeAllConnections();
+    hub.stop();
+    await stopped;
+    await lifespan?.shutdown(Math.max(1000, timeoutSeconds * 1000));
+    logger.info('Server stopped');
+  }
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing !== null) {
+      logger.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    logger.info(`${signal} received`);
+    void result.close().then(() => closeChannelLayers()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'Shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  if (opts.handleSignals) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  const result: Server = {
+    address,
+    url,
+    httpServer: server,
+    logger,
+    metrics,
+    get openConnections() { return hub.connections.size; },
+    closed,
+    close(closeOptions = {}) {
+      closing ??= drain(closeOptions.timeout ?? opts.shutdownTimeout).finally(() => {
+        if (opts.handleSignals) {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+        markClosed();
+      });
+      return closing;
+    },
+  };
+  return result;
+}

@@ -1,0 +1,391 @@
+/**
+ * The WebSocket bridge: one upgrade request ⇄ one ASGI `websocket` app instance.
+ *
+ * How it works. The server's `upgrade` listener builds the scope and starts
+ * the app with `websocket.connect` queued; the TCP socket waits, unanswered,
+ * until the app decides. `websocket.accept` hands the socket to `ws`
+ * (`noServer`) with the app's subprotocol and extra headers; a
+ * `websocket.close` first (or an app that raises `DenyConnection` or hits no
+ * route) answers HTTP 403 as Daphne does; an app that fails or returns before
+ * deciding answers 500. After accept, frames become `websocket.receive`
+ * events, and `websocket.disconnect` is delivered exactly once, whatever
+ * ended the connection (peer close, heartbeat timeout → 1006, oversize
+ * message → 1009, invalid UTF-8 → 1007, send-buffer overflow → 1008, server
+ * shutdown → 1001). An app that fails after accept closes the socket with 1011.
+ *
+ * Backpressure both ways: the socket is paused while the app has many unread
+ * events, and `send()` never waits on a slow peer (a group broadcast must not
+ * stall behind one client); instead a connection whose outgoing buffer goes
+ * over `wsMaxSendBuffer` is closed with 1008 and logged, so a client that
+ * stops reading cannot grow the server's memory.
+ *
+ * Heartbeats: one sweep timer for all connections pings a peer that has been
+ * silent for `wsPingInterval` and drops it if nothing comes back within
+ * `wsPingTimeout`.
+ */
+import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ENCODED_FRAME, type Header, type ReceiveEvent, type SendEvent, type WebSocketScope } from '../asgi.js';
+import { ProtocolError } from '../errors.js';
+import { elapsed, isDenied, isRouteNotFound, track, type ServerContext } from './context.js';
+import { latin1 } from './http.js';
+import { websocketScope } from './scope.js';
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+/** Unread events at which the socket is paused, and at which it resumes. */
+const HIGH_WATER = 64;
+const LOW_WATER = 16;
+const KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/** Close code used when a peer's outgoing buffer overflows. */
+export const SEND_BUFFER_CLOSE_CODE = 1008;
+
+interface Pending { subprotocol: string | null; headers: Header[] }
+
+/** All WebSocket connections of one server, and the `ws` machinery they share. */
+export class WebSocketHub {
+  readonly ctx: ServerContext;
+  readonly wss: WebSocketServer;
+  readonly connections = new Set<WebSocketBridge>();
+  readonly handshaking = new Set<WebSocketBridge>();
+  readonly pending = new WeakMap<IncomingMessage, Pending>();
+  #sweeper: NodeJS.Timeout | null = null;
+
+  constructor(ctx: ServerContext) {
+    this.ctx = ctx;
+    const { options } = ctx;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: options.wsMaxSize,
+      perMessageDeflate: options.wsPerMessageDeflate,
+      // Known to ws >= 8.18, missing from @types/ws.
+      ...({ closeTimeout: Math.round(options.wsCloseTimeout * 1000) } as object),
+      handleProtocols: (offered, req) => {
+        const chosen = this.pending.get(req)?.subprotocol ?? null;
+        if (chosen === null) return false;
+        if (!offered.has(chosen)) {
+          ctx.logger.warn({ subprotocol: chosen, offered: [...offered] }, 'Accepted subprotocol was not offered by the client; not sent');
+          return false;
+        }
+        return chosen;
+      },
+    });
+    this.wss.on('headers', (lines: string[], req: IncomingMessage) => {
+      for (const [name, value] of this.pending.get(req)?.headers ?? []) {
+        const key = latin1(name);
+        if (key.toLowerCase() === 'sec-websocket-protocol') continue; // the spec forbids it here
+        lines.push(`${key}: ${latin1(value)}`);
+      }
+      this.pending.delete(req);
+    });
+    const { wsPingInterval, wsPingTimeout } = options;
+    if (wsPingInterval > 0) {
+      const tick = Math.max(25, Math.min(wsPingInterval, wsPingTimeout > 0 ? wsPingTimeout : wsPingInterval) * 500);
+      this.#sweeper = setInterval(() => this.#sweep(wsPingInterval * 1000, wsPingTimeout * 1000), tick);
+      this.#sweeper.unref();
+    }
+  }
+
+  /** The `upgrade` listener. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {}); // a reset during the handshake must not crash the process
+    const version = req.headers['sec-websocket-version'];
+    const key = req.headers['sec-websocket-key'];
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket' || key === undefined || !KEY.test(key)
+      || (version !== '13' && version !== '8')) {
+      rawResponse(socket, 400);
+      return;
+    }
+    if (this.ctx.closing) {
+      rawResponse(socket, 503);
+      return;
+    }
+    new WebSocketBridge(this, req, socket, head);
+  }
+
+  #sweep(interval: number, timeout: number): void {
+    const now = performance.now();
+    for (const conn of this.connections) conn.heartbeat(now, interval, timeout);
+  }
+
+  /** Closes every connection (1001 for open ones, 503 for handshakes in progress). */
+  closeAll(code = 1001, reason = 'Server shutting down'): void {
+    for (const conn of [...this.handshaking]) conn.refuse(503, 'server shutting down');
+    for (const conn of [...this.connections]) conn.close(code, reason);
+  }
+
+  /** Drops every connection at once (end of the shutdown budget). */
+  terminateAll(): void {
+    for (const conn of [...this.connections]) conn.terminate();
+  }
+
+  stop(): void {
+    if (this.#sweeper !== null) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+  }
+}
+
+function rawResponse(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+type State = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** One WebSocket connection and its app instance. */
+export class WebSocketBridge {
+  readonly #hub: WebSocketHub;
+  readonly #req: IncomingMessage;
+  readonly #socket: Duplex;
+  readonly #head: Buffer;
+  readonly scope: WebSocketScope;
+  readonly #start = performance.now();
+  #state: State = 'connecting';
+  #ws: WebSocket | null = null;
+  #queue: ReceiveEvent[] = [{ type: 'websocket.connect' }];
+  #waiters: Array<(event: ReceiveEvent) => void> = [];
+  #paused = false;
+  #disconnected = false;
+  #closeOverride: number | null = null;
+  #status: number | null = null;
+  #connectTimer: NodeJS.Timeout | null;
+  #acceptDone: (() => void) | null = null;
+  #lastSeen = 0;
+  #pingSentAt = 0;
+  readonly #onEarlyClose = (): void => {
+    this.#hub.handshaking.delete(this);
+    if (this.#state === 'connecting') this.#state = 'closed';
+    this.#finishAccept();
+    this.#disconnect(1006, '');
+  };
+
+  constructor(hub: WebSocketHub, req: IncomingMessage, socket: Duplex, head: Buffer) {
+    this.#hub = hub;
+    this.#req = req;
+    this.#socket = socket;
+    this.#head = head;
+    const { ctx } = hub;
+    this.scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
+    hub.handshaking.add(this);
+    socket.once('close', this.#onEarlyClose);
+    this.#connectTimer = ctx.options.wsConnectTimeout > 0
+      ? setTimeout(() => {
+        ctx.logger.warn({ path: this.scope.path }, 'WebSocket handshake not answered in time: refused');
+        this.refuse(403, 'connect timeout');
+      }, ctx.options.wsConnectTimeout * 1000)
+      : null;
+    track(ctx, this.#run());
+  }
+
+  async #run(): Promise<void> {
+    const { ctx } = this.#hub;
+    try {
+      await ctx.app(this.scope, this.receive, this.send);
+      if (this.#state === 'connecting') {
+        ctx.logger.error({ path: this.scope.path }, 'ASGI application returned without accepting or closing the WebSocket');
+        this.refuse(500, 'app returned');
+      } else if (this.#state === 'open') {
+        this.close(1000, '');
+      }
+    } catch (err) {
+      if (this.#state === 'connecting') {
+        if (isRouteNotFound(err) || isDenied(err)) {
+          ctx.logger.info({ path: this.scope.path, reason: (err as Error).message }, 'WebSocket handshake refused: 403');
+          this.refuse(403, (err as Error).message);
+        } else {
+          ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application during the WebSocket handshake');
+          this.refuse(500, 'app error');
+        }
+      } else {
+        ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application');
+        this.close(1011, 'Internal error');
+      }
+    }
+  }
+
+  readonly receive = (): Promise<ReceiveEvent> => {
+    const next = this.#queue.shift();
+    if (next === undefined) return new Promise((resolve) => this.#waiters.push(resolve));
+    if (this.#paused && this.#queue.length <= LOW_WATER) {
+      this.#paused = false;
+      this.#ws?.resume();
+    }
+    return Promise.resolve(next);
+  };
+
+  #deliver(event: ReceiveEvent): void {
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) return waiter(event);
+    this.#queue.push(event);
+    if (!this.#paused && this.#ws !== null && this.#queue.length >= HIGH_WATER) {
+      this.#paused = true;
+      this.#ws.pause();
+    }
+  }
+
+  readonly send = async (event: SendEvent): Promise<void> => {
+    switch (event.type) {
+      case 'websocket.send':
+        return this.#send(event);
+      case 'websocket.accept':
+        return this.#accept(event.subprotocol ?? null, event.headers ?? []);
+      case 'websocket.close':
+        if (this.#state === 'connecting') return this.refuse(403, 'closed before accept');
+        return this.close(event.code ?? 1000, event.reason ?? '');
+      default:
+        throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);
+    }
+  };
+
+  #send(event: { text?: string | null; bytes?: Uint8Array | null; [ENCODED_FRAME]?: Uint8Array }): void {
+    if (this.#state === 'connecting') throw new ProtocolError("'websocket.send' sent before 'websocket.accept'");
+    if (this.#state !== 'open') return; // closing or closed: the frame has nowhere to go
+    const ws = this.#ws!;
+    const metrics = this.#hub.ctx.metrics;
+    const encoded = event[ENCODED_FRAME];
+    if (encoded !== undefined) {
+      ws.send(encoded, TEXT); // the fastlane: bytes encoded once for every member of a broadcast
+      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(encoded.byteLength); }
+    } else if (event.bytes !== undefined && event.bytes !== null) {
+      ws.send(event.bytes, BINARY);
+      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(event.bytes.byteLength); }
+    } else if (typeof event.text === 'string') {
+      ws.send(event.text, TEXT);
+      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(Buffer.byteLength(event.text)); }
+    } else {
+      throw new ProtocolError("'websocket.send' needs 'text' or 'bytes'");
+    }
+    if (ws.bufferedAmount > this.#hub.ctx.options.wsMaxSendBuffer) this.#overflow(ws.bufferedAmount);
+  }
+
+  #overflow(buffered: number): void {
+    const { ctx } = this.#hub;
+    ctx.logger.warn(
+      { path: this.scope.path, client: this.scope.client, buffered, limit: ctx.options.wsMaxSendBuffer },
+      `WebSocket peer is not reading: send buffer over ${ctx.options.wsMaxSendBuffer} bytes, closing with ${SEND_BUFFER_CLOSE_CODE}`,
+    );
+    ctx.metrics?.wsSendBufferDrops.inc();
+    this.#closeOverride = SEND_BUFFER_CLOSE_CODE;
+    this.close(SEND_BUFFER_CLOSE_CODE, 'Send buffer full');
+  }
+
+  #accept(subprotocol: string | null, headers: Header[]): Promise<void> {
+    if (this.#state !== 'connecting') {
+      if (this.#state === 'closed') return Promise.resolve(); // the peer left during the handshake
+      throw new ProtocolError("'websocket.accept' sent twice");
+    }
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    const { ctx } = this.#hub;
+    this.#hub.pending.set(this.#req, { subprotocol, headers });
+    return new Promise<void>((resolve) => {
+      this.#acceptDone = resolve;
+      this.#hub.wss.handleUpgrade(this.#req, this.#socket, this.#head, (ws) => {
+        this.#socket.off('close', this.#onEarlyClose);
+        this.#hub.handshaking.delete(this);
+        this.#opened(ws);
+        this.#finishAccept();
+      });
+    }).then(() => {
+      if (this.#state === 'open' && ctx.metrics !== null) { ctx.metrics.wsConnects.inc(); ctx.metrics.wsOpen.inc(); }
+    });
+  }
+
+  #finishAccept(): void {
+    const done = this.#acceptDone;
+    this.#acceptDone = null;
+    done?.();
+  }
+
+  #opened(ws: WebSocket): void {
+    this.#ws = ws;
+    this.#state = 'open';
+    this.#status = 101;
+    this.#lastSeen = performance.now();
+    this.#hub.connections.add(this);
+    const { ctx } = this.#hub;
+    const metrics = ctx.metrics;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.#lastSeen = performance.now();
+      this.#pingSentAt = 0;
+      if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
+      this.#deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
+    });
+    ws.on('pong', () => {
+      this.#lastSeen = performance.now();
+      this.#pingSentAt = 0;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      ctx.logger.info({ path: this.scope.path, code: err.code, reason: err.message }, 'WebSocket protocol error');
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.#hub.connections.delete(this);
+      if (metrics !== null) metrics.wsOpen.dec();
+      this.#state = 'closed';
+      this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? 'Send buffer full' : reason.toString('utf8'));
+    });
+  }
+
+  /** One heartbeat check (called by the hub's sweep). */
+  heartbeat(now: number, interval: number, timeout: number): void {
+    if (this.#state !== 'open') return;
+    const ws = this.#ws!;
+    if (this.#pingSentAt !== 0) {
+      if (now - this.#pingSentAt >= timeout) {
+        this.#hub.ctx.logger.info({ path: this.scope.path, client: this.scope.client }, 'WebSocket peer did not answer a ping: dropped');
+        ws.terminate();
+      }
+    } else if (now - this.#lastSeen >= interval) {
+      this.#pingSentAt = now;
+      ws.ping();
+    }
+  }
+
+  /** Refuses the handshake with an HTTP status (403 when the app closed before accepting). */
+  refuse(status: number, why: string): void {
+    if (this.#state !== 'connecting') return;
+    this.#state = 'closed';
+    this.#status = status;
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    this.#hub.handshaking.delete(this);
+    this.#hub.ctx.metrics?.wsRejected.inc();
+    this.#hub.ctx.logger.debug({ path: this.scope.path, status, why }, 'WebSocket handshake refused');
+    this.#socket.off('close', this.#onEarlyClose);
+    rawResponse(this.#socket, status);
+    this.#disconnect(1006, '');
+  }
+
+  /** Starts the closing handshake (no-op unless open). */
+  close(code: number, reason: string): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closing';
+    this.#ws!.close(code, reason);
+  }
+
+  /** Drops the TCP connection now. */
+  terminate(): void {
+    if (this.#ws !== null && this.#state !== 'closed') this.#ws.terminate();
+  }
+
+  #disconnect(code: number, reason: string): void {
+    if (this.#disconnected) return;
+    this.#disconnected = true;
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    const { ctx } = this.#hub;
+    if (this.#status === 101) ctx.metrics?.disconnected(code);
+    if (ctx.options.accessLog) {
+      const ms = elapsed(this.#start);
+      const client = this.scope.client ? `${this.scope.client[0]}:${this.scope.client[1] ?? ''}` : undefined;
+      const outcome = this.#status === 101 ? `closed ${code}` : `refused ${this.#status ?? 'client gone'}`;
+      ctx.logger.info(
+        { access: 'websocket', path: this.scope.path, status: this.#status, code, ms, client },
+        `WS ${this.scope.path} ${outcome} ${ms}ms`,
+      );
+    }
+    this.#deliver({ type: 'websocket.disconnect', code, reason });
+  }
+}

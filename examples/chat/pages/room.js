@@ -1,0 +1,203 @@
+// The room page: one ReconnectingWebSocket to /ws/chat/<room>/, speaking the
+// tutorial's protocol. Everything from the network is put on the page with
+// textContent, never as HTML.
+import { ReconnectingWebSocket } from '/static/switchyard-client.js';
+
+const roomName = location.pathname.match(/^\/chat\/(\w+)\/$/)?.[1] ?? 'lobby';
+const messages = document.querySelector('#chat-messages');
+const input = document.querySelector('#chat-message-input');
+const nameInput = document.querySelector('#username');
+const form = document.querySelector('#composer');
+const statusBadge = document.querySelector('#status');
+const onlinePanel = document.querySelector('#online');
+const onlineList = document.querySelector('#online-users');
+const onlineCount = document.querySelector('#online-count');
+
+const NAME_KEY = 'switchyard.username';
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+document.title = `#${roomName} · Switchyard chat`;
+document.querySelector('#room-name').textContent = `#${roomName}`;
+nameInput.value = new URLSearchParams(location.search).get('username') ?? localStorage.getItem(NAME_KEY) ?? '';
+nameInput.addEventListener('change', () => localStorage.setItem(NAME_KEY, nameInput.value.trim()));
+input.focus();
+
+const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/${roomName}/`, {
+  minDelay: 250,
+  maxDelay: 5000,
+});
+
+// ---- connection status --------------------------------------------------------
+
+let hasConnected = false;
+let outageNoticed = false;
+
+function showStatus() {
+  const state = socket.state;
+  const label =
+    state === 'open' ? 'connected'
+    : state === 'closed' || !navigator.onLine ? 'offline'
+    : state === 'connecting' ? 'connecting'
+    : 'reconnecting';
+  statusBadge.textContent = label;
+  statusBadge.dataset.state = label;
+}
+
+socket.on('state', showStatus);
+socket.on('open', ({ reconnected }) => {
+  if (reconnected) addNotice('Reconnected.');
+  outageNoticed = false;
+});
+socket.on('close', ({ willReconnect }) => {
+  setOnline([]); // stale while away; the server's events rebuild it
+  if (!hasConnected || outageNoticed) return;
+  outageNoticed = true;
+  addNotice(willReconnect ? 'Connection lost. Reconnecting…' : 'Disconnected.', 'warning');
+});
+window.addEventListener('offline', showStatus);
+window.addEventListener('online', () => {
+  socket.connect(); // retry now rather than after the current backoff delay
+  showStatus();
+});
+showStatus();
+
+// ---- incoming ------------------------------------------------------------------
+
+socket.on('message', ({ data, json }) => {
+  if (!json || data === null || typeof data !== 'object') return;
+  switch (data.type) {
+    case undefined:
+      if (typeof data.message === 'string') addMessage(String(data.username ?? 'Anonymous'), data.message);
+      break;
+    case 'connection_established':
+      if (!hasConnected) addNotice(String(data.message ?? 'Connected'));
+      hasConnected = true;
+      break;
+    case 'error':
+      pending.shift(); // the server refused our oldest unconfirmed message
+      addNotice(`Error: ${String(data.message ?? 'unknown')}`, 'error');
+      break;
+    case 'user_join':
+    case 'user_leave':
+      changeOnline(String(data.username), data.type === 'user_join' ? 1 : -1);
+      addNotice(`${String(data.username)} ${data.type === 'user_join' ? 'joined' : 'left'}.`);
+      break;
+    case 'presence':
+      if (Array.isArray(data.users)) setOnline(data.users.map((user) => String(user?.username ?? user)));
+      break;
+  }
+});
+
+// ---- outgoing ------------------------------------------------------------------
+
+/** Texts we sent that the room has not echoed back yet: how our own messages are recognised. */
+const pending = [];
+
+function sendMessage() {
+  const message = input.value;
+  if (message.trim() === '') return;
+  const username = nameInput.value.trim() || 'Anonymous';
+  if (!socket.sendJson({ message, username })) {
+    addNotice('Not sent: offline for too long. Try again when connected.', 'error');
+    return;
+  }
+  if (socket.state !== 'open') addNotice('Offline: your message will be sent when the connection is back.', 'warning');
+  pending.push(message);
+  if (pending.length > 50) pending.shift();
+  input.value = '';
+  input.focus();
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  sendMessage();
+});
+input.addEventListener('keydown', (event) => {
+  // Enter while an IME is composing (Chinese, Japanese…) picks a candidate; it must not send.
+  if (event.key !== 'Enter' || event.isComposing || event.keyCode === 229 || event.shiftKey) return;
+  event.preventDefault();
+  sendMessage();
+});
+
+// ---- rendering -----------------------------------------------------------------
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Appends to the list; follows the newest line only if the reader was already at the bottom. */
+function append(node, forceScroll = false) {
+  const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 48;
+  messages.append(node);
+  if (atBottom || forceScroll) messages.scrollTop = messages.scrollHeight;
+}
+
+function addMessage(username, text) {
+  const ownIndex = pending.indexOf(text);
+  const own = ownIndex !== -1;
+  if (own) pending.splice(ownIndex, 1);
+  const now = new Date();
+  const item = element('article', own ? 'message own' : 'message');
+  item.style.setProperty('--hue', String(hue(username)));
+  const meta = element('header', 'meta');
+  meta.append(element('span', 'username', username));
+  const time = element('time', 'time', timeFormat.format(now));
+  time.dateTime = now.toISOString();
+  meta.append(time);
+  item.append(meta, element('p', 'text', text));
+  append(item, own);
+  if (document.hidden) countUnread();
+}
+
+function addNotice(text, kind = 'info') {
+  append(element('p', `notice ${kind}`, text));
+}
+
+/** A stable colour per name, so a busy room is easier to follow. */
+function hue(name) {
+  let hash = 0;
+  for (const char of name) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+  return hash % 360;
+}
+
+// ---- unread count in the tab title -------------------------------------------------
+
+let unread = 0;
+const baseTitle = document.title;
+function countUnread() {
+  unread += 1;
+  document.title = `(${unread}) ${baseTitle}`;
+}
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) return;
+  unread = 0;
+  document.title = baseTitle;
+});
+
+// ---- who is online (only if the server sends presence events) ----------------------
+
+const online = new Map(); // username -> number of connections
+
+function changeOnline(username, delta) {
+  const count = (online.get(username) ?? 0) + delta;
+  if (count > 0) online.set(username, count);
+  else online.delete(username);
+  renderOnline();
+}
+
+function setOnline(usernames) {
+  online.clear();
+  for (const username of usernames) online.set(username, (online.get(username) ?? 0) + 1);
+  renderOnline();
+}
+
+function renderOnline() {
+  const names = [...online.keys()].sort((a, b) => a.localeCompare(b));
+  onlineList.replaceChildren(...names.map((name) => element('li', '', name)));
+  onlineCount.textContent = String(names.length);
+  onlinePanel.hidden = names.length === 0;
+}

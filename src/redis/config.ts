@@ -1,0 +1,106 @@
+/**
+ * Configuration of the Redis layers: host entries (as channels_redis accepts
+ * them) and `CHANNEL_LAYER_URL` parsing.
+ *
+ * URL form (one layer per URL):
+ *
+ * ```
+ * redis://[user:password@]host:port/db?prefix=asgi&capacity=100&expiry=60
+ * rediss://...                          TLS
+ * redis+pubsub://... / rediss+pubsub:// the pub/sub flavour
+ * redis://h1:6379/0?host=h2:6380&host=redis://h3:6379/2    several hosts (shards), in this order
+ * ```
+ *
+ * `host=` values are `host:port` (same db, credentials and TLS as the URL) or
+ * full `redis://`/`rediss://` URLs. Other query parameters are layer options
+ * (`prefix`, `expiry`, `groupExpiry`, `capacity`, `channelCapacity` as JSON,
+ * `symmetricEncryptionKeys` as a JSON array, `randomPrefixLength`,
+ * `serializerFormat`, `connectTimeout`...).
+ */
+import type { RedisOptions } from 'ioredis';
+import { ImproperlyConfigured } from '../errors.js';
+import { optionsFromQuery } from '../layers/registry.js';
+
+/**
+ * One Redis host: a URL (`redis://h:6379/0`, `rediss://...`), a `[host, port]`
+ * pair, or ioredis connection options (`{ host, port, db, password, tls }`),
+ * optionally with `address` holding a URL.
+ */
+export type RedisHost = string | readonly [string, number] | (RedisOptions & { address?: string });
+
+/** Turns one host entry into ioredis options. */
+export function normalizeHost(entry: RedisHost): RedisOptions {
+  if (typeof entry === 'string') return optionsFromRedisUrl(entry);
+  if (Array.isArray(entry)) {
+    const [host, port] = entry as readonly [string, number];
+    return { host, port };
+  }
+  const { address, ...rest } = entry as RedisOptions & { address?: string };
+  return address !== undefined ? { ...optionsFromRedisUrl(address), ...rest } : { ...rest };
+}
+
+/** Normalizes the `hosts` option; the default is one local Redis. */
+export function normalizeHosts(hosts: readonly RedisHost[] | undefined): RedisOptions[] {
+  if (hosts === undefined) return [{ host: '127.0.0.1', port: 6379 }];
+  if (typeof hosts === 'string' || !Array.isArray(hosts)) {
+    throw new ImproperlyConfigured('Redis layer `hosts` must be a list of hosts, not a single string');
+  }
+  if (hosts.length === 0) throw new ImproperlyConfigured('Redis layer `hosts` must not be empty');
+  return hosts.map(normalizeHost);
+}
+
+/** ioredis options from a `redis://` / `rediss://` URL (the pub/sub `+pubsub` suffix is ignored). */
+export function optionsFromRedisUrl(raw: string): RedisOptions {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw)} is not a redis:// URL`);
+  }
+  const scheme = url.protocol.replace('+pubsub', '');
+  if (scheme !== 'redis:' && scheme !== 'rediss:') {
+    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw)} must use redis:// or rediss://`);
+  }
+  const options: RedisOptions = { host: url.hostname || '127.0.0.1', port: url.port ? Number(url.port) : 6379 };
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '') {
+    if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`Redis database in ${JSON.stringify(raw)} must be a number`);
+    options.db = Number(db);
+  }
+  if (url.username) options.username = decodeURIComponent(url.username);
+  if (url.password) options.password = decodeURIComponent(url.password);
+  if (scheme === 'rediss:') options.tls = {};
+  return options;
+}
+
+/**
+ * The layer options a `CHANNEL_LAYER_URL` describes: `hosts` (the URL's own
+ * host first, then each `host=` parameter) plus the other query parameters.
+ *
+ * @example
+ * ```ts
+ * layerOptionsFromUrl(new URL('redis://a:6379/0?host=b:6380&prefix=chat'));
+ * // { hosts: [{ host: 'a', port: 6379, db: 0 }, { host: 'b', port: 6380, db: 0 }], prefix: 'chat' }
+ * ```
+ */
+export function layerOptionsFromUrl(url: URL): { hosts: RedisOptions[] } & Record<string, unknown> {
+  const base = new URL(url.href);
+  const extra = base.searchParams.getAll('host');
+  base.search = '';
+  const first = optionsFromRedisUrl(base.href);
+  const hosts = [first];
+  for (const entry of extra) {
+    if (/^rediss?:\/\//.test(entry)) hosts.push(optionsFromRedisUrl(entry));
+    else {
+      const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry);
+      if (match === null) throw new ImproperlyConfigured(`Redis host parameter ${JSON.stringify(entry)} is not host:port`);
+      hosts.push({ ...first, host: match[1]!, port: match[2] !== undefined ? Number(match[2]) : 6379 });
+    }
+  }
+  const query = new URL(url.href);
+  query.searchParams.delete('host');
+  const options = optionsFromQuery(query);
+  if (typeof options.symmetricEncryptionKeys === 'string') options.symmetricEncryptionKeys = [options.symmetricEncryptionKeys];
+  if (typeof options.prefix === 'number') options.prefix = String(options.prefix);
+  return { ...options, hosts };
+}

@@ -1,0 +1,206 @@
+/**
+ * Connections to one Redis host, and how their failures surface.
+ *
+ * How it works: each shard has one command connection (pipelined, never
+ * blocked) and a small pool of blocking connections for `BZPOPMIN`. ioredis
+ * reconnects on its own with capped exponential backoff. Commands never wait
+ * in ioredis's offline queue once a connection has been up: while Redis is
+ * away a command fails at once with `LayerUnavailableError` (the caller's
+ * typed error); only the very first connection is waited for, up to
+ * `connectTimeout`. Lua scripts run through `EVALSHA` with an `EVAL` fallback.
+ */
+import { createHash } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { LayerUnavailableError } from '../errors.js';
+import { type LayerLogger, LogThrottle } from './log.js';
+
+/** Reconnect delay (ms) after the n-th failed attempt: 50 ms doubling to 2 s, with jitter. */
+export function backoffDelay(attempt: number, maxMs = 2000): number {
+  const base = Math.min(maxMs, 50 * 2 ** Math.min(attempt, 10));
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
+
+/** Whether an error comes from the connection (as opposed to a Redis reply error). */
+export function isConnectionError(error: unknown): boolean {
+  if (error instanceof LayerUnavailableError) return true;
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'ReplyError') return /LOADING|READONLY|MASTERDOWN|BUSY/.test(error.message);
+  return true;
+}
+
+/** A Redis command failure, as the layer's typed error (reply errors pass through unchanged). */
+export function toLayerError(error: unknown, host: string): unknown {
+  if (error instanceof LayerUnavailableError || !isConnectionError(error)) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new LayerUnavailableError(`Redis at ${host} is unavailable: ${reason}`, { cause: error });
+}
+
+/** A Lua script run by SHA with a fallback to its source. */
+export class LuaScript {
+  readonly source: string;
+  readonly sha: string;
+  constructor(source: string) {
+    this.source = source;
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+  async run(client: Redis, keys: readonly (string | Buffer)[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    try {
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return client.eval(this.source, keys.length, ...keys, ...args);
+      }
+      throw error;
+    }
+  }
+}
+
+/** Options of {@link Shard}. */
+export interface ShardOptions {
+  /** Ms to wait for the first connection before commands fail. */
+  connectTimeout: number;
+  logger: LayerLogger;
+  /** Called when the command connection goes down / comes back (after having been up). */
+  onDown?: () => void;
+  onUp?: () => void;
+}
+
+/**
+ * One Redis host: a command connection and blocking connections.
+ *
+ * @example
+ * ```ts
+ * const shard = new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger: defaultLogger });
+ * await shard.run((redis) => redis.ping());
+ * ```
+ */
+export class Shard {
+  readonly options: RedisOptions;
+  readonly label: string;
+  readonly #shardOptions: ShardOptions;
+  readonly #throttle = new LogThrottle(5000);
+  #commands: Redis | null = null;
+  #idleBlocking: Redis[] = [];
+  #allBlocking = new Set<Redis>();
+  #closed = false;
+
+  constructor(options: RedisOptions, shardOptions: ShardOptions) {
+    this.options = options;
+    this.label = `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
+    this.#shardOptions = shardOptions;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Creates a connection with the layer's reconnect policy. `hooks` fire when
+   * the connection goes down after having been up, and when it is back.
+   */
+  createConnection(role: string, hooks: { onDown?: () => void; onUp?: () => void } = {}): Redis {
+    const client = new Redis({
+      ...this.options,
+      connectionName: this.options.connectionName ?? `switchyard-${role}`,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: this.#shardOptions.connectTimeout,
+      retryStrategy: (attempt: number) => backoffDelay(attempt),
+    });
+    let wasUp = false;
+    let up = false;
+    client.on('error', (error: Error) => {
+      if (this.#throttle.allow(`${role}:${error.message}`)) {
+        this.#shardOptions.logger.warn({ err: error, host: this.label, role }, 'Redis connection error');
+      }
+    });
+    client.on('ready', () => {
+      if (up) return;
+      up = true;
+      if (wasUp && !this.#closed) hooks.onUp?.();
+      wasUp = true;
+    });
+    client.on('close', () => {
+      if (!up) return;
+      up = false;
+      if (!this.#closed) hooks.onDown?.();
+    });
+    return client;
+  }
+
+  /** The command connection, ready; throws `LayerUnavailableError` while Redis is away. */
+  async commands(): Promise<Redis> {
+    if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
+    const client = (this.#commands ??= this.createConnection('commands', { onDown: this.#shardOptions.onDown, onUp: this.#shardOptions.onUp }));
+    if (client.status !== 'ready') await this.waitReady(client, this.#shardOptions.connectTimeout, true);
+    return client;
+  }
+
+  /** Runs commands on the command connection, mapping connection failures to `LayerUnavailableError`. */
+  async run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = await this.commands();
+    try {
+      return await fn(client);
+    } catch (error) {
+      throw toLayerError(error, this.label);
+    }
+  }
+
+  /**
+   * Waits until a connection is ready. With `failFast`, a connection that was
+   * up before and is now reconnecting fails at once.
+   */
+  waitReady(client: Redis, timeoutMs: number, failFast = false, signal?: AbortSignal): Promise<void> {
+    if (client.status === 'ready') return Promise.resolve();
+    const unavailable = (why: string) => new LayerUnavailableError(`Redis at ${this.label} is unavailable: ${why}`);
+    if (this.#closed || client.status === 'end') return Promise.reject(unavailable('connection closed'));
+    if (failFast && (client.status === 'reconnecting' || client.status === 'close')) {
+      return Promise.reject(unavailable('reconnecting'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        signal?.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = () => done();
+      const onEnd = () => done(unavailable('connection closed'));
+      const onAbort = () => done(signal!.reason as Error);
+      const timer = setTimeout(() => done(unavailable(`not connected within ${timeoutMs} ms`)), timeoutMs);
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** A blocking connection for `BZPOPMIN` (give it back with {@link releaseBlocking}). */
+  acquireBlocking(): Redis {
+    if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
+    const client = this.#idleBlocking.pop() ?? this.createConnection('blocking');
+    this.#allBlocking.add(client);
+    return client;
+  }
+
+  /** Returns a blocking connection to the pool (a few are kept idle, the rest closed). */
+  releaseBlocking(client: Redis): void {
+    if (this.#closed || client.status === 'end' || this.#idleBlocking.length >= 4) {
+      this.#allBlocking.delete(client);
+      client.disconnect();
+      return;
+    }
+    this.#idleBlocking.push(client);
+  }
+
+  /** Closes every connection; pending commands fail. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#commands?.disconnect();
+    for (const client of this.#allBlocking) client.disconnect();
+    this.#allBlocking.clear();
+    this.#idleBlocking = [];
+  }
+}

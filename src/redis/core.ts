@@ -1,0 +1,406 @@
+/**
+ * `RedisChannelLayer`: channels_redis's `core` layer, byte-compatible, so a
+ * Switchyard process and a Django process can share channels and groups.
+ *
+ * How it works:
+ * - A channel is a sorted set `prefix + name` of `random prefix ‖ msgpack`
+ *   members, scored by a strictly increasing µs clock. Process-specific
+ *   channels `specific.<process>!<local>` share one key per process,
+ *   `prefix + "specific.<process>!"`, and carry their full name in
+ *   `__asgi_channel__`.
+ * - A group is a sorted set `prefix:group:name` of channel names scored by
+ *   join time. `groupSend` stores one copy per receiving process (key), with
+ *   the list of that process's members in `__asgi_channel__`.
+ * - This process reads its own key with one `BZPOPMIN` loop per shard (only
+ *   while some `receive()` waits), decodes each message once, freezes it and
+ *   hands the same object to every local channel it names ({@link Inbox},
+ *   bounded per channel). Receives on normal channels (`worker-tasks`) block
+ *   on a pooled connection; one aborted mid-pop puts its message back.
+ * - Writes go to the shard `crc32(nonLocalName) → host` where any reader,
+ *   Django's included, reads; the own key is read on every shard.
+ * - Redis away: calls fail with `LayerUnavailableError`; receive loops back off
+ *   and reconnect; an undecodable member is logged and skipped.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { LayerMessage } from '../asgi.js';
+import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.js';
+import {
+  type BaseLayerOptions, type ChannelLayer, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
+  nonLocalName, requireValidChannelName, requireValidGroupName, requireValidMessage,
+} from '../layers/base.js';
+import { type RedisHost, normalizeHosts } from './config.js';
+import { Shard, backoffDelay } from './connection.js';
+import { MultiFernet } from './fernet.js';
+import { Inbox } from './inbox.js';
+import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
+import { FLUSH, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from './scripts.js';
+import { getSerializer } from './serializers.js';
+import { shardIndex } from './sharding.js';
+import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
+
+/** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
+export interface RedisChannelLayerOptions extends BaseLayerOptions {
+  /** Redis hosts (shards), in the same order in every process. Default `[redis://127.0.0.1:6379]`. */
+  hosts?: readonly RedisHost[];
+  /** Key prefix. Default `"asgi"`. */
+  prefix?: string;
+  /** Fernet keys: the first encrypts, all decrypt. Default none. */
+  symmetricEncryptionKeys?: readonly string[] | null;
+  /** Random bytes before each stored message. Default 12. */
+  randomPrefixLength?: number;
+  /** `"msgpack"` (default), `"json"`, or a format registered with `registerSerializer`. */
+  serializerFormat?: string;
+  /** Messages buffered per local channel before the oldest is dropped. Default `capacity`. */
+  receiveBufferSize?: number;
+  /** Seconds each `BZPOPMIN` blocks. Default 1. */
+  blockTimeout?: number;
+  /** Ms to wait for the first connection before calls fail. Default 2000. */
+  connectTimeout?: number;
+  /** Where warnings go (pino-compatible). Default Switchyard's logger. */
+  logger?: LayerLogger;
+}
+
+type Popped = [key: Buffer, member: Buffer, score: Buffer] | null;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The channels_redis core layer.
+ *
+ * @example
+ * ```ts
+ * const layer = new RedisChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], capacity: 200 });
+ * const me = await layer.newChannel();
+ * await layer.groupAdd('chat_lobby', me);
+ * await layer.groupSend('chat_lobby', { type: 'chat.message', text: 'hi' });
+ * await layer.receive(me); // { type: 'chat.message', text: 'hi' }
+ * ```
+ */
+export class RedisChannelLayer implements ChannelLayer {
+  readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
+  readonly expiry: number;
+  readonly groupExpiry: number;
+  readonly capacity: number;
+  readonly prefix: string;
+  /** This process's identity: 32 hex digits in every channel it mints. */
+  readonly clientPrefix: string = randomUUID().replace(/-/g, '');
+  readonly #capacityFor: (channel: string) => number;
+  readonly #shards: Shard[];
+  readonly #codec: MessageCodec;
+  readonly #clock = new ScoreClock();
+  readonly #inbox: Inbox;
+  readonly #logger: LayerLogger;
+  readonly #throttle = new LogThrottle(5000);
+  readonly #blockTimeout: number;
+  readonly #processKeys = new Set<string>();
+  readonly #loops: (Promise<void> | null)[];
+  #sendCursor = 0;
+  #receiveCursor = 0;
+  #nextSweep = 0;
+  #closed = false;
+
+  constructor(options: RedisChannelLayerOptions = {}) {
+    const base = baseDefaults(options);
+    this.expiry = base.expiry;
+    this.groupExpiry = base.groupExpiry;
+    this.capacity = base.capacity;
+    this.prefix = options.prefix ?? 'asgi';
+    this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
+    this.#logger = options.logger ?? defaultLogger;
+    this.#blockTimeout = options.blockTimeout ?? 1;
+    const keys = options.symmetricEncryptionKeys;
+    this.#codec = new MessageCodec({
+      serializer: getSerializer(options.serializerFormat ?? 'msgpack'),
+      randomPrefixLength: options.randomPrefixLength ?? 12,
+      crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
+      ttl: this.expiry + 10,
+    });
+    const connectTimeout = options.connectTimeout ?? 2000;
+    this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
+    this.#loops = this.#shards.map(() => null);
+    this.#inbox = new Inbox(options.receiveBufferSize ?? this.capacity);
+    this.#inbox.onOverflow = (channel) => {
+      if (this.#throttle.allow(`overflow:${channel}`)) {
+        this.#logger.warn({ channel }, 'Receive buffer full: dropped the oldest message of a channel nobody reads fast enough');
+      }
+    };
+  }
+
+  /** The capacity that applies to a channel. */
+  capacityFor(channel: string): number {
+    return this.#capacityFor(channel);
+  }
+
+  /** Counters of the local receive buffers. */
+  bufferStats(): ReturnType<Inbox['stats']> {
+    return this.#inbox.stats();
+  }
+
+  /** The shard index a channel's or group's writes go to. */
+  shardFor(name: string): number {
+    return shardIndex(name, this.#shards.length);
+  }
+
+  async send(channel: string, message: LayerMessage): Promise<void> {
+    requireValidMessage(message);
+    requireValidChannelName(channel);
+    const specific = channel.includes('!');
+    const member = this.#codec.encode(specific ? { ...message, [ASGI_CHANNEL]: channel } : message);
+    const shard = specific ? this.#shards[this.shardFor(nonLocalName(channel))]! : this.#nextShard('send');
+    const micros = this.#clock.nextMicros();
+    const added = await shard.run((redis) =>
+      SEND.run(redis, [channelKey(this.prefix, channel)], [
+        this.#cutoff(micros), this.#capacityFor(channel), microsToScore(micros), member, this.#ttlMs(this.expiry),
+      ]),
+    );
+    if (added === 0) throw new ChannelFull(channel);
+  }
+
+  async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
+    requireValidChannelName(channel);
+    signal?.throwIfAborted();
+    if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
+    if (!channel.includes('!')) return this.#receiveNormal(channel, signal);
+    const key = channelKey(this.prefix, channel);
+    if (!nonLocalName(channel).endsWith(`.${this.clientPrefix}!`)) {
+      throw new InvalidNameError(`Wrong client prefix: ${channel} was not minted by this layer (${this.clientPrefix})`);
+    }
+    this.#processKeys.add(key);
+    const next = this.#inbox.take(channel, signal);
+    this.#ensureLoops();
+    return next;
+  }
+
+  async newChannel(prefix = 'specific'): Promise<string> {
+    const name = `${prefix}.${this.clientPrefix}!${randomUUID().replace(/-/g, '')}`;
+    requireValidChannelName(name);
+    return name;
+  }
+
+  async groupAdd(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    await this.#groupShard(group).run((redis) =>
+      GROUP_ADD.run(redis, [groupKey(this.prefix, group)], [this.#clock.nextScore(), channel, this.#ttlMs(this.groupExpiry)]),
+    );
+  }
+
+  async groupDiscard(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    await this.#groupShard(group).run((redis) => redis.zrem(groupKey(this.prefix, group), channel));
+  }
+
+  async groupSend(group: string, message: LayerMessage): Promise<void> {
+    requireValidGroupName(group);
+    requireValidMessage(message);
+    const micros = this.#clock.nextMicros();
+    const groupCutoff = microsToScore(Math.max(0, micros - this.groupExpiry * 1e6));
+    const members = (await this.#groupShard(group).run((redis) =>
+      GROUP_MEMBERS.run(redis, [groupKey(this.prefix, group)], [groupCutoff]),
+    )) as string[];
+    if (members.length === 0) return;
+    // One stored copy per receiving key (process), naming all its members.
+    const byKey = new Map<string, { channels: string[]; capacity: number; shard: number }>();
+    for (const channel of members) {
+      const key = channelKey(this.prefix, channel);
+      const entry = byKey.get(key);
+      if (entry !== undefined) entry.channels.push(channel);
+      else byKey.set(key, { channels: [channel], capacity: this.#capacityFor(channel), shard: this.shardFor(nonLocalName(channel)) });
+    }
+    const encode = this.#codec.encoderFor(message);
+    const perShard = new Map<number, { keys: string[]; members: Buffer[]; capacities: number[] }>();
+    for (const [key, entry] of byKey) {
+      let batch = perShard.get(entry.shard);
+      if (batch === undefined) perShard.set(entry.shard, (batch = { keys: [], members: [], capacities: [] }));
+      batch.keys.push(key);
+      batch.members.push(encode(entry.channels));
+      batch.capacities.push(entry.capacity);
+    }
+    const score = microsToScore(micros);
+    const cutoff = this.#cutoff(micros);
+    const ttl = this.#ttlMs(this.expiry);
+    const results = await Promise.allSettled(
+      [...perShard].flatMap(([index, batch]) => {
+        const runs: Promise<unknown>[] = [];
+        for (let i = 0; i < batch.keys.length; i += 500) {
+          const keys = batch.keys.slice(i, i + 500);
+          const args = [...batch.members.slice(i, i + 500), ...batch.capacities.slice(i, i + 500), score, cutoff, ttl];
+          runs.push(this.#shards[index]!.run((redis) => GROUP_SEND.run(redis, keys, args)));
+        }
+        return runs;
+      }),
+    );
+    let over = 0;
+    for (const result of results) {
+      if (result.status === 'rejected') throw result.reason;
+      over += Number(result.value);
+    }
+    if (over > 0) this.#logger.info({ group, over, keys: byKey.size }, `${over} of ${byKey.size} channels over capacity in group ${group}`);
+  }
+
+  async flush(): Promise<void> {
+    const pattern = this.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
+    await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+    this.#inbox.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
+    for (const shard of this.#shards) shard.close();
+    await Promise.allSettled(this.#loops.filter((loop): loop is Promise<void> => loop !== null));
+  }
+
+  #nextShard(kind: 'send' | 'receive'): Shard {
+    const cursor = kind === 'send' ? this.#sendCursor++ : this.#receiveCursor++;
+    return this.#shards[cursor % this.#shards.length]!;
+  }
+
+  #groupShard(group: string): Shard {
+    return this.#shards[this.shardFor(group)]!;
+  }
+
+  /** Scores at or below this are expired. */
+  #cutoff(micros: number): string {
+    return microsToScore(Math.max(0, micros - Math.round(this.expiry * 1e6)));
+  }
+
+  #ttlMs(seconds: number): number {
+    return Math.max(1, Math.ceil(seconds * 1000));
+  }
+
+  /** Starts the process key's pop loop on every shard that has none running. */
+  #ensureLoops(): void {
+    for (let i = 0; i < this.#shards.length; i++) {
+      if (this.#loops[i] !== null || this.#closed) continue;
+      this.#loops[i] = this.#runLoop(this.#shards[i]!).finally(() => {
+        this.#loops[i] = null;
+        if (this.#inbox.waiting > 0 && !this.#closed) this.#ensureLoops();
+      });
+    }
+  }
+
+  /** Pops the process keys of one shard while some receive waits, reconnecting after failures. */
+  async #runLoop(shard: Shard): Promise<void> {
+    const client = shard.acquireBlocking();
+    let attempt = 0;
+    try {
+      while (!this.#closed && this.#inbox.waiting > 0) {
+        try {
+          if (client.status !== 'ready') await shard.waitReady(client, 5000);
+          const popped = (await client.bzpopminBuffer(...this.#processKeys, this.#blockTimeout)) as Popped;
+          attempt = 0;
+          if (popped !== null) this.#dispatch(popped);
+        } catch (error) {
+          if (this.#closed) break;
+          if (this.#throttle.allow(`loop:${shard.label}`)) {
+            this.#logger.warn({ err: error, host: shard.label }, 'Redis receive loop failed; reconnecting');
+          }
+          await sleep(backoffDelay(attempt++));
+        }
+      }
+    } finally {
+      shard.releaseBlocking(client);
+    }
+  }
+
+  /** Decodes a popped member once and hands the same frozen message to each local channel it names. */
+  #dispatch([key, member, rawScore]: [Buffer, Buffer, Buffer]): void {
+    const now = Date.now();
+    if (now >= this.#nextSweep) {
+      this.#nextSweep = now + Math.min(10_000, this.expiry * 500);
+      this.#inbox.sweep(now);
+    }
+    const age = Math.max(0, now / 1000 - Number(rawScore.toString()));
+    if (age > this.expiry + 1) return; // Python trims in whole seconds: allow its extra second.
+    const message = this.#decode(key, member);
+    if (message === null) return;
+    const target = message[ASGI_CHANNEL];
+    delete message[ASGI_CHANNEL];
+    const channels = typeof target === 'string' ? [target] : Array.isArray(target) ? target.filter((c) => typeof c === 'string') : [];
+    if (channels.length === 0) {
+      this.#logger.warn({ key: key.toString() }, `Skipped a message without ${ASGI_CHANNEL} in a process key`);
+      return;
+    }
+    freezeMessage(message);
+    const expiresAt = now + Math.max(0, this.expiry - age) * 1000 + 1000;
+    for (const channel of channels) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
+  }
+
+  /** The message of a member, or null (logged) when it cannot be decoded: a poison message is skipped. */
+  #decode(key: Buffer, member: Buffer): Record<string, unknown> | null {
+    try {
+      return this.#codec.decode(member);
+    } catch (error) {
+      this.#logger.warn({ err: error, key: key.toString(), bytes: member.length }, 'Skipped a message that cannot be decoded (wrong key, serializer or prefix length?)');
+      return null;
+    }
+  }
+
+  /** Blocks on a normal channel until a message comes; an abort mid-pop puts the popped message back. */
+  async #receiveNormal(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
+    const key = channelKey(this.prefix, channel);
+    let attempt = 0;
+    for (;;) {
+      if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
+      signal?.throwIfAborted();
+      const shard = this.#nextShard('receive');
+      const client = shard.acquireBlocking();
+      let popped: Popped;
+      let popping = false;
+      try {
+        if (client.status !== 'ready') await shard.waitReady(client, 5000, false, signal);
+        const pop = client.bzpopminBuffer(key, this.#blockTimeout) as Promise<Popped>;
+        popping = true;
+        popped = await this.#raceAbort(pop, signal, shard, client, key);
+        attempt = 0;
+      } catch (error) {
+        if (signal?.aborted) {
+          if (!popping) shard.releaseBlocking(client);
+          throw signal.reason;
+        }
+        shard.releaseBlocking(client);
+        if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
+        if (this.#throttle.allow(`receive:${shard.label}`)) this.#logger.warn({ err: error, channel }, 'Redis receive failed; retrying');
+        await sleep(backoffDelay(attempt++));
+        continue;
+      }
+      shard.releaseBlocking(client);
+      if (popped === null) continue;
+      const message = this.#decode(popped[0], popped[1]);
+      if (message === null) continue;
+      delete message[ASGI_CHANNEL];
+      return freezeMessage(message) as LayerMessage;
+    }
+  }
+
+  /** Waits for a pop; when the signal fires first, rejects now and re-queues whatever the pop returns later. */
+  #raceAbort(pop: Promise<Popped>, signal: AbortSignal | undefined, shard: Shard, client: Redis, key: string): Promise<Popped> {
+    if (signal === undefined) return pop;
+    return new Promise<Popped>((resolve, reject) => {
+      const onAbort = () => {
+        reject(signal.reason);
+        pop.then(
+          async (late) => {
+            if (late !== null) {
+              await shard.run((redis) => redis.zadd(key, late[2].toString(), late[1])).catch((error: unknown) => {
+                this.#logger.warn({ err: error, key }, 'Could not put back a message popped by an aborted receive');
+              });
+            }
+            shard.releaseBlocking(client);
+          },
+          () => shard.releaseBlocking(client),
+        );
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      pop.then(
+        (value) => { signal.removeEventListener('abort', onAbort); if (!signal.aborted) resolve(value); },
+        (error: unknown) => { signal.removeEventListener('abort', onAbort); if (!signal.aborted) reject(error); },
+      );
+    });
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * `RedisPubSubChannelLayer`: channels_redis's `pubsub` layer, wire-compatible
+ * (plain `PUBLISH` of msgpack, no random prefix, optional Fernet without TTL).
+ *
+ * How it works: `send` publishes to the channel name and `groupSend` to
+ * `prefix + "__group__" + group`, on the shard `crc32(name) → host`, once per
+ * call whatever the number of members. Each shard has one subscriber
+ * connection; channels minted by {@link RedisPubSubChannelLayer.newChannel} or
+ * received on are subscribed, and group membership is local: `groupAdd`
+ * subscribes the group's pub/sub channel and a message on it is decoded once
+ * and the same frozen object handed to every local member (bounded buffers,
+ * see `inbox.ts`). Nothing is stored in Redis: a message published while a
+ * subscriber is away is lost. Unlike channels_redis 4, the `onDisconnect` /
+ * `onReconnect` hooks do fire, subscriptions are restored after a reconnect,
+ * and `send`/`groupSend` fail with `LayerUnavailableError` while Redis is away.
+ * An aborted `receive` keeps its subscription for `unsubscribeDelay` ms (a new
+ * receive in that window loses nothing), then unsubscribes and forgets the
+ * channel, as channels_redis does on cancellation.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { LayerMessage } from '../asgi.js';
+import { InvalidChannelLayerError, LayerUnavailableError } from '../errors.js';
+import {
+  type ChannelLayer, type LayerExtension, freezeMessage, requireValidChannelName, requireValidGroupName, requireValidMessage,
+} from '../layers/base.js';
+import { type RedisHost, normalizeHosts } from './config.js';
+import { Shard } from './connection.js';
+import { MultiFernet } from './fernet.js';
+import { Inbox } from './inbox.js';
+import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
+import { getSerializer } from './serializers.js';
+import { shardIndex } from './sharding.js';
+import { MessageCodec, pubsubGroupChannel } from './wire.js';
+
+/** Options of {@link RedisPubSubChannelLayer}. */
+export interface RedisPubSubChannelLayerOptions {
+  /** Redis hosts (shards), in the same order in every process. Default `[redis://127.0.0.1:6379]`. */
+  hosts?: readonly RedisHost[];
+  /** Prefix of minted channel names and group pub/sub channels. Default `"asgi"`. */
+  prefix?: string;
+  /** Fernet keys (first encrypts, all decrypt; no TTL). Default none. */
+  symmetricEncryptionKeys?: readonly string[] | null;
+  /** `"msgpack"` (default), `"json"` or a registered format. */
+  serializerFormat?: string;
+  /** Messages buffered per local channel before the oldest is dropped. Default 100. */
+  capacity?: number;
+  /** Seconds a buffered message is kept unread. Default 60. */
+  expiry?: number;
+  /** Ms an aborted receive keeps its channel subscribed. Default 5000. */
+  unsubscribeDelay?: number;
+  /** Ms to wait for the first connection before calls fail. Default 2000. */
+  connectTimeout?: number;
+  /** Called when a shard's subscriber connection is lost (messages published meanwhile are lost). */
+  onDisconnect?: (host: string) => void;
+  /** Called when a shard's subscriber connection is back and its subscriptions restored. */
+  onReconnect?: (host: string) => void;
+  /** Where warnings go (pino-compatible). */
+  logger?: LayerLogger;
+}
+
+/**
+ * The channels_redis pub/sub layer.
+ *
+ * @example
+ * ```ts
+ * const layer = new RedisPubSubChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], onReconnect: () => resync() });
+ * const me = await layer.newChannel();
+ * await layer.groupAdd('room1', me);
+ * await layer.groupSend('room1', { type: 'chat.message', text: 'hi' });
+ * ```
+ */
+export class RedisPubSubChannelLayer implements ChannelLayer {
+  readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
+  readonly expiry: number;
+  readonly prefix: string;
+  readonly #shards: Shard[];
+  readonly #subscribers: (Redis | null)[];
+  readonly #codec: MessageCodec;
+  readonly #inbox: Inbox;
+  readonly #logger: LayerLogger;
+  readonly #throttle = new LogThrottle(5000);
+  readonly #options: RedisPubSubChannelLayerOptions;
+  /** Local channels (subscribed), with a pending unsubscribe timer after an aborted receive. */
+  readonly #channels = new Map<string, NodeJS.Timeout | null>();
+  /** Group pub/sub channel → local member channels. */
+  readonly #groups = new Map<string, Set<string>>();
+  #closed = false;
+
+  constructor(options: RedisPubSubChannelLayerOptions = {}) {
+    this.#options = options;
+    this.expiry = options.expiry ?? 60;
+    this.prefix = options.prefix ?? 'asgi';
+    this.#logger = options.logger ?? defaultLogger;
+    const keys = options.symmetricEncryptionKeys;
+    this.#codec = new MessageCodec({
+      serializer: getSerializer(options.serializerFormat ?? 'msgpack'),
+      randomPrefixLength: 0,
+      crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
+    });
+    const connectTimeout = options.connectTimeout ?? 2000;
+    this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
+    this.#subscribers = this.#shards.map(() => null);
+    this.#inbox = new Inbox(options.capacity ?? 100);
+  }
+
+  async send(channel: string, message: LayerMessage): Promise<void> {
+    requireValidChannelName(channel);
+    requireValidMessage(message);
+    await this.#publish(channel, this.#codec.encode(message));
+  }
+
+  async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
+    requireValidChannelName(channel);
+    signal?.throwIfAborted();
+    if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
+    const pending = this.#channels.get(channel);
+    if (pending === undefined) await this.#subscribe(channel);
+    else if (pending !== null) {
+      clearTimeout(pending);
+      this.#channels.set(channel, null);
+    }
+    try {
+      return await this.#inbox.take(channel, signal);
+    } catch (error) {
+      if (signal?.aborted) this.#scheduleUnsubscribe(channel);
+      throw error;
+    }
+  }
+
+  async newChannel(prefix = 'specific.'): Promise<string> {
+    const name = `${this.prefix}${prefix}${randomUUID().replace(/-/g, '')}`;
+    requireValidChannelName(name);
+    await this.#subscribe(name);
+    return name;
+  }
+
+  async groupAdd(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    if (!this.#channels.has(channel)) {
+      throw new InvalidChannelLayerError(
+        `You can only call groupAdd() on channels that exist in this process (${channel} does not): ` +
+          'use the consumer\'s own channelName with the pub/sub layer',
+      );
+    }
+    const groupChannel = pubsubGroupChannel(this.prefix, group);
+    let members = this.#groups.get(groupChannel);
+    if (members === undefined) {
+      await this.#subscribeRaw(groupChannel);
+      this.#groups.set(groupChannel, (members = this.#groups.get(groupChannel) ?? new Set()));
+    }
+    members.add(channel);
+  }
+
+  async groupDiscard(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    const groupChannel = pubsubGroupChannel(this.prefix, group);
+    const members = this.#groups.get(groupChannel);
+    if (members === undefined || !members.delete(channel) || members.size > 0) return;
+    this.#groups.delete(groupChannel);
+    await this.#unsubscribeRaw(groupChannel);
+  }
+
+  async groupSend(group: string, message: LayerMessage): Promise<void> {
+    requireValidGroupName(group);
+    requireValidMessage(message);
+    await this.#publish(pubsubGroupChannel(this.prefix, group), this.#codec.encode(message));
+  }
+
+  /** Forgets local channels, groups and buffers and drops the subscriptions (no Redis key is deleted). */
+  async flush(): Promise<void> {
+    for (const timer of this.#channels.values()) if (timer !== null) clearTimeout(timer);
+    this.#channels.clear();
+    this.#groups.clear();
+    this.#inbox.clear();
+    await Promise.allSettled(this.#subscribers.map((sub) => (sub !== null && sub.status === 'ready' ? sub.unsubscribe() : undefined)));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#channels.values()) if (timer !== null) clearTimeout(timer);
+    this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
+    for (const sub of this.#subscribers) sub?.disconnect();
+    for (const shard of this.#shards) shard.close();
+  }
+
+  #shardOf(name: string): number {
+    return shardIndex(name, this.#shards.length);
+  }
+
+  async #publish(channel: string, body: Buffer): Promise<void> {
+    await this.#shards[this.#shardOf(channel)]!.run((redis) => redis.publish(channel, body));
+  }
+
+  async #subscribe(channel: string): Promise<void> {
+    this.#channels.set(channel, null);
+    try {
+      await this.#subscribeRaw(channel);
+    } catch (error) {
+      this.#channels.delete(channel);
+      throw error;
+    }
+  }
+
+  #scheduleUnsubscribe(channel: string): void {
+    if (!this.#channels.has(channel) || this.#channels.get(channel) !== null) return;
+    const timer = setTimeout(() => {
+      if (this.#channels.get(channel) !== timer) return;
+      this.#channels.delete(channel);
+      this.#inbox.forget(channel);
+      if (this.#inbox.has(channel)) return; // a receive is waiting again
+      this.#unsubscribeRaw(channel).catch(() => {});
+    }, this.#options.unsubscribeDelay ?? 5000);
+    timer.unref();
+    this.#channels.set(channel, timer);
+  }
+
+  /** The subscriber connection of a shard, created on first use. */
+  #subscriber(index: number): Redis {
+    const existing = this.#subscribers[index];
+    if (existing !== null && existing !== undefined) return existing;
+    const shard = this.#shards[index]!;
+    const sub = shard.createConnection('subscriber', {
+      onDown: () => this.#options.onDisconnect?.(shard.label),
+      onUp: () => this.#options.onReconnect?.(shard.label),
+    });
+    sub.on('messageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
+    this.#subscribers[index] = sub;
+    return sub;
+  }
+
+  async #subscribeRaw(name: string): Promise<void> {
+    const index = this.#shardOf(name);
+    const shard = this.#shards[index]!;
+    const sub = this.#subscriber(index);
+    try {
+      await shard.waitReady(sub, this.#options.connectTimeout ?? 2000, true);
+      await sub.subscribe(name);
+    } catch (error) {
+      throw error instanceof LayerUnavailableError ? error : new LayerUnavailableError(`Redis at ${shard.label} is unavailable: ${String(error)}`, { cause: error });
+    }
+  }
+
+  async #unsubscribeRaw(name: string): Promise<void> {
+    const sub = this.#subscribers[this.#shardOf(name)];
+    if (sub !== null && sub !== undefined && sub.status === 'ready') await sub.unsubscribe(name);
+  }
+
+  #onMessage(channel: string, body: Buffer): void {
+    const members = this.#groups.get(channel);
+    const local = this.#channels.has(channel);
+    if (members === undefined && !local) return;
+    let message: Record<string, unknown>;
+    try {
+      message = this.#codec.decode(body);
+    } catch (error) {
+      if (this.#throttle.allow(`poison:${channel}`)) {
+        this.#logger.warn({ err: error, channel, bytes: body.length }, 'Skipped a published message that cannot be decoded');
+      }
+      return;
+    }
+    freezeMessage(message);
+    const expiresAt = Date.now() + this.expiry * 1000;
+    if (local) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
+    if (members !== undefined) {
+      for (const member of members) if (this.#channels.has(member)) this.#inbox.deliver(member, message as LayerMessage, expiresAt);
+    }
+  }
+}

@@ -53,6 +53,7 @@ const STATIC_FILES: Record<string, string> = {
   'room.js': JS,
   'index.js': JS,
   'switchyard-client.js': JS,
+  'favicon.svg': 'image/svg+xml',
 };
 
 /** A Host header we are willing to copy into the CSP: a host name or IP literal, and a port. */

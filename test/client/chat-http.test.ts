@@ -91,6 +91,7 @@ describe('chat HTTP app', () => {
     assert.equal((await request('/static/chat.css')).headers['content-type'], 'text/css; charset=utf-8');
     assert.equal((await request('/static/room.js')).headers['content-type'], 'text/javascript; charset=utf-8');
     assert.equal((await request('/static/index.js')).headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal((await request('/static/favicon.svg')).headers['content-type'], 'image/svg+xml');
     for (const path of ['/static/', '/static/../http.ts', '/static/room.html', '/static/constructor', '/static/__proto__', '/nope', '/favicon.ico']) {
       assert.equal((await request(path)).status, 404, path);
     }

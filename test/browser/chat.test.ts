@@ -1,0 +1,200 @@
+// The chat example end to end in a real browser: Debian's Chromium driven by
+// playwright-core (never a downloaded browser), against the real server on a
+// real port. Screenshots go to test-artifacts/ (gitignored; CI keeps them).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { configureChannelLayers } from '../../src/index.js';
+import { serve, type Server } from '../../src/server/index.js';
+import { application } from '../../examples/chat/app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
+const hasChromium = existsSync(CHROMIUM);
+
+let server: Server;
+let port = 0;
+let browser: Browser;
+/** Browser-side errors, checked at the end: CSP violations and script errors would show up here. */
+const pageErrors: string[] = [];
+
+async function start(): Promise<void> {
+  server = await serve(application, {
+    host: '127.0.0.1',
+    port,
+    accessLog: false,
+    logLevel: 'warn',
+    lifespan: 'off',
+    shutdownTimeout: 1,
+  });
+  port = (server.address as { port: number }).port;
+}
+
+async function openRoom(room: string, username: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 640 }, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(`${username}: ${error.message}`));
+  page.on('console', (message) => {
+    // While the server is down, Chromium logs each refused reconnection attempt: expected.
+    if (message.type() === 'error' && !/WebSocket connection to .* failed/.test(message.text())) {
+      pageErrors.push(`${username}: ${message.text()}`);
+    }
+  });
+  await page.goto(`http://127.0.0.1:${port}/chat/${room}/?username=${encodeURIComponent(username)}`);
+  await waitForStatus(page, 'connected');
+  return page;
+}
+
+async function waitForStatus(page: Page, status: string, timeout = 10_000): Promise<void> {
+  await page.waitForFunction((expected) => document.querySelector('#status')?.textContent === expected, status, {
+    timeout,
+  });
+}
+
+/** Types a message and presses Enter, as a user does. */
+async function say(page: Page, text: string): Promise<void> {
+  await page.fill('#chat-message-input', text);
+  await page.press('#chat-message-input', 'Enter');
+}
+
+/** The messages a page shows: name, text, whether it is marked as own, whether it has a time. */
+function shown(page: Page): Promise<{ username: string; text: string; own: boolean; time: string }[]> {
+  return page.$$eval('#chat-messages .message', (items) =>
+    items.map((item) => ({
+      username: item.querySelector('.username')?.textContent ?? '',
+      text: item.querySelector('.text')?.textContent ?? '',
+      own: item.classList.contains('own'),
+      time: item.querySelector('.time')?.textContent ?? '',
+    })),
+  );
+}
+
+async function waitForText(page: Page, text: string, timeout = 5000): Promise<void> {
+  await page.waitForFunction(
+    (expected) => [...document.querySelectorAll('#chat-messages .message .text')].some((node) => node.textContent === expected),
+    text,
+    { timeout },
+  );
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname });
+}
+
+describe('chat in a real browser', { skip: hasChromium ? false : `no Chromium at ${CHROMIUM}` }, () => {
+  let alice: Page;
+  let bob: Page;
+  let carol: Page;
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    configureChannelLayers({ default: 'memory://' });
+    await start();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    [alice, bob, carol] = await Promise.all([
+      openRoom('lobby', 'alice'),
+      openRoom('lobby', 'bob'),
+      openRoom('elsewhere', 'carol'),
+    ]);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close({ timeout: 1 });
+  });
+
+  test('two pages in one room exchange messages both ways, each shown once, own ones marked', async () => {
+    await say(alice, 'hello from alice');
+    await waitForText(bob, 'hello from alice');
+    await waitForText(alice, 'hello from alice');
+
+    await bob.fill('#chat-message-input', '你好，alice！今天怎么样？');
+    await bob.click('#chat-message-submit');
+    await waitForText(alice, '你好，alice！今天怎么样？');
+    await waitForText(bob, '你好，alice！今天怎么样？');
+
+    const seenByAlice = await shown(alice);
+    const seenByBob = await shown(bob);
+    assert.deepEqual(
+      seenByAlice.map(({ username, text, own }) => ({ username, text, own })),
+      [
+        { username: 'alice', text: 'hello from alice', own: true },
+        { username: 'bob', text: '你好，alice！今天怎么样？', own: false },
+      ],
+    );
+    assert.deepEqual(
+      seenByBob.map(({ username, text, own }) => ({ username, text, own })),
+      [
+        { username: 'alice', text: 'hello from alice', own: false },
+        { username: 'bob', text: '你好，alice！今天怎么样？', own: true },
+      ],
+    );
+    for (const message of [...seenByAlice, ...seenByBob]) assert.match(message.time, /\d{1,2}:\d{2}/);
+    assert.equal(await alice.inputValue('#chat-message-input'), '', 'the input is cleared after sending');
+    await screenshot(alice, 'chat-room-alice');
+    await screenshot(bob, 'chat-room-bob');
+  });
+
+  test('markup in a message or a name is shown as text, never run', async () => {
+    const payload = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold?</b>';
+    await say(alice, payload);
+    await waitForText(bob, payload);
+    const evilName = await browser.newContext().then((c) => c.newPage());
+    await evilName.goto(`http://127.0.0.1:${port}/chat/lobby/?username=${encodeURIComponent('<img src=x onerror=alert(1)>')}`);
+    await waitForStatus(evilName, 'connected');
+    await say(evilName, 'hi');
+    await waitForText(bob, 'hi');
+    for (const page of [alice, bob]) {
+      assert.equal(await page.evaluate(() => (window as { __pwned?: number }).__pwned), undefined);
+      assert.equal(await page.locator('#chat-messages img, #chat-messages script, #chat-messages b').count(), 0);
+    }
+    const last = (await shown(bob)).at(-1)!;
+    assert.equal(last.username, '<img src=x onerror=alert(1)>');
+    await evilName.context().close();
+  });
+
+  test('a page in another room sees nothing of this room', async () => {
+    await say(carol, 'only for elsewhere');
+    await waitForText(carol, 'only for elsewhere');
+    assert.deepEqual(
+      (await shown(carol)).map((m) => m.text),
+      ['only for elsewhere'],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(!(await shown(alice)).some((m) => m.text === 'only for elsewhere'));
+  });
+
+  test('server stopped and restarted on the same port: pages show "reconnecting", then work again without a reload', async () => {
+    const navigations = { alice: 0, bob: 0 };
+    alice.on('framenavigated', () => navigations.alice++);
+    bob.on('framenavigated', () => navigations.bob++);
+
+    await server.close({ timeout: 1 });
+    await Promise.all([waitForStatus(alice, 'reconnecting'), waitForStatus(bob, 'reconnecting')]);
+    await screenshot(alice, 'chat-room-reconnecting');
+
+    // Sent while the server is down: queued by the client, delivered after the reconnection.
+    await say(alice, 'written while offline');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    await start(); // same port
+    await Promise.all([waitForStatus(alice, 'connected'), waitForStatus(bob, 'connected')]);
+    // Alice's queued message went out when she reconnected; whether Bob was back yet is a race, so check her echo.
+    await waitForText(alice, 'written while offline');
+
+    await say(bob, 'back after the restart');
+    await waitForText(alice, 'back after the restart');
+    await say(alice, 'and alice too');
+    await waitForText(bob, 'and alice too');
+    assert.deepEqual(navigations, { alice: 0, bob: 0 }, 'no reload');
+    await screenshot(alice, 'chat-room-after-restart');
+  });
+
+  test('the page had no script errors or CSP violations', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -194,6 +194,51 @@ describe('chat in a real browser', { skip: hasChromium ? false : `no Chromium at
     await screenshot(alice, 'chat-room-after-restart');
   });
 
+  test('a long room scrolls: the list follows new messages, unless the reader scrolled up', async () => {
+    const room = await openRoom('long_room', 'dora');
+    for (let i = 1; i <= 60; i++) await say(room, `line ${i}: ${'长文本 '.repeat(i % 7)}`);
+    await waitForText(room, `line 60: ${'长文本 '.repeat(60 % 7)}`);
+    const metrics = () =>
+      room.$eval('#chat-messages', (list) => ({
+        overflowing: list.scrollHeight > list.clientHeight,
+        fromBottom: list.scrollHeight - list.scrollTop - list.clientHeight,
+        scrollTop: list.scrollTop,
+      }));
+    const atEnd = await metrics();
+    assert.ok(atEnd.overflowing, 'the list is taller than its box');
+    assert.ok(atEnd.fromBottom < 2, `scrolled to the newest message (${atEnd.fromBottom}px from the bottom)`);
+    const composerVisible = await room.locator('#chat-message-input').isVisible();
+    assert.ok(composerVisible, 'the input stays on screen');
+
+    await room.$eval('#chat-messages', (list) => (list.scrollTop = 100));
+    const other = await openRoom('long_room', 'ed');
+    await say(other, 'while dora reads older lines');
+    await waitForText(room, 'while dora reads older lines');
+    assert.equal((await metrics()).scrollTop, 100, 'reading position kept');
+    await screenshot(room, 'chat-room-long');
+    await Promise.all([room.context().close(), other.context().close()]);
+  });
+
+  test('the lobby leads to the room with the chosen name; bad room names are refused there', async () => {
+    const page = await browser.newContext().then((c) => c.newPage());
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.fill('#room-name-input', 'not a room!');
+    await page.click('#room-name-submit');
+    assert.equal(await page.locator('#room-error').isVisible(), true);
+    assert.equal(new URL(page.url()).pathname, '/');
+    await page.fill('#room-name-input', 'team_7');
+    await page.fill('#username', '小红');
+    await screenshot(page, 'chat-lobby');
+    await page.press('#room-name-input', 'Enter');
+    await page.waitForURL(`http://127.0.0.1:${port}/chat/team_7/`);
+    await waitForStatus(page, 'connected');
+    assert.equal(await page.inputValue('#username'), '小红');
+    await say(page, '大家好');
+    await waitForText(page, '大家好');
+    assert.deepEqual((await shown(page)).map(({ username, own }) => ({ username, own })), [{ username: '小红', own: true }]);
+    await page.context().close();
+  });
+
   test('the page had no script errors or CSP violations', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -34,13 +34,14 @@ type Timer = ReturnType<typeof setTimeout>;
  * - Queues sends while offline, up to `queueSize` (default 100); when full, a
  *   send is rejected (`send` returns `false`) or, with
  *   `queueOverflow: 'drop-oldest'`, evicts the oldest queued item (a `drop`
- *   event reports it). The queue is flushed in order on reconnect, before the
- *   `open` event, so sends made in an `open` listener follow it.
+ *   event reports it). The queue is flushed in order on reconnect, before any
+ *   `state` or `open` listener runs, so sends made in listeners follow it.
  * - Delivery is at most once: what was sent on a link that then died is not resent.
  * - Parses JSON text frames (`message` event `data`); `sendJson` encodes.
  * - Optional heartbeat: with `heartbeat: { timeout }`, a link on which nothing
  *   arrives for `timeout` ms is dropped and replaced (see {@link HeartbeatOptions}).
  * - `close()` stops everything, including reconnection; `connect()` starts again.
+ *   In Node, a client that is not closed keeps the process alive, as a server does.
  *
  * @example Browser
  * ```ts
@@ -220,9 +221,10 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
     const reconnected = this.#hasOpened;
     this.#hasOpened = true;
     this.#failures = 0;
-    this.#setState('open');
+    // Flush before any listener runs (even a `state` one), so nothing overtakes the queue.
     const socket = this.#socket as WebSocketLike;
     for (const data of this.#queue.drain()) socket.send(data);
+    this.#setState('open');
     this.#startHeartbeat();
     this.emit('open', { reconnected });
   }

@@ -225,7 +225,7 @@ describe('messages', () => {
     assert.deepEqual(message, { data: '{"a":1}', raw: '{"a":1}', json: false });
   });
 
-  test('sendJson encodes; sends made before the first open are flushed in order, before the open event', async () => {
+  test('sendJson encodes; sends made before the first open are flushed in order, before any listener can send', async () => {
     const s = await server();
     const c = client(s.url);
     assert.equal(c.state, 'connecting');
@@ -233,7 +233,7 @@ describe('messages', () => {
     assert.equal(c.send('two'), true);
     assert.equal(c.queued, 2);
     const opened = next(c, 'open');
-    c.on('open', () => c.send('three'));
+    c.on('state', ({ state }) => state === 'open' && c.send('three'));
     assert.deepEqual(await opened, { reconnected: false });
     assert.equal(c.state, 'open');
     assert.equal(c.queued, 0);

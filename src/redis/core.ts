@@ -93,8 +93,8 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #logger: LayerLogger;
   readonly #throttle = new LogThrottle(5000);
   readonly #blockTimeout: number;
-  readonly #processKeys = new Set<string>();
-  readonly #loops: (Promise<void> | null)[];
+  /** Running pop loops, by `shard index + " " + process key`. */
+  readonly #loops = new Map<string, Promise<void>>();
   #sendCursor = 0;
   #receiveCursor = 0;
   #nextSweep = 0;
@@ -118,7 +118,6 @@ export class RedisChannelLayer implements ChannelLayer {
     });
     const connectTimeout = options.connectTimeout ?? 2000;
     this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
-    this.#loops = this.#shards.map(() => null);
     this.#inbox = new Inbox(options.receiveBufferSize ?? this.capacity);
     this.#inbox.onOverflow = (channel) => {
       if (this.#throttle.allow(`overflow:${channel}`)) {
@@ -166,9 +165,8 @@ export class RedisChannelLayer implements ChannelLayer {
     if (!nonLocalName(channel).endsWith(`.${this.clientPrefix}!`)) {
       throw new InvalidNameError(`Wrong client prefix: ${channel} was not minted by this layer (${this.clientPrefix})`);
     }
-    this.#processKeys.add(key);
     const next = this.#inbox.take(channel, signal);
-    this.#ensureLoops();
+    this.#ensureLoops(key);
     return next;
   }
 
@@ -251,7 +249,7 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#closed = true;
     this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
     for (const shard of this.#shards) shard.close();
-    await Promise.allSettled(this.#loops.filter((loop): loop is Promise<void> => loop !== null));
+    await Promise.allSettled(this.#loops.values());
   }
 
   #nextShard(kind: 'send' | 'receive'): Shard {
@@ -272,26 +270,27 @@ export class RedisChannelLayer implements ChannelLayer {
     return Math.max(1, Math.ceil(seconds * 1000));
   }
 
-  /** Starts the process key's pop loop on every shard that has none running. */
-  #ensureLoops(): void {
+  /** Starts a pop loop for a process key on every shard that has none running for it. */
+  #ensureLoops(key: string): void {
     for (let i = 0; i < this.#shards.length; i++) {
-      if (this.#loops[i] !== null || this.#closed) continue;
-      this.#loops[i] = this.#runLoop(this.#shards[i]!).finally(() => {
-        this.#loops[i] = null;
-        if (this.#inbox.waiting > 0 && !this.#closed) this.#ensureLoops();
-      });
+      const id = `${i} ${key}`;
+      if (this.#loops.has(id) || this.#closed) continue;
+      this.#loops.set(id, this.#runLoop(this.#shards[i]!, key).finally(() => {
+        this.#loops.delete(id);
+        if (this.#inbox.waiting > 0 && !this.#closed) this.#ensureLoops(key);
+      }));
     }
   }
 
-  /** Pops the process keys of one shard while some receive waits, reconnecting after failures. */
-  async #runLoop(shard: Shard): Promise<void> {
+  /** Pops a process key on one shard while some receive waits, reconnecting after failures. */
+  async #runLoop(shard: Shard, key: string): Promise<void> {
     const client = shard.acquireBlocking();
     let attempt = 0;
     try {
       while (!this.#closed && this.#inbox.waiting > 0) {
         try {
           if (client.status !== 'ready') await shard.waitReady(client, 5000);
-          const popped = (await client.bzpopminBuffer(...this.#processKeys, this.#blockTimeout)) as Popped;
+          const popped = (await client.bzpopminBuffer(key, this.#blockTimeout)) as Popped;
           attempt = 0;
           if (popped !== null) this.#dispatch(popped);
         } catch (error) {
@@ -314,8 +313,8 @@ export class RedisChannelLayer implements ChannelLayer {
       this.#nextSweep = now + Math.min(10_000, this.expiry * 500);
       this.#inbox.sweep(now);
     }
-    const age = Math.max(0, now / 1000 - Number(rawScore.toString()));
-    if (age > this.expiry + 1) return; // Python trims in whole seconds: allow its extra second.
+    const age = this.#age(rawScore, now);
+    if (age > this.expiry) return;
     const message = this.#decode(key, member);
     if (message === null) return;
     const target = message[ASGI_CHANNEL];
@@ -328,6 +327,15 @@ export class RedisChannelLayer implements ChannelLayer {
     freezeMessage(message);
     const expiresAt = now + Math.max(0, this.expiry - age) * 1000 + 1000;
     for (const channel of channels) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
+  }
+
+  /**
+   * Seconds since a message was sent (its score). Older than `expiry`, it is
+   * dropped at receive: trimming alone (on writes, in whole seconds in Python)
+   * would let it live up to twice as long. Host clocks must agree (NTP).
+   */
+  #age(rawScore: Buffer, now: number): number {
+    return Math.max(0, now / 1000 - Number(rawScore.toString()));
   }
 
   /** The message of a member, or null (logged) when it cannot be decoded: a poison message is skipped. */
@@ -369,7 +377,7 @@ export class RedisChannelLayer implements ChannelLayer {
         continue;
       }
       shard.releaseBlocking(client);
-      if (popped === null) continue;
+      if (popped === null || this.#age(popped[2], Date.now()) > this.expiry) continue;
       const message = this.#decode(popped[0], popped[1]);
       if (message === null) continue;
       delete message[ASGI_CHANNEL];

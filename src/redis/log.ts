@@ -1,8 +1,9 @@
 /**
  * The logger the Redis layers write to: Switchyard's shared logger
- * (`src/log.ts`, pino) when it is present, else the console. A layer can be
- * given its own logger with the `logger` option (any pino-compatible object).
+ * (`src/log.ts`, pino). A layer can be given its own logger with the `logger`
+ * option (any pino-compatible object).
  */
+import * as shared from '../log.js';
 
 /** The subset of a pino logger the Redis layers use: `(fields, message)`. */
 export interface LayerLogger {
@@ -12,28 +13,12 @@ export interface LayerLogger {
   error(fields: object, message: string): void;
 }
 
-const consoleLogger: LayerLogger = {
-  debug: () => {},
-  info: () => {},
-  warn: (fields, message) => console.warn(`[switchyard/redis] ${message}`, fields),
-  error: (fields, message) => console.error(`[switchyard/redis] ${message}`, fields),
-};
-
-let shared: LayerLogger = consoleLogger;
-const sharedModule = '../log.js';
-import(sharedModule).then(
-  (module: { logger?: LayerLogger & { child?: (bindings: object) => LayerLogger } }) => {
-    if (module.logger !== undefined) shared = module.logger.child?.({ module: 'switchyard/redis' }) ?? module.logger;
-  },
-  () => {},
-);
-
-/** The default logger of the Redis layers (resolved lazily, so it follows `src/log.ts` once loaded). */
+/** The default logger of the Redis layers: Switchyard's shared logger, read at call time (it follows `setLogger`). */
 export const defaultLogger: LayerLogger = {
-  debug: (fields, message) => shared.debug(fields, message),
-  info: (fields, message) => shared.info(fields, message),
-  warn: (fields, message) => shared.warn(fields, message),
-  error: (fields, message) => shared.error(fields, message),
+  debug: (fields, message) => shared.logger.debug({ module: 'switchyard/redis', ...fields }, message),
+  info: (fields, message) => shared.logger.info({ module: 'switchyard/redis', ...fields }, message),
+  warn: (fields, message) => shared.logger.warn({ module: 'switchyard/redis', ...fields }, message),
+  error: (fields, message) => shared.logger.error({ module: 'switchyard/redis', ...fields }, message),
 };
 
 /**

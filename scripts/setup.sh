@@ -15,4 +15,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
 fi
-npm ci --no-audit --no-fund
+# npm ci would refuse the lock file: the registry here lacks some platforms' optional
+# native packages (msgpackr-extract for macOS), which npm install tolerates.
+npm install --no-audit --no-fund

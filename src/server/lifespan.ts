@@ -5,14 +5,15 @@
  * How it works. The app gets one long-lived `lifespan` scope. In `auto` mode
  * an app that raises before it ever called `receive()` (a
  * `ProtocolTypeRouter` without a `lifespan` branch raises "No application
- * configured...") does not support lifespan: that is logged at debug level
+ * configured..."), or that answers with a non-lifespan event, does not
+ * support lifespan: that is logged at debug level
  * and the server runs without it, as Uvicorn does. An app that read
  * `lifespan.startup` and then fails, or answers `lifespan.startup.failed`,
  * stops the server with {@link LifespanError} (the CLI exits non-zero).
  */
 import type { Logger } from 'pino';
 import type { Application, LifespanScope, ReceiveEvent, SendEvent } from '../asgi.js';
-import { SwitchyardError } from '../errors.js';
+import { ProtocolError, SwitchyardError } from '../errors.js';
 
 /** The app's lifespan startup or shutdown failed (`SY_LIFESPAN_FAILED`). */
 export class LifespanError extends SwitchyardError {
@@ -32,6 +33,8 @@ export class Lifespan {
   #inbox: ReceiveEvent[] = [];
   #wake: ((event: ReceiveEvent) => void) | null = null;
   #received = false;
+  /** The app sent a non-lifespan event: it does not know the lifespan scope. */
+  #misused = false;
   #unsupported = false;
   #outcome: ((outcome: Outcome) => void) | null = null;
   #task: Promise<void> | null = null;
@@ -61,21 +64,24 @@ export class Lifespan {
   };
 
   readonly #send = async (event: SendEvent): Promise<void> => {
-    const settle = this.#outcome;
-    this.#outcome = null;
     switch (event.type) {
       case 'lifespan.startup.complete':
       case 'lifespan.shutdown.complete':
-        settle?.({ ok: true });
-        return;
+        return this.#settle({ ok: true });
       case 'lifespan.startup.failed':
       case 'lifespan.shutdown.failed':
-        settle?.({ ok: false, message: event.message ?? '' });
-        return;
+        return this.#settle({ ok: false, message: event.message ?? '' });
       default:
-        throw new Error(`Unexpected ASGI message '${event.type}' for the lifespan scope`);
+        this.#misused = true;
+        throw new ProtocolError(`Unexpected ASGI message '${event.type}' for the lifespan scope`);
     }
   };
+
+  #settle(outcome: Outcome): void {
+    const settle = this.#outcome;
+    this.#outcome = null;
+    settle?.(outcome);
+  }
 
   #step(event: ReceiveEvent): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
@@ -94,21 +100,21 @@ export class Lifespan {
         // Returning without answering is how simple apps say "no lifespan here".
         if (this.#outcome !== null) {
           this.#unsupported = true;
-          if (this.#mode === 'on') this.#outcome({ ok: false, message: 'the application returned without answering lifespan.startup' });
+          if (this.#mode === 'on') this.#settle({ ok: false, message: 'the application returned without answering lifespan.startup' });
           else {
             this.#logger.debug("ASGI 'lifespan' protocol appears unsupported (the application returned)");
-            this.#outcome({ ok: true });
+            this.#settle({ ok: true });
           }
         }
       },
       (err: unknown) => {
-        if (!this.#received && this.#mode === 'auto') {
+        if ((!this.#received || this.#misused) && this.#mode === 'auto') {
           this.#unsupported = true;
           this.#logger.debug({ reason: (err as Error)?.message }, "ASGI 'lifespan' protocol appears unsupported");
-          this.#outcome?.({ ok: true });
+          this.#settle({ ok: true });
           return;
         }
-        this.#outcome?.({ ok: false, message: (err as Error)?.message ?? String(err), cause: err });
+        this.#settle({ ok: false, message: (err as Error)?.message ?? String(err), cause: err });
       },
     );
     const result = await outcome;

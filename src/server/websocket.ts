@@ -135,6 +135,16 @@ function rawResponse(socket: Duplex, status: number): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
+/** The close code ws sends for a protocol error (its errors carry it under a private symbol). */
+function protocolErrorCode(err: Error & { code?: string }): number | null {
+  const symbol = Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
+  const value = symbol === undefined ? undefined : (err as unknown as Record<symbol, unknown>)[symbol];
+  if (typeof value === 'number') return value;
+  if (err.code === 'WS_ERR_INVALID_UTF8') return 1007;
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
+  return typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 1002 : null;
+}
+
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
 /** One WebSocket connection and its app instance. */
@@ -151,7 +161,9 @@ export class WebSocketBridge {
   #waiters: Array<(event: ReceiveEvent) => void> = [];
   #paused = false;
   #disconnected = false;
+  /** A close code the server chose and the peer may never echo (overflow, protocol error). */
   #closeOverride: number | null = null;
+  #overrideReason = '';
   #status: number | null = null;
   #connectTimer: NodeJS.Timeout | null;
   #acceptDone: (() => void) | null = null;
@@ -271,6 +283,7 @@ export class WebSocketBridge {
     );
     ctx.metrics?.wsSendBufferDrops.inc();
     this.#closeOverride = SEND_BUFFER_CLOSE_CODE;
+    this.#overrideReason = 'Send buffer full';
     this.close(SEND_BUFFER_CLOSE_CODE, 'Send buffer full');
   }
 
@@ -320,13 +333,20 @@ export class WebSocketBridge {
       this.#pingSentAt = 0;
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      ctx.logger.info({ path: this.scope.path, code: err.code, reason: err.message }, 'WebSocket protocol error');
+      // ws closes with the protocol error's code (1007, 1009, 1002...) and then stops
+      // reading, so the peer's echo never comes: report the code we sent.
+      const code = protocolErrorCode(err);
+      if (code !== null && this.#closeOverride === null) {
+        this.#closeOverride = code;
+        this.#overrideReason = err.message;
+      }
+      ctx.logger.info({ path: this.scope.path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.#hub.connections.delete(this);
       if (metrics !== null) metrics.wsOpen.dec();
       this.#state = 'closed';
-      this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? 'Send buffer full' : reason.toString('utf8'));
+      this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
     });
   }
 

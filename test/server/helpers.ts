@@ -1,0 +1,39 @@
+// Shared helpers for the server's integration tests: a server on port 0 with
+// its log lines captured, and small promise utilities.
+import { pino } from 'pino';
+import type { Application } from '../../src/asgi.js';
+import { serve, type Server, type ServerOptions } from '../../src/server/index.js';
+
+export interface LogLine { level: number; msg: string; [key: string]: unknown }
+
+export interface TestServer extends Server { logs: LogLine[]; port: number }
+
+/** Starts `app` on 127.0.0.1:0 with logs captured in `server.logs`. */
+export async function start(app: Application, options: ServerOptions = {}): Promise<TestServer> {
+  const logs: LogLine[] = [];
+  const logger = pino({ level: 'debug' }, { write(line: string) { logs.push(JSON.parse(line) as LogLine); } });
+  const server = await serve(app, { port: 0, logger, shutdownTimeout: 2, ...options });
+  const port = typeof server.address === 'string' ? 0 : server.address.port;
+  return Object.assign(server, { logs, port });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves when `check()` is true, polling; rejects after `ms`. */
+export async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** A promise with its resolver exposed. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+export const text = (value: Uint8Array | undefined | null): string => Buffer.from(value ?? new Uint8Array()).toString('utf8');
+export const bytes = (value: string): Uint8Array => Buffer.from(value, 'utf8');

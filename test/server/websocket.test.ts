@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { after, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { ENCODED_FRAME, type Application, type ReceiveEvent, type WebSocketScope } from '../../src/asgi.js';
+import { RouteNotFound } from '../../src/errors.js';
+import { bytes, deferred, start, text, until, type TestServer } from './helpers.js';
+
+/** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */
+function connect(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; upgrade: IncomingMessage } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, options);
+    let upgrade: IncomingMessage | undefined;
+    ws.on('upgrade', (res) => { upgrade = res; });
+    ws.on('open', () => resolve({ ws, upgrade: upgrade! }));
+    ws.on('unexpected-response', (_req, res) => { resolve({ status: res.statusCode! }); res.resume(); });
+    ws.on('error', reject);
+  });
+}
+
+async function open(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  const result = await connect(url, protocols, options);
+  if (!('ws' in result)) throw new Error(`handshake refused with ${result.status}`);
+  return result.ws;
+}
+
+const closed = (ws: WebSocket): Promise<{ code: number; reason: string }> =>
+  new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+const nextMessage = (ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> =>
+  new Promise((resolve) => ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })));
+
+describe('WebSocket bridge', () => {
+  const servers: TestServer[] = [];
+  const clients: WebSocket[] = [];
+  after(async () => {
+    for (const c of clients) c.terminate();
+    await Promise.all(servers.map((s) => s.close({ timeout: 1 })));
+  });
+  const serve = async (app: Application, options = {}): Promise<TestServer> => {
+    const server = await start(app, options);
+    servers.push(server);
+    return server;
+  };
+  const wsUrl = (server: TestServer, path: string): string => `${server.url.replace('http', 'ws')}${path}`;
+
+  test('accepts with a subprotocol and extra headers, gives the full scope, echoes text and binary', async () => {
+    let seen: WebSocketScope | undefined;
+    const events: ReceiveEvent[] = [];
+    const gone = deferred();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      seen = scope;
+      assert.equal((await receive()).type, 'websocket.connect');
+      await send({ type: 'websocket.accept', subprotocol: 'chat.v2', headers: [[bytes('x-served-by'), bytes('switchyard')]] });
+      for (;;) {
+        const event = await receive() as ReceiveEvent;
+        events.push(event);
+        if (event.type === 'websocket.disconnect') return gone.resolve();
+        if (event.type !== 'websocket.receive') continue;
+        if (event.text != null) await send({ type: 'websocket.send', text: `echo:${event.text}` });
+        else await send({ type: 'websocket.send', bytes: event.bytes! });
+      }
+    });
+    const result = await connect(wsUrl(server, '/ws/room/caf%C3%A9/?token=abc'), ['chat.v1', 'chat.v2'], { headers: { cookie: 'sid=1' } });
+    assert.ok('ws' in result);
+    const { ws, upgrade } = result;
+    clients.push(ws);
+    assert.equal(ws.protocol, 'chat.v2');
+    assert.equal(upgrade.headers['x-served-by'], 'switchyard');
+    assert.equal(seen!.path, '/ws/room/café/');
+    assert.equal(text(seen!.query_string), 'token=abc');
+    assert.equal(seen!.scheme, 'ws');
+    assert.deepEqual(seen!.subprotocols, ['chat.v1', 'chat.v2']);
+    assert.equal(seen!.client![0], '127.0.0.1');
+    assert.ok(seen!.headers.some(([k, v]) => text(k) === 'cookie' && text(v) === 'sid=1'));
+    ws.send('hello');
+    assert.equal((await nextMessage(ws)).data.toString(), 'echo:hello');
+    ws.send(Buffer.from([1, 2, 3]));
+    const binary = await nextMessage(ws);
+    assert.equal(binary.isBinary, true);
+    assert.deepEqual([...binary.data], [1, 2, 3]);
+    ws.close(4001, 'bye now');
+    await gone.promise;
+    const disconnects = events.filter((e) => e.type === 'websocket.disconnect');
+    assert.deepEqual(disconnects, [{ type: 'websocket.disconnect', code: 4001, reason: 'bye now' }]);
+    assert.ok(server.logs.some((l) => l.access === 'websocket' && l.code === 4001 && l.path === '/ws/room/café/'), 'access log line');
+  });
+
+  test('close before accept answers the handshake with 403; the app still gets one disconnect', async () => {
+    const disconnect = deferred<ReceiveEvent>();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.close', code: 4003 });
+      disconnect.resolve(await receive() as ReceiveEvent);
+    });
+    const result = await connect(wsUrl(server, '/private/'));
+    assert.deepEqual(result, { status: 403 });
+    assert.equal((await disconnect.promise).type, 'websocket.disconnect');
+  });
+
+  test('no route: 403 with the reason logged; an exception during the handshake: 500', async () => {
+    const server = await serve(async (scope) => {
+      if (scope.type !== 'websocket') return;
+      if (scope.path === '/boom/') throw new Error('handshake bug');
+      throw new RouteNotFound(`No route found for path '${scope.path.slice(1)}'.`);
+    });
+    assert.deepEqual(await connect(wsUrl(server, '/missing/')), { status: 403 });
+    assert.ok(server.logs.some((l) => l.reason === "No route found for path 'missing/'."));
+    assert.deepEqual(await connect(wsUrl(server, '/boom/')), { status: 500 });
+    assert.ok(server.logs.some((l) => l.msg.includes('during the WebSocket handshake') && String((l.err as { message: string }).message) === 'handshake bug'));
+  });
+
+  test('websocket.send before accept is a protocol error (500)', async () => {
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.send', text: 'too early' });
+    });
+    assert.deepEqual(await connect(wsUrl(server, '/')), { status: 500 });
+    assert.ok(server.logs.some((l) => /before 'websocket.accept'/.test(String((l.err as { message?: string } | undefined)?.message))));
+  });
+
+  test('an exception after accept closes with 1011; returning after accept closes with 1000', async () => {
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      const event = await receive() as ReceiveEvent;
+      if (event.type === 'websocket.receive' && event.text === 'crash') throw new Error('consumer bug');
+    });
+    const a = await open(wsUrl(server, '/'));
+    clients.push(a);
+    const aClosed = closed(a);
+    a.send('crash');
+    assert.equal((await aClosed).code, 1011);
+    const b = await open(wsUrl(server, '/'));
+    clients.push(b);
+    const bClosed = closed(b);
+    b.send('fine');
+    assert.equal((await bClosed).code, 1000);
+  });
+
+  test('the server closes with the code and reason the app gives; the encoded-frame fastlane sends text', async () => {
+    const disconnect = deferred<ReceiveEvent>();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      await send({ type: 'websocket.send', text: 'ignored when the frame is there', [ENCODED_FRAME]: Buffer.from('{"fast":"lane"}') });
+      await send({ type: 'websocket.close', code: 4321, reason: 'done here' });
+      await send({ type: 'websocket.send', text: 'after close: dropped' });
+      disconnect.resolve(await receive() as ReceiveEvent);
+    });
+    const ws = new WebSocket(wsUrl(server, '/'));
+    clients.push(ws);
+    const messages: Array<{ data: string; binary: boolean }> = [];
+    ws.on('message', (data: Buffer, binary) => messages.push({ data: data.toString(), binary }));
+    const result = await closed(ws);
+    assert.deepEqual(result, { code: 4321, reason: 'done here' });
+    assert.deepEqual(messages, [{ data: '{"fast":"lane"}', binary: false }]);
+    assert.deepEqual(await disconnect.promise, { type: 'websocket.disconnect', code: 4321, reason: 'done here' });
+  });
+
+  test('invalid UTF-8 in a text frame closes with 1007', async () => {
+    const disconnect = deferred<ReceiveEvent>();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      for (;;) {
+        const event = await receive() as ReceiveEvent;
+        if (event.type === 'websocket.disconnect') return disconnect.resolve(event);
+      }
+    });
+    const ws = await open(wsUrl(server, '/'));
+    clients.push(ws);
+    const result = closed(ws);
+    ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+    assert.equal((await result).code, 1007);
+    assert.equal((await disconnect.promise as { code: number }).code, 1007);
+  });
+
+  test('handshake not answered in time is refused', async () => {
+    const server = await serve(async (scope, receive) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await new Promise(() => {}); // never decides
+    }, { wsConnectTimeout: 0.2 });
+    assert.deepEqual(await connect(wsUrl(server, '/')), { status: 403 });
+    await until(() => server.logs.some((l) => /not answered in time/.test(l.msg)));
+  });
+});

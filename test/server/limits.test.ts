@@ -1,0 +1,120 @@
+// Liveness and limits over real sockets: heartbeats, the message size limit,
+// and the outgoing buffer bound against a client that stops reading.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import type { Application, ReceiveEvent } from '../../src/asgi.js';
+import { deferred, sleep, start, type TestServer } from './helpers.js';
+
+/** Accepts, records every event, resolves `gone` with the disconnect. */
+function recorder(): { app: Application; gone: Promise<ReceiveEvent>; received: ReceiveEvent[] } {
+  const gone = deferred<ReceiveEvent>();
+  const received: ReceiveEvent[] = [];
+  const app: Application = async (scope, receive, send) => {
+    if (scope.type !== 'websocket') return;
+    await receive();
+    await send({ type: 'websocket.accept' });
+    for (;;) {
+      const event = await receive() as ReceiveEvent;
+      received.push(event);
+      if (event.type === 'websocket.disconnect') return gone.resolve(event);
+    }
+  };
+  return { app, gone: gone.promise, received };
+}
+
+function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+describe('WebSocket liveness and limits', () => {
+  const servers: TestServer[] = [];
+  const clients: WebSocket[] = [];
+  after(async () => {
+    for (const c of clients) c.terminate();
+    await Promise.all(servers.map((s) => s.close({ timeout: 1 })));
+  });
+  const serve = async (app: Application, options = {}): Promise<TestServer> => {
+    const server = await start(app, options);
+    servers.push(server);
+    return server;
+  };
+  const wsUrl = (server: TestServer): string => `${server.url.replace('http', 'ws')}/`;
+
+  test('a peer that does not answer pings is dropped with 1006; one that answers stays', async () => {
+    const silent = recorder();
+    const server = await serve(silent.app, { wsPingInterval: 0.1, wsPingTimeout: 0.2 });
+    const mute = await open(wsUrl(server), { autoPong: false });
+    clients.push(mute);
+    const started = Date.now();
+    const event = await silent.gone;
+    assert.deepEqual(event, { type: 'websocket.disconnect', code: 1006, reason: '' });
+    assert.ok(Date.now() - started < 2000, 'dropped within interval + timeout (+ sweep granularity)');
+    assert.ok(server.logs.some((l) => /did not answer a ping/.test(l.msg)));
+
+    const lively = recorder();
+    const server2 = await serve(lively.app, { wsPingInterval: 0.1, wsPingTimeout: 0.2 });
+    const healthy = await open(wsUrl(server2));
+    clients.push(healthy);
+    let pings = 0;
+    healthy.on('ping', () => { pings++; });
+    await sleep(800);
+    assert.equal(healthy.readyState, WebSocket.OPEN);
+    assert.ok(pings >= 2, `pinged ${pings} times`);
+    assert.equal(lively.received.length, 0);
+  });
+
+  test('a message over wsMaxSize closes with 1009; one at the limit passes', async () => {
+    const rec = recorder();
+    const server = await serve(rec.app, { wsMaxSize: 1024 });
+    const ws = await open(wsUrl(server));
+    clients.push(ws);
+    ws.send('x'.repeat(1024));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    await sleep(50);
+    ws.send('y'.repeat(1025));
+    assert.equal(await closed, 1009);
+    assert.equal((await rec.gone as { code: number }).code, 1009);
+    assert.equal(rec.received.length, 2);
+    assert.equal((rec.received[0] as { text: string }).text.length, 1024);
+  });
+
+  test('a client that stops reading hits the send-buffer bound: closed with 1008, server memory stays bounded', async () => {
+    const bound = 512 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'a').toString();
+    let sentBytes = 0;
+    const gone = deferred<ReceiveEvent>();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      let disconnected = false;
+      void (receive() as Promise<ReceiveEvent>).then((event) => { disconnected = true; gone.resolve(event); });
+      // A broadcaster that never waits on the peer: the bound must protect the server.
+      while (!disconnected && sentBytes < 2 * 1024 * 1024 * 1024) {
+        await send({ type: 'websocket.send', text: chunk });
+        sentBytes += chunk.length;
+        if (sentBytes % (1024 * 1024) === 0) await sleep(0);
+      }
+    }, { wsMaxSendBuffer: bound, wsCloseTimeout: 0.5, metricsPath: '/metrics' });
+    const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().external + process.memoryUsage().arrayBuffers;
+    const ws = await open(wsUrl(server));
+    clients.push(ws);
+    ws.pause(); // stop reading: the kernel buffers fill, then the server's
+    const event = await gone.promise;
+    assert.equal((event as { code: number }).code, 1008);
+    const memory = process.memoryUsage();
+    const grown = memory.heapUsed + memory.external + memory.arrayBuffers - heapBefore;
+    assert.ok(grown < 64 * 1024 * 1024, `server memory grew by ${Math.round(grown / 1048576)} MiB`);
+    // Sends after the close are dropped; the metrics count what reached the socket.
+    const metric = await server.metrics!.registry.getSingleMetric('switchyard_ws_bytes_total')!.get();
+    const written = metric.values.find((v) => v.labels.direction === 'out')!.value;
+    assert.ok(written < 64 * 1024 * 1024, `${Math.round(written / 1048576)} MiB reached the socket before the close`);
+    assert.ok(written > bound, 'the bound was actually reached');
+    assert.ok(server.logs.some((l) => /not reading/.test(l.msg) && l.level === 40), 'overflow logged as a warning');
+  });
+});

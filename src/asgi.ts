@@ -103,11 +103,25 @@ export interface HttpResponseBodyEvent { type: 'http.response.body'; body?: Uint
 
 // ---- WebSocket events ----------------------------------------------------
 
+/**
+ * Key under which a consumer may attach the already-encoded bytes of a
+ * `websocket.send` text frame. Servers that see it write those bytes instead of
+ * encoding `text` again: the "fastlane" that lets one broadcast be serialized
+ * once for every local member. Servers that do not know it use `text`.
+ */
+export const ENCODED_FRAME: unique symbol = Symbol.for('switchyard.encodedFrame');
+
 export interface WebSocketConnectEvent { type: 'websocket.connect' }
 export interface WebSocketAcceptEvent { type: 'websocket.accept'; subprotocol?: string | null; headers?: Header[] }
 /** Exactly one of `text` and `bytes` is set; the other may be absent or `null`. */
 export interface WebSocketReceiveEvent { type: 'websocket.receive'; text?: string | null; bytes?: Uint8Array | null }
-export interface WebSocketSendEvent { type: 'websocket.send'; text?: string | null; bytes?: Uint8Array | null }
+export interface WebSocketSendEvent {
+  type: 'websocket.send';
+  text?: string | null;
+  bytes?: Uint8Array | null;
+  /** The UTF-8 bytes of `text`, already encoded (see {@link ENCODED_FRAME}). */
+  [ENCODED_FRAME]?: Uint8Array;
+}
 export interface WebSocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
 export interface WebSocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
 
@@ -148,16 +162,22 @@ export type Send = (event: SendEvent) => Promise<void>;
 /** An ASGI application: one call per connection (or per worker channel). */
 export type Application = (scope: Scope, receive: Receive, send: Send) => Promise<void>;
 
-/**
- * Key under which a consumer may attach the already-encoded bytes of a
- * `websocket.send` text frame. Servers that see it write those bytes instead of
- * encoding `text` again: the "fastlane" that lets one broadcast be serialized
- * once for every local member. Servers that do not know it use `text`.
- */
-export const ENCODED_FRAME: unique symbol = Symbol.for('switchyard.encodedFrame');
 
 /** Encodes a string once as UTF-8. */
 export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
+
+/** Headers given as pairs or an object, names and values as strings (latin-1) or bytes. */
+export type HeadersInit = Array<[string | Uint8Array, string | Uint8Array]> | Record<string, string>;
+
+/** Turns friendly headers into ASGI's `[name, value]` byte pairs, names lower-cased. */
+export function toHeaders(headers: HeadersInit | undefined): Header[] {
+  if (headers === undefined) return [];
+  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
+  return pairs.map(([name, value]) => [
+    typeof name === 'string' ? Buffer.from(name.toLowerCase(), 'latin1') : name,
+    typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
+  ]);
+}
 
 /** Looks a header up by its lower-case name; the last one wins when `last` is set (as Django's origin check). */
 export function getHeader(headers: Header[], name: string, last = false): string | undefined {

@@ -10,21 +10,9 @@
  * because its consumer stops when `handle()` returns). The instance ends when
  * the last body chunk is sent (`more: false`) or the client goes away.
  */
-import type { Header, HttpRequestEvent } from '../asgi.js';
+import { type HeadersInit, type HttpRequestEvent, toHeaders } from '../asgi.js';
 import { ProtocolError, StopConsumer } from '../errors.js';
 import { reserveFrameworkMethods, AsyncConsumer } from './base.js';
-
-/** Response headers as a list of pairs or an object; names and values as strings or bytes. */
-export type HeadersInit = Array<[string | Uint8Array, string | Uint8Array]> | Record<string, string>;
-
-function toHeaders(headers: HeadersInit | undefined): Header[] {
-  if (headers === undefined) return [];
-  const pairs = Array.isArray(headers) ? headers : Object.entries(headers);
-  return pairs.map(([name, value]) => [
-    typeof name === 'string' ? Buffer.from(name.toLowerCase(), 'latin1') : name,
-    typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
-  ]);
-}
 
 /**
  * An HTTP consumer: implement `handle(body)`.

@@ -130,7 +130,7 @@ export class WebsocketConsumer extends AsyncConsumer {
    */
   async forward<E extends LayerMessage>(event: E, render: (event: E) => string = wholeEventAsJson): Promise<void> {
     const frame = renderOnce(event, render);
-    await this.baseSend({ type: 'websocket.send', text: frame.text, [ENCODED_FRAME]: frame.bytes } as WebSocketSendEvent);
+    await this.baseSend({ type: 'websocket.send', text: frame.text, [ENCODED_FRAME]: frame.bytes });
   }
 
   /** Closes the connection (before `accept()`, refuses the handshake). */

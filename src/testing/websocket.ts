@@ -2,22 +2,13 @@
  * `WebsocketCommunicator` and `HttpCommunicator`: drive a WebSocket or HTTP
  * application with Django Channels' test API, no server involved.
  */
-import type { Application, Header, HttpScope, SendEvent, WebSocketScope } from '../asgi.js';
+import { type Application, type Header, type HeadersInit, type HttpScope, type SendEvent, type WebSocketScope, toHeaders } from '../asgi.js';
 import { ApplicationCommunicator } from './application.js';
 
 /** What `connect()` tells: accepted with a subprotocol, or refused with a close code. */
 export type ConnectResult =
   | { connected: true; subprotocol: string | null }
   | { connected: false; closeCode: number };
-
-type HeadersInput = Array<[string | Uint8Array, string | Uint8Array]>;
-
-function toHeaders(headers: HeadersInput = []): Header[] {
-  return headers.map(([name, value]) => [
-    typeof name === 'string' ? Buffer.from(name.toLowerCase(), 'latin1') : name,
-    typeof value === 'string' ? Buffer.from(value, 'latin1') : value,
-  ]);
-}
 
 /** Splits `"/path?query"` (or a full URL) into a decoded path and the raw query bytes. */
 function splitPath(path: string): { path: string; raw_path: Uint8Array; query_string: Uint8Array } {
@@ -37,7 +28,7 @@ function expectType<T extends SendEvent['type']>(event: SendEvent, type: T): Ext
 
 /** Options of a {@link WebsocketCommunicator}. */
 export interface WebsocketCommunicatorOptions {
-  headers?: HeadersInput;
+  headers?: HeadersInit;
   subprotocols?: string[];
   /** Extra scope fields (cookies, user, client...). */
   scope?: Partial<WebSocketScope>;
@@ -145,7 +136,7 @@ export class HttpCommunicator extends ApplicationCommunicator {
   readonly #body: Uint8Array;
   #requested = false;
 
-  constructor(application: Application, method: string, path: string, options: { body?: Uint8Array | string; headers?: HeadersInput; scope?: Partial<HttpScope> } = {}) {
+  constructor(application: Application, method: string, path: string, options: { body?: Uint8Array | string; headers?: HeadersInit; scope?: Partial<HttpScope> } = {}) {
     const scope: HttpScope = {
       type: 'http',
       asgi: { version: '3.0', spec_version: '2.4' },

@@ -194,6 +194,14 @@ describe('chat in a real browser', { skip: hasChromium ? false : `no Chromium at
     await screenshot(alice, 'chat-room-after-restart');
   });
 
+  test('when the browser goes offline the status says so, and back', async () => {
+    await carol.context().setOffline(true);
+    await waitForStatus(carol, 'offline');
+    await screenshot(carol, 'chat-room-offline');
+    await carol.context().setOffline(false);
+    await waitForStatus(carol, 'connected');
+  });
+
   test('a long room scrolls: the list follows new messages, unless the reader scrolled up', async () => {
     const room = await openRoom('long_room', 'dora');
     for (let i = 1; i <= 60; i++) await say(room, `line ${i}: ${'长文本 '.repeat(i % 7)}`);

@@ -32,12 +32,14 @@ const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/$
 
 let hasConnected = false;
 let outageNoticed = false;
+let queuedNoticed = false;
 
 function showStatus() {
   const state = socket.state;
+  // Without a network the socket cannot work, even if the browser has not noticed it is dead yet.
   const label =
-    state === 'open' ? 'connected'
-    : state === 'closed' || !navigator.onLine ? 'offline'
+    state === 'closed' || !navigator.onLine ? 'offline'
+    : state === 'open' ? 'connected'
     : state === 'connecting' ? 'connecting'
     : 'reconnecting';
   statusBadge.textContent = label;
@@ -47,7 +49,7 @@ function showStatus() {
 socket.on('state', showStatus);
 socket.on('open', ({ reconnected }) => {
   if (reconnected) addNotice('Reconnected.');
-  outageNoticed = false;
+  outageNoticed = queuedNoticed = false;
 });
 socket.on('close', ({ willReconnect }) => {
   setOnline([]); // stale while away; the server's events rebuild it
@@ -102,7 +104,10 @@ function sendMessage() {
     addNotice('Not sent: offline for too long. Try again when connected.', 'error');
     return;
   }
-  if (socket.state !== 'open') addNotice('Offline: your message will be sent when the connection is back.', 'warning');
+  if (socket.state !== 'open' && !queuedNoticed) {
+    queuedNoticed = true;
+    addNotice('Offline: messages will be sent when the connection is back.', 'warning');
+  }
   pending.push(message);
   if (pending.length > 50) pending.shift();
   input.value = '';

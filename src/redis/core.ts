@@ -136,6 +136,11 @@ export class RedisChannelLayer implements ChannelLayer {
     return this.#inbox.stats();
   }
 
+  /** The hosts (shards) in order, as `host:port/db`. */
+  get hosts(): readonly string[] {
+    return this.#shards.map((shard) => shard.label);
+  }
+
   /** The shard index a channel's or group's writes go to. */
   shardFor(name: string): number {
     return shardIndex(name, this.#shards.length);

@@ -35,7 +35,8 @@ export type MakeLayer = (options: BaseLayerOptions, namespace: string) => Channe
 
 let namespaces = 0;
 
-const NOTHING = Symbol('nothing');
+/** What {@link receiveWithin} returns when no message comes. */
+export const NOTHING = Symbol('nothing');
 
 /** The next message of a channel, or NOTHING when none comes within `ms`. */
 export async function receiveWithin(layer: ChannelLayer, channel: string, ms: number): Promise<LayerMessage | typeof NOTHING> {

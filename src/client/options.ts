@@ -37,6 +37,13 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  * On a quiet channel, set `message` so the client itself sends a ping every
  * `interval` ms and the server's reply (any frame) keeps the link alive; use
  * `isPong` to keep those replies out of the `message` event.
+ *
+ * @example
+ * ```ts
+ * new ReconnectingWebSocket(url, {
+ *   heartbeat: { timeout: 45_000, interval: 15_000, message: '{"type":"ping"}', isPong: ({ data }) => (data as { type?: string })?.type === 'pong' },
+ * });
+ * ```
  */
 export interface HeartbeatOptions {
   /** Ms without any frame from the server after which the link is dropped. */
@@ -49,6 +56,14 @@ export interface HeartbeatOptions {
   isPong?: (message: MessageDetail) => boolean;
 }
 
+/**
+ * How a {@link ReconnectingWebSocket} connects, retries and queues. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * new ReconnectingWebSocket(url, { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
+ * ```
+ */
 export interface ClientOptions {
   /** The WebSocket class to use. Default: `globalThis.WebSocket` (browsers, Node 22+); required on Node 20. */
   WebSocket?: WebSocketConstructor;

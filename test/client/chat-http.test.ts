@@ -104,6 +104,7 @@ describe('chat HTTP app', () => {
     assert.equal(first.headers['content-type'], 'text/javascript; charset=utf-8');
     assert.match(first.body, /export\s*\{/, 'an ES module');
     assert.match(first.body, /ReconnectingWebSocket/);
+    assert.doesNotMatch(first.body, /\bnode:|\brequire\(/, 'nothing from Node in the browser bundle');
     assert.ok(first.bytes < 20_000, `minified: ${first.bytes} bytes`);
     const started = performance.now();
     const second = await request('/static/switchyard-client.js', 'GET', {}, app);

@@ -130,6 +130,8 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
   }
 
+  logger.info({ url }, `Listening on ${url}`);
+
   let closing: Promise<void> | null = null;
   let markClosed!: () => void;
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });

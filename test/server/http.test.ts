@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import type { Application, HttpScope } from '../../src/asgi.js';
+import type { Application, HttpScope, ReceiveEvent } from '../../src/asgi.js';
 import { RouteNotFound } from '../../src/errors.js';
 import { bytes, deferred, sleep, start, text, until, type TestServer } from './helpers.js';
 
@@ -29,7 +29,7 @@ const echo: Application = async (scope, receive, send) => {
   const chunks: Uint8Array[] = [];
   let events = 0;
   for (;;) {
-    const event = await receive();
+    const event = await receive() as ReceiveEvent;
     if (event.type !== 'http.request') break;
     events++;
     if (event.body) chunks.push(event.body);
@@ -38,7 +38,7 @@ const echo: Application = async (scope, receive, send) => {
   const payload = JSON.stringify({
     method: scope.method, path: scope.path, raw: text(scope.raw_path), query: text(scope.query_string), scheme: scope.scheme,
     client: scope.client, root: scope.root_path, body: Buffer.concat(chunks).toString(), events,
-    header: scope.headers.find(([k]) => text(k) === 'x-test')?.[1] !== undefined ? text(scope.headers.find(([k]) => text(k) === 'x-test')![1]) : null,
+    header: text(scope.headers.find(([k]) => text(k) === 'x-test')?.[1]),
   });
   await send({ type: 'http.response.start', status: 200, headers: [[bytes('content-type'), bytes('application/json')], [bytes('set-cookie'), bytes('a=1')], [bytes('set-cookie'), bytes('b=2')]] });
   await send({ type: 'http.response.body', body: bytes(payload) });
@@ -66,6 +66,7 @@ describe('HTTP bridge', () => {
     assert.equal(body.root, '/api');
     assert.equal(body.client[0], '127.0.0.1');
     assert.equal(body.header, 'yes');
+    assert.equal(JSON.parse((await request(server, '/')).body).header, '');
     assert.deepEqual(reply.headers['set-cookie'], ['a=1', 'b=2']);
     assert.equal(reply.headers['content-length'], String(Buffer.byteLength(reply.body)));
     assert.ok(server.logs.some((l) => l.access === 'http' && l.status === 200 && l.path === '/café/x'), 'access log line');

@@ -1,0 +1,107 @@
+// The real command in real processes: SIGTERM drain, lifespan failure, workers, TLS.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { listening, run, type Running } from './process-helpers.js';
+
+const APP = 'test/server/fixtures/app.ts:app';
+
+function get(url: string, options: https.RequestOptions = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const client = url.startsWith('https') ? https : http;
+    client.get(url, { agent: false, ...options }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    }).on('error', reject);
+  });
+}
+
+function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+describe('switchyard serve (processes)', () => {
+  const running: Running[] = [];
+  const start = (args: string[], env: Record<string, string> = {}): Running => {
+    const r = run(args, env);
+    running.push(r);
+    return r;
+  };
+  after(() => { for (const r of running) r.stop(); });
+
+  test('SIGTERM: open WebSockets get 1001, their disconnect handlers and an in-flight response finish, lifespan shutdown runs, exit 0', async () => {
+    const server = start(['serve', APP, '--port', '0', '--shutdown-timeout', '5']);
+    const url = String((await server.waitFor(listening)).url);
+    const sockets = await Promise.all([open(`${url.replace('http', 'ws')}/a`), open(`${url.replace('http', 'ws')}/b`)]);
+    const codes = sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code))));
+    const slow = get(`${url}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the request is in flight
+    server.child.kill('SIGTERM');
+    assert.deepEqual(await Promise.all(codes), [1001, 1001]);
+    assert.deepEqual(await slow, { status: 200, body: 'slow and complete' });
+    assert.deepEqual(await server.exited, { code: 0, signal: null });
+    const fixture = server.lines.filter((l) => typeof l.fixture === 'string').map((l) => l.fixture);
+    assert.deepEqual(fixture, ['startup', 'disconnect 1001', 'disconnect 1001', 'shutdown']);
+  });
+
+  test('a failing lifespan startup stops the server with a clear message and a non-zero exit', async () => {
+    const server = start(['serve', APP, '--port', '0'], { FIXTURE_FAIL_STARTUP: '1' });
+    const { code } = await server.exited;
+    assert.notEqual(code, 0);
+    assert.match(server.output(), /Lifespan startup failed: database unreachable/);
+  });
+
+  test('--workers 2 refuses the in-memory layer and says why', async () => {
+    const server = start(['serve', APP, '--port', '0', '--workers', '2'], { CHANNEL_LAYER_URL: 'memory://' });
+    const { code } = await server.exited;
+    assert.equal(code, 1);
+    assert.match(server.output(), /groups? would never reach|in-memory channel layer/);
+  });
+
+  test('--workers 2 with Redis: two processes serve one port', async () => {
+    const server = start(['serve', APP, '--port', '0', '--workers', '2'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
+    const ready = await server.waitFor((l) => l.workers === 2 && listening(l), 20000);
+    const url = String(ready.url);
+    const pids = new Set<string>();
+    for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await get(`${url}/pid`)).body);
+    assert.equal(pids.size, 2, `answers came from ${[...pids].join(', ')}`);
+    server.child.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+
+  test('--ssl-keyfile/--ssl-certfile serve https:// and wss://', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-tls-'));
+    try {
+      const key = join(dir, 'key.pem');
+      const cert = join(dir, 'cert.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+      const server = start(['serve', APP, '--port', '0', '--ssl-keyfile', key, '--ssl-certfile', cert]);
+      const url = String((await server.waitFor(listening)).url);
+      assert.match(url, /^https:\/\//);
+      const { readFileSync } = await import('node:fs');
+      const ca = readFileSync(cert);
+      assert.equal((await get(`${url}/pid`, { ca })).status, 200);
+      const ws = await open(`${url.replace('https', 'wss')}/echo`, { ca });
+      const reply = new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+      ws.send('over tls');
+      assert.equal(await reply, 'over tls');
+      ws.close();
+      server.child.kill('SIGTERM');
+      assert.equal((await server.exited).code, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

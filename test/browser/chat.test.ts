@@ -11,7 +11,6 @@ import { application } from '../../examples/chat/app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
-const hasChromium = existsSync(CHROMIUM);
 
 let server: Server;
 let port = 0;
@@ -82,7 +81,10 @@ async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname });
 }
 
-describe('chat in a real browser', { skip: hasChromium ? false : `no Chromium at ${CHROMIUM}` }, () => {
+// Never skipped: `npm run setup` installs Debian's Chromium, and a missing browser is a failure.
+if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`npm run setup\` (Debian's chromium package)`);
+
+describe('chat in a real browser', () => {
   let alice: Page;
   let bob: Page;
   let carol: Page;

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Application } from '../asgi.js';
 import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
+import { setLogger } from '../log.js';
 import type { ServerContext } from './context.js';
 import { handleHttp } from './http.js';
 import { Lifespan } from './lifespan.js';
@@ -81,6 +82,8 @@ function listen(server: http.Server, host: string, port: number, unixSocket: str
 export async function serve(app: Application, options: ServerOptions = {}): Promise<Server> {
   const opts = resolveOptions(options);
   const logger = opts.logger ?? createLogger({ level: opts.logLevel });
+  // The library logs (consumers, layers) through the server's logger from now on.
+  if (opts.logger === undefined) setLogger(logger);
   await prepareChannelLayers();
   const metrics = opts.metricsPath !== null ? new ServerMetrics() : null;
   if (metrics !== null) {

@@ -1,0 +1,24 @@
+/**
+ * `npm start`: the chat room on a real port.
+ *
+ * Environment: HOST (127.0.0.1), PORT (8000), CHANNEL_LAYER_URL (memory://;
+ * `redis://127.0.0.1:6379/0` to share rooms between processes).
+ * The same app runs under the CLI: `npx switchyard serve examples/chat/app.ts:application`.
+ */
+import { prepareChannelLayers } from '../../src/layers/registry.js';
+import { setLogger } from '../../src/log.js';
+import { createLogger, serve } from '../../src/server/index.js';
+import { application } from './app.js';
+
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+setLogger(logger);
+process.env.CHANNEL_LAYER_URL ||= 'memory://';
+await prepareChannelLayers();
+
+const server = await serve(application, {
+  host: process.env.HOST || '127.0.0.1',
+  port: Number(process.env.PORT || 8000),
+  logger,
+  handleSignals: true,
+});
+logger.info({ layer: process.env.CHANNEL_LAYER_URL }, `Chat ready: open ${server.url}/ in a browser`);

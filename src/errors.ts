@@ -21,6 +21,9 @@
  * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | |
  * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 |
  * | TimeoutError (testing) | SY_TIMEOUT | |
+ * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 |
+ * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) |
+ * | TooManyGroups | SY_TOO_MANY_GROUPS | |
  */
 
 /** Base class: every Switchyard error has a stable string code. */
@@ -108,4 +111,24 @@ export class LayerUnavailableError extends SwitchyardError {
 /** An application broke the ASGI contract (sent `websocket.send` before accepting, a body after the end...). */
 export class ProtocolError extends SwitchyardError {
   constructor(message: string) { super('SY_PROTOCOL_ERROR', message); }
+}
+
+/** A request did something a well-behaved client never does (Django's `SuspiciousOperation`): HTTP 400. */
+export class SuspiciousOperation extends SwitchyardError {
+  readonly status = 400;
+  constructor(message: string) { super('SY_SUSPICIOUS_OPERATION', message); }
+}
+
+/** A session store was asked to update a session that no longer exists (Django's `UpdateError`). */
+export class SessionUpdateError extends SwitchyardError {
+  constructor(message = 'Session was deleted before it could be updated') { super('SY_SESSION_UPDATE', message); }
+}
+
+/** A connection tried to join more groups than its limit allows (`withGroupLimit`). */
+export class TooManyGroups extends SwitchyardError {
+  readonly channel: string;
+  constructor(channel: string, limit: number) {
+    super('SY_TOO_MANY_GROUPS', `Channel ${channel} is already in ${limit} groups (the limit)`);
+    this.channel = channel;
+  }
 }

@@ -1,0 +1,100 @@
+/**
+ * The middleware pattern (Django's `BaseMiddleware`), and the denier that
+ * refuses a connection.
+ *
+ * How it works. A middleware is an application that wraps another one: it
+ * receives the scope, copies it (`{ ...scope }`, which keeps symbol keys),
+ * adds what it knows (cookies, session, user) and calls the inner
+ * application. One middleware serves every connection, so it never keeps
+ * per-connection state on itself: what belongs to a connection lives in the
+ * copied scope or in the closure of that one call. Every middleware made
+ * with {@link middleware} inherits the inner app's path-routing mark, so a
+ * `URLRouter` route whose app is middleware around a router still matches
+ * as a prefix.
+ */
+import type { Application, Receive, Scope, Send } from '../asgi.js';
+import { utf8 } from '../asgi.js';
+import { inheritPathRouting } from '../routing.js';
+
+/** What a middleware does with one connection: typically enrich `scope` and `return inner(scope, receive, send)`. */
+export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inner: Application) => Promise<void>;
+
+/**
+ * Builds a middleware application around `inner`. The scope handed to
+ * `handle` is already a copy: change it freely.
+ *
+ * @example
+ * ```ts
+ * const WithRequestId = (inner: Application) =>
+ *   middleware(inner, (scope, receive, send, app) => app({ ...scope, requestId: randomUUID() }, receive, send));
+ * ```
+ */
+export function middleware(inner: Application, handle: MiddlewareHandler): Application {
+  const app: Application = (scope, receive, send) => handle({ ...scope } as Scope, receive, send, inner);
+  Object.defineProperty(app, 'name', { value: `${handle.name || 'middleware'}(${inner.name || 'app'})` });
+  return inheritPathRouting(app, inner);
+}
+
+/**
+ * Django's `BaseMiddleware`, for those who prefer a class: override
+ * {@link BaseMiddleware.call} and pass `instance.asApp()` where an
+ * application is expected.
+ *
+ * @example
+ * ```ts
+ * class QueryStringLogger extends BaseMiddleware {
+ *   override async call(scope: Scope, receive: Receive, send: Send) {
+ *     logger.info({ qs: String(scope.query_string) });
+ *     await super.call(scope, receive, send);
+ *   }
+ * }
+ * const app = new QueryStringLogger(inner).asApp();
+ * ```
+ */
+export class BaseMiddleware {
+  readonly inner: Application;
+  constructor(inner: Application) {
+    this.inner = inner;
+  }
+
+  /** Copies the scope and calls the inner application. */
+  async call(scope: Scope, receive: Receive, send: Send): Promise<void> {
+    await this.inner({ ...scope } as Scope, receive, send);
+  }
+
+  /** This middleware as an ASGI application. */
+  asApp(): Application {
+    return inheritPathRouting((scope, receive, send) => this.call(scope, receive, send), this.inner);
+  }
+}
+
+/**
+ * Refuses a connection before the inner application ever runs: a WebSocket
+ * handshake is closed before accept (the server answers HTTP 403, as Django's
+ * `WebsocketDenier`), an HTTP request gets `status` with a short text body.
+ *
+ * @example
+ * ```ts
+ * if (!allowed) return deny(scope, receive, send);
+ * ```
+ */
+export async function deny(scope: Scope, receive: Receive, send: Send, status = 403, text = 'Forbidden'): Promise<void> {
+  if (scope.type === 'websocket') {
+    const event = await receive();
+    if (event.type === 'websocket.disconnect') return;
+    await send({ type: 'websocket.close' });
+    return;
+  }
+  if (scope.type === 'http') {
+    const body = utf8(`${text}\n`);
+    await send({
+      type: 'http.response.start',
+      status,
+      headers: [
+        [utf8('content-type'), utf8('text/plain; charset=utf-8')],
+        [utf8('content-length'), utf8(String(body.length))],
+      ],
+    });
+    await send({ type: 'http.response.body', body });
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Abuse limits: one client must not be able to degrade a room or a server.
+ *
+ * - {@link LimitsMiddleware}: per-connection inbound message rate (a token
+ *   bucket) and per-client-address concurrent connections.
+ * - {@link withGroupLimit}: a channel layer wrapper capping how many groups
+ *   one connection (one channel) may join.
+ * - Message size is the server's limit (`wsMaxSize`, default 1 MiB: a bigger
+ *   frame closes the connection with 1009) and needs nothing here.
+ *
+ * How the rate limit works. Each connection has a bucket of `burst` tokens,
+ * refilled at `messagesPerSecond`; each `websocket.receive` takes one. With
+ * the bucket empty the message is dropped before the application sees it,
+ * and the client gets an error event (`{"type":"error","code":"rate_limited",
+ * "message":...}`, at most one per `noticeInterval`). Dropped messages take
+ * from a second bucket of `maxDropped` "strikes", refilled at
+ * `forgivePerSecond`: a client that keeps flooding empties it and is closed
+ * with 1008 (policy violation), while a user who briefly types too fast
+ * only loses a few messages. The application then sees a
+ * `websocket.disconnect` with code 1008, so its cleanup runs as usual.
+ * Buckets refill by arithmetic on timestamps: no timers per connection.
+ *
+ * Defaults, chosen for a public chat: 10 messages/s with bursts of 20,
+ * closed after 50 drops (forgiving 1 per second), error notices at most once
+ * a second, no per-address connection limit (set one, such as 20, when
+ * clients do not share addresses behind NAT or a proxy; behind a reverse
+ * proxy, enable the server's `proxyHeaders` so `scope.client` is the real
+ * client). Groups per connection: 100 with `withGroupLimit`.
+ */
+import type { Application, LayerMessage, ReceiveEvent, SendEvent } from '../asgi.js';
+import { TooManyGroups } from '../errors.js';
+import type { ChannelLayer } from '../layers/base.js';
+import { logger } from '../log.js';
+import { deny, middleware } from './base.js';
+
+/** Options of {@link LimitsMiddleware}; see the module doc for the defaults. */
+export interface LimitsOptions {
+  /** Sustained inbound messages per second per connection. Default 10. */
+  messagesPerSecond?: number;
+  /** Messages a connection may send at once before the rate applies. Default 20. */
+  burst?: number;
+  /** Dropped messages tolerated (as a bucket) before closing with 1008. Default 50. */
+  maxDropped?: number;
+  /** Strikes given back per second. Default 1. */
+  forgivePerSecond?: number;
+  /** Seconds between two error notices to one client. Default 1. */
+  noticeInterval?: number;
+  /** Concurrent WebSocket connections per client address; `0` for no limit. Default 0. */
+  maxConnectionsPerAddress?: number;
+}
+
+/** The defaults of {@link LimitsMiddleware}. */
+export const DEFAULT_LIMITS: Required<LimitsOptions> = {
+  messagesPerSecond: 10,
+  burst: 20,
+  maxDropped: 50,
+  forgivePerSecond: 1,
+  noticeInterval: 1,
+  maxConnectionsPerAddress: 0,
+};
+
+/**
+ * A token bucket refilled by elapsed time.
+ *
+ * @example
+ * ```ts
+ * const bucket = new TokenBucket(20, 10); // 20 at once, 10 per second
+ * if (!bucket.take()) dropMessage();
+ * ```
+ */
+export class TokenBucket {
+  readonly capacity: number;
+  readonly perSecond: number;
+  #tokens: number;
+  #at: number;
+
+  constructor(capacity: number, perSecond: number, now = performance.now()) {
+    this.capacity = capacity;
+    this.perSecond = perSecond;
+    this.#tokens = capacity;
+    this.#at = now;
+  }
+
+  /** Takes one token if there is one. */
+  take(now = performance.now()): boolean {
+    this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+const RATE_NOTICE = JSON.stringify({ type: 'error', code: 'rate_limited', message: 'Too many messages: slow down. Some were not delivered.' });
+
+/**
+ * Rate and connection limits for WebSocket connections (HTTP passes through).
+ *
+ * @example
+ * ```ts
+ * const app = LimitsMiddleware(AuthMiddlewareStack(router, auth), { messagesPerSecond: 5, maxConnectionsPerAddress: 20 });
+ * ```
+ */
+export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}): Application {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const limits: Required<LimitsOptions> = { ...DEFAULT_LIMITS, ...defined };
+  for (const [name, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !(value >= 0)) throw new TypeError(`The "${name}" limit must be a non-negative number (got ${String(value)})`);
+  }
+  // Shared by every connection on purpose: counts per client address.
+  const perAddress = new Map<string, number>();
+
+  return middleware(inner, async function limitsMiddleware(scope, receive, send, app) {
+    if (scope.type !== 'websocket') return app(scope, receive, send);
+    const address = scope.client?.[0] ?? 'unknown';
+    const max = limits.maxConnectionsPerAddress;
+    if (max > 0 && (perAddress.get(address) ?? 0) >= max) {
+      logger.warn({ client: address, limit: max, path: scope.path }, 'WebSocket refused: too many connections from this address');
+      return deny(scope, receive, send);
+    }
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+
+    const rate = new TokenBucket(limits.burst, limits.messagesPerSecond);
+    const strikes = new TokenBucket(limits.maxDropped, limits.forgivePerSecond);
+    let accepted = false;
+    let closedByUs = false;
+    let lastNotice = -Infinity;
+    let dropped = 0;
+
+    const limitedSend = async (event: SendEvent): Promise<void> => {
+      if (closedByUs) return; // the app may still try to talk while it cleans up
+      if (event.type === 'websocket.accept') accepted = true;
+      await send(event);
+    };
+    const limitedReceive = async (): Promise<ReceiveEvent | LayerMessage> => {
+      for (;;) {
+        const event = await receive();
+        if (event.type !== 'websocket.receive' || rate.take()) return event;
+        dropped += 1;
+        if (!strikes.take()) {
+          logger.warn({ client: address, path: scope.path, dropped }, 'WebSocket closed: message flood (1008)');
+          await send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' });
+          closedByUs = true;
+          return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' };
+        }
+        const now = performance.now();
+        if (accepted && now - lastNotice >= limits.noticeInterval * 1000) {
+          lastNotice = now;
+          await send({ type: 'websocket.send', text: RATE_NOTICE });
+        }
+      }
+    };
+    try {
+      await app(scope, limitedReceive, limitedSend);
+    } finally {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    }
+  });
+}
+
+/**
+ * Wraps a channel layer so that no channel is in more than `maxGroups`
+ * groups at once; one more `groupAdd` throws {@link TooManyGroups}.
+ * Consumers leave their groups when they end, which gives the count back.
+ *
+ * @example
+ * ```ts
+ * configureChannelLayers({ default: withGroupLimit(new InMemoryChannelLayer(), 100) });
+ * ```
+ */
+export function withGroupLimit(layer: ChannelLayer, maxGroups = 100): ChannelLayer {
+  const memberships = new Map<string, Set<string>>();
+  return {
+    get extensions() { return layer.extensions; },
+    get expiry() { return layer.expiry; },
+    send: (channel, message) => layer.send(channel, message),
+    receive: (channel, signal) => layer.receive(channel, signal),
+    newChannel: (prefix) => layer.newChannel(prefix),
+    groupSend: (group, message) => layer.groupSend(group, message),
+    flush: async () => {
+      memberships.clear();
+      await layer.flush();
+    },
+    close: () => layer.close(),
+    async groupAdd(group, channel) {
+      const groups = memberships.get(channel) ?? new Set<string>();
+      if (!groups.has(group) && groups.size >= maxGroups) throw new TooManyGroups(channel, maxGroups);
+      groups.add(group);
+      memberships.set(channel, groups);
+      await layer.groupAdd(group, channel);
+    },
+    async groupDiscard(group, channel) {
+      const groups = memberships.get(channel);
+      if (groups !== undefined) {
+        groups.delete(group);
+        if (groups.size === 0) memberships.delete(channel);
+      }
+      await layer.groupDiscard(group, channel);
+    },
+  };
+}

@@ -1,0 +1,334 @@
+/**
+ * Sessions: the `Session` object, `SessionManager` (cookie ⇄ store), and
+ * Django's `SessionMiddleware` / `SessionMiddlewareStack`.
+ *
+ * How it works. The session cookie carries a *signed* token
+ * (`token.timestamp.hmac`, see `signing.ts`); the token names the session in
+ * the store (or, with the signed-cookie store, is the data). A cookie that is
+ * unsigned, tampered with, signed by an unknown secret or older than
+ * `maxAge` is ignored, exactly as no cookie: the connection gets a new, empty
+ * session (and so an anonymous user). Nothing is read from the store until
+ * the session is first used (`await session.get(...)`), so a request that
+ * never touches its session costs no store round trip.
+ *
+ * Saving follows Django: over HTTP the session is saved when the app sends
+ * `http.response.start` with a status other than 500 and the session was
+ * modified (or `saveEveryRequest`), and the response gets the `Set-Cookie`
+ * (or a deleting one when the session became empty). Over WebSocket there is
+ * no response to carry a cookie: save explicitly with `await
+ * session.save()`; the browser keeps its cookie, so this works for sessions
+ * that already had one.
+ */
+import type { Application, SendEvent } from '../asgi.js';
+import { ImproperlyConfigured, SessionUpdateError, SuspiciousOperation } from '../errors.js';
+import { middleware } from './base.js';
+import { CookieMiddleware, formatSetCookie, httpDate } from './cookies.js';
+import type { SessionData, SessionStore } from './session-stores/base.js';
+import { MemorySessionStore } from './session-stores/memory.js';
+import { Signer } from './signing.js';
+
+/**
+ * One connection's session. Reads are async because the data is loaded from
+ * the store on first use.
+ *
+ * @example
+ * ```ts
+ * const session = getSession(this.scope);
+ * const visits = ((await session.get<number>('visits')) ?? 0) + 1;
+ * await session.set('visits', visits);
+ * await session.save(); // WebSocket: explicit
+ * ```
+ */
+export class Session {
+  readonly #store: SessionStore;
+  readonly #maxAge: number;
+  #token: string | null;
+  #data: SessionData | null = null;
+  #loading: Promise<SessionData> | null = null;
+  /** True once something was changed since the last save. */
+  modified = false;
+  /** True once the data was read. */
+  accessed = false;
+
+  constructor(store: SessionStore, token: string | null, maxAge: number) {
+    this.#store = store;
+    this.#token = token;
+    this.#maxAge = maxAge;
+  }
+
+  /** The store's token for this session (`null` for a session not saved yet). */
+  get sessionKey(): string | null {
+    return this.#token;
+  }
+
+  /** Loads the data (once); an unknown or expired token becomes a new, empty session. */
+  async load(): Promise<SessionData> {
+    this.accessed = true;
+    if (this.#data !== null) return this.#data;
+    this.#loading ??= (async () => {
+      const data = this.#token === null ? null : await this.#store.load(this.#token);
+      if (data === null) this.#token = null;
+      this.#data = data ?? {};
+      return this.#data;
+    })();
+    return this.#loading;
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const data = await this.load();
+    return Object.hasOwn(data, key) ? (data[key] as T) : undefined;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return Object.hasOwn(await this.load(), key);
+  }
+
+  async keys(): Promise<string[]> {
+    return Object.keys(await this.load());
+  }
+
+  async set(key: string, value: unknown): Promise<void> {
+    const data = await this.load();
+    data[key] = value;
+    this.modified = true;
+  }
+
+  /** Removes `key` and returns its value (Django's `pop`). */
+  async delete<T = unknown>(key: string): Promise<T | undefined> {
+    const data = await this.load();
+    if (!Object.hasOwn(data, key)) return undefined;
+    const value = data[key] as T;
+    delete data[key];
+    this.modified = true;
+    return value;
+  }
+
+  /** Removes every key (the token stays). */
+  async clear(): Promise<void> {
+    await this.load();
+    this.#data = {};
+    this.modified = true;
+  }
+
+  /** True when there is nothing to keep: no data loaded and no token, or loaded data with no keys. */
+  isEmpty(): boolean {
+    return this.#data === null ? this.#token === null : Object.keys(this.#data).length === 0;
+  }
+
+  /** Deletes the session from the store and starts a new empty one (logout). */
+  async flush(): Promise<void> {
+    await this.load();
+    this.#data = {};
+    this.modified = true;
+    const old = this.#token;
+    this.#token = null;
+    if (old !== null) await this.#store.destroy(old);
+  }
+
+  /** Keeps the data under a new token (against session fixation, on login). */
+  async cycleKey(): Promise<void> {
+    await this.load();
+    const old = this.#token;
+    this.#token = null;
+    this.modified = true;
+    if (old !== null) await this.#store.destroy(old);
+  }
+
+  /**
+   * Writes the session to the store (an empty session is deleted instead).
+   * Throws `SessionUpdateError` when the session was deleted meanwhile.
+   */
+  async save(): Promise<void> {
+    const data = await this.load();
+    if (Object.keys(data).length === 0) {
+      if (this.#token !== null) await this.#store.destroy(this.#token);
+      this.#token = null;
+    } else {
+      this.#token = await this.#store.save(this.#token, data, this.#maxAge);
+    }
+    this.modified = false;
+  }
+}
+
+/** Session settings, with Django's defaults. */
+export interface SessionOptions {
+  /** Secrets for the cookie signature: the first signs, all verify. Default: `SWITCHYARD_SECRET_KEYS` (comma-separated); required. */
+  secrets?: string | readonly string[];
+  /** Where sessions live. Default: a new `MemorySessionStore`. */
+  store?: SessionStore;
+  /** Default `sessionid`. */
+  cookieName?: string;
+  /** Seconds a session lives (cookie `Max-Age`, store TTL, signature age). Default 1209600 (two weeks). */
+  maxAge?: number;
+  /** Default `/`. */
+  cookiePath?: string;
+  /** Default none (the host only). */
+  cookieDomain?: string | null;
+  /** Send the cookie over HTTPS only. Default `false`. */
+  secure?: boolean;
+  /** Hide the cookie from scripts. Default `true`. */
+  httpOnly?: boolean;
+  /** `Strict`, `Lax` or `None`. Default `Lax`. */
+  sameSite?: 'Strict' | 'Lax' | 'None' | 'strict' | 'lax' | 'none';
+  /** Save (and re-send the cookie) on every HTTP response. Default `false`. */
+  saveEveryRequest?: boolean;
+  /** A cookie without `Max-Age`, gone when the browser closes. Default `false`. */
+  expireAtBrowserClose?: boolean;
+}
+
+const DEFAULTS = {
+  cookieName: 'sessionid',
+  maxAge: 1209600,
+  cookiePath: '/',
+  cookieDomain: null,
+  secure: false,
+  httpOnly: true,
+  sameSite: 'Lax',
+  saveEveryRequest: false,
+  expireAtBrowserClose: false,
+} as const;
+
+/**
+ * Turns session cookies into {@link Session}s and back. One manager (one
+ * store, one cookie) can serve the ASGI middleware and the Node/Express
+ * middleware at once, so an HTTP login is seen by WebSocket consumers.
+ *
+ * @example
+ * ```ts
+ * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [process.env.SECRET!] });
+ * const app = AuthMiddlewareStack(URLRouter(routes), { sessions, loadUser });
+ * express().use(expressSession(sessions));
+ * ```
+ */
+export class SessionManager {
+  readonly store: SessionStore;
+  readonly options: Required<Omit<SessionOptions, 'secrets' | 'store'>>;
+  readonly #signer: Signer;
+
+  constructor(options: SessionOptions = {}) {
+    const secrets = options.secrets ?? process.env.SWITCHYARD_SECRET_KEYS?.split(',').map((s) => s.trim()).filter(Boolean);
+    if (secrets === undefined || secrets.length === 0) {
+      throw new ImproperlyConfigured('Sessions need a secret: pass { secrets: [...] } or set SWITCHYARD_SECRET_KEYS');
+    }
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULTS, ...defined } as SessionManager['options'];
+    if (!['strict', 'lax', 'none'].includes(this.options.sameSite.toLowerCase())) {
+      throw new TypeError("samesite must be either 'strict', 'lax' or 'none'");
+    }
+    this.store = options.store ?? new MemorySessionStore();
+    this.#signer = new Signer(secrets, { salt: 'switchyard.sessions' });
+  }
+
+  get cookieName(): string {
+    return this.options.cookieName;
+  }
+
+  /** The session named by a cookie value (a new empty one when the value is missing or not validly signed). */
+  open(cookieValue: string | undefined): Session {
+    const token = cookieValue === undefined ? null : this.#signer.unsign(cookieValue, this.options.maxAge);
+    return new Session(this.store, token, this.options.maxAge);
+  }
+
+  /** The cookie value for a saved session's token. */
+  cookieValue(session: Session): string | null {
+    return session.sessionKey === null ? null : this.#signer.sign(session.sessionKey);
+  }
+
+  /**
+   * Saves `session` and returns the `Set-Cookie` value to send: a new cookie,
+   * a deleting one (the session is now empty and the client had a cookie),
+   * or `null`. A session deleted meanwhile is a `SuspiciousOperation`.
+   */
+  async commit(session: Session, clientHadCookie: boolean): Promise<string | null> {
+    try {
+      await session.save();
+    } catch (error) {
+      if (error instanceof SessionUpdateError) {
+        throw new SuspiciousOperation(
+          "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.",
+        );
+      }
+      throw error;
+    }
+    const { cookieName, cookiePath, cookieDomain } = this.options;
+    const value = this.cookieValue(session);
+    if (value === null) {
+      return clientHadCookie
+        ? formatSetCookie(cookieName, '', { maxAge: 0, path: cookiePath, domain: cookieDomain, expires: 'Thu, 01-Jan-1970 00:00:00 GMT' })
+        : null;
+    }
+    const { maxAge, expireAtBrowserClose } = this.options;
+    return formatSetCookie(cookieName, value, {
+      maxAge: expireAtBrowserClose ? null : maxAge,
+      expires: expireAtBrowserClose ? null : httpDate(Date.now() / 1000 + maxAge),
+      domain: cookieDomain,
+      path: cookiePath,
+      secure: this.options.secure,
+      httpOnly: this.options.httpOnly,
+      sameSite: this.options.sameSite,
+    });
+  }
+}
+
+/** The session a middleware put in the scope; throws when there is none. */
+export function getSession(scope: { session?: unknown }): Session {
+  if (!(scope.session instanceof Session)) {
+    throw new TypeError('Cannot find session in scope. You should wrap your consumer in SessionMiddleware.');
+  }
+  return scope.session;
+}
+
+/** A manager, or the options to build one. */
+export type SessionConfig = SessionManager | SessionOptions;
+
+/** Returns `config` if it is a manager, else a new manager for it. */
+export function sessionManager(config: SessionConfig = {}): SessionManager {
+  return config instanceof SessionManager ? config : new SessionManager(config);
+}
+
+/**
+ * Adds `scope.session` (Django's `SessionMiddleware`); must run inside
+ * `CookieMiddleware`. A scope that already has a session passes through
+ * untouched (the outer session middleware saves).
+ *
+ * @example
+ * ```ts
+ * const app = CookieMiddleware(SessionMiddleware(inner, { secrets: [secret] }));
+ * ```
+ */
+export function SessionMiddleware(inner: Application, config: SessionConfig = {}): Application {
+  const manager = sessionManager(config);
+  return middleware(inner, async function sessionMiddleware(scope, receive, send, app) {
+    if (scope.session !== undefined) return app(scope, receive, send);
+    const cookies = scope.cookies as Record<string, string> | undefined;
+    if (cookies === undefined) {
+      throw new TypeError('No cookies in scope - SessionMiddleware needs to run inside of CookieMiddleware.');
+    }
+    const hadCookie = Object.hasOwn(cookies, manager.cookieName);
+    const session = manager.open(hadCookie ? cookies[manager.cookieName] : undefined);
+    scope.session = session;
+    const saveEvery = manager.options.saveEveryRequest;
+    const sessionSend = async (event: SendEvent): Promise<void> => {
+      if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) {
+        const header = await manager.commit(session, hadCookie);
+        if (header !== null) {
+          event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
+        }
+      }
+      await send(event);
+    };
+    await app(scope, receive, sessionSend);
+  });
+}
+
+/**
+ * Cookies, then sessions (Django's `SessionMiddlewareStack`).
+ *
+ * @example
+ * ```ts
+ * const app = SessionMiddlewareStack(URLRouter(routes), { store: new RedisSessionStore(), secrets });
+ * ```
+ */
+export function SessionMiddlewareStack(inner: Application, config: SessionConfig = {}): Application {
+  return CookieMiddleware(SessionMiddleware(inner, config));
+}

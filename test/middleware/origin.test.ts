@@ -1,0 +1,135 @@
+// Port of Django Channels' security/test_websocket.py (test_origin_validator), the matching
+// rules and traps of spec §1.7, and a real handshake refused with HTTP 403 and a log line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import type { Application } from '../../src/asgi.js';
+import { AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, resolveAllowedHosts } from '../../src/middleware/index.js';
+import { WebsocketCommunicator } from '../../src/testing/index.js';
+import { logger, setLogger } from '../../src/log.js';
+import { start } from '../server/helpers.js';
+
+const echoAccept: Application = async (_scope, receive, send) => {
+  await receive();
+  await send({ type: 'websocket.accept' });
+  await receive();
+};
+
+async function connects(allowed: string[], origin?: string | string[]): Promise<boolean> {
+  const origins = origin === undefined ? [] : Array.isArray(origin) ? origin : [origin];
+  const client = new WebsocketCommunicator(OriginValidator(echoAccept, allowed), '/', {
+    headers: origins.map((o) => ['origin', o] as [string, string]),
+  });
+  const { connected } = await client.connect();
+  if (connected) await client.disconnect();
+  return connected;
+}
+
+test('test_origin_validator (Django Channels)', async () => {
+  assert.equal(await connects(['allowed-domain.com'], 'http://allowed-domain.com'), true);
+  assert.equal(await connects(['allowed-domain.com'], 'http://bad-domain.com'), false);
+  assert.equal(await connects(['*.allowed-domain.com'], 'http://www.allowed-domain.com'), false);
+  assert.equal(await connects(['.allowed-domain.com'], 'http://www.allowed-domain.com'), true);
+  assert.equal(await connects(['http://allowed-domain.com'], 'http://allowed-domain.com'), true);
+  assert.equal(await connects(['http://allowed-domain.com'], 'https://bad-domain.com:443'), false);
+  assert.equal(await connects(['*']), true);
+  assert.equal(await connects([]), false);
+  assert.equal(await connects(['.allowed-domain.com'], ''), false);
+  assert.equal(await connects(['.allowed-domain.com'], 'something-invalid'), false);
+});
+
+const allowed = (patterns: string[], origin: string | null) =>
+  isOriginAllowed(origin === null ? [] : [[Buffer.from('origin'), Buffer.from(origin, 'latin1')]], patterns);
+
+test('matching rules: host-only patterns ignore scheme and port; subdomains need a leading dot', () => {
+  assert.equal(allowed(['example.com'], 'https://example.com:8443'), true);
+  assert.equal(allowed(['example.com'], 'https://EXAMPLE.com'), true);
+  assert.equal(allowed(['EXAMPLE.com'], 'https://example.com'), true);
+  assert.equal(allowed(['example.com'], 'https://www.example.com'), false);
+  assert.equal(allowed(['.example.com'], 'https://example.com'), true);
+  assert.equal(allowed(['.example.com'], 'https://a.b.example.com'), true);
+  assert.equal(allowed(['.example.com'], 'https://evilexample.com'), false);
+  assert.equal(allowed(['example.com'], 'https://example.com.evil.net'), false);
+  assert.equal(allowed(['example.com'], 'https://user@example.com'), true);
+  assert.equal(allowed(['example.com'], 'https://example.com@evil.net'), false);
+});
+
+test('matching rules: patterns with a scheme compare scheme, default ports and host', () => {
+  assert.equal(allowed(['https://example.com'], 'https://example.com:443'), true);
+  assert.equal(allowed(['https://example.com'], 'https://example.com:8443'), false);
+  assert.equal(allowed(['https://example.com'], 'http://example.com'), false);
+  assert.equal(allowed(['http://example.com'], 'ws://example.com'), false);
+  assert.equal(allowed(['http://example.com:8000'], 'http://example.com:8000'), true);
+  assert.equal(allowed(['http://example.com:8000'], 'http://example.com'), false);
+  assert.equal(allowed(['HTTPS://.Example.com'], 'https://chat.example.com'), true);
+  assert.equal(allowed(['http://[::1]:8000'], 'http://[::1]:8000'), true);
+  assert.equal(allowed(['[::1]'], 'http://[::1]:8000'), true);
+  assert.equal(allowed(['127.0.0.1:8000'], 'http://127.0.0.1:9999'), true, 'no scheme parsed (starts with a digit): host only');
+});
+
+test('traps kept from Django: *.example.com, example.com:8000 and file:// never match', () => {
+  assert.equal(allowed(['*.example.com'], 'https://www.example.com'), false);
+  assert.equal(allowed(['example.com:8000'], 'http://example.com:8000'), false);
+  assert.equal(allowed(['localhost:8000'], 'http://localhost:8000'), false);
+  assert.equal(allowed(['file://'], 'file://'), false);
+  assert.equal(allowed(['example.com'], 'null'), false);
+  assert.equal(allowed(['*'], 'null'), true);
+  assert.equal(allowed(['*'], null), true);
+  assert.equal(allowed(['example.com'], null), false);
+  assert.equal(allowed(['example.com'], 'http://[::1'), false, 'an invalid IPv6 origin matches nothing');
+});
+
+test('the last Origin header wins', async () => {
+  assert.equal(await connects(['good.com'], ['http://evil.com', 'http://good.com']), true);
+  assert.equal(await connects(['good.com'], ['http://good.com', 'http://evil.com']), false);
+});
+
+test('OriginValidator refuses non-WebSocket scopes', async () => {
+  const { HttpCommunicator } = await import('../../src/testing/index.js');
+  await assert.rejects(new HttpCommunicator(OriginValidator(echoAccept, ['*']), 'GET', '/').getResponse(),
+    /You cannot use OriginValidator on a non-WebSocket connection/);
+});
+
+test('AllowedHostsOriginValidator: ALLOWED_HOSTS, and the DEBUG defaults when empty', () => {
+  assert.deepEqual(resolveAllowedHosts({ allowedHosts: [], debug: true }), ['localhost', '127.0.0.1', '[::1]']);
+  assert.deepEqual(resolveAllowedHosts({ allowedHosts: [], debug: false }), []);
+  assert.deepEqual(resolveAllowedHosts({ allowedHosts: ['chat.example.com'], debug: true }), ['chat.example.com']);
+  const saved = process.env.ALLOWED_HOSTS;
+  process.env.ALLOWED_HOSTS = 'a.example, .b.example';
+  try {
+    assert.deepEqual(resolveAllowedHosts({ debug: false }), ['a.example', '.b.example']);
+  } finally {
+    if (saved === undefined) delete process.env.ALLOWED_HOSTS;
+    else process.env.ALLOWED_HOSTS = saved;
+  }
+});
+
+test('a real handshake from a foreign Origin gets HTTP 403, the app never runs, and the reason is logged', async () => {
+  let ran = 0;
+  const inner: Application = async (scope, receive, send) => {
+    ran += 1;
+    await echoAccept(scope, receive, send);
+  };
+  const server = await start(AllowedHostsOriginValidator(inner, { allowedHosts: [], debug: true }));
+  const previous = logger;
+  setLogger(server.logger); // the library logs through the server's (captured) logger
+  try {
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/`, { headers: { origin: 'https://evil.example' } });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('opened')));
+      ws.on('error', () => {});
+    });
+    assert.equal(status, 403);
+    assert.equal(ran, 0);
+    assert.ok(server.logs.some((l) => l.msg === 'WebSocket refused: Origin not allowed' && l.origin === 'https://evil.example'));
+    // Same site: accepted.
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/`, { headers: { origin: `http://localhost:${server.port}` } });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    ws.close();
+    assert.equal(ran, 1);
+  } finally {
+    setLogger(previous);
+    await server.close();
+  }
+});

@@ -80,6 +80,22 @@ describe('switchyard serve (processes)', () => {
     assert.equal((await server.exited).code, 0);
   });
 
+  test('switchyard runworker serves a channel from Redis and stops on SIGTERM', async () => {
+    const worker = start(['runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
+    await worker.waitFor((l) => l.msg === 'worker listening');
+    await import('../../src/redis/index.js');
+    const { buildChannelLayer } = await import('../../src/layers/registry.js');
+    const layer = buildChannelLayer('redis://127.0.0.1:6379/0');
+    try {
+      await layer.send('switchyard-test-tasks', { type: 'task.run', payload: 'thumbnail 42' });
+      assert.deepEqual(await worker.waitFor((l) => l.fixture === 'task'), { fixture: 'task', payload: 'thumbnail 42' });
+    } finally {
+      await layer.close();
+    }
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exited).code, 0);
+  });
+
   test('--ssl-keyfile/--ssl-certfile serve https:// and wss://', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-tls-'));
     try {

@@ -181,6 +181,31 @@ describe('WebSocket bridge', () => {
     assert.equal((await disconnect.promise as { code: number }).code, 1007);
   });
 
+  test('metrics count connects, disconnects by code, messages and bytes', async () => {
+    const gone = deferred();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      for (;;) {
+        const event = await receive() as ReceiveEvent;
+        if (event.type === 'websocket.disconnect') return gone.resolve();
+        if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: `${event.text}!` });
+      }
+    }, { metricsPath: '/metrics' });
+    const ws = await open(wsUrl(server, '/'));
+    ws.send('abc');
+    await nextMessage(ws);
+    ws.close(4002);
+    await gone.promise;
+    const metrics = await server.metrics!.registry.metrics();
+    assert.match(metrics, /switchyard_ws_connects_total 1/);
+    assert.match(metrics, /switchyard_ws_disconnects_total\{code="4002"\} 1/);
+    assert.match(metrics, /switchyard_ws_messages_total\{direction="in"\} 1/);
+    assert.match(metrics, /switchyard_ws_bytes_total\{direction="out"\} 4/);
+    assert.match(metrics, /switchyard_ws_connections_open 0/);
+  });
+
   test('handshake not answered in time is refused', async () => {
     const server = await serve(async (scope, receive) => {
       if (scope.type !== 'websocket') return;

@@ -1,0 +1,421 @@
+/**
+ * Presence: who is connected to a topic, across every process sharing a
+ * channel layer (Phoenix Presence is the model).
+ *
+ * How it works. Each process runs one {@link Presence} per layer (a
+ * *replica*). A replica owns the entries its own connections `track()`, and
+ * keeps a read-only copy of every other replica's entries. Changes travel
+ * through one layer group (`presence.<name>`) that every replica joins with
+ * its own channel:
+ *
+ * - every local change is broadcast as a numbered *delta*; a replica that
+ *   sees a gap in a peer's numbers (a message lost, a channel full) asks
+ *   that peer for its full *state*, sent straight to the asker's channel;
+ * - every `heartbeatInterval` each replica broadcasts a heartbeat carrying
+ *   its latest number (an unknown peer, or a number that does not match,
+ *   triggers the same state request), and refreshes its group membership;
+ * - a replica not heard from for `replicaTimeout` is considered dead (a
+ *   crashed or killed process): its entries are dropped and their leaves
+ *   reported, so a killed process's users vanish within that bound;
+ * - a replica that closes cleanly says goodbye, and peers drop it at once;
+ * - a new replica asks everybody for their state when it starts.
+ *
+ * The merged view is the same on every replica once messages settle. Each
+ * replica reports changes of that view to its local subscribers only, so a
+ * connection hears each change exactly once whichever process it is on.
+ * A key (a user) may have several entries (tabs, devices, processes): it
+ * *joins* when its first entry appears and *leaves* when its last one goes.
+ * Metas must be JSON/msgpack-able plain objects.
+ */
+import { randomBytes } from 'node:crypto';
+import type { LayerMessage } from '../asgi.js';
+import type { ChannelLayer } from '../layers/base.js';
+import { logger } from '../log.js';
+
+/** What a connection says about itself when tracked (JSON-able). */
+export type PresenceMeta = Record<string, unknown>;
+/** A meta as listed: the tracked meta plus the entry's unique `ref`. */
+export type ListedMeta<M extends PresenceMeta> = M & { ref: string };
+/** A topic's presences: key → its metas (one per tracked entry), Phoenix's shape. */
+export type PresenceList<M extends PresenceMeta = PresenceMeta> = Record<string, { metas: Array<ListedMeta<M>> }>;
+
+/** A change of a topic's merged view, as subscribers receive it. */
+export interface PresenceChange<M extends PresenceMeta = PresenceMeta> {
+  topic: string;
+  /** Entries that appeared, by key (Phoenix's `presence_diff` joins). */
+  joins: PresenceList<M>;
+  /** Entries that went away, by key (Phoenix's `presence_diff` leaves). */
+  leaves: PresenceList<M>;
+  /** Keys that were absent and are now present (a user's first tab). */
+  joined: string[];
+  /** Keys that were present and are now absent (a user's last tab). */
+  left: string[];
+}
+
+/** Options of a {@link Presence}. */
+export interface PresenceOptions {
+  /** The layer every replica shares. */
+  layer: ChannelLayer;
+  /** Replicas with the same name share state. Default `default`. */
+  name?: string;
+  /** Milliseconds between heartbeats. Default 1500 (Phoenix's broadcast period). */
+  heartbeatInterval?: number;
+  /** Milliseconds of silence after which a peer is dropped. Default 5 × heartbeatInterval. */
+  replicaTimeout?: number;
+}
+
+type Entries = Map<string, Map<string, Map<string, PresenceMeta>>>; // topic → key → ref → meta
+type Op = ['add' | 'remove', string, string, string, PresenceMeta | null];
+type Row = [string, string, string, PresenceMeta];
+
+interface Peer { channel: string; version: number; lastSeen: number; entries: Entries; syncAskedAt: number }
+
+/** A change being assembled: presence of each touched key before, and the entry diffs. */
+class ChangeSet {
+  readonly before = new Map<string, Map<string, boolean>>();
+  readonly joins = new Map<string, PresenceList>();
+  readonly leaves = new Map<string, PresenceList>();
+}
+
+function addMeta(list: Map<string, PresenceList>, topic: string, key: string, ref: string, meta: PresenceMeta): void {
+  let byKey = list.get(topic);
+  if (byKey === undefined) list.set(topic, (byKey = {}));
+  (byKey[key] ??= { metas: [] }).metas.push({ ...meta, ref });
+}
+
+const isMeta = (v: unknown): v is PresenceMeta => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isOp = (v: unknown): v is Op => Array.isArray(v) && (v[0] === 'add' || v[0] === 'remove') &&
+  typeof v[1] === 'string' && typeof v[2] === 'string' && typeof v[3] === 'string' && (v[0] === 'remove' || isMeta(v[4]));
+const isRow = (v: unknown): v is Row => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' &&
+  typeof v[2] === 'string' && isMeta(v[3]);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Tracks who is present on which topic, over any channel layer.
+ *
+ * @example
+ * ```ts
+ * const presence = Presence.forLayer(getChannelLayer()!);
+ * const unsubscribe = presence.subscribe('room:lobby', (change) => {
+ *   for (const name of change.joined) socket.send(JSON.stringify({ type: 'user_join', username: name }));
+ * });
+ * const ref = await presence.track('room:lobby', 'alice', { since: Date.now() });
+ * presence.list('room:lobby'); // { alice: { metas: [{ since: …, ref }] } }
+ * await presence.untrack('room:lobby', 'alice', ref);
+ * ```
+ */
+export class Presence<M extends PresenceMeta = PresenceMeta> {
+  static readonly #byLayer = new WeakMap<ChannelLayer, Map<string, Presence>>();
+
+  /** The replica of this process for `layer` (and `name`), created on first use. */
+  static forLayer<M extends PresenceMeta = PresenceMeta>(layer: ChannelLayer, options: Omit<PresenceOptions, 'layer'> = {}): Presence<M> {
+    const name = options.name ?? 'default';
+    let byName = Presence.#byLayer.get(layer);
+    if (byName === undefined) Presence.#byLayer.set(layer, (byName = new Map()));
+    let presence = byName.get(name);
+    if (presence === undefined) byName.set(name, (presence = new Presence({ ...options, layer, name })));
+    return presence as unknown as Presence<M>;
+  }
+
+  /** This replica's id. */
+  readonly replica = randomBytes(8).toString('hex');
+  readonly #layer: ChannelLayer;
+  readonly #group: string;
+  readonly #heartbeat: number;
+  readonly #timeout: number;
+  readonly #local: Entries = new Map();
+  readonly #peers = new Map<string, Peer>();
+  readonly #subscribers = new Map<string, Set<(change: PresenceChange<M>) => void>>();
+  #version = 0;
+  #channel = '';
+  #starting: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #abort = new AbortController();
+
+  constructor(options: PresenceOptions) {
+    this.#layer = options.layer;
+    this.#group = `presence.${options.name ?? 'default'}`;
+    this.#heartbeat = options.heartbeatInterval ?? 1500;
+    this.#timeout = options.replicaTimeout ?? 5 * this.#heartbeat;
+  }
+
+  /** Joins the replicas' group and asks peers for their state; `track()` calls it. Idempotent. */
+  start(): Promise<void> {
+    this.#starting ??= (async () => {
+      this.#channel = await this.#layer.newChannel('presence');
+      await this.#layer.groupAdd(this.#group, this.#channel);
+      void this.#receiveLoop();
+      this.#timer = setInterval(() => void this.#tick(), this.#heartbeat);
+      this.#timer.unref();
+      await this.#broadcast({ type: 'presence.sync', replica: this.replica, reply_to: this.#channel });
+    })();
+    return this.#starting;
+  }
+
+  /** Adds an entry for `key` on `topic` and returns its ref (for `untrack`/`update`). */
+  async track(topic: string, key: string, meta: M): Promise<string> {
+    await this.start();
+    const ref = randomBytes(9).toString('base64url');
+    await this.#localOps([['add', topic, key, ref, { ...meta }]]);
+    return ref;
+  }
+
+  /** Removes one entry (by ref), or every local entry of `key` on `topic`. */
+  async untrack(topic: string, key: string, ref?: string): Promise<void> {
+    const refs = this.#local.get(topic)?.get(key);
+    if (refs === undefined) return;
+    const gone = ref === undefined ? [...refs.keys()] : refs.has(ref) ? [ref] : [];
+    if (gone.length > 0) await this.#localOps(gone.map((r): Op => ['remove', topic, key, r, null]));
+  }
+
+  /** Replaces an entry's meta (reported as a leave of the old meta and a join of the new, as Phoenix does). */
+  async update(topic: string, key: string, ref: string, meta: M): Promise<void> {
+    if (!this.#local.get(topic)?.get(key)?.has(ref)) throw new Error(`No presence ${ref} for ${key} on ${topic}`);
+    await this.#localOps([['remove', topic, key, ref, null], ['add', topic, key, ref, { ...meta }]]);
+  }
+
+  /** The merged presences of a topic, every replica included. */
+  list(topic: string): PresenceList<M> {
+    const out: PresenceList<M> = {};
+    for (const entries of [this.#local, ...[...this.#peers.values()].map((p) => p.entries)]) {
+      for (const [key, refs] of entries.get(topic) ?? []) {
+        for (const [ref, meta] of refs) (out[key] ??= { metas: [] }).metas.push({ ...(meta as M), ref });
+      }
+    }
+    return out;
+  }
+
+  /** Calls `listener` with every change of `topic`'s merged view; returns the unsubscribe function. */
+  subscribe(topic: string, listener: (change: PresenceChange<M>) => void): () => void {
+    let set = this.#subscribers.get(topic);
+    if (set === undefined) this.#subscribers.set(topic, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#subscribers.get(topic) === set) this.#subscribers.delete(topic);
+    };
+  }
+
+  /** Peers currently known (for diagnostics and tests). */
+  get peers(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /**
+   * Stops. Gracefully (default) the peers are told and drop this replica's
+   * entries at once; `{ graceful: false }` just goes silent, as a crashed
+   * process would (peers drop it after `replicaTimeout`).
+   */
+  async close(options: { graceful?: boolean } = {}): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#abort.abort();
+    if (this.#starting === null) return;
+    await this.#starting.catch(() => {});
+    if (options.graceful ?? true) {
+      await this.#broadcast({ type: 'presence.bye', replica: this.replica });
+      await this.#layer.groupDiscard(this.#group, this.#channel).catch(() => {});
+    }
+  }
+
+  // ---- local changes ---------------------------------------------------------------------
+
+  async #localOps(ops: Op[]): Promise<void> {
+    const change = new ChangeSet();
+    for (const op of ops) this.#apply(this.#local, op, change);
+    this.#version += 1;
+    this.#emit(change);
+    await this.#broadcast({ type: 'presence.delta', replica: this.replica, channel: this.#channel, version: this.#version, ops });
+  }
+
+  // ---- the merged view -------------------------------------------------------------------
+
+  #present(topic: string, key: string): boolean {
+    if ((this.#local.get(topic)?.get(key)?.size ?? 0) > 0) return true;
+    for (const peer of this.#peers.values()) if ((peer.entries.get(topic)?.get(key)?.size ?? 0) > 0) return true;
+    return false;
+  }
+
+  #apply(entries: Entries, [kind, topic, key, ref, meta]: Op, change: ChangeSet): void {
+    let before = change.before.get(topic);
+    if (before === undefined) change.before.set(topic, (before = new Map()));
+    if (!before.has(key)) before.set(key, this.#present(topic, key));
+    let keys = entries.get(topic);
+    if (kind === 'add') {
+      if (keys === undefined) entries.set(topic, (keys = new Map()));
+      let refs = keys.get(key);
+      if (refs === undefined) keys.set(key, (refs = new Map()));
+      refs.set(ref, meta ?? {});
+      addMeta(change.joins, topic, key, ref, meta ?? {});
+    } else {
+      const old = keys?.get(key)?.get(ref);
+      if (old === undefined) return;
+      keys!.get(key)!.delete(ref);
+      if (keys!.get(key)!.size === 0) keys!.delete(key);
+      if (keys!.size === 0) entries.delete(topic);
+      addMeta(change.leaves, topic, key, ref, old);
+    }
+  }
+
+  #emit(change: ChangeSet): void {
+    for (const [topic, before] of change.before) {
+      const listeners = this.#subscribers.get(topic);
+      if (listeners === undefined || listeners.size === 0) continue;
+      const joined: string[] = [];
+      const left: string[] = [];
+      for (const [key, was] of before) {
+        const is = this.#present(topic, key);
+        if (!was && is) joined.push(key);
+        if (was && !is) left.push(key);
+      }
+      const event: PresenceChange<M> = {
+        topic,
+        joins: (change.joins.get(topic) ?? {}) as PresenceList<M>,
+        leaves: (change.leaves.get(topic) ?? {}) as PresenceList<M>,
+        joined,
+        left,
+      };
+      for (const listener of [...listeners]) {
+        try {
+          listener(event);
+        } catch (error) {
+          logger.error({ err: error, topic }, 'presence subscriber failed');
+        }
+      }
+    }
+  }
+
+  // ---- replication -----------------------------------------------------------------------
+
+  async #broadcast(message: LayerMessage): Promise<void> {
+    try {
+      await this.#layer.groupSend(this.#group, message);
+    } catch (error) {
+      logger.warn({ err: error, type: message.type }, 'presence: broadcast failed (peers will resync)');
+    }
+  }
+
+  async #receiveLoop(): Promise<void> {
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      let message: LayerMessage;
+      try {
+        message = await this.#layer.receive(this.#channel, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        logger.warn({ err: error }, 'presence: receive failed; retrying');
+        await sleep(Math.min(this.#heartbeat, 1000));
+        continue;
+      }
+      try {
+        this.#handle(message);
+      } catch (error) {
+        logger.warn({ err: error, type: message.type }, 'presence: bad message ignored');
+      }
+    }
+  }
+
+  #handle(message: LayerMessage): void {
+    const replica = message.replica;
+    if (typeof replica !== 'string' || replica === this.replica) return;
+    if (message.type === 'presence.sync') {
+      if (typeof message.reply_to === 'string') void this.#sendState(message.reply_to);
+      return;
+    }
+    if (message.type === 'presence.bye') {
+      this.#dropPeer(replica);
+      return;
+    }
+    const channel = typeof message.channel === 'string' ? message.channel : null;
+    const version = typeof message.version === 'number' ? message.version : null;
+    if (channel === null || version === null) return;
+    let peer = this.#peers.get(replica);
+    if (peer === undefined) {
+      peer = { channel, version: -1, lastSeen: Date.now(), entries: new Map(), syncAskedAt: 0 };
+      this.#peers.set(replica, peer);
+    }
+    peer.lastSeen = Date.now();
+    peer.channel = channel;
+    switch (message.type) {
+      case 'presence.delta':
+        if (version === peer.version + 1 && Array.isArray(message.ops)) {
+          const change = new ChangeSet();
+          for (const op of message.ops) if (isOp(op)) this.#apply(peer.entries, op, change);
+          peer.version = version;
+          this.#emit(change);
+        } else if (version > peer.version) {
+          this.#askState(peer);
+        }
+        break;
+      case 'presence.heartbeat':
+        if (version !== peer.version) this.#askState(peer);
+        break;
+      case 'presence.state':
+        if (version >= peer.version && Array.isArray(message.rows)) this.#replaceState(peer, message.rows.filter(isRow), version);
+        break;
+    }
+  }
+
+  #askState(peer: Peer): void {
+    const now = Date.now();
+    if (now - peer.syncAskedAt < this.#heartbeat) return;
+    peer.syncAskedAt = now;
+    this.#layer.send(peer.channel, { type: 'presence.sync', replica: this.replica, reply_to: this.#channel }).catch((error: unknown) => {
+      logger.warn({ err: error }, 'presence: state request failed');
+    });
+  }
+
+  async #sendState(to: string): Promise<void> {
+    const rows: Row[] = [];
+    for (const [topic, keys] of this.#local) for (const [key, refs] of keys) for (const [ref, meta] of refs) rows.push([topic, key, ref, meta]);
+    try {
+      await this.#layer.send(to, { type: 'presence.state', replica: this.replica, channel: this.#channel, version: this.#version, rows });
+    } catch (error) {
+      logger.warn({ err: error }, 'presence: state reply failed');
+    }
+  }
+
+  #replaceState(peer: Peer, rows: Row[], version: number): void {
+    const change = new ChangeSet();
+    const incoming = new Set(rows.map(([topic, key, ref]) => `${topic}\0${key}\0${ref}`));
+    for (const [topic, keys] of [...peer.entries]) {
+      for (const [key, refs] of [...keys]) {
+        for (const ref of [...refs.keys()]) {
+          if (!incoming.has(`${topic}\0${key}\0${ref}`)) this.#apply(peer.entries, ['remove', topic, key, ref, null], change);
+        }
+      }
+    }
+    for (const [topic, key, ref, meta] of rows) {
+      if (!peer.entries.get(topic)?.get(key)?.has(ref)) this.#apply(peer.entries, ['add', topic, key, ref, meta], change);
+    }
+    peer.version = version;
+    this.#emit(change);
+  }
+
+  #dropPeer(replica: string): void {
+    const peer = this.#peers.get(replica);
+    if (peer === undefined) return;
+    const change = new ChangeSet();
+    for (const [topic, keys] of [...peer.entries]) {
+      for (const [key, refs] of [...keys]) for (const ref of [...refs.keys()]) this.#apply(peer.entries, ['remove', topic, key, ref, null], change);
+    }
+    this.#peers.delete(replica);
+    this.#emit(change);
+  }
+
+  async #tick(): Promise<void> {
+    const now = Date.now();
+    for (const [replica, peer] of [...this.#peers]) {
+      if (now - peer.lastSeen > this.#timeout) {
+        logger.warn({ replica, silentFor: now - peer.lastSeen }, 'presence: replica timed out; dropping its entries');
+        this.#dropPeer(replica);
+      }
+    }
+    try {
+      await this.#layer.groupAdd(this.#group, this.#channel);
+    } catch (error) {
+      logger.warn({ err: error }, 'presence: group refresh failed');
+    }
+    await this.#broadcast({ type: 'presence.heartbeat', replica: this.replica, channel: this.#channel, version: this.#version });
+  }
+}

@@ -111,7 +111,11 @@ class HttpBridge {
         const body = event.body ?? EMPTY;
         const res = this.#res;
         if (event.more_body === true) {
-          if (!res.headersSent) this.#writeHead(null);
+          if (!res.headersSent) {
+            this.#writeHead(null);
+            // An empty first chunk (server-sent events, long polls): the client should see the headers now.
+            if (body.byteLength === 0) res.flushHeaders();
+          }
           if (body.byteLength > 0 && !res.write(body)) await drained(res);
         } else {
           this.#complete = true;

@@ -8,6 +8,7 @@
  * response; wait up to `shutdownTimeout` seconds for the disconnect handlers
  * and in-flight responses; drop what is left; run lifespan shutdown.
  */
+import cluster from 'node:cluster';
 import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -23,7 +24,7 @@ import { createLogger } from './logging.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveOptions, type ServerOptions } from './options.js';
 import { TrustedProxies } from './scope.js';
-import { WebSocketHub } from './websocket.js';
+import { WebSocketHub } from './websocket-hub.js';
 
 /** A running server. */
 export interface Server {
@@ -167,6 +168,8 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
 
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing !== null) {
+      // A cluster worker gets Ctrl-C from the terminal and SIGTERM from its primary: one shutdown.
+      if (cluster.isWorker) return;
       logger.warn(`${signal} again: exiting now`);
       process.exit(1);
     }

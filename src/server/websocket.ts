@@ -26,110 +26,24 @@
 import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { ENCODED_FRAME, type Header, type ReceiveEvent, type SendEvent, type WebSocketScope } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
-import { elapsed, isDenied, isRouteNotFound, track, type ServerContext } from './context.js';
-import { latin1 } from './http.js';
+import { elapsed, isDenied, isRouteNotFound, track } from './context.js';
 import { websocketScope } from './scope.js';
+import type { WebSocketHub } from './websocket-hub.js';
 
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 /** Unread events at which the socket is paused, and at which it resumes. */
 const HIGH_WATER = 64;
 const LOW_WATER = 16;
-const KEY = /^[+/0-9A-Za-z]{22}==$/;
 
 /** Close code used when a peer's outgoing buffer overflows. */
 export const SEND_BUFFER_CLOSE_CODE = 1008;
 
-interface Pending { subprotocol: string | null; headers: Header[] }
-
-/** All WebSocket connections of one server, and the `ws` machinery they share. */
-export class WebSocketHub {
-  readonly ctx: ServerContext;
-  readonly wss: WebSocketServer;
-  readonly connections = new Set<WebSocketBridge>();
-  readonly handshaking = new Set<WebSocketBridge>();
-  readonly pending = new WeakMap<IncomingMessage, Pending>();
-  #sweeper: NodeJS.Timeout | null = null;
-
-  constructor(ctx: ServerContext) {
-    this.ctx = ctx;
-    const { options } = ctx;
-    this.wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: options.wsMaxSize,
-      perMessageDeflate: options.wsPerMessageDeflate,
-      // Known to ws >= 8.18, missing from @types/ws.
-      ...({ closeTimeout: Math.round(options.wsCloseTimeout * 1000) } as object),
-      handleProtocols: (offered, req) => {
-        const chosen = this.pending.get(req)?.subprotocol ?? null;
-        if (chosen === null) return false;
-        if (!offered.has(chosen)) {
-          ctx.logger.warn({ subprotocol: chosen, offered: [...offered] }, 'Accepted subprotocol was not offered by the client; not sent');
-          return false;
-        }
-        return chosen;
-      },
-    });
-    this.wss.on('headers', (lines: string[], req: IncomingMessage) => {
-      for (const [name, value] of this.pending.get(req)?.headers ?? []) {
-        const key = latin1(name);
-        if (key.toLowerCase() === 'sec-websocket-protocol') continue; // the spec forbids it here
-        lines.push(`${key}: ${latin1(value)}`);
-      }
-      this.pending.delete(req);
-    });
-    const { wsPingInterval, wsPingTimeout } = options;
-    if (wsPingInterval > 0) {
-      const tick = Math.max(25, Math.min(wsPingInterval, wsPingTimeout > 0 ? wsPingTimeout : wsPingInterval) * 500);
-      this.#sweeper = setInterval(() => this.#sweep(wsPingInterval * 1000, wsPingTimeout * 1000), tick);
-      this.#sweeper.unref();
-    }
-  }
-
-  /** The `upgrade` listener. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => {}); // a reset during the handshake must not crash the process
-    const version = req.headers['sec-websocket-version'];
-    const key = req.headers['sec-websocket-key'];
-    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket' || key === undefined || !KEY.test(key)
-      || (version !== '13' && version !== '8')) {
-      rawResponse(socket, 400);
-      return;
-    }
-    if (this.ctx.closing) {
-      rawResponse(socket, 503);
-      return;
-    }
-    new WebSocketBridge(this, req, socket, head);
-  }
-
-  #sweep(interval: number, timeout: number): void {
-    const now = performance.now();
-    for (const conn of this.connections) conn.heartbeat(now, interval, timeout);
-  }
-
-  /** Closes every connection (1001 for open ones, 503 for handshakes in progress). */
-  closeAll(code = 1001, reason = 'Server shutting down'): void {
-    for (const conn of [...this.handshaking]) conn.refuse(503, 'server shutting down');
-    for (const conn of [...this.connections]) conn.close(code, reason);
-  }
-
-  /** Drops every connection at once (end of the shutdown budget). */
-  terminateAll(): void {
-    for (const conn of [...this.connections]) conn.terminate();
-  }
-
-  stop(): void {
-    if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    this.#sweeper = null;
-  }
-}
-
-function rawResponse(socket: Duplex, status: number): void {
+/** Answers a handshake with a bare HTTP status and closes the socket. */
+export function rawResponse(socket: Duplex, status: number): void {
   if (socket.destroyed) return;
   socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -143,6 +57,14 @@ function protocolErrorCode(err: Error & { code?: string }): number | null {
   if (err.code === 'WS_ERR_INVALID_UTF8') return 1007;
   if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
   return typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 1002 : null;
+}
+
+/** A close reason must fit in 123 bytes of UTF-8; cut longer ones on a character boundary. */
+function fitReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 123);
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1);
+  return cut;
 }
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
@@ -383,7 +305,7 @@ export class WebSocketBridge {
   close(code: number, reason: string): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
-    this.#ws!.close(code, reason);
+    this.#ws!.close(code, fitReason(reason));
   }
 
   /** Drops the TCP connection now. */

@@ -113,6 +113,21 @@ describe('HTTP bridge', () => {
     assert.equal(await ended.promise, 'one\ntwo\n');
   });
 
+  test('an empty first chunk flushes the headers at once (server-sent events)', async () => {
+    const gate = deferred();
+    const server = await serve(async (_scope, _receive, send) => {
+      await send({ type: 'http.response.start', status: 200, headers: [[bytes('content-type'), bytes('text/event-stream')]] });
+      await send({ type: 'http.response.body', body: new Uint8Array(0), more_body: true });
+      await gate.promise;
+      await send({ type: 'http.response.body', body: bytes('data: hi\n\n') });
+    });
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve) => {
+      http.get({ host: '127.0.0.1', port: server.port, path: '/events' }, (res) => { resolve(res.headers); res.resume(); });
+    });
+    assert.equal(headers['content-type'], 'text/event-stream');
+    gate.resolve();
+  });
+
   test('keeps the connection alive across requests', async () => {
     const server = await serve(echo);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -200,6 +215,10 @@ describe('HTTP bridge', () => {
     assert.equal(reply.status, 200);
     assert.match(reply.body, /switchyard_http_requests_total\{status="200"\} 1/);
     assert.match(reply.body, /switchyard_ws_connections_open 0/);
+    // Layer operations are timed on the default layer.
+    const { getChannelLayer } = await import('../../src/layers/registry.js');
+    await getChannelLayer()!.groupSend('metrics-test', { type: 'noop' });
+    assert.match((await request(server, '/metrics')).body, /switchyard_layer_operation_seconds_count\{op="groupSend"\} [1-9]/);
   });
 
   test('close() waits for an in-flight response', async () => {

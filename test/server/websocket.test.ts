@@ -206,6 +206,26 @@ describe('WebSocket bridge', () => {
     assert.match(metrics, /switchyard_ws_connections_open 0/);
   });
 
+  test('permessage-deflate is negotiated only when enabled; an over-long close reason is cut to 123 bytes', async () => {
+    const app: Application = async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      await receive();
+      await send({ type: 'websocket.close', code: 4000, reason: 'é'.repeat(100) });
+    };
+    const plain = await open(wsUrl(await serve(app), '/'));
+    assert.equal(plain.extensions, '');
+    const compressed = await open(wsUrl(await serve(app, { wsPerMessageDeflate: true }), '/'));
+    assert.match(compressed.extensions, /permessage-deflate/);
+    const result = closed(compressed);
+    compressed.send('close please');
+    const { code, reason } = await result;
+    assert.equal(code, 4000);
+    assert.equal(reason, 'é'.repeat(61));
+    plain.terminate();
+  });
+
   test('handshake not answered in time is refused', async () => {
     const server = await serve(async (scope, receive) => {
       if (scope.type !== 'websocket') return;

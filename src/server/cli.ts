@@ -39,7 +39,10 @@ interface ServeFlags {
 
 function fail(logger: Logger, err: unknown, exitCode: number): never {
   const message = err instanceof Error ? err.message : String(err);
-  logger.error({ err }, message);
+  const code = (err as { code?: unknown } | null)?.code;
+  // Our own errors explain themselves: no stack, but the cause's (the app's) when there is one.
+  if (typeof code === 'string' && code.startsWith('SY_')) logger.error({ code, cause: (err as Error).cause }, message);
+  else logger.error({ err }, message);
   process.exit(exitCode);
 }
 
@@ -143,7 +146,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--ws-ping-timeout <seconds>', 'drop a peer that does not answer a ping in time (disconnect 1006)').env('SWITCHYARD_WS_PING_TIMEOUT').default(d.wsPingTimeout).argParser(number('float')))
     .addOption(new Option('--ws-per-message-deflate', 'negotiate permessage-deflate compression (the variable enables it when set)').env('SWITCHYARD_WS_PER_MESSAGE_DEFLATE'))
     .addOption(new Option('--ws-max-send-buffer <bytes>', 'outgoing bytes queued for a peer that does not read before closing it with 1008').env('SWITCHYARD_WS_MAX_SEND_BUFFER').default(d.wsMaxSendBuffer).argParser(number('int')))
-    .addOption(new Option('--no-access-log', 'no access log line per request/connection').env('SWITCHYARD_NO_ACCESS_LOG'))
+    .addOption(new Option('--access-log', 'log one line per HTTP request and per WebSocket connection').default(true))
+    .addOption(new Option('--no-access-log', 'no access log lines').env('SWITCHYARD_NO_ACCESS_LOG'))
     .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent').env('SWITCHYARD_LOG_LEVEL').default(d.logLevel)
       .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
     .addOption(new Option('--ssl-keyfile <file>', 'PEM private key: serve https:// and wss://').env('SWITCHYARD_SSL_KEYFILE'))

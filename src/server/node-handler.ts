@@ -14,11 +14,14 @@
  * through {@link scopeOf}.
  *
  * Outside the Switchyard server (a test communicator, another ASGI server)
- * there is no Node request to hand over: the app answers 500 and says why.
+ * there is no Node request to hand over: the handler then runs on an
+ * emulated request and response over ASGI events (`node-bridge.ts`), so an
+ * Express branch can be tested with `HttpCommunicator`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application, HttpScope } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
+import { runDetached } from './node-bridge.js';
 
 /** Scope key under which the server hands over the raw Node request and response. */
 export const NODE_HTTP: unique symbol = Symbol.for('switchyard.nodeHttp');
@@ -72,11 +75,12 @@ export function exchangeOf(scope: object): NodeExchange | undefined {
  * ```
  */
 export function nodeHandler(handler: NodeRequestHandler): Application {
-  return async (scope) => {
+  return async (scope, receive, send) => {
     if (scope.type !== 'http') throw new ProtocolError(`nodeHandler() serves the http scope only (got '${scope.type}')`);
     const exchange = exchangeOf(scope);
     if (exchange === undefined) {
-      throw new ProtocolError('nodeHandler() needs the Switchyard server: this scope carries no Node request to hand over');
+      // No raw request to take over (a test communicator, another server): emulate one over ASGI events.
+      return runDetached(handler, scope, receive, send, (req) => scopes.set(req, scope));
     }
     exchange.claim();
     const { req, res } = exchange;

@@ -7,6 +7,7 @@ import express from 'express';
 import WebSocket from 'ws';
 import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, path, type Application } from '../../src/index.js';
 import { nodeHandler, scopeOf } from '../../src/server/index.js';
+import { HttpCommunicator } from '../../src/testing/index.js';
 import { start, type TestServer } from './helpers.js';
 
 class Shout extends WebsocketConsumer {
@@ -58,5 +59,31 @@ describe('nodeHandler: Express beside Switchyard consumers', () => {
     ws.close();
     const accessed = server.logs.filter((l) => l.access === 'http').map((l) => `${l.method} ${l.path} ${l.status}`);
     assert.deepEqual(accessed, ['GET /health 200', 'POST /echo 200', 'GET /fail 500', 'GET /nothing-here 404']);
+  });
+
+  test('without the Switchyard server (HttpCommunicator), the handler runs on an emulated request and response', async () => {
+    const web = express();
+    web.use(express.json());
+    web.post('/echo', (req, res) => { res.status(201).json({ got: req.body, query: req.query.q, path: scopeOf(req)?.path }); });
+    web.get('/stream', (_req, res) => {
+      res.setHeader('content-type', 'text/plain');
+      res.write('one,');
+      setTimeout(() => res.end('two'), 10);
+    });
+    web.get('/fail', () => { throw new Error('express route failed'); });
+    const app = nodeHandler(web);
+
+    const echo = await new HttpCommunicator(app, 'POST', '/echo?q=1', {
+      body: JSON.stringify({ a: 1 }), headers: { 'content-type': 'application/json' },
+    }).getResponse();
+    assert.equal(echo.status, 201);
+    assert.deepEqual(JSON.parse(echo.body.toString()), { got: { a: 1 }, query: '1', path: '/echo' });
+    const names = echo.headers.map(([k]) => Buffer.from(k).toString());
+    assert.ok(names.includes('content-type') && !names.includes('connection'), names.join(','));
+
+    const streamed = await new HttpCommunicator(app, 'GET', '/stream').getResponse();
+    assert.equal(streamed.body.toString(), 'one,two');
+    assert.equal((await new HttpCommunicator(app, 'GET', '/missing').getResponse()).status, 404);
+    await assert.rejects(new HttpCommunicator(app, 'GET', '/fail').getResponse(), /express route failed/);
   });
 });

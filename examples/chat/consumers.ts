@@ -4,10 +4,19 @@
  * messages answer with an error frame and keep the connection), and the
  * tutorial's presence events (`user_join` / `user_leave`) for signed-in users.
  *
+ * Presence goes through `switchyard/presence` rather than the tutorial's
+ * per-process dict, so the online list is right across processes sharing a
+ * layer, with several tabs per user (`user_join` on the first, `user_leave`
+ * after the last), and after a process dies (its users leave once its
+ * heartbeats stop). Every connection, signed in or not, hears those events;
+ * only signed-in users are tracked. A connection that arrives in a room
+ * where someone is online also gets `{"type":"presence","users":[names]}`.
+ *
  * Room broadcasts go through `forward()`, so a message to a room of 500 is
  * encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer } from '../../src/index.js';
+import { WebsocketConsumer, getChannelLayer } from '../../src/index.js';
+import { Presence, type PresenceChange } from '../../src/presence/index.js';
 
 /** The longest message the room accepts (the tutorial's limit). */
 export const MAX_MESSAGE_LENGTH = 1000;
@@ -27,13 +36,16 @@ const renderChatMessage = (event: ChatMessageEvent) => JSON.stringify({ message:
 const renderPresence = (event: PresenceEvent) => JSON.stringify({ type: event.type, username: event.username });
 
 class InvalidMessage extends Error {}
+class ReservedName extends Error {}
 
 export class ChatConsumer extends WebsocketConsumer {
-  /** Signed-in users of this process by channel name, as the tutorial keeps them. */
-  static connectedUsers = new Map<string, { username: string }>();
+  /** Names anonymous users may not claim (the app sets it to "is a registered user"). */
+  static isReservedName: (name: string) => boolean = () => false;
 
   roomName = '';
   roomGroupName = '';
+  #presenceRef: string | null = null;
+  #stopListening: () => void = () => {};
 
   override async connect(): Promise<void> {
     try {
@@ -42,22 +54,21 @@ export class ChatConsumer extends WebsocketConsumer {
       await this.channelLayer!.groupAdd(this.roomGroupName, this.channelName);
       await this.accept();
       await this.send(JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' }));
+      const presence = this.#presence();
+      this.#stopListening = presence.subscribe(this.roomGroupName, (change) => this.#presenceChanged(change));
       const user = this.#signedInUser();
-      if (user !== null) {
-        ChatConsumer.connectedUsers.set(this.channelName, user);
-        await this.channelLayer!.groupSend(this.roomGroupName, { type: 'user_join', username: user.username });
-      }
+      if (user !== null) this.#presenceRef = await presence.track(this.roomGroupName, user.username, { since: Date.now() });
+      const online = Object.keys(presence.list(this.roomGroupName)).sort();
+      if (online.length > 0) await this.send(JSON.stringify({ type: 'presence', users: online }));
     } catch {
       await this.close(4000);
     }
   }
 
   override async disconnect(): Promise<void> {
-    const user = ChatConsumer.connectedUsers.get(this.channelName);
-    if (user !== undefined) {
-      ChatConsumer.connectedUsers.delete(this.channelName);
-      await this.channelLayer!.groupSend(this.roomGroupName, { type: 'user_leave', username: user.username });
-    }
+    this.#stopListening();
+    const user = this.#signedInUser();
+    if (this.#presenceRef !== null && user !== null) await this.#presence().untrack(this.roomGroupName, user.username, this.#presenceRef);
     await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
   }
 
@@ -74,6 +85,9 @@ export class ChatConsumer extends WebsocketConsumer {
       const username = this.#username(content?.username);
       await this.channelLayer!.groupSend(this.roomGroupName, { type: 'chat_message', message, username });
     } catch (error) {
+      if (error instanceof ReservedName) {
+        return this.send(JSON.stringify({ type: 'error', message: 'That name belongs to a registered user: sign in to use it' }));
+      }
       if (!(error instanceof InvalidMessage)) throw error;
       await this.send(JSON.stringify({ type: 'error', message: 'Invalid message' }));
     }
@@ -91,12 +105,27 @@ export class ChatConsumer extends WebsocketConsumer {
     await this.forward(event, renderPresence);
   }
 
+  /** The room's presence replica for this process (one per channel layer). */
+  #presence(): Presence {
+    return Presence.forLayer(getChannelLayer((this.constructor as typeof ChatConsumer).channelLayerAlias)!, { name: 'chat' });
+  }
+
+  /** Called by presence, for this room, on this process: first tab in → user_join, last tab out → user_leave. */
+  #presenceChanged(change: PresenceChange): void {
+    const events = [
+      ...change.joined.map((username): PresenceEvent => ({ type: 'user_join', username })),
+      ...change.left.map((username): PresenceEvent => ({ type: 'user_leave', username })),
+    ];
+    for (const event of events) this.send(renderPresence(event)).catch(() => {}); // the socket may be closing
+  }
+
   /** A signed-in user's name always wins over what the client claims. */
   #username(claimed: unknown): string {
     const user = this.#signedInUser();
     if (user !== null) return user.username;
     if (typeof claimed !== 'string' || claimed.trim() === '') return 'Anonymous';
     if (claimed.length > MAX_USERNAME_LENGTH) throw new InvalidMessage();
+    if ((this.constructor as typeof ChatConsumer).isReservedName(claimed)) throw new ReservedName();
     return claimed;
   }
 

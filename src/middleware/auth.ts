@@ -84,11 +84,14 @@ export const authEvents = new EventEmitter<{
   userLoggedOut: [{ user: AuthenticatedUser; scope: AuthTarget }];
 }>();
 
-/** Anything carrying a session and a user: an ASGI scope, or an Express `req` under `expressSession()`. */
-export interface AuthTarget {
-  session?: unknown;
-  user?: unknown;
-}
+/**
+ * Anything carrying a session and a user: an ASGI scope, or an Express `req`
+ * under `expressSession()`. Typed `object` so that every `Scope` fits.
+ */
+export type AuthTarget = object;
+
+/** How the helpers read and write a target. */
+type Slots = { session?: unknown; user?: unknown };
 
 /** Constant-time string equality (lengths are hashed first, so they leak nothing either). */
 export function constantTimeEqual(a: string, b: string): boolean {
@@ -98,10 +101,11 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 function requireSession(target: AuthTarget): Session {
-  if (!(target.session instanceof Session)) {
+  const session = (target as Slots).session;
+  if (!(session instanceof Session)) {
     throw new TypeError('Cannot find session in scope. You should wrap your consumer in SessionMiddleware.');
   }
-  return target.session;
+  return session;
 }
 
 /**
@@ -143,7 +147,8 @@ export async function getUser<U extends AuthenticatedUser>(target: AuthTarget, o
  */
 export async function login(target: AuthTarget, user?: AuthenticatedUser | null, backend = 'default'): Promise<void> {
   const session = requireSession(target);
-  const who = user ?? target.user;
+  const slots = target as Slots;
+  const who = user ?? slots.user;
   if (!isAuthenticated(who)) throw new TypeError('User must be passed as an argument or must be present in the scope.');
   const hash = who.sessionAuthHash ?? '';
   if (await session.has(SESSION_KEY)) {
@@ -158,7 +163,7 @@ export async function login(target: AuthTarget, user?: AuthenticatedUser | null,
   await session.set(SESSION_KEY, String(who.id));
   await session.set(BACKEND_SESSION_KEY, backend);
   await session.set(HASH_SESSION_KEY, hash);
-  target.user = who;
+  slots.user = who;
   authEvents.emit('userLoggedIn', { user: who, scope: target });
 }
 
@@ -173,9 +178,10 @@ export async function login(target: AuthTarget, user?: AuthenticatedUser | null,
  */
 export async function logout(target: AuthTarget): Promise<void> {
   const session = requireSession(target);
-  if (isAuthenticated(target.user)) authEvents.emit('userLoggedOut', { user: target.user, scope: target });
+  const slots = target as Slots;
+  if (isAuthenticated(slots.user)) authEvents.emit('userLoggedOut', { user: slots.user, scope: target });
   await session.flush();
-  if ('user' in target && target.user !== undefined) target.user = new AnonymousUser();
+  if ('user' in slots && slots.user !== undefined) slots.user = new AnonymousUser();
 }
 
 /**
@@ -193,7 +199,7 @@ export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, 
     if (!(scope.session instanceof Session)) {
       throw new TypeError('AuthMiddleware cannot find session in scope. SessionMiddleware must be above it.');
     }
-    if (!isAuthenticated(scope.user)) scope.user = await getUser(scope as AuthTarget, options);
+    if (!isAuthenticated(scope.user)) scope.user = await getUser(scope, options);
     await app(scope, receive, send);
   });
 }

@@ -40,7 +40,7 @@ export {
 export { TokenAuthMiddleware, findToken, type TokenAuthOptions } from './token.js';
 export {
   AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, isSameDomain, parseOrigin, resolveAllowedHosts,
-  type AllowedHostsOptions, type ParsedOrigin,
+  type AllowedHostsOptions, type OriginOptions, type ParsedOrigin,
 } from './origin.js';
 export { DEFAULT_LIMITS, LimitsMiddleware, TokenBucket, withGroupLimit, type LimitsOptions } from './limits.js';
 export { expressSession, type NodeMiddleware, type SessionRequestFields } from './node.js';

@@ -131,6 +131,19 @@ function lastOrigin(headers: readonly Header[]): string | null {
   return found;
 }
 
+/** Options of {@link OriginValidator}. */
+export interface OriginOptions {
+  /**
+   * Let handshakes without any `Origin` header through (not Django's
+   * behaviour, hence off by default). Browsers always send `Origin` on
+   * WebSocket handshakes, so a missing header means a non-browser client
+   * (a script, an app), which could send any `Origin` it liked anyway: this
+   * keeps cross-site hijacking from browsers blocked while letting such
+   * clients connect without pretending. Default `false`.
+   */
+  allowMissing?: boolean;
+}
+
 /**
  * Refuses WebSocket handshakes whose `Origin` is not allowed (Django's `OriginValidator`).
  *
@@ -139,12 +152,12 @@ function lastOrigin(headers: readonly Header[]): string | null {
  * const app = OriginValidator(AuthMiddlewareStack(router, auth), ['https://chat.example.com', '.example.org']);
  * ```
  */
-export function OriginValidator(inner: Application, allowedOrigins: readonly string[]): Application {
+export function OriginValidator(inner: Application, allowedOrigins: readonly string[], options: OriginOptions = {}): Application {
   const allowed = [...allowedOrigins];
   return middleware(inner, async function originValidator(scope, receive, send, app) {
     if (scope.type !== 'websocket') throw new TypeError('You cannot use OriginValidator on a non-WebSocket connection');
-    if (isOriginAllowed(scope.headers, allowed)) return app(scope, receive, send);
     const origin = lastOrigin(scope.headers);
+    if (isOriginAllowed(scope.headers, allowed) || (origin === null && options.allowMissing)) return app(scope, receive, send);
     logger.warn(
       { origin, path: scope.path, client: scope.client?.[0] ?? null, allowed },
       origin === null ? 'WebSocket refused: no Origin header and "*" is not allowed' : 'WebSocket refused: Origin not allowed',
@@ -154,7 +167,7 @@ export function OriginValidator(inner: Application, allowedOrigins: readonly str
 }
 
 /** Options of {@link AllowedHostsOriginValidator}. */
-export interface AllowedHostsOptions {
+export interface AllowedHostsOptions extends OriginOptions {
   /** Django's `ALLOWED_HOSTS`. Default: `ALLOWED_HOSTS` from the environment, comma-separated. */
   allowedHosts?: readonly string[];
   /** Django's `DEBUG`: with no allowed hosts, allow `localhost`, `127.0.0.1` and `[::1]`. Default: `NODE_ENV !== 'production'`. */
@@ -181,5 +194,5 @@ export function resolveAllowedHosts(options: AllowedHostsOptions = {}): string[]
  * ```
  */
 export function AllowedHostsOriginValidator(inner: Application, options: AllowedHostsOptions = {}): Application {
-  return OriginValidator(inner, resolveAllowedHosts(options));
+  return OriginValidator(inner, resolveAllowedHosts(options), options);
 }

@@ -271,11 +271,12 @@ export class SessionManager {
 }
 
 /** The session a middleware put in the scope; throws when there is none. */
-export function getSession(scope: { session?: unknown }): Session {
-  if (!(scope.session instanceof Session)) {
+export function getSession(scope: object): Session {
+  const session = (scope as { session?: unknown }).session;
+  if (!(session instanceof Session)) {
     throw new TypeError('Cannot find session in scope. You should wrap your consumer in SessionMiddleware.');
   }
-  return scope.session;
+  return session;
 }
 
 /** A manager, or the options to build one. */

@@ -27,7 +27,7 @@ function counter(record: { received: number; disconnectCode?: number }): Applica
     for (;;) {
       const event = await receive();
       if (event.type === 'websocket.disconnect') {
-        record.disconnectCode = event.code;
+        record.disconnectCode = event.code as number;
         return;
       }
       record.received += 1;

@@ -79,6 +79,16 @@ test('traps kept from Django: *.example.com, example.com:8000 and file:// never 
   assert.equal(allowed(['example.com'], 'http://[::1'), false, 'an invalid IPv6 origin matches nothing');
 });
 
+test('allowMissing lets handshakes without Origin through, never a foreign one', async () => {
+  const app = (origin?: string) => new WebsocketCommunicator(OriginValidator(echoAccept, ['good.com'], { allowMissing: true }), '/', {
+    headers: origin === undefined ? [] : [['origin', origin]],
+  }).connect();
+  assert.equal((await app()).connected, true);
+  assert.equal((await app('http://good.com')).connected, true);
+  assert.equal((await app('http://evil.com')).connected, false);
+  assert.equal((await app('null')).connected, false);
+});
+
 test('the last Origin header wins', async () => {
   assert.equal(await connects(['good.com'], ['http://evil.com', 'http://good.com']), true);
   assert.equal(await connects(['good.com'], ['http://good.com', 'http://evil.com']), false);

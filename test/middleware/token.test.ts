@@ -30,7 +30,7 @@ function jwt(claims: Record<string, unknown> = {}, options: { alg?: string; exp?
 async function connect(target: Application, path: string, init: { headers?: Array<[string, string]>; subprotocols?: string[] } = {}) {
   const client = new WebsocketCommunicator(target, path, init);
   const result = await client.connect();
-  if (!result.connected) return { connected: false as const };
+  if (!result.connected) return { connected: false as const, username: undefined, subprotocols: undefined };
   const hello = await client.receiveJsonFrom<{ username: string | null; subprotocols: string[] }>();
   await client.disconnect();
   return { connected: true as const, subprotocol: result.subprotocol, ...hello };

@@ -15,7 +15,14 @@ import type { Logger } from 'pino';
 import type { Application, LifespanScope, ReceiveEvent, SendEvent } from '../asgi.js';
 import { ProtocolError, SwitchyardError } from '../errors.js';
 
-/** The app's lifespan startup or shutdown failed (`SY_LIFESPAN_FAILED`). */
+/**
+ * The app's lifespan startup failed (`SY_LIFESPAN_FAILED`): `serve()` rejects with it.
+ *
+ * @example
+ * ```ts
+ * try { await serve(app); } catch (err) { if (err instanceof LifespanError) process.exit(3); throw err; }
+ * ```
+ */
 export class LifespanError extends SwitchyardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('SY_LIFESPAN_FAILED', message, options);

@@ -12,7 +12,15 @@ import type { ChannelLayer } from '../layers/base.js';
 
 type Child = { inc(value?: number): void };
 
-/** The server's instruments. */
+/**
+ * The server's instruments (`server.metrics` when `metricsPath` is set).
+ *
+ * @example
+ * ```ts
+ * const server = await serve(app, { metricsPath: '/metrics' });
+ * const text = await server.metrics!.registry.metrics(); // what GET /metrics answers
+ * ```
+ */
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly wsOpen: Gauge;

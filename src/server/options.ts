@@ -7,7 +7,14 @@
  */
 import type { Logger } from 'pino';
 
-/** What `serve()` accepts. Every field is optional; see {@link DEFAULT_OPTIONS}. */
+/**
+ * What `serve()` accepts. Every field is optional; see {@link DEFAULT_OPTIONS}.
+ *
+ * @example
+ * ```ts
+ * const options: ServerOptions = { host: '0.0.0.0', port: 8000, wsMaxSize: 64 * 1024 };
+ * ```
+ */
 export interface ServerOptions {
   /** Interface to bind. Default `127.0.0.1`. */
   host?: string;
@@ -57,7 +64,14 @@ export interface ServerOptions {
   handleSignals?: boolean;
 }
 
-/** The defaults, in one place. */
+/**
+ * The defaults, in one place (applied as `{ ...DEFAULT_OPTIONS, ...options }`).
+ *
+ * @example
+ * ```ts
+ * DEFAULT_OPTIONS.wsPingInterval; // 20 (seconds)
+ * ```
+ */
 export const DEFAULT_OPTIONS = {
   host: '127.0.0.1',
   port: 8000,
@@ -86,7 +100,14 @@ export const DEFAULT_OPTIONS = {
 /** Options with every default applied. */
 export type ResolvedOptions = Required<Omit<ServerOptions, 'logger'>> & { logger?: Logger };
 
-/** Applies the defaults and checks values, throwing a `TypeError` with an exact message. */
+/**
+ * Applies the defaults and checks values, throwing a `TypeError` with an exact message.
+ *
+ * @example
+ * ```ts
+ * resolveOptions({ port: 0 }).wsMaxSize; // 1048576
+ * ```
+ */
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...defined };

@@ -39,7 +39,14 @@ const BINARY = { binary: true } as const;
 const HIGH_WATER = 64;
 const LOW_WATER = 16;
 
-/** Close code used when a peer's outgoing buffer overflows. */
+/**
+ * Close code used when a peer's outgoing buffer overflows (1008, policy violation).
+ *
+ * @example
+ * ```ts
+ * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) log('client too slow');
+ * ```
+ */
 export const SEND_BUFFER_CLOSE_CODE = 1008;
 
 /** Answers a handshake with a bare HTTP status and closes the socket. */

@@ -68,6 +68,31 @@ describe('WebSocket liveness and limits', () => {
     assert.equal(lively.received.length, 0);
   });
 
+  test('a flood while the app is not reading pauses the socket; nothing is lost or reordered', async () => {
+    const gate = deferred();
+    const got: string[] = [];
+    const done = deferred();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      await gate.promise;
+      for (;;) {
+        const event = await receive() as ReceiveEvent;
+        if (event.type !== 'websocket.receive') return;
+        got.push(event.text!);
+        if (got.length === 2000) done.resolve();
+      }
+    });
+    const ws = await open(wsUrl(server));
+    clients.push(ws);
+    for (let i = 0; i < 2000; i++) ws.send(String(i));
+    await sleep(200);
+    gate.resolve();
+    await done.promise;
+    assert.deepEqual(got, Array.from({ length: 2000 }, (_, i) => String(i)));
+  });
+
   test('a message over wsMaxSize closes with 1009; one at the limit passes', async () => {
     const rec = recorder();
     const server = await serve(rec.app, { wsMaxSize: 1024 });

@@ -220,5 +220,11 @@ export function handleHttp(ctx: ServerContext, req: IncomingMessage, res: Server
       );
     }
   });
-  track(ctx, run(ctx, scope, bridge, res));
+  // Shutdown waits for the bytes too, not just the app: a response the app has ended may still be flushing.
+  const flushed = new Promise<void>((resolve) => {
+    if (res.writableFinished || res.destroyed) return resolve();
+    res.once('finish', resolve);
+    res.once('close', resolve);
+  });
+  track(ctx, Promise.all([run(ctx, scope, bridge, res), flushed]).then(() => undefined));
 }

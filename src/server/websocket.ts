@@ -222,7 +222,6 @@ export class WebSocketBridge {
       throw new ProtocolError("'websocket.accept' sent twice");
     }
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    const { ctx } = this.#hub;
     this.#hub.pending.set(this.#req, { subprotocol, headers });
     return new Promise<void>((resolve) => {
       this.#acceptDone = resolve;
@@ -232,8 +231,6 @@ export class WebSocketBridge {
         this.#opened(ws);
         this.#finishAccept();
       });
-    }).then(() => {
-      if (this.#state === 'open' && ctx.metrics !== null) { ctx.metrics.wsConnects.inc(); ctx.metrics.wsOpen.inc(); }
     });
   }
 
@@ -251,6 +248,7 @@ export class WebSocketBridge {
     this.#hub.connections.add(this);
     const { ctx } = this.#hub;
     const metrics = ctx.metrics;
+    if (metrics !== null) { metrics.wsConnects.inc(); metrics.wsOpen.inc(); }
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.#lastSeen = performance.now();
       this.#pingSentAt = 0;

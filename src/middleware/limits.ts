@@ -141,6 +141,11 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
           logger.warn({ client: address, path: scope.path, dropped }, 'WebSocket closed: message flood (1008)');
           await send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' });
           closedByUs = true;
+          // Keep reading (and discarding) what the flooder already sent, so that a server that
+          // pauses the socket while events are unread sees the peer's close frame promptly.
+          void (async () => {
+            for (;;) if ((await receive()).type === 'websocket.disconnect') return;
+          })().catch(() => {});
           return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' };
         }
         const now = performance.now();

@@ -5,7 +5,10 @@
  * this process: C connections, each sending its next message as soon as the
  * echo of the previous one arrives, for D seconds.
  *
- *   npx tsx bench/ws-echo.ts [--connections 50] [--seconds 5] [--size 64]
+ *   npx tsx bench/ws-echo.ts [--connections 50] [--seconds 5] [--size 64] [--rounds 3]
+ *
+ * Server CPU per round trip (from /proc) is the steadier figure: with one
+ * client process, the client is often the bottleneck.
  *
  * Not part of `npm test`: numbers depend on the machine.
  */
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     seconds: { type: 'string', default: '5' },
     size: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
     serve: { type: 'string' },
   },
 });
@@ -121,15 +125,25 @@ if (values.serve !== undefined) {
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);
   const size = Number(values.size);
+  // Rounds interleave the servers, and each figure is the median over rounds: a shared
+  // machine's noise hits all three alike.
+  const rounds = Number(values.rounds);
+  const samples: Record<string, Array<{ rate: number; cpuPerTrip: number }>> = { ws: [], switchyard: [], consumer: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of ['ws', 'switchyard', 'consumer']) {
+      const { child, url } = await startServer(kind);
+      samples[kind]!.push(await load(url, connections, seconds, size, child.pid!));
+      child.kill();
+    }
+  }
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const results: Record<string, { rate: number; cpuPerTrip: number }> = {};
-  for (const kind of ['ws', 'switchyard', 'consumer']) {
-    const { child, url } = await startServer(kind);
-    results[kind] = await load(url, connections, seconds, size, child.pid!);
-    child.kill();
+  for (const [kind, list] of Object.entries(samples)) {
+    results[kind] = { rate: median(list.map((r) => r.rate)), cpuPerTrip: median(list.map((r) => r.cpuPerTrip)) };
   }
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const base = results.ws!;
-  console.log(`WebSocket echo, ${connections} connections, ${size}-byte text messages, ${seconds} s each (one client process drives the load)`);
+  console.log(`WebSocket echo, ${connections} connections, ${size}-byte text messages, ${seconds} s per run, median of ${rounds} rounds (one client process drives the load)`);
   const line = (label: string, r: { rate: number; cpuPerTrip: number }): string =>
     `  ${label.padEnd(38)} ${fmt(r.rate).padStart(8)} round trips/s (ratio ${(r.rate / base.rate).toFixed(2)}), `
     + `server CPU ${r.cpuPerTrip.toFixed(1)} µs per round trip (ratio ${(r.cpuPerTrip / base.cpuPerTrip).toFixed(2)})`;

@@ -55,6 +55,19 @@ describe('switchyard serve (processes)', () => {
     assert.deepEqual(fixture, ['startup', 'disconnect 1001', 'disconnect 1001', 'shutdown']);
   });
 
+  test('options come from SWITCHYARD_* environment variables; a flag wins over its variable', async () => {
+    const server = start(['serve', APP, '--port', '0'], { SWITCHYARD_PORT: '1', SWITCHYARD_WS_MAX_SIZE: '10', SWITCHYARD_METRICS_PATH: '/m' });
+    const url = String((await server.waitFor(listening)).url);
+    assert.doesNotMatch(url, /:1$/);
+    assert.equal((await get(`${url}/m`)).status, 200);
+    const ws = await open(`${url.replace('http', 'ws')}/echo`);
+    const code = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
+    ws.send('x'.repeat(11));
+    assert.equal(await code, 1009);
+    server.child.kill('SIGTERM');
+    assert.equal((await server.exited).code, 0);
+  });
+
   test('a failing lifespan startup stops the server with a clear message and a non-zero exit', async () => {
     const server = start(['serve', APP, '--port', '0'], { FIXTURE_FAIL_STARTUP: '1' });
     const { code } = await server.exited;

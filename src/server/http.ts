@@ -83,7 +83,7 @@ class HttpBridge {
         }
         // The parser marks the request complete as soon as it has seen the end,
         // so a body that arrived in one piece is one event, not two.
-        const more = !this.#req.complete;
+        const more = !this.#req.complete || this.#req.readableLength > 0;
         if (!more) this.#bodyDone = true;
         return { type: 'http.request', body: value, more_body: more };
       } catch {

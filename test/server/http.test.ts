@@ -128,6 +128,39 @@ describe('HTTP bridge', () => {
     gate.resolve();
   });
 
+  test('a 5 MiB upload and a 5 MiB streamed download arrive intact', async () => {
+    const { createHash, randomBytes } = await import('node:crypto');
+    const server = await serve(async (_scope, receive, send) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      for (;;) {
+        const event = await receive() as ReceiveEvent;
+        if (event.type !== 'http.request') return;
+        hash.update(event.body ?? new Uint8Array());
+        size += event.body?.byteLength ?? 0;
+        if (!event.more_body) break;
+      }
+      await send({ type: 'http.response.start', status: 200, headers: [[bytes('x-upload'), bytes(`${size}:${hash.digest('hex')}`)]] });
+      const block = Buffer.alloc(64 * 1024, 7);
+      for (let i = 0; i < 80; i++) await send({ type: 'http.response.body', body: block, more_body: true });
+      await send({ type: 'http.response.body' });
+    });
+    const upload = randomBytes(5 * 1024 * 1024);
+    const result = await new Promise<{ header: string; size: number; allSevens: boolean }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'PUT', path: '/big' }, (res) => {
+        let size = 0;
+        let allSevens = true;
+        res.on('data', (c: Buffer) => { size += c.length; if (allSevens && c.some((b) => b !== 7)) allSevens = false; });
+        res.on('end', () => resolve({ header: String(res.headers['x-upload']), size, allSevens }));
+      });
+      req.on('error', reject);
+      req.end(upload);
+    });
+    assert.equal(result.header, `${upload.length}:${createHash('sha256').update(upload).digest('hex')}`);
+    assert.equal(result.size, 80 * 64 * 1024);
+    assert.ok(result.allSevens);
+  });
+
   test('keeps the connection alive across requests', async () => {
     const server = await serve(echo);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });

@@ -55,6 +55,9 @@ export class LuaScript {
   }
 }
 
+/** A `BZPOPMIN` reply: the key, the member and its score. */
+export type PoppedMember = [key: Buffer, member: Buffer, score: Buffer];
+
 /** Options of {@link Shard}. */
 export interface ShardOptions {
   /** Ms to wait for the first connection before commands fail. */
@@ -186,12 +189,62 @@ export class Shard {
 
   /** Returns a blocking connection to the pool (a few are kept idle, the rest closed). */
   releaseBlocking(client: Redis): void {
+    if (this.#idleBlocking.includes(client)) return;
     if (this.#closed || client.status === 'end' || this.#idleBlocking.length >= 4) {
       this.#allBlocking.delete(client);
       client.disconnect();
       return;
     }
     this.#idleBlocking.push(client);
+  }
+
+  /**
+   * One `BZPOPMIN key timeout` on a pooled blocking connection: the popped
+   * member, or null on timeout. When `signal` fires first it rejects at once
+   * with the signal's reason, and a member the pop still returns is put back
+   * with its score, so an aborted receive loses nothing.
+   */
+  async popMin(key: string, timeoutSeconds: number, signal?: AbortSignal): Promise<PoppedMember | null> {
+    const client = this.acquireBlocking();
+    try {
+      if (client.status !== 'ready') await this.waitReady(client, 5000, false, signal);
+    } catch (error) {
+      this.releaseBlocking(client);
+      throw error;
+    }
+    const pop = client.bzpopminBuffer(key, timeoutSeconds) as Promise<PoppedMember | null>;
+    if (signal === undefined) {
+      return pop.finally(() => this.releaseBlocking(client));
+    }
+    return new Promise<PoppedMember | null>((resolve, reject) => {
+      const onAbort = () => {
+        reject(signal.reason);
+        pop.then(async (late) => {
+          if (late !== null) {
+            await this.run((redis) => redis.zadd(key, late[2].toString(), late[1])).catch((error: unknown) => {
+              this.#shardOptions.logger.warn({ err: error, key }, 'Could not put back a message popped by an aborted receive');
+            });
+          }
+        }, () => {}).finally(() => this.releaseBlocking(client));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Once aborted, the abort path owns the connection (and the late reply).
+      pop.then(
+        (value) => {
+          if (signal.aborted) return;
+          signal.removeEventListener('abort', onAbort);
+          this.releaseBlocking(client);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (signal.aborted) return;
+          signal.removeEventListener('abort', onAbort);
+          this.releaseBlocking(client);
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Closes every connection; pending commands fail. */

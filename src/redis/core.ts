@@ -22,7 +22,6 @@
  *   and reconnect; an undecodable member is logged and skipped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { LayerMessage } from '../asgi.js';
 import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.js';
 import {
@@ -30,7 +29,7 @@ import {
   nonLocalName, requireValidChannelName, requireValidGroupName, requireValidMessage,
 } from '../layers/base.js';
 import { type RedisHost, normalizeHosts } from './config.js';
-import { Shard, backoffDelay } from './connection.js';
+import { type PoppedMember, Shard, backoffDelay } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
@@ -61,7 +60,6 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
   logger?: LayerLogger;
 }
 
-type Popped = [key: Buffer, member: Buffer, score: Buffer] | null;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -295,7 +293,7 @@ export class RedisChannelLayer implements ChannelLayer {
       while (!this.#closed && this.#inbox.waiting > 0) {
         try {
           if (client.status !== 'ready') await shard.waitReady(client, 5000);
-          const popped = (await client.bzpopminBuffer(key, this.#blockTimeout)) as Popped;
+          const popped = (await client.bzpopminBuffer(key, this.#blockTimeout)) as PoppedMember | null;
           attempt = 0;
           if (popped !== null) this.#dispatch(popped);
         } catch (error) {
@@ -353,7 +351,7 @@ export class RedisChannelLayer implements ChannelLayer {
     }
   }
 
-  /** Blocks on a normal channel until a message comes; an abort mid-pop puts the popped message back. */
+  /** Blocks on a normal channel until a message comes, rotating over the shards; retries while Redis is away. */
   async #receiveNormal(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
     const key = channelKey(this.prefix, channel);
     let attempt = 0;
@@ -361,59 +359,22 @@ export class RedisChannelLayer implements ChannelLayer {
       if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
       signal?.throwIfAborted();
       const shard = this.#nextShard('receive');
-      const client = shard.acquireBlocking();
-      let popped: Popped;
-      let popping = false;
+      let popped: PoppedMember | null;
       try {
-        if (client.status !== 'ready') await shard.waitReady(client, 5000, false, signal);
-        const pop = client.bzpopminBuffer(key, this.#blockTimeout) as Promise<Popped>;
-        popping = true;
-        popped = await this.#raceAbort(pop, signal, shard, client, key);
+        popped = await shard.popMin(key, this.#blockTimeout, signal);
         attempt = 0;
       } catch (error) {
-        if (signal?.aborted) {
-          if (!popping) shard.releaseBlocking(client);
-          throw signal.reason;
-        }
-        shard.releaseBlocking(client);
+        if (signal?.aborted) throw signal.reason;
         if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
         if (this.#throttle.allow(`receive:${shard.label}`)) this.#logger.warn({ err: error, channel }, 'Redis receive failed; retrying');
         await sleep(backoffDelay(attempt++));
         continue;
       }
-      shard.releaseBlocking(client);
       if (popped === null || this.#age(popped[2], Date.now()) > this.expiry) continue;
       const message = this.#decode(popped[0], popped[1]);
       if (message === null) continue;
       delete message[ASGI_CHANNEL];
       return freezeMessage(message) as LayerMessage;
     }
-  }
-
-  /** Waits for a pop; when the signal fires first, rejects now and re-queues whatever the pop returns later. */
-  #raceAbort(pop: Promise<Popped>, signal: AbortSignal | undefined, shard: Shard, client: Redis, key: string): Promise<Popped> {
-    if (signal === undefined) return pop;
-    return new Promise<Popped>((resolve, reject) => {
-      const onAbort = () => {
-        reject(signal.reason);
-        pop.then(
-          async (late) => {
-            if (late !== null) {
-              await shard.run((redis) => redis.zadd(key, late[2].toString(), late[1])).catch((error: unknown) => {
-                this.#logger.warn({ err: error, key }, 'Could not put back a message popped by an aborted receive');
-              });
-            }
-            shard.releaseBlocking(client);
-          },
-          () => shard.releaseBlocking(client),
-        );
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      pop.then(
-        (value) => { signal.removeEventListener('abort', onAbort); if (!signal.aborted) resolve(value); },
-        (error: unknown) => { signal.removeEventListener('abort', onAbort); if (!signal.aborted) reject(error); },
-      );
-    });
   }
 }

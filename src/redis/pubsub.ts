@@ -15,7 +15,8 @@
  * and `send`/`groupSend` fail with `LayerUnavailableError` while Redis is away.
  * An aborted `receive` keeps its subscription for `unsubscribeDelay` ms (a new
  * receive in that window loses nothing), then unsubscribes and forgets the
- * channel, as channels_redis does on cancellation.
+ * channel and its local group memberships, as channels_redis does on
+ * cancellation (which assumes a cancelled receive means the consumer ended).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -211,8 +212,13 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       if (this.#channels.get(channel) !== timer) return;
       this.#channels.delete(channel);
       this.#inbox.forget(channel);
-      if (this.#inbox.has(channel)) return; // a receive is waiting again
       this.#unsubscribeRaw(channel).catch(() => {});
+      // A forgotten channel leaves its groups too, so an abandoned consumer costs nothing.
+      for (const [groupChannel, members] of this.#groups) {
+        if (!members.delete(channel) || members.size > 0) continue;
+        this.#groups.delete(groupChannel);
+        this.#unsubscribeRaw(groupChannel).catch(() => {});
+      }
     }, this.#options.unsubscribeDelay ?? 5000);
     timer.unref();
     this.#channels.set(channel, timer);

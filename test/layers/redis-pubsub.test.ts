@@ -128,6 +128,27 @@ describe('pub/sub wire format (test_pubsub.py)', () => {
     seen.close();
   });
 
+  test('an aborted receive unsubscribes after unsubscribeDelay, leaving its groups (bounded state)', async () => {
+    const l = layer({ unsubscribeDelay: 150 });
+    const admin = new Redis(REDIS);
+    const numsub = async (name: string) => Number(((await admin.call('PUBSUB', 'NUMSUB', name)) as [string, number])[1]);
+    try {
+      const channel = await l.newChannel();
+      await l.groupAdd('room', channel);
+      assert.equal(await numsub(channel), 1);
+      assert.equal(await numsub(`${l.prefix}__group__room`), 1);
+      assert.equal(await receiveWithin(l, channel, 50), NOTHING);
+      await l.send(channel, { type: 'within the delay' });
+      assert.equal((await l.receive(channel)).type, 'within the delay');
+      assert.equal(await receiveWithin(l, channel, 50), NOTHING);
+      await delay(400);
+      assert.equal(await numsub(channel), 0);
+      assert.equal(await numsub(`${l.prefix}__group__room`), 0);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   test('redis+pubsub:// URLs build the pub/sub layer', async () => {
     const l = buildChannelLayer(`redis+pubsub://127.0.0.1:6379/0?prefix=${uniquePrefix()}`);
     assert.ok(l instanceof RedisPubSubChannelLayer);

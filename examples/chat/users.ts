@@ -40,7 +40,7 @@ export function defaultUsersFile(): string {
 }
 
 /**
- * Users in a JSON file.
+ * Users in a JSON file (re-read when its modification time changes, checked at most once a second).
  *
  * @example
  * ```ts
@@ -54,12 +54,17 @@ export class UserStore {
   #cache: UsersFile = { users: {} };
   #mtime = -1;
   #dummy: StoredUser | null = null;
+  #checkedAt = 0;
 
   constructor(path = defaultUsersFile()) {
     this.path = path;
   }
 
-  #read(): UsersFile {
+  #read(fresh = false): UsersFile {
+    // At most one stat a second (anonymous messages check names against the store), except for sign-ins.
+    const now = Date.now();
+    if (!fresh && now - this.#checkedAt < 1000) return this.#cache;
+    this.#checkedAt = now;
     let mtime: number;
     try {
       mtime = statSync(this.path).mtimeMs;
@@ -95,7 +100,8 @@ export class UserStore {
 
   /** The user when the password is right, else `null` (in about the same time either way). */
   async authenticate(name: string, password: string): Promise<ChatUser | null> {
-    const stored = Object.hasOwn(this.#read().users, name) ? this.#read().users[name]! : null;
+    const users = this.#read(true).users;
+    const stored = Object.hasOwn(users, name) ? users[name]! : null;
     this.#dummy ??= { salt: randomBytes(16).toString('base64'), hash: randomBytes(KEY_LENGTH).toString('base64'), params: PARAMS };
     const record = stored ?? this.#dummy;
     const key = await scrypt(password, Buffer.from(record.salt, 'base64'), record.params);
@@ -110,6 +116,7 @@ export class UserStore {
     if (password.length < 8) throw new TypeError('Passwords need at least 8 characters');
     const salt = randomBytes(16);
     const hash = await scrypt(password, salt, PARAMS);
+    this.#checkedAt = 0;
     const file = this.#read();
     const stored: StoredUser = { salt: salt.toString('base64'), hash: hash.toString('base64'), params: PARAMS };
     const next: UsersFile = { users: { ...file.users, [name]: stored } };
@@ -117,6 +124,7 @@ export class UserStore {
     const tmp = `${this.path}.${process.pid}.tmp`;
     writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.path);
+    this.#checkedAt = 0;
     return this.#user(name, stored);
   }
 }

@@ -31,26 +31,12 @@ import { randomBytes } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { logger } from '../log.js';
+import {
+  ChangeSet, addMeta, isOp, isRow,
+  type Entries, type Op, type Peer, type PresenceChange, type PresenceList, type PresenceMeta, type Row,
+} from './state.js';
 
-/** What a connection says about itself when tracked (JSON-able). */
-export type PresenceMeta = Record<string, unknown>;
-/** A meta as listed: the tracked meta plus the entry's unique `ref`. */
-export type ListedMeta<M extends PresenceMeta> = M & { ref: string };
-/** A topic's presences: key → its metas (one per tracked entry), Phoenix's shape. */
-export type PresenceList<M extends PresenceMeta = PresenceMeta> = Record<string, { metas: Array<ListedMeta<M>> }>;
-
-/** A change of a topic's merged view, as subscribers receive it. */
-export interface PresenceChange<M extends PresenceMeta = PresenceMeta> {
-  topic: string;
-  /** Entries that appeared, by key (Phoenix's `presence_diff` joins). */
-  joins: PresenceList<M>;
-  /** Entries that went away, by key (Phoenix's `presence_diff` leaves). */
-  leaves: PresenceList<M>;
-  /** Keys that were absent and are now present (a user's first tab). */
-  joined: string[];
-  /** Keys that were present and are now absent (a user's last tab). */
-  left: string[];
-}
+export type { ListedMeta, PresenceChange, PresenceList, PresenceMeta } from './state.js';
 
 /** Options of a {@link Presence}. */
 export interface PresenceOptions {
@@ -63,31 +49,6 @@ export interface PresenceOptions {
   /** Milliseconds of silence after which a peer is dropped. Default 5 × heartbeatInterval. */
   replicaTimeout?: number;
 }
-
-type Entries = Map<string, Map<string, Map<string, PresenceMeta>>>; // topic → key → ref → meta
-type Op = ['add' | 'remove', string, string, string, PresenceMeta | null];
-type Row = [string, string, string, PresenceMeta];
-
-interface Peer { channel: string; version: number; lastSeen: number; entries: Entries; syncAskedAt: number }
-
-/** A change being assembled: presence of each touched key before, and the entry diffs. */
-class ChangeSet {
-  readonly before = new Map<string, Map<string, boolean>>();
-  readonly joins = new Map<string, PresenceList>();
-  readonly leaves = new Map<string, PresenceList>();
-}
-
-function addMeta(list: Map<string, PresenceList>, topic: string, key: string, ref: string, meta: PresenceMeta): void {
-  let byKey = list.get(topic);
-  if (byKey === undefined) list.set(topic, (byKey = {}));
-  (byKey[key] ??= { metas: [] }).metas.push({ ...meta, ref });
-}
-
-const isMeta = (v: unknown): v is PresenceMeta => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isOp = (v: unknown): v is Op => Array.isArray(v) && (v[0] === 'add' || v[0] === 'remove') &&
-  typeof v[1] === 'string' && typeof v[2] === 'string' && typeof v[3] === 'string' && (v[0] === 'remove' || isMeta(v[4]));
-const isRow = (v: unknown): v is Row => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' &&
-  typeof v[2] === 'string' && isMeta(v[3]);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -409,6 +370,8 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
       if (now - peer.lastSeen > this.#timeout) {
         logger.warn({ replica, silentFor: now - peer.lastSeen }, 'presence: replica timed out; dropping its entries');
         this.#dropPeer(replica);
+        // Its channel would otherwise stay a group member (and be written to) until the group expiry.
+        this.#layer.groupDiscard(this.#group, peer.channel).catch(() => {});
       }
     }
     try {

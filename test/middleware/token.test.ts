@@ -78,3 +78,30 @@ test('public-key tokens (ES256) with an allow-list; a token without a subject na
   assert.equal((await connect(es, `/ws/?token=${noSub}`)).connected, false);
   assert.throws(() => TokenAuthMiddleware(whoAmI, { key: SECRET, algorithms: ['none'] }), /never "none"/);
 });
+
+test('over a real server: a good token in the subprotocol header opens, a bad one gets HTTP 403', async () => {
+  const { default: WebSocket } = await import('ws');
+  const { start } = await import('../server/helpers.js');
+  const server = await start(app, { accessLog: false });
+  try {
+    const token = await jwt();
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/`, ['chat.v1', `bearer.${token}`]);
+    const hello = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data: Buffer) => resolve(data.toString()));
+      ws.once('error', reject);
+    });
+    assert.equal(ws.protocol, 'chat.v1');
+    assert.deepEqual(JSON.parse(hello), { username: 'alice', subprotocols: ['chat.v1'] });
+    ws.close();
+    const expired = await jwt({}, { exp: Math.floor(Date.now() / 1000) - 60 });
+    const status = await new Promise<number>((resolve, reject) => {
+      const bad = new WebSocket(`ws://127.0.0.1:${server.port}/ws/`, ['chat.v1', `bearer.${expired}`]);
+      bad.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      bad.on('open', () => reject(new Error('opened with an expired token')));
+      bad.on('error', () => {});
+    });
+    assert.equal(status, 403);
+  } finally {
+    await server.close({ timeout: 1 });
+  }
+});

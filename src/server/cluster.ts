@@ -5,7 +5,8 @@
  * worker is a complete server (its own lifespan, its own connections) and
  * reports `listening` or `refuse` over IPC. The primary logs the URL once all
  * are up, restarts a worker that dies after startup, and on SIGTERM/SIGINT
- * forwards SIGTERM and waits (bounded) for every worker to drain. A worker
+ * forwards SIGTERM and waits (bounded) for every worker to drain. It also
+ * answers workers' metrics scrapes with the sum over all workers. A worker
  * that fails during startup stops the whole group with a non-zero exit, so a
  * broken app never restarts in a loop.
  *
@@ -17,6 +18,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { getChannelLayer } from '../layers/registry.js';
 import { InMemoryChannelLayer } from '../layers/memory.js';
+import { answerMetricsRequest } from './metrics.js';
 
 /** IPC messages from a worker to the primary. */
 export type WorkerMessage =
@@ -72,6 +74,7 @@ export function runPrimary(workers: number, logger: Logger, shutdownTimeout: num
       const worker = cluster.fork({ SWITCHYARD_CLUSTER_WORKERS: String(workers) });
       live.add(worker);
       worker.on('message', (message: WorkerMessage) => {
+        if (answerMetricsRequest(worker, message)) return;
         if (message?.switchyard === 'listening') {
           started.add(worker);
           ready++;

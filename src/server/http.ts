@@ -180,10 +180,9 @@ async function run(ctx: ServerContext, scope: HttpScope, bridge: HttpBridge, res
 }
 
 function serveMetrics(ctx: ServerContext, res: ServerResponse): void {
-  const registry = ctx.metrics!.registry;
-  registry.metrics().then(
-    (text) => {
-      res.writeHead(200, { 'content-type': registry.contentType });
+  ctx.metrics!.collect().then(
+    ({ text, contentType }) => {
+      res.writeHead(200, { 'content-type': contentType });
       res.end(text);
     },
     (err: unknown) => {

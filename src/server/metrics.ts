@@ -4,10 +4,12 @@
  * Each server owns a prom-client `Registry`, so several servers in one process
  * (tests) do not collide. Label children are bound once here so that counting
  * a message on the hot path is a property increment, not a label lookup.
- * With `--workers N` each worker serves its own numbers (scrape per worker or
- * sum them in Prometheus).
+ * With `--workers N` under the Switchyard CLI, the worker that gets the
+ * scrape asks the primary, which gathers every worker's registry through
+ * prom-client's `AggregatorRegistry`: one scrape shows the whole server.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import cluster from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import type { ChannelLayer } from '../layers/base.js';
 
 type Child = { inc(value?: number): void };
@@ -39,7 +41,7 @@ export class ServerMetrics {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_process_' });
+    collectDefaultMetrics({ register: this.registry }); // standard names (process_*, nodejs_*), as dashboards expect
     this.wsOpen = new Gauge({ name: 'switchyard_ws_connections_open', help: 'Open WebSocket connections', registers });
     this.wsConnects = new Counter({ name: 'switchyard_ws_connects_total', help: 'Accepted WebSocket handshakes', registers });
     this.wsRejected = new Counter({ name: 'switchyard_ws_rejected_total', help: 'WebSocket handshakes refused (403/500)', registers });
@@ -64,6 +66,20 @@ export class ServerMetrics {
       name: 'switchyard_layer_operation_seconds', help: 'Channel layer operation latency', labelNames: ['op'], registers,
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     });
+    // Every worker must answer the primary's gathering, not only the one that got the scrape.
+    if (inSwitchyardCluster()) shareRegistry(this.registry);
+  }
+
+  /**
+   * The text a scrape gets: this process's registry, or, in a worker of the
+   * Switchyard CLI's cluster, the sum over all workers (gathered by the primary).
+   */
+  async collect(): Promise<{ text: string; contentType: string }> {
+    if (inSwitchyardCluster()) {
+      const text = await askPrimary();
+      if (text !== null) return { text, contentType: this.registry.contentType };
+    }
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
   }
 
   /** Counts a closed connection under its close code. */
@@ -100,3 +116,58 @@ export class ServerMetrics {
 }
 
 const INSTRUMENTED = Symbol('switchyard.metricsInstrumented');
+
+// ---- cluster aggregation -------------------------------------------------------
+
+/** IPC message type of a worker's scrape request and the primary's answer. */
+export const METRICS_MESSAGE = 'switchyard:metrics';
+
+let shared: Registry | null = null;
+
+/** A worker forked by the Switchyard CLI's primary (which answers metrics requests). */
+function inSwitchyardCluster(): boolean {
+  return cluster.isWorker && process.env.SWITCHYARD_CLUSTER_WORKERS !== undefined && process.send !== undefined;
+}
+
+/** Makes this worker's registry the one prom-client reports to the primary. */
+function shareRegistry(registry: Registry): void {
+  if (shared === registry) return;
+  shared = registry;
+  new AggregatorRegistry(); // installs prom-client's worker-side listener
+  AggregatorRegistry.setRegistries([registry]);
+}
+
+let nextRequest = 0;
+const pending = new Map<number, (text: string | null) => void>();
+let listening = false;
+
+function askPrimary(): Promise<string | null> {
+  if (!listening) {
+    listening = true;
+    process.on('message', (message: { type?: string; id?: number; text?: string | null }) => {
+      if (message?.type !== METRICS_MESSAGE || typeof message.id !== 'number') return;
+      pending.get(message.id)?.(message.text ?? null);
+      pending.delete(message.id);
+    });
+  }
+  const id = nextRequest++;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { pending.delete(id); resolve(null); }, 5000);
+    pending.set(id, (text) => { clearTimeout(timer); resolve(text); });
+    process.send!({ type: METRICS_MESSAGE, id });
+  });
+}
+
+let aggregator: AggregatorRegistry<PrometheusContentType> | null = null;
+
+/** Primary side: answers a worker's scrape request with every worker's metrics summed. */
+export function answerMetricsRequest(worker: { send(message: unknown): boolean }, message: unknown): boolean {
+  const request = message as { type?: string; id?: number } | null;
+  if (request?.type !== METRICS_MESSAGE || typeof request.id !== 'number') return false;
+  aggregator ??= new AggregatorRegistry();
+  aggregator.clusterMetrics().then(
+    (text) => worker.send({ type: METRICS_MESSAGE, id: request.id, text }),
+    () => worker.send({ type: METRICS_MESSAGE, id: request.id, text: null }),
+  );
+  return true;
+}

@@ -83,12 +83,16 @@ describe('switchyard serve (processes)', () => {
   });
 
   test('--workers 2 with Redis: two processes serve one port', async () => {
-    const server = start(['serve', APP, '--port', '0', '--workers', '2'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
+    const server = start(['serve', APP, '--port', '0', '--workers', '2', '--metrics-path', '/metrics'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
     const ready = await server.waitFor((l) => l.workers === 2 && listening(l), 20000);
     const url = String(ready.url);
     const pids = new Set<string>();
-    for (let i = 0; i < 20 && pids.size < 2; i++) pids.add((await get(`${url}/pid`)).body);
+    let requests = 0;
+    for (let i = 0; i < 20 && pids.size < 2; i++, requests++) pids.add((await get(`${url}/pid`)).body);
     assert.equal(pids.size, 2, `answers came from ${[...pids].join(', ')}`);
+    // One scrape, whichever worker takes it, counts the requests of both.
+    const metrics = (await get(`${url}/metrics`)).body;
+    assert.match(metrics, new RegExp(`switchyard_http_requests_total\\{status="200"\\} ${requests}\\b`));
     server.child.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
   });

@@ -62,7 +62,7 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
   const total = Number(process.env.SWITCHYARD_CLUSTER_WORKERS ?? flags.workers);
   const problem = memoryLayerProblem(total, flags.forceWorkers === true);
   if (problem !== null) {
-    tellPrimary({ switchyard: 'refuse', message: problem });
+    await tellPrimary({ switchyard: 'refuse', message: problem }); // before exiting, or the message may be lost
     if (!cluster.isWorker) logger.error(problem);
     process.exit(1);
   }
@@ -92,7 +92,7 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
   };
   try {
     const server = await serve(app, options);
-    tellPrimary({ switchyard: 'listening', url: server.url });
+    await tellPrimary({ switchyard: 'listening', url: server.url });
   } catch (err) {
     const code = (err as { code?: string }).code;
     fail(logger, err, code === 'SY_LIFESPAN_FAILED' ? STARTUP_FAILURE_EXIT : 1);

@@ -38,9 +38,12 @@ export function memoryLayerProblem(workers: number, force: boolean): string | nu
     + 'Use a shared layer (CHANNEL_LAYER_URL=redis://...), run one worker, or pass --force-workers if the app does not use groups.';
 }
 
-/** Tells the primary something (no-op outside a cluster worker). */
-export function tellPrimary(message: WorkerMessage): void {
-  if (cluster.isWorker && process.send !== undefined) process.send(message);
+/** Tells the primary something (no-op outside a cluster worker); resolves once the message is sent. */
+export function tellPrimary(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!cluster.isWorker || process.send === undefined) return resolve();
+    process.send(message, undefined, undefined, () => resolve());
+  });
 }
 
 /**

@@ -260,9 +260,10 @@ describe('HTTP bridge', () => {
       await sleep(200);
       await send({ type: 'http.response.body', body: bytes('late but complete') });
     });
+    let started = false;
+    server.httpServer.once('request', () => { started = true; });
     const pending = request(server, '/slow');
-    await until(() => server.logs.length >= 0 && true);
-    await sleep(50);
+    await until(() => started, 3000, 'the request to reach the server');
     await server.close();
     const reply = await pending;
     assert.equal(reply.body, 'late but complete');

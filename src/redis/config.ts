@@ -39,7 +39,14 @@ export function normalizeHost(entry: RedisHost): RedisOptions {
   return address !== undefined ? { ...optionsFromRedisUrl(address), ...rest } : { ...rest };
 }
 
-/** Normalizes the `hosts` option; the default is one local Redis. */
+/**
+ * Normalizes the `hosts` option; the default is one local Redis.
+ *
+ * @example
+ * ```ts
+ * normalizeHosts([['redis-a', 6379], 'redis://redis-b:6379/1']); // [{ host: 'redis-a', port: 6379 }, { host: 'redis-b', port: 6379, db: 1 }]
+ * ```
+ */
 export function normalizeHosts(hosts: readonly RedisHost[] | undefined): RedisOptions[] {
   if (hosts === undefined) return [{ host: '127.0.0.1', port: 6379 }];
   if (typeof hosts === 'string' || !Array.isArray(hosts)) {

@@ -106,7 +106,10 @@ export class Shard {
       ...this.options,
       connectionName: this.options.connectionName ?? `switchyard-${role}`,
       enableOfflineQueue: true,
+      // A command cut off by a disconnect fails (LayerUnavailableError) and is never resent:
+      // a resent send could store a message twice after its receiver popped the first copy.
       maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
       connectTimeout: this.#shardOptions.connectTimeout,
       retryStrategy: (attempt: number) => backoffDelay(attempt),
     });

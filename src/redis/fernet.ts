@@ -14,7 +14,14 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, 
 /** cryptography's `_MAX_CLOCK_SKEW`: tokens up to 60 s in the future are accepted. */
 const MAX_CLOCK_SKEW = 60;
 
-/** A token that no key can verify, or that is too old or too far in the future. */
+/**
+ * A token that no key can verify, or that is too old or too far in the future.
+ *
+ * @example
+ * ```ts
+ * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) skip(); }
+ * ```
+ */
 export class InvalidToken extends Error {
   constructor(message = 'Invalid Fernet token') {
     super(message);

@@ -14,7 +14,14 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { ImproperlyConfigured, InvalidMessageError } from '../errors.js';
 
-/** Turns a message into bytes and back. Implement both to register a custom format. */
+/**
+ * Turns a message into bytes and back. Implement both to register a custom format.
+ *
+ * @example
+ * ```ts
+ * const upper: MessageSerializer = { serialize: (m) => Buffer.from(JSON.stringify(m)), deserialize: (b) => JSON.parse(String(b)) };
+ * ```
+ */
 export interface MessageSerializer {
   /** The message (a plain object) as bytes. Throw `InvalidMessageError` for what cannot be carried. */
   serialize(message: Readonly<Record<string, unknown>>): Uint8Array;
@@ -22,7 +29,14 @@ export interface MessageSerializer {
   deserialize(body: Uint8Array): unknown;
 }
 
-/** No serializer is registered under the requested format (channels_redis's `SerializerDoesNotExist`). */
+/**
+ * No serializer is registered under the requested format (channels_redis's `SerializerDoesNotExist`).
+ *
+ * @example
+ * ```ts
+ * try { getSerializer('yaml'); } catch (error) { if (error instanceof SerializerDoesNotExist) console.log(error.format); }
+ * ```
+ */
 export class SerializerDoesNotExist extends ImproperlyConfigured {
   readonly format: string;
   constructor(format: string) {
@@ -161,7 +175,14 @@ export function registerSerializer(format: string, serializer: MessageSerializer
   registry.set(format, serializer);
 }
 
-/** The serializer of a format; throws {@link SerializerDoesNotExist}. */
+/**
+ * The serializer of a format; throws {@link SerializerDoesNotExist}.
+ *
+ * @example
+ * ```ts
+ * getSerializer('json') === jsonSerializer; // true
+ * ```
+ */
 export function getSerializer(format: string): MessageSerializer {
   const serializer = registry.get(format);
   if (serializer === undefined) throw new SerializerDoesNotExist(format);

@@ -19,7 +19,15 @@ import { nonLocalName } from '../layers/base.js';
 import type { MultiFernet } from './fernet.js';
 import { type MessageSerializer, isMsgpack, msgpackSerializer } from './serializers.js';
 
-/** The reserved message key naming the target channel(s) of a stored message. */
+/**
+ * The reserved message key naming the target channel(s) of a stored message:
+ * a string for a direct send, a list of channel names for a group send.
+ *
+ * @example
+ * ```ts
+ * codec.encode({ type: 'chat.message', [ASGI_CHANNEL]: 'specific.abc!def' });
+ * ```
+ */
 export const ASGI_CHANNEL = '__asgi_channel__';
 
 /**

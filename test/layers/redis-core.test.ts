@@ -3,10 +3,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { ChannelFull, InvalidMessageError, InvalidNameError, LayerUnavailableError } from '../../src/errors.js';
+import { ChannelFull, ImproperlyConfigured, InvalidMessageError, InvalidNameError, LayerUnavailableError } from '../../src/errors.js';
 import { buildChannelLayer } from '../../src/layers/registry.js';
 import {
-  Fernet, InvalidToken, MessageCodec, MultiFernet, RedisChannelLayer, ScoreClock, SerializerDoesNotExist, type LayerLogger,
+  Fernet, InvalidToken, MessageCodec, layerOptionsFromUrl, normalizeHosts, MultiFernet, RedisChannelLayer, ScoreClock, SerializerDoesNotExist, type LayerLogger,
   channelKey, crc32, deriveFernetKey, getSerializer, groupKey, jsonSerializer, msgpackSerializer, registerSerializer, shardIndex,
 } from '../../src/redis/index.js';
 import { Inbox } from '../../src/redis/inbox.js';
@@ -395,5 +395,31 @@ describe('Redis going away (own redis-server)', () => {
     await assert.rejects(l.send('worker', { type: 'x' }), LayerUnavailableError);
     assert.ok(Date.now() - started < 1500);
     await l.close();
+  });
+});
+
+describe('configuration', () => {
+  test('CHANNEL_LAYER_URL: rediss, credentials, db, host= shards in order, JSON and number options', () => {
+    const options = layerOptionsFromUrl(new URL(
+      'rediss://user:p%40ss@h1:6380/3?host=h2:6381&host=redis://h3/4&prefix=chat&expiry=30&symmetricEncryptionKeys=["a","b"]',
+    ));
+    assert.deepEqual(options.hosts, [
+      { host: 'h1', port: 6380, db: 3, username: 'user', password: 'p@ss', tls: {} },
+      { host: 'h2', port: 6381, db: 3, username: 'user', password: 'p@ss', tls: {} },
+      { host: 'h3', port: 6379, db: 4 },
+    ]);
+    assert.equal(options.prefix, 'chat');
+    assert.equal(options.expiry, 30);
+    assert.deepEqual(options.symmetricEncryptionKeys, ['a', 'b']);
+    assert.deepEqual(layerOptionsFromUrl(new URL('redis+pubsub://127.0.0.1/0')).hosts, [{ host: '127.0.0.1', port: 6379, db: 0 }]);
+  });
+
+  test('hosts as channels_redis accepts them; a bare string is refused', () => {
+    assert.deepEqual(normalizeHosts([['h', 1], 'redis://x:2/5', { address: 'redis://y:3', password: 'pw' }, { host: 'z', port: 4 }]), [
+      { host: 'h', port: 1 }, { host: 'x', port: 2, db: 5 }, { host: 'y', port: 3, password: 'pw' }, { host: 'z', port: 4 },
+    ]);
+    assert.deepEqual(normalizeHosts(undefined), [{ host: '127.0.0.1', port: 6379 }]);
+    assert.throws(() => normalizeHosts('redis://h' as never), ImproperlyConfigured);
+    assert.throws(() => normalizeHosts(['http://h']), ImproperlyConfigured);
   });
 });

@@ -65,7 +65,14 @@ export interface AuthOptions<U extends AuthenticatedUser = AuthenticatedUser> {
   backend?: string;
 }
 
-/** A narrowing check for signed-in users. */
+/**
+ * A narrowing check for signed-in users.
+ *
+ * @example
+ * ```ts
+ * if (!isAuthenticated(this.scope.user)) return this.close(4001);
+ * ```
+ */
 export function isAuthenticated(user: unknown): user is AuthenticatedUser {
   return typeof user === 'object' && user !== null && (user as { isAuthenticated?: unknown }).isAuthenticated === true;
 }
@@ -93,7 +100,14 @@ export type AuthTarget = object;
 /** How the helpers read and write a target. */
 type Slots = { session?: unknown; user?: unknown };
 
-/** Constant-time string equality (lengths are hashed first, so they leak nothing either). */
+/**
+ * Constant-time string equality (both sides are hashed first, so lengths leak nothing either).
+ *
+ * @example
+ * ```ts
+ * constantTimeEqual(storedHash, user.sessionAuthHash);
+ * ```
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();

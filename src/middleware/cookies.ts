@@ -107,12 +107,26 @@ function quote(value: string): string {
   return `"${out}"`;
 }
 
-/** An HTTP date (`Wdy, DD Mon YYYY HH:MM:SS GMT`), as Django's `http_date`. */
+/**
+ * An HTTP date (`Wdy, DD Mon YYYY HH:MM:SS GMT`), as Django's `http_date`.
+ *
+ * @example
+ * ```ts
+ * httpDate(0); // 'Thu, 01 Jan 1970 00:00:00 GMT'
+ * ```
+ */
 export function httpDate(epochSeconds: number): string {
   return new Date(Math.floor(epochSeconds) * 1000).toUTCString();
 }
 
-/** The `Set-Cookie` value Django (Python's `SimpleCookie`) writes for these arguments. */
+/**
+ * The `Set-Cookie` value Django (Python's `SimpleCookie`) writes for these arguments.
+ *
+ * @example
+ * ```ts
+ * formatSetCookie('theme', 'dark', { maxAge: 60 }); // 'theme=dark; expires=…; Max-Age=60; Path=/; SameSite=lax'
+ * ```
+ */
 export function formatSetCookie(key: string, value = '', options: SetCookieOptions = {}): string {
   let { maxAge = null, expires = null } = options;
   const { path = '/', domain = null, secure = false, httpOnly = false, sameSite = 'lax' } = options;

@@ -40,7 +40,15 @@ export interface ParsedOrigin {
 
 const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;
 
-/** Parses a URL the way Python 3.11's `urllib.parse.urlsplit` does, for scheme, hostname and port. */
+/**
+ * Parses a URL the way Python 3.11's `urllib.parse.urlsplit` does, for scheme, hostname and port.
+ *
+ * @example
+ * ```ts
+ * parseOrigin('https://Chat.Example.com:8443'); // { scheme: 'https', hostname: 'chat.example.com', port: 8443 }
+ * parseOrigin('example.com:8000');              // { scheme: 'example.com', hostname: null, port: null }
+ * ```
+ */
 export function parseOrigin(input: string): ParsedOrigin {
   // eslint-disable-next-line no-control-regex
   let url = input.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '');
@@ -80,7 +88,15 @@ export function parseOrigin(input: string): ParsedOrigin {
   return { scheme, hostname, port };
 }
 
-/** Django's `is_same_domain`: exact match, or a `.pattern` matching the domain and its subdomains. */
+/**
+ * Django's `is_same_domain`: exact match, or a `.pattern` matching the domain and its subdomains.
+ *
+ * @example
+ * ```ts
+ * isSameDomain('a.example.com', '.example.com'); // true
+ * isSameDomain('evilexample.com', '.example.com'); // false
+ * ```
+ */
 export function isSameDomain(host: string, pattern: string): boolean {
   if (!pattern) return false;
   const p = pattern.toLowerCase();
@@ -174,7 +190,14 @@ export interface AllowedHostsOptions extends OriginOptions {
   debug?: boolean;
 }
 
-/** The hosts an {@link AllowedHostsOriginValidator} would allow with these options. */
+/**
+ * The hosts an {@link AllowedHostsOriginValidator} would allow with these options.
+ *
+ * @example
+ * ```ts
+ * resolveAllowedHosts({ allowedHosts: [], debug: true }); // ['localhost', '127.0.0.1', '[::1]']
+ * ```
+ */
 export function resolveAllowedHosts(options: AllowedHostsOptions = {}): string[] {
   const hosts = options.allowedHosts !== undefined
     ? [...options.allowedHosts]

@@ -270,7 +270,14 @@ export class SessionManager {
   }
 }
 
-/** The session a middleware put in the scope; throws when there is none. */
+/**
+ * The session a middleware put in the scope; throws when there is none.
+ *
+ * @example
+ * ```ts
+ * const cart = await getSession(this.scope).get<string[]>('cart');
+ * ```
+ */
 export function getSession(scope: object): Session {
   const session = (scope as { session?: unknown }).session;
   if (!(session instanceof Session)) {
@@ -282,7 +289,14 @@ export function getSession(scope: object): Session {
 /** A manager, or the options to build one. */
 export type SessionConfig = SessionManager | SessionOptions;
 
-/** Returns `config` if it is a manager, else a new manager for it. */
+/**
+ * Returns `config` if it is a manager, else a new manager for it.
+ *
+ * @example
+ * ```ts
+ * const manager = sessionManager({ secrets: [secret] });
+ * ```
+ */
 export function sessionManager(config: SessionConfig = {}): SessionManager {
   return config instanceof SessionManager ? config : new SessionManager(config);
 }

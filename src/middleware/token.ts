@@ -55,7 +55,14 @@ const defaultUser = (claims: JWTPayload): AuthenticatedUser | null =>
     ? { id: claims.sub, username: typeof claims.username === 'string' ? claims.username : claims.sub, isAuthenticated: true }
     : null;
 
-/** Where a request's token was found, if anywhere. */
+/**
+ * The bearer token of a connection (header, query parameter or subprotocol offer), or `null`.
+ *
+ * @example
+ * ```ts
+ * findToken(scope, { queryParam: 'access_token' });
+ * ```
+ */
 export function findToken(scope: Scope, options: Pick<TokenAuthOptions, 'queryParam' | 'subprotocolPrefix'> = {}): string | null {
   if (scope.type !== 'http' && scope.type !== 'websocket') return null;
   const authorization = getHeader(scope.headers, 'authorization');

@@ -38,7 +38,14 @@ export interface SessionStore {
   close?(): Promise<void>;
 }
 
-/** A new random session key: 32 characters of base64url (192 bits). */
+/**
+ * A new random session key: 32 characters of base64url (192 bits).
+ *
+ * @example
+ * ```ts
+ * newSessionKey(); // 'q0Jx…' (32 characters)
+ * ```
+ */
 export function newSessionKey(): string {
   return randomBytes(24).toString('base64url');
 }

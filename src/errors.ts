@@ -21,6 +21,8 @@
  * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | |
  * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 |
  * | TimeoutError (testing) | SY_TIMEOUT | |
+ * | CancelledError (testing) | SY_CANCELLED | |
+ * | LifespanError (server) | SY_LIFESPAN_FAILED | CLI exit code 3 |
  * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 |
  * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) |
  * | TooManyGroups | SY_TOO_MANY_GROUPS | |

@@ -16,6 +16,8 @@
  * - `CHAT_SESSION_STORE`: `memory`, `cookie` (signed cookies, nothing on the
  *   server) or a `redis://` URL. Default: the Redis of `CHANNEL_LAYER_URL`
  *   when that is Redis (several processes must share sessions), else memory.
+ * - `CHAT_SECURE_COOKIE=1`: mark the session cookie `Secure` (HTTPS only); set it
+ *   whenever the chat is served over HTTPS, as it should be in production.
  * - `CHAT_USERS_FILE`: the user store (default `examples/chat/users.json`).
  * - `ALLOWED_HOSTS`: comma-separated hosts allowed as WebSocket origins
  *   (default, outside production: localhost, 127.0.0.1, [::1]).
@@ -66,7 +68,7 @@ const numberFromEnv = (name: string, fallback: number) => {
 /** The registered users. */
 export const users = new UserStore();
 /** One session store and cookie for HTTP and WebSocket. */
-export const sessions = new SessionManager({ secrets: secrets(), store: sessionStore() });
+export const sessions = new SessionManager({ secrets: secrets(), store: sessionStore(), secure: process.env.CHAT_SECURE_COOKIE === '1' });
 const loadUser = (id: string) => users.byId(id);
 
 ChatConsumer.isReservedName = (name) => users.has(name);

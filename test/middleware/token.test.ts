@@ -105,3 +105,13 @@ test('over a real server: a good token in the subprotocol header opens, a bad on
     await server.close({ timeout: 1 });
   }
 });
+
+test('stacked above AuthMiddlewareStack, a token user is kept; HTTP requests with a bad token get 401', async () => {
+  const { AuthMiddlewareStack } = await import('../../src/middleware/index.js');
+  const { HttpCommunicator } = await import('../../src/testing/index.js');
+  const stacked = TokenAuthMiddleware(AuthMiddlewareStack(whoAmI, { sessions: { secrets: ['s'] }, loadUser: async () => null }), { key: SECRET, audience: 'chat' });
+  assert.equal((await connect(stacked, `/ws/?token=${await jwt()}`)).username, 'alice');
+  assert.equal((await connect(stacked, '/ws/')).username, '', 'no token: the session decides (anonymous here)');
+  const http = await new HttpCommunicator(stacked, 'GET', '/api/?token=garbage').getResponse();
+  assert.equal(http.status, 401);
+});

@@ -13,7 +13,7 @@ the JSON config in argv[1], then answers JSON-line commands on stdin:
         handlers report each layer event as {"event": "consumer", "channel": name, "message": m}
   {"id": 7, "op": "worker", "channel": "worker-tasks"} -> a channels Worker on that channel, events as above
 
-Bytes travel as {"__bytes__": "<hex>"} in JSON.
+Bytes travel as {"__bytes__": "<hex>"} in JSON; {"__tuple__": [...]} becomes a Python tuple.
 """
 import asyncio
 import json
@@ -51,6 +51,8 @@ def from_json(value):
     if isinstance(value, dict):
         if set(value) == {"__bytes__"}:
             return bytes.fromhex(value["__bytes__"])
+        if set(value) == {"__tuple__"}:
+            return tuple(from_json(v) for v in value["__tuple__"])
         return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json(v) for v in value]

@@ -44,11 +44,11 @@ for (const setup of SETUPS) {
       const channel = await node.newChannel();
       await peer.call('send', {
         channel,
-        message: { type: 'chat.message', text: 'héllo ☃', raw: bytes('000102ff'), n: 42, big: 2 ** 40, f: 1.5, list: [1, 'a', null], nested: { ok: true } },
+        message: { type: 'chat.message', text: 'héllo ☃', raw: bytes('000102ff'), n: 42, big: 2 ** 40, f: 1.5, list: [1, 'a', null], nested: { ok: true }, pair: { __tuple__: [1, 2] } },
       });
       const message = await node.receive(channel, AbortSignal.timeout(5000));
       assert.deepEqual(message, {
-        type: 'chat.message', text: 'héllo ☃', raw: Buffer.from('000102ff', 'hex'), n: 42, big: 2 ** 40, f: 1.5, list: [1, 'a', null], nested: { ok: true },
+        type: 'chat.message', text: 'héllo ☃', raw: Buffer.from('000102ff', 'hex'), n: 42, big: 2 ** 40, f: 1.5, list: [1, 'a', null], nested: { ok: true }, pair: [1, 2],
       });
       assert.deepEqual(warnings, []);
     });
@@ -84,6 +84,23 @@ for (const setup of SETUPS) {
       for (const theirs of [a, b]) assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', text: 'from node to all' });
       const received = await Promise.all(mine.map((channel) => node.receive(channel, AbortSignal.timeout(5000))));
       assert.equal(received[0], received[1], 'one decoded object for both local members');
+    });
+
+    test('cross-language group_add: Django adds a Switchyard channel, Switchyard adds a Django channel', async () => {
+      const mine = await node.newChannel();
+      const theirs = await peer.call<string>('consumer', {});
+      await peer.call('group_add', { group: 'mixed', channel: mine });
+      await node.groupAdd('mixed', theirs);
+      await node.groupSend('mixed', { type: 'chat.message', text: 'one' });
+      await peer.call('group_send', { group: 'mixed', message: { type: 'chat.message', text: 'two' } });
+      for (const text of ['one', 'two']) {
+        assert.deepEqual(await node.receive(mine, AbortSignal.timeout(5000)), { type: 'chat.message', text });
+        assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', text });
+      }
+      await peer.call('group_discard', { group: 'mixed', channel: mine });
+      await node.groupSend('mixed', { type: 'chat.message', text: 'three' });
+      assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', text: 'three' });
+      await assert.rejects(node.receive(mine, AbortSignal.timeout(300)));
     });
 
     test('Switchyard sends to a Python-received channel arrive in send order', async () => {

@@ -217,7 +217,7 @@ export function URLRouter(routes: Route[]): Application {
  */
 export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Application>> & Record<string, Application>): Application {
   return async (scope, receive, send) => {
-    const app = apps[scope.type];
+    const app = typeof scope.type === 'string' && Object.hasOwn(apps, scope.type) ? apps[scope.type] : undefined;
     if (app === undefined) throw new RouteNotFound(`No application configured for scope type ${JSON.stringify(scope.type)}`);
     return app(scope, receive, send);
   };

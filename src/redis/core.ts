@@ -61,6 +61,9 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
 }
 
 
+/** One clock per process: every send of this process, whatever the layer instance, gets a distinct, later score. */
+const processClock = new ScoreClock();
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -86,7 +89,7 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #capacityFor: (channel: string) => number;
   readonly #shards: Shard[];
   readonly #codec: MessageCodec;
-  readonly #clock = new ScoreClock();
+  readonly #clock = processClock;
   readonly #inbox: Inbox;
   readonly #logger: LayerLogger;
   readonly #throttle = new LogThrottle(5000);

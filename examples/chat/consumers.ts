@@ -66,10 +66,26 @@ export class ChatConsumer extends WebsocketConsumer {
   }
 
   override async disconnect(): Promise<void> {
-    this.#stopListening();
-    const user = this.#signedInUser();
-    if (this.#presenceRef !== null && user !== null) await this.#presence().untrack(this.roomGroupName, user.username, this.#presenceRef);
+    await this.#leavePresence();
     await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
+  }
+
+  /** However the instance ends (a crash skips `disconnect()`), its presence goes with it. */
+  override async run(...args: Parameters<WebsocketConsumer['run']>): Promise<void> {
+    try {
+      await super.run(...args);
+    } finally {
+      await this.#leavePresence().catch(() => {});
+    }
+  }
+
+  async #leavePresence(): Promise<void> {
+    this.#stopListening();
+    this.#stopListening = () => {};
+    const ref = this.#presenceRef;
+    this.#presenceRef = null;
+    const user = this.#signedInUser();
+    if (ref !== null && user !== null) await this.#presence().untrack(this.roomGroupName, user.username, ref);
   }
 
   override async receive(data: string | Uint8Array): Promise<void> {

@@ -103,14 +103,18 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
 
   /** Joins the replicas' group and asks peers for their state; `track()` calls it. Idempotent. */
   start(): Promise<void> {
+    if (this.#abort.signal.aborted) return Promise.reject(new Error('This Presence replica is closed'));
     this.#starting ??= (async () => {
       this.#channel = await this.#layer.newChannel('presence');
       await this.#layer.groupAdd(this.#group, this.#channel);
+      if (this.#abort.signal.aborted) return; // closed while starting
       void this.#receiveLoop();
       this.#timer = setInterval(() => void this.#tick(), this.#heartbeat);
       this.#timer.unref();
       await this.#broadcast({ type: 'presence.sync', replica: this.replica, reply_to: this.#channel });
     })();
+    // A failed start (the layer unreachable) is retried by the next call.
+    this.#starting.catch(() => (this.#starting = null));
     return this.#starting;
   }
 
@@ -169,10 +173,10 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
    * process would (peers drop it after `replicaTimeout`).
    */
   async close(options: { graceful?: boolean } = {}): Promise<void> {
-    if (this.#timer !== null) clearInterval(this.#timer);
     this.#abort.abort();
     if (this.#starting === null) return;
     await this.#starting.catch(() => {});
+    if (this.#timer !== null) clearInterval(this.#timer);
     if (options.graceful ?? true) {
       await this.#broadcast({ type: 'presence.bye', replica: this.replica });
       await this.#layer.groupDiscard(this.#group, this.#channel).catch(() => {});

@@ -177,3 +177,26 @@ test('npm run chat:adduser equivalent creates a user that can sign in at once', 
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /Usernames are/);
 });
+
+test('a consumer that crashes still leaves the online list (no ghost users)', async () => {
+  const { ChatConsumer } = await import('../../examples/chat/consumers.js');
+  const { URLRouter, rePath, getChannelLayer } = await import('../../src/index.js');
+  const { Presence } = await import('../../src/presence/index.js');
+  class Crashing extends ChatConsumer {
+    override async receive(data: string | Uint8Array): Promise<void> {
+      if (data === 'crash') throw new Error('boom');
+      await super.receive(data);
+    }
+  }
+  const app = URLRouter([rePath(/^ws\/chat\/(?<room_name>\w+)\/$/, Crashing.asApp())]);
+  const user = { id: 'dave', username: 'dave', isAuthenticated: true };
+  const client = new WebsocketCommunicator(app, '/ws/chat/crash/', { scope: { user } });
+  assert.equal((await client.connect()).connected, true);
+  assert.equal((await client.receiveJsonFrom()).type, 'connection_established');
+  assert.deepEqual(await client.receiveJsonFrom(), { type: 'user_join', username: 'dave' });
+  const presence = Presence.forLayer(getChannelLayer()!, { name: 'chat' });
+  assert.deepEqual(Object.keys(presence.list('chat_crash')), ['dave']);
+  await client.sendTo({ text: 'crash' });
+  await assert.rejects(client.wait(), /boom/);
+  assert.deepEqual(presence.list('chat_crash'), {});
+});

@@ -184,3 +184,22 @@ test('sessions need a secret', () => {
     if (saved !== undefined) process.env.SWITCHYARD_SECRET_KEYS = saved;
   }
 });
+
+test('test_multiple_websocket_consumers_with_sessions: each connection gets its own scope and session', async () => {
+  const { WebsocketConsumer } = await import('../../src/index.js');
+  class PathEcho extends WebsocketConsumer {
+    override async connect() {
+      await this.accept();
+      const session = getSession(this.scope);
+      await session.set('path', this.scope.type === 'websocket' ? this.scope.path : '');
+      await this.send(`${String(await session.get('path'))} ${session === (this.scope as { session?: unknown }).session}`);
+    }
+  }
+  const app = SessionMiddlewareStack(PathEcho.asApp(), { secrets: SECRETS });
+  const first = new WebsocketCommunicator(app, '/first/');
+  const second = new WebsocketCommunicator(app, '/second/');
+  await Promise.all([first.connect(), second.connect()]);
+  assert.equal(await second.receiveFrom(), '/second/ true');
+  assert.equal(await first.receiveFrom(), '/first/ true');
+  await Promise.all([first.disconnect(), second.disconnect()]);
+});

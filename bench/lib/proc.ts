@@ -1,0 +1,86 @@
+/**
+ * Reading a process's CPU time and memory from /proc, and the machine's load.
+ *
+ * CPU comes from `/proc/<pid>/task/<tid>/schedstat` (nanoseconds on the CPU,
+ * summed over threads) rather than `/proc/<pid>/stat` (10 ms ticks), because
+ * a 5-second phase at low rates uses only a few ticks of CPU.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+
+/** Nanoseconds of CPU used so far by every live thread of `pid` (0 when it is gone). */
+export function cpuNs(pid: number): number {
+  let total = 0;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return total;
+}
+
+/** Resident set size of `pid` in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
+export function machineJiffies(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Pins every thread of `pid` to the given CPU list (`taskset -a -p -c`); false when taskset fails. */
+export function pin(pid: number, cpuList: string | null): boolean {
+  if (cpuList === null) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The cores used for servers and for the load generator (different when there are two or more). */
+export function corePlan(): { server: string | null; load: string | null; cores: number } {
+  const cores = cpus().length;
+  if (cores < 2) return { server: null, load: null, cores };
+  // Servers get the last core; the load generator, Redis and the orchestrator share the others.
+  return { server: String(cores - 1), load: cores === 2 ? '0' : `0-${cores - 2}`, cores };
+}
+
+/**
+ * Watches how busy the machine is besides our own processes. `stop()` returns
+ * the average number of cores used by everything else during the window.
+ */
+export function noiseMeter(ownPids: () => number[]): { stop(): { otherCores: number; load1: number } } {
+  const hz = 100; // USER_HZ on Linux
+  const start = machineJiffies();
+  const ownStart = ownPids().reduce((sum, pid) => sum + cpuNs(pid), 0);
+  const t0 = performance.now();
+  return {
+    stop() {
+      const end = machineJiffies();
+      const seconds = (performance.now() - t0) / 1000;
+      const busy = (end.busy - start.busy) / hz;
+      const own = (ownPids().reduce((sum, pid) => sum + cpuNs(pid), 0) - ownStart) / 1e9;
+      return { otherCores: Math.max(0, (busy - own) / Math.max(seconds, 1e-3)), load1: loadavg()[0]! };
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * Renders BENCHMARKS.md from bench/results/results.jsonl: for every scenario
+ * and server, the latest record. Runnable alone: `npx tsx bench/render.ts`.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Step } from './scenarios/fanout.js';
+
+const RESULTS = fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
+const OUT = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Rec = Record<string, any>;
+
+const LABELS: Record<string, string> = {
+  rawws: 'raw ws', switchyard: 'Switchyard', 'switchyard-app': 'Switchyard (full app stack)', socketio: 'Socket.IO 4',
+  django: 'Django Channels', 'rawws-redis': 'raw ws + PUBLISH', 'switchyard-redis': 'Switchyard (Redis core)',
+  'switchyard-pubsub': 'Switchyard (Redis pub/sub)', 'socketio-redis': 'Socket.IO + Redis adapter',
+};
+const ORDER_SINGLE = ['rawws', 'switchyard', 'switchyard-app', 'socketio', 'django'];
+const ORDER_D = ['rawws-redis', 'switchyard-pubsub', 'switchyard-redis', 'socketio-redis', 'django'];
+
+const fmt = (v: unknown, digits = 2): string => (v === null || v === undefined ? '—' : typeof v === 'number' ? String(Math.round(v * 10 ** digits) / 10 ** digits) : String(v));
+const ratio = (v: number | null | undefined, ref: number | null | undefined): string =>
+  v == null || ref == null || ref === 0 ? '—' : `${(v / ref).toFixed(2)}×`;
+const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+const table = (head: string[], rows: string[][]) => [row(head), row(head.map(() => '---')), ...rows.map(row)].join('\n');
+
+export function latest(): Map<string, Rec> {
+  const byKey = new Map<string, Rec>();
+  if (!existsSync(RESULTS)) return byKey;
+  for (const line of readFileSync(RESULTS, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    const rec = JSON.parse(line) as Rec;
+    byKey.set(`${rec.scenario}/${rec.server}`, rec);
+  }
+  return byKey;
+}
+
+function flagsOf(rec: Rec | undefined): string[] {
+  if (rec === undefined) return [];
+  const flags = new Set<string>();
+  const add = (list?: string[]) => list?.forEach((f) => flags.add(f.replace(/[\d.]+ cores/, 'n cores').replace(/: .*$/, '')));
+  add(rec.flags);
+  rec.steps?.forEach((s: Step) => add(s.flags));
+  add(rec.rooms?.flags);
+  rec.fanout?.steps?.forEach((s: Step) => add(s.flags));
+  return [...flags];
+}
+
+function sectionA(recs: Map<string, Rec>): string {
+  const servers = ORDER_SINGLE.filter((s) => recs.has(`a/${s}`));
+  if (servers.length === 0) return '';
+  const get = (s: string) => recs.get(`a/${s}`)!;
+  const raw = recs.get('a/rawws');
+  const rows: string[][] = [
+    ['highest rate with p99 < 100 ms, nothing lost (msg/s)', ...servers.map((s) => fmt(get(s).maxRate ?? (get(s).error ? 'error' : 'none')))],
+    ['deliveries/s at that rate', ...servers.map((s) => fmt(get(s).maxRate != null ? get(s).maxRate * get(s).members : null))],
+    ['p99 at 200 msg/s (ms)', ...servers.map((s) => fmt(get(s).p99At200))],
+    ['  ratio to raw ws', ...servers.map((s) => ratio(get(s).p99At200, raw?.p99At200))],
+    ['server CPU per delivery at 100 msg/s (µs)', ...servers.map((s) => fmt(get(s).cpuUsPerDeliveryAt100))],
+    ['server CPU per delivery at 200 msg/s (µs)', ...servers.map((s) => fmt(get(s).cpuUsPerDeliveryAt200))],
+    ['  ratio to raw ws (200 msg/s)', ...servers.map((s) => ratio(get(s).cpuUsPerDeliveryAt200, raw?.cpuUsPerDeliveryAt200))],
+    ['server RSS after the run (MB)', ...servers.map((s) => fmt(get(s).serverRssMB, 1))],
+    ['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || '—')],
+  ];
+  const rates = [...new Set(servers.flatMap((s) => (get(s).steps ?? []).map((st: Step) => st.rate)))].sort((a, b) => a - b);
+  const detail = rates.map((rate) => [String(rate), ...servers.map((s) => {
+    const st = (get(s).steps ?? []).find((x: Step) => x.rate === rate) as Step | undefined;
+    if (st === undefined) return '—';
+    return `${st.pass ? '' : '**✗** '}p50 ${fmt(st.p50, 1)} / p99 ${fmt(st.p99, 1)} ms, ${fmt(st.cpuUsPerDelivery, 1)} µs, ${fmt(st.serverCores)} cores${st.lost > 0 ? `, lost ${st.lost}` : ''}`;
+  })]);
+  return `## (a) Fan-out: 1 room × 500 clients, 1 sender at rising rates
+
+Each step lasts ${get(servers[0]!).stepMs / 1000} s; a step passes with p99 < 100 ms at every receiver and nothing lost. The ladder stops at the first failing step. CPU is the server process's (all threads), divided by deliveries.
+
+${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
+
+Per step (p50 / p99 at every receiver, server CPU µs per delivery, server cores used; ✗ = failed):
+
+${table(['msg/s', ...servers.map((s) => LABELS[s] ?? s)], detail)}
+`;
+}
+
+function sectionB(recs: Map<string, Rec>): string {
+  const servers = ORDER_SINGLE.filter((s) => recs.has(`b/${s}`));
+  if (servers.length === 0) return '';
+  const get = (s: string) => recs.get(`b/${s}`)!;
+  const raw = recs.get('b/rawws');
+  const rows = [
+    ['sent / lost', ...servers.map((s) => (get(s).error ? 'error' : `${get(s).sent} / ${get(s).lost}`))],
+    ['p50 (ms)', ...servers.map((s) => fmt(get(s).p50))],
+    ['p99 (ms)', ...servers.map((s) => fmt(get(s).p99))],
+    ['server CPU (cores)', ...servers.map((s) => fmt(get(s).serverCores, 3))],
+    ['  ratio to raw ws', ...servers.map((s) => ratio(get(s).serverCores, raw?.serverCores))],
+    ['server CPU per delivery (µs)', ...servers.map((s) => fmt(get(s).cpuUsPerDelivery, 1))],
+    ['Redis CPU (cores)', ...servers.map((s) => fmt(get(s).redisCores, 3))],
+    ['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || '—')],
+  ];
+  return `## (b) 100 rooms × 10 clients, 1 sender per room at 5 msg/s (10 s)
+
+${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
+`;
+}
+
+function sectionC(recs: Map<string, Rec>): string {
+  const servers = ORDER_SINGLE.filter((s) => recs.has(`c/${s}`));
+  if (servers.length === 0) return '';
+  const get = (s: string) => recs.get(`c/${s}`)!;
+  const raw = recs.get('c/rawws');
+  const rows = [
+    ['connections (failed)', ...servers.map((s) => `${fmt(get(s).connections)} (${fmt(get(s).failed ?? 0)})`)],
+    ['RSS per idle connection (KB)', ...servers.map((s) => fmt(get(s).rssPerConnectionKB, 1))],
+    ['  ratio to raw ws', ...servers.map((s) => ratio(get(s).rssPerConnectionKB, raw?.rssPerConnectionKB))],
+    ['RSS before → after (MB)', ...servers.map((s) => `${fmt(get(s).rssBeforeMB, 0)} → ${fmt(get(s).rssAfterMB, 0)}`)],
+    ['connect rate (connections/s)', ...servers.map((s) => fmt(get(s).connectPerSecond, 0))],
+  ];
+  return `## (c) 10,000 idle connections (100 rooms of 100)
+
+RSS per connection = (server RSS 3 s after the last connect − RSS before the first) / connections; no forced GC. Connections are opened 50 at a time per load worker.
+
+${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
+`;
+}
+
+function sectionD(recs: Map<string, Rec>): string {
+  const servers = ORDER_D.filter((s) => recs.has(`d/${s}`));
+  if (servers.length === 0) return '';
+  const get = (s: string) => recs.get(`d/${s}`)!;
+  const sio = recs.get('d/socketio-redis');
+  const perBroadcast = (m?: Record<string, number>) => (m ? Object.entries(m).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${v}`).join(', ') : '—');
+  const rows: string[][] = [
+    ['rooms: sent / lost', ...servers.map((s) => (get(s).error ? 'error' : `${get(s).rooms.sent} / ${get(s).rooms.lost}`))],
+    ['rooms: p50 / p99 (ms)', ...servers.map((s) => (get(s).rooms ? `${fmt(get(s).rooms.p50)} / ${fmt(get(s).rooms.p99)}` : '—'))],
+    ['  p99 ratio to Socket.IO + adapter', ...servers.map((s) => ratio(get(s).rooms?.p99, sio?.rooms?.p99))],
+    ['rooms: CPU of both servers / Redis (cores)', ...servers.map((s) => (get(s).rooms ? `${fmt(get(s).rooms.serverCores, 3)} / ${fmt(get(s).rooms.redisCores, 3)}` : '—'))],
+    ['rooms: Redis commands per broadcast', ...servers.map((s) => perBroadcast(get(s).rooms?.redisPerBroadcast))],
+  ];
+  for (const rate of [50, 100, 200]) {
+    rows.push([`fan-out 500 at ${rate} msg/s: lost, p99 (ms)`, ...servers.map((s) => {
+      const st = (get(s).fanout?.steps ?? []).find((x: Step) => x.rate === rate) as Step | undefined;
+      return st ? `${st.lost}, ${st.received > 0 ? fmt(st.p99, 1) : 'nothing received'}${st.pass ? '' : ' ✗'}` : '—';
+    })]);
+    rows.push([`  p99 ratio to Socket.IO + adapter`, ...servers.map((s) => {
+      const st = (get(s).fanout?.steps ?? []).find((x: Step) => x.rate === rate) as Step | undefined;
+      const ref = (sio?.fanout?.steps ?? []).find((x: Step) => x.rate === rate) as Step | undefined;
+      return st?.received ? ratio(st.p99, ref?.p99) : '—';
+    })]);
+  }
+  rows.push(['fan-out: Redis commands per broadcast', ...servers.map((s) => perBroadcast(get(s).fanout?.redisPerBroadcast))]);
+  rows.push(['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || (get(s).error ?? '—'))]);
+  return `## (d) Two server processes on one Redis
+
+Clients alternate between the two processes (both pinned to the server core), so every room has members on both. Rooms: (b)'s shape, senders alternating between the processes. Fan-out: 1 room × 500 (250 per process), the sender on the first process, 4 s per rate. Redis commands are counted with \`INFO commandstats\` on the run's private Redis.
+
+${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
+`;
+}
+
+function sectionE(recs: Map<string, Rec>): string {
+  const rows: string[][] = [];
+  for (const layer of ['memory', 'redis', 'pubsub']) {
+    const sy = recs.get(`e/switchyard-${layer}`);
+    const dj = recs.get(`e/django-${layer}`);
+    if (!sy && !dj) continue;
+    const name = { memory: 'in-memory', redis: 'Redis core', pubsub: 'Redis pub/sub' }[layer]!;
+    rows.push([name,
+      `${fmt(sy?.roundTrip?.usPerOp, 1)} / ${fmt(dj?.roundTrip?.usPerOp, 1)}`, ratio(dj?.roundTrip?.usPerOp, sy?.roundTrip?.usPerOp),
+      `${fmt(sy?.groupSend?.msPerGroupSend, 3)} / ${fmt(dj?.groupSend?.msPerGroupSend, 3)}`, ratio(dj?.groupSend?.msPerGroupSend, sy?.groupSend?.msPerGroupSend)]);
+  }
+  if (rows.length === 0) return '';
+  return `## (e) Channel layer micro-benchmarks (Switchyard / channels + channels_redis)
+
+Round trip: \`send\` then \`receive\` on one channel, awaited in turn. groupSend: a group of 1,000 channels, each with a \`receive\` waiting, timed until all 1,000 have resolved. Python runs channels 4 / channels_redis 4 on the same Redis; each side in its own process on the server core, 2 s per measurement.
+
+${table(['layer', 'round trip µs (Switchyard / Django)', 'Django ÷ Switchyard', 'groupSend to 1,000, ms (Switchyard / Django)', 'Django ÷ Switchyard'], rows)}
+`;
+}
+
+function sectionProfile(recs: Map<string, Rec>): string {
+  const rec = recs.get('p/switchyard');
+  if (!rec?.profile) return '';
+  const p = rec.profile;
+  return `## CPU profile of Switchyard in (a)
+
+\`node --cpu-prof\` on the server while the room of 500 receives ${rec.rates.join(' then ')} msg/s; samples inside the sending window only (${p.busyMs} ms busy of ${p.sampledMs} ms sampled). Self time:
+
+${table(['area', 'share of busy time'], p.areas.slice(0, 10).map((a: Rec) => [a.area, `${a.percent}%`]))}
+
+Hottest functions (self time):
+
+${table(['function', 'where', 'share'], p.top.slice(0, 15).map((f: Rec) => [`\`${f.fn}\``, f.where || '(native)', `${f.percent}%`]))}
+`;
+}
+
+function targets(recs: Map<string, Rec>): string {
+  const a = recs.get('a/switchyard');
+  const aRaw = recs.get('a/rawws');
+  const aSio = recs.get('a/socketio');
+  const b = recs.get('b/switchyard');
+  const bRaw = recs.get('b/rawws');
+  const c = recs.get('c/switchyard');
+  const d = recs.get('d/switchyard-pubsub');
+  const dSio = recs.get('d/socketio-redis');
+  const check = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
+  const lines: string[] = [];
+  const cpuRatio = a?.cpuUsPerDeliveryAt200 && aRaw?.cpuUsPerDeliveryAt200 ? a.cpuUsPerDeliveryAt200 / aRaw.cpuUsPerDeliveryAt200 : null;
+  lines.push(row(['(a) CPU per delivery ≤ 1.2× raw ws (200 msg/s)', cpuRatio ? `${cpuRatio.toFixed(2)}×` : '—', check(cpuRatio === null ? null : cpuRatio <= 1.2)]));
+  const belowSio = a?.cpuUsPerDeliveryAt200 && aSio?.cpuUsPerDeliveryAt200 ? a.cpuUsPerDeliveryAt200 < aSio.cpuUsPerDeliveryAt200 : null;
+  lines.push(row(['(a) CPU per delivery below Socket.IO', a && aSio ? `${fmt(a.cpuUsPerDeliveryAt200)} vs ${fmt(aSio.cpuUsPerDeliveryAt200)} µs` : '—', check(belowSio)]));
+  const p99Ratio = a?.p99At200 && aRaw?.p99At200 ? a.p99At200 / aRaw.p99At200 : null;
+  lines.push(row(['(a) p99 at 200 msg/s ≤ 2× raw ws', p99Ratio ? `${p99Ratio.toFixed(2)}×` : '—', check(p99Ratio === null ? null : p99Ratio <= 2)]));
+  const noLoss = a && aRaw ? (a.maxRate ?? 0) >= (aRaw.maxRate ?? 0) : null;
+  lines.push(row(['(a) no loss at any rate raw ws sustains', a && aRaw ? `Switchyard ${fmt(a.maxRate)} vs raw ws ${fmt(aRaw.maxRate)} msg/s` : '—', check(noLoss)]));
+  const bRatio = b?.serverCores && bRaw?.serverCores ? b.serverCores / bRaw.serverCores : null;
+  lines.push(row(['(b) server CPU ≤ 1.5× raw ws', bRatio ? `${bRatio.toFixed(2)}×` : '—', check(bRatio === null ? null : bRatio <= 1.5)]));
+  lines.push(row(['(c) ≤ 10 KB RSS per idle connection', c ? `${fmt(c.rssPerConnectionKB, 1)} KB` : '—', check(c?.rssPerConnectionKB == null ? null : c.rssPerConnectionKB <= 10)]));
+  const dLost = d ? d.rooms?.lost + (d.fanout?.steps ?? []).reduce((s: number, x: Step) => s + x.lost, 0) : null;
+  lines.push(row(['(d) nothing lost (pub/sub layer)', d ? `${dLost} lost` : '—', check(dLost === null ? null : dLost === 0)]));
+  const dRatio = d?.rooms?.p99 && dSio?.rooms?.p99 ? d.rooms.p99 / dSio.rooms.p99 : null;
+  lines.push(row(['(d) rooms p99 within 2× Socket.IO + adapter', dRatio ? `${dRatio.toFixed(2)}×` : '—', check(dRatio === null ? null : dRatio <= 2)]));
+  const publishes = d?.rooms?.redisPerBroadcast?.publish;
+  lines.push(row(['(d) one Redis publish per broadcast', publishes != null ? `${publishes} PUBLISH per broadcast` : '—', check(publishes == null ? null : publishes <= 1.01)]));
+  return `## Targets (issue 7), from the tables below\n\n${row(['target', 'measured', ''])}\n${row(['---', '---', '---'])}\n${lines.join('\n')}\n`;
+}
+
+export function render(): void {
+  const recs = latest();
+  const any = [...recs.values()].sort((x, y) => String(y.time).localeCompare(String(x.time)))[0];
+  if (any === undefined) return;
+  const runs = [...new Set([...recs.values()].map((r) => r.run))].sort();
+  const v = any.versions ?? {};
+  const m = any.machine ?? {};
+  const text = `# Benchmarks
+
+Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios, about 12 minutes) or \`npm run bench -- a\` (one); see \`bench/run.ts\`.
+
+**Machine**: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, open files limit ${m.nofile}.
+**Versions**: Node ${v.node}, Switchyard ${v.switchyard}, ws ${v.ws}, socket.io ${v.socketio} (+ @socket.io/redis-adapter ${v.socketioRedisAdapter}), ioredis ${v.ioredis}, Redis ${v.redis}; Python ${v.python}, Django / channels / channels_redis / daphne ${v.django}.
+**Date**: ${String(any.time).slice(0, 10)}.
+
+**Method.** Servers run one at a time, pinned with \`taskset\` to core ${any.plan?.server ?? '?'}; the load generator (${'3'} worker processes of lean WebSocket clients that parse frames without decoding them), the orchestrator and a private Redis (port 6399, no persistence, so its CPU and command counts are the benchmark's alone) share core ${any.plan?.load ?? '?'}. The machine is shared with other jobs (browser tests, test suites), so the run puts itself in its own session and raises its autogroup priority (${any.autogroup ?? '?'}; processes at nice ${any.nice ?? '?'}). Latency is measured from a send timestamp (CLOCK_MONOTONIC, µs) embedded in the message to its receipt by every receiver, into HDR histograms; loss = expected − received after a 3 s drain. Server CPU is summed over the process's threads from \`/proc/<pid>/task/*/schedstat\`; RSS from \`/proc/<pid>/status\`. A measurement is flagged **noisy** when other processes used more than 0.25 cores during it, and **load generator busy** when the load workers used more than 85% of their core.
+
+**Servers.** raw ws: the \`ws\` library, parse the message, serialize the reply once, \`send()\` the same Buffer to every member (no layer, no heartbeats). Switchyard: \`serve()\` with the chat example's \`ChatConsumer\` behind \`URLRouter\` (one consumer per connection, \`groupSend\` through the in-memory layer, \`chat_message\` → \`forward()\`), like the Django reference; "full app stack" adds the chat example's middleware as shipped (limits, origin check, sessions, auth; rate limit raised). Socket.IO 4: rooms, \`io.to(room).emit\`, WebSocket transport only. Django Channels: the tutorial's \`AsyncWebsocketConsumer\` under daphne, with channels_redis's core layer (Channels has no production in-process layer). Payload: \`{"message": "<µs>|<phase>|<seq>|" + 32 × "x", "username": "bench"}\`.
+
+${targets(recs)}
+${sectionA(recs)}
+${sectionB(recs)}
+${sectionC(recs)}
+${sectionD(recs)}
+${sectionE(recs)}
+${sectionProfile(recs)}`;
+  writeFileSync(OUT, text.replace(/\n{3,}/g, '\n\n'));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) render();

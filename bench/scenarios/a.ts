@@ -1,0 +1,55 @@
+/**
+ * (a) Fan-out: 1 room × 500 clients, 1 sender at rising rates. Reports the
+ * highest rate with p99 < 100 ms and nothing lost, CPU µs per delivery at
+ * each rate, and p99 at 200 msg/s.
+ */
+import type { RunContext } from '../lib/context.js';
+import { rssBytes } from '../lib/proc.js';
+import { SINGLE, type ServerDef, launch } from '../lib/servers.js';
+import { range, round, sleep } from '../lib/util.js';
+import { LoadPool } from '../load/pool.js';
+import { fanoutSteps, sustained } from './fanout.js';
+
+export const MEMBERS = 500;
+export const RATES = [10, 25, 50, 100, 200, 400, 800, 1600, 3200];
+
+export async function fanoutOn(ctx: RunContext, def: ServerDef, rates: number[], extraNodeArgs: string[] = [], stepMs = 4000) {
+  await ctx.redis.flush();
+  const port = ctx.nextPort();
+  const server = await launch(def, port, ctx.redis.url, ctx.plan.server, extraNodeArgs);
+  const pool = new LoadPool({ workers: ctx.workers, dialect: def.dialect, cpus: ctx.plan.load });
+  try {
+    const connect = await pool.connect(range(MEMBERS).map((id) => ({ id, room: 'fanout', port })));
+    if (connect.ready < MEMBERS) throw new Error(`only ${connect.ready}/${MEMBERS} connected: ${connect.error}`);
+    await sleep(500);
+    const steps = await fanoutSteps(ctx, pool, {
+      members: MEMBERS, senderId: 0, rates, stepMs, drainMs: 3000, stopOnFail: true,
+      serverPids: [server.pid], redisPid: def.redis ? ctx.redis.pid : null, firstPhase: 1,
+    });
+    return { members: MEMBERS, stepMs, serverRssMB: round(rssBytes(server.pid) / 2 ** 20, 1), steps, server };
+  } finally {
+    await pool.close();
+    await server.stop();
+  }
+}
+
+export async function scenarioA(ctx: RunContext): Promise<void> {
+  for (const def of SINGLE) {
+    if (!ctx.wants(def.name)) continue;
+    ctx.log(`(a) fan-out 1×${MEMBERS}: ${def.label}`);
+    try {
+      const { server: _server, ...result } = await fanoutOn(ctx, def, RATES);
+      const at = (rate: number) => result.steps.find((s) => s.rate === rate) ?? null;
+      ctx.record('a', def.name, {
+        ...result,
+        maxRate: sustained(result.steps),
+        p99At200: at(200)?.pass || at(200)?.lost === 0 ? at(200)!.p99 : null,
+        cpuUsPerDeliveryAt100: at(100)?.lost === 0 ? at(100)!.cpuUsPerDelivery : null,
+        cpuUsPerDeliveryAt200: at(200)?.lost === 0 ? at(200)!.cpuUsPerDelivery : null,
+      });
+    } catch (error) {
+      ctx.log(`  failed: ${(error as Error).message}`);
+      ctx.record('a', def.name, { error: (error as Error).message });
+    }
+  }
+}

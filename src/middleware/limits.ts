@@ -45,7 +45,7 @@ export interface LimitsOptions {
   forgivePerSecond?: number;
   /** Seconds between two error notices to one client. Default 1. */
   noticeInterval?: number;
-  /** Concurrent WebSocket connections per client address; `0` for no limit. Default 0. */
+  /** Concurrent WebSocket connections per client address (`scope.client`); `0` for no limit. Default 0. Connections without an address are not counted. */
   maxConnectionsPerAddress?: number;
 }
 
@@ -112,13 +112,15 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
 
   return middleware(inner, async function limitsMiddleware(scope, receive, send, app) {
     if (scope.type !== 'websocket') return app(scope, receive, send);
-    const address = scope.client?.[0] ?? 'unknown';
+    // Without a client address (a Unix socket, a server that does not say), there is nothing to count by.
+    const address = scope.client?.[0] ?? null;
     const max = limits.maxConnectionsPerAddress;
-    if (max > 0 && (perAddress.get(address) ?? 0) >= max) {
+    const counted = max > 0 && address !== null;
+    if (counted && (perAddress.get(address) ?? 0) >= max) {
       logger.warn({ client: address, limit: max, path: scope.path }, 'WebSocket refused: too many connections from this address');
       return deny(scope, receive, send);
     }
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    if (counted) perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
 
     const rate = new TokenBucket(limits.burst, limits.messagesPerSecond);
     const strikes = new TokenBucket(limits.maxDropped, limits.forgivePerSecond);
@@ -158,9 +160,11 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
     try {
       await app(scope, limitedReceive, limitedSend);
     } finally {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) perAddress.delete(address);
-      else perAddress.set(address, left);
+      if (counted) {
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) perAddress.delete(address);
+        else perAddress.set(address, left);
+      }
     }
   });
 }

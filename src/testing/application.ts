@@ -7,7 +7,9 @@
  * every call re-raises how it ended (its error), so a test sees a crash at
  * the next step. A `receiveOutput` that times out while the app is still
  * running cancels the app (its pending `receive()` rejects with
- * {@link CancelledError}) and raises {@link TimeoutError}.
+ * {@link CancelledError}) and raises {@link TimeoutError}; a later
+ * `sendInput` (so `disconnect()`) then raises {@link CancelledError}, as
+ * asgiref's `send_input` does on a cancelled application.
  */
 import type { Application, ReceiveEvent, Scope, SendEvent, LayerMessage } from '../asgi.js';
 import { SwitchyardError } from '../errors.js';
@@ -68,6 +70,8 @@ export class ApplicationCommunicator {
   #wake: (() => void) | null = null;
   #running: Promise<void> | null = null;
   #outcome: Outcome | null = null;
+  /** Set once {@link cancel} ran: the app can take no more input. */
+  #cancelled = false;
 
   constructor(application: Application, scope: Scope) {
     this.#app = application;
@@ -103,6 +107,7 @@ export class ApplicationCommunicator {
   async sendInput(event: ReceiveEvent | LayerMessage): Promise<void> {
     this.#start();
     this.#raiseIfFailed();
+    if (this.#cancelled) throw new CancelledError();
     this.#input.put(event);
   }
 
@@ -161,6 +166,7 @@ export class ApplicationCommunicator {
 
   /** Cancels the application: its pending and future `receive()` calls reject with {@link CancelledError}. */
   cancel(): void {
+    this.#cancelled = true;
     this.#input.fail(new CancelledError());
   }
 }

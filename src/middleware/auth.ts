@@ -13,6 +13,10 @@
  * session) and puts the user, or an {@link AnonymousUser}, in `scope.user`.
  * Like Django, `login` and `logout` do not save: over HTTP the session
  * middleware saves on the response, over WebSocket call `session.save()`.
+ * Signing in over a WebSocket has a limit Django shares: the new session
+ * key cannot reach the browser's cookie (no response headers after the
+ * handshake), so later HTTP requests stay anonymous; sign in over HTTP (a
+ * login page, or `expressSession()` routes) and let the socket read it.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';

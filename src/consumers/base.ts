@@ -15,6 +15,13 @@
  * types naming the framework's own methods (`close`, `send`, `groupSend`...)
  * are refused, so a layer message cannot call them.
  *
+ * Hot path. A broadcast reaches hundreds of instances per message, so the
+ * layer lane is a loop, not a promise chain: with a layer that offers taps
+ * (the in-memory layer), an idle instance is called synchronously with the
+ * next message, its handler runs at once, and only a handler that returns a
+ * pending promise makes the lane wait (queued messages are then taken in
+ * order). Handler names are computed once per message type.
+ *
  * Group memberships made through `this.channelLayer` are remembered and
  * dropped when the instance ends, however it ends: a consumer that crashes
  * leaves no zombie member behind (django/channels#1466).
@@ -22,6 +29,7 @@
 import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
 import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
+import { type ChannelTap, isTappable } from '../layers/memory.js';
 import { getChannelLayer } from '../layers/registry.js';
 
 /** Any event a consumer can be handed: an ASGI event or a layer message. */
@@ -44,12 +52,27 @@ export function reserveFrameworkMethods(prototype: object): void {
  * Throws for a missing type or a name that would start with `_`.
  */
 export function handlerName(message: { type?: unknown }): string {
-  if (typeof message.type !== 'string' || message.type === '') {
+  const type = message.type;
+  if (typeof type === 'string') {
+    const known = handlerNames.get(type);
+    if (known !== undefined) return known;
+  }
+  if (typeof type !== 'string' || type === '') {
     throw new TypeError("Incoming message has no 'type' attribute");
   }
-  const name = message.type.replaceAll('.', '_');
+  const name = type.replaceAll('.', '_');
   if (name.startsWith('_')) throw new TypeError('Malformed type in message (leading underscore)');
+  // Bounded, so that a stream of made-up types cannot grow it without end.
+  if (handlerNames.size < 1024) handlerNames.set(type, name);
   return name;
+}
+
+/** Message type → handler name, for the types seen so far. */
+const handlerNames = new Map<string, string>();
+
+/** True for a pending or settled promise (or any thenable) returned by a handler. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 type Handler = (this: AsyncConsumer, event: ConsumerEvent) => unknown;
@@ -94,7 +117,9 @@ export class AsyncConsumer {
   #stopping = false;
   #openLayerLane: () => void = () => {};
   #joined = new Set<string>();
-  #inFlight = new Set<Promise<void>>();
+  /** The handler running on each lane, if any: the end of the instance waits for them. */
+  #connectionHandling: Promise<unknown> | null = null;
+  #layerHandling: Promise<unknown> | null = null;
 
   /**
    * Returns an ASGI application that makes one instance per connection,
@@ -125,7 +150,11 @@ export class AsyncConsumer {
     const abort = new AbortController();
     const layerReady = new Promise<void>((resolve) => (this.#openLayerLane = resolve));
     const lanes = [this.#serveConnection(receive, abort.signal)];
-    if (layer !== null) lanes.push(this.#serveLayer(layer, layerReady, abort.signal));
+    if (layer !== null) {
+      lanes.push(isTappable(layer)
+        ? this.#serveTap(layer.tap(this.channelName), layerReady, abort.signal)
+        : this.#serveLayer(layer, layerReady, abort.signal));
+    }
     // The first lane to end (StopConsumer, an error, the connection going away) ends the other.
     // A lane parked in receive() is not waited for; a handler in flight is.
     let failure: unknown;
@@ -137,24 +166,35 @@ export class AsyncConsumer {
       };
       for (const lane of lanes) lane.then(() => end(), end);
     });
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([this.#connectionHandling, this.#layerHandling]);
     await this.#leaveGroups();
     if (failure !== undefined && !(failure instanceof StopConsumer)) throw failure;
   }
 
   /** Sends a raw ASGI event to the server (Django's `base_send`). */
-  async baseSend(event: SendEvent): Promise<void> {
-    await this.#send(event);
+  baseSend(event: SendEvent): Promise<void> {
+    // Not async: the server's promise is passed on as it is (one promise less per frame).
+    return this.#send(event);
   }
 
   /** Calls the handler for an event; an event with no handler is a {@link NoHandlerError}. */
   async dispatch(event: ConsumerEvent): Promise<void> {
+    await this.#invoke(event);
+  }
+
+  /**
+   * Calls the handler for an event and returns what it returns (a promise for
+   * async handlers), throwing synchronously when there is none. Goes through
+   * `dispatch()` when a subclass overrides it.
+   */
+  #invoke(event: ConsumerEvent): unknown {
+    if (this.dispatch !== AsyncConsumer.prototype.dispatch) return this.dispatch(event);
     const name = handlerName(event);
     const handler = (this as unknown as Record<string, unknown>)[name];
     if (typeof handler !== 'function' || frameworkMethods.has(name)) {
       throw new NoHandlerError(event.type, this.constructor.name, name);
     }
-    await (handler as Handler).call(this, event);
+    return (handler as Handler).call(this, event);
   }
 
   /** Ends the instance once the current handler returns, as if it had raised `StopConsumer`. */
@@ -167,24 +207,17 @@ export class AsyncConsumer {
     this.#openLayerLane();
   }
 
-  /** Remembers a running handler so that the end of the instance waits for it. */
-  async #track(handling: Promise<void>): Promise<void> {
-    this.#inFlight.add(handling);
-    try {
-      await handling;
-    } finally {
-      this.#inFlight.delete(handling);
-    }
-  }
-
   async #serveConnection(receive: Receive, signal: AbortSignal): Promise<void> {
     let first = true;
     while (!signal.aborted && !this.#stopping) {
       const event = await receive();
       if (signal.aborted) return;
       try {
-        await this.#track(this.dispatch(event));
+        const handling = Promise.resolve(this.#invoke(event));
+        this.#connectionHandling = handling;
+        await handling;
       } finally {
+        this.#connectionHandling = null;
         if (first) {
           first = false;
           this.#openLayerLane();
@@ -193,6 +226,7 @@ export class AsyncConsumer {
     }
   }
 
+  /** The layer lane for a layer without taps: one `receive()` per message. */
   async #serveLayer(layer: ChannelLayer, ready: Promise<void>, signal: AbortSignal): Promise<void> {
     await Promise.race([ready, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
     while (!signal.aborted && !this.#stopping) {
@@ -203,8 +237,74 @@ export class AsyncConsumer {
         if (signal.aborted) return;
         throw error;
       }
-      await this.#track(this.dispatch(message));
+      const handling = Promise.resolve(this.#invoke(message));
+      this.#layerHandling = handling;
+      try {
+        await handling;
+      } finally {
+        this.#layerHandling = null;
+      }
     }
+  }
+
+  /**
+   * The layer lane over a tap: while the lane is idle, a message arriving
+   * runs its handler in the next microtask; a handler still pending makes
+   * later messages queue on the channel, taken in order once it settles. Resolves when the instance
+   * stops (after the running handler), rejects with a handler's error.
+   */
+  #serveTap(tap: ChannelTap, ready: Promise<void>, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (error?: unknown): void => {
+        if (done) return;
+        done = true;
+        tap.close();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const stopped = (): boolean => signal.aborted || this.#stopping;
+      // Runs handlers until one is pending or nothing is queued; then arms the tap.
+      const serve = (message: LayerMessage | undefined): void => {
+        while (message !== undefined) {
+          if (stopped()) return finish();
+          let result: unknown;
+          try {
+            result = this.#invoke(message);
+          } catch (error) {
+            return finish(error);
+          }
+          if (isThenable(result)) {
+            const handling = Promise.resolve(result).then(afterHandler, finish);
+            this.#layerHandling = handling;
+            return;
+          }
+          message = tap.take();
+        }
+        if (stopped()) return finish();
+        tap.arm(onMessage);
+      };
+      // The tap calls us inside the sender's send/groupSend: run the handler in a
+      // microtask instead, after the send returns, as a resolved receive() would.
+      // Otherwise a handler that sends in turn could overtake the message that caused it.
+      let pending: LayerMessage | undefined;
+      const runPending = (): void => {
+        const message = pending;
+        pending = undefined;
+        serve(message);
+      };
+      const onMessage = (message: LayerMessage): void => {
+        pending = message;
+        queueMicrotask(runPending);
+      };
+      const afterHandler = (): void => {
+        this.#layerHandling = null;
+        serve(tap.take());
+      };
+      // Stopping while idle ends the lane now; while a handler runs, once it settles.
+      signal.addEventListener('abort', () => { if (this.#layerHandling === null) finish(); }, { once: true });
+      ready.then(() => { if (!done) serve(tap.take()); });
+    });
   }
 
   /** Wraps the layer so that this instance's group joins are remembered (and left at the end). */

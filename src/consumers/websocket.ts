@@ -23,24 +23,30 @@ import {
 import { AcceptConnection, DenyConnection, StopConsumer } from '../errors.js';
 import { AsyncConsumer, requireGroupLayer, reserveFrameworkMethods } from './base.js';
 
-/** A rendered frame: the text and its UTF-8 bytes, computed once. */
-interface Frame { text: string; bytes: Uint8Array }
+/**
+ * A rendered frame: the text, its UTF-8 bytes, and the `websocket.send`
+ * event carrying both, all made once and shared (frozen) by every consumer
+ * that forwards the same event.
+ */
+interface Frame { text: string; bytes: Uint8Array; event: WebSocketSendEvent }
+
+function frameOf(text: string): Frame {
+  const bytes = utf8(text);
+  const event: WebSocketSendEvent = Object.freeze({ type: 'websocket.send', text, [ENCODED_FRAME]: bytes } as const);
+  return { text, bytes, event };
+}
 
 /** Frames already rendered, per frozen event and render function. */
 const rendered = new WeakMap<object, Map<(event: never) => string, Frame>>();
 
 /** Renders `event` with `render`, reusing the frame when the event is frozen (delivered by a layer). */
 export function renderOnce<E extends object>(event: E, render: (event: E) => string): Frame {
-  if (!Object.isFrozen(event)) {
-    const text = render(event);
-    return { text, bytes: utf8(text) };
-  }
+  if (!Object.isFrozen(event)) return frameOf(render(event));
   let byRender = rendered.get(event);
   if (byRender === undefined) rendered.set(event, (byRender = new Map()));
   let frame = byRender.get(render as (event: never) => string);
   if (frame === undefined) {
-    const text = render(event);
-    frame = { text, bytes: utf8(text) };
+    frame = frameOf(render(event));
     byRender.set(render as (event: never) => string, frame);
   }
   return frame;
@@ -128,9 +134,9 @@ export class WebsocketConsumer extends AsyncConsumer {
    * for every consumer of the process that forwards it with the same `render`
    * function (keep `render` a module-level function, not a fresh closure).
    */
-  async forward<E extends LayerMessage>(event: E, render: (event: E) => string = wholeEventAsJson): Promise<void> {
-    const frame = renderOnce(event, render);
-    await this.baseSend({ type: 'websocket.send', text: frame.text, [ENCODED_FRAME]: frame.bytes });
+  forward<E extends LayerMessage>(event: E, render: (event: E) => string = wholeEventAsJson): Promise<void> {
+    // Not async, and one frozen send event shared by every member: nothing is allocated per recipient.
+    return this.baseSend(renderOnce(event, render).event);
   }
 
   /** Closes the connection (before `accept()`, refuses the handshake). */

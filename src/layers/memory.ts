@@ -8,6 +8,14 @@
  * object 500 times (which also lets consumers encode it once: see
  * `WebsocketConsumer.sendEventJson`).
  *
+ * Consumers read their channel through a {@link ChannelTap} rather than a
+ * `receive()` per message: an idle consumer *arms* the tap with a listener,
+ * and a send or groupSend calls that listener synchronously, so a broadcast
+ * to 500 idle consumers costs 500 function calls instead of 500 promises,
+ * abort listeners and channel-state objects made and dropped per message.
+ * A consumer that is busy leaves the tap unarmed: messages then queue on the
+ * channel as usual (capacity, expiry), and it `take()`s them when it is done.
+ *
  * Expired messages are dropped when their channel is read, and a sweep (at
  * most a few times per `expiry`) drops them everywhere else; as in Django, a
  * channel that lets a message expire is removed from all its groups, and
@@ -36,6 +44,35 @@ interface ChannelState {
   messages: LayerMessage[];
   expiresAt: number[];
   waiters: Waiter[];
+  /** The armed listener of the channel's tap: called once with the next message. */
+  listener: ((message: LayerMessage) => void) | null;
+  /** True while a tap is open: the state is kept even when empty. */
+  tapped: boolean;
+}
+
+/**
+ * Push delivery of one channel's messages, for the consumer that owns it
+ * (see `AsyncConsumer`): the in-memory layer implements it; a layer that
+ * does not is read with `receive()`.
+ */
+export interface ChannelTap {
+  /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
+  take(): LayerMessage | undefined;
+  /**
+   * Calls `listener` once, synchronously, with the next message sent to the
+   * channel. Arm only after `take()` returned `undefined`.
+   */
+  arm(listener: (message: LayerMessage) => void): void;
+  /** Ends the tap; queued messages stay on the channel. */
+  close(): void;
+}
+
+/** A layer that offers {@link ChannelTap}s. */
+export interface TappableLayer { tap(channel: string): ChannelTap }
+
+/** True when `layer` offers {@link ChannelTap}s. */
+export function isTappable(layer: object): layer is TappableLayer {
+  return typeof (layer as Partial<TappableLayer>).tap === 'function';
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -58,7 +95,7 @@ export type InMemoryChannelLayerOptions = BaseLayerOptions;
  * await layer.groupAdd('chat_lobby', await layer.newChannel());
  * ```
  */
-export class InMemoryChannelLayer implements ChannelLayer {
+export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
   readonly expiry: number;
   readonly groupExpiry: number;
@@ -125,6 +162,30 @@ export class InMemoryChannelLayer implements ChannelLayer {
     });
   }
 
+  /** Opens the push delivery of a channel (one tap per channel at a time). */
+  tap(channel: string): ChannelTap {
+    requireValidChannelName(channel);
+    const state = this.#channels.get(channel) ?? this.#stateFor(channel);
+    if (state.tapped) throw new Error(`Channel ${channel} is already tapped`);
+    state.tapped = true;
+    return {
+      take: () => {
+        if (state.messages.length === 0) return undefined;
+        this.#dropExpired(channel, state, Date.now());
+        state.expiresAt.shift();
+        return state.messages.shift();
+      },
+      arm: (listener) => {
+        state.listener = listener;
+      },
+      close: () => {
+        state.tapped = false;
+        state.listener = null;
+        this.#forgetIfIdle(channel, state);
+      },
+    };
+  }
+
   async newChannel(prefix = 'specific'): Promise<string> {
     const name = `${prefix}.inmemory!${randomLetters(12)}`;
     requireValidChannelName(name);
@@ -178,6 +239,18 @@ export class InMemoryChannelLayer implements ChannelLayer {
   /** Hands a message to a waiting receiver or queues it; over capacity it throws or (for groups) skips. */
   #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
     const state = this.#channels.get(channel);
+    if (state !== undefined && state.listener !== null) {
+      const listener = state.listener;
+      state.listener = null;
+      try {
+        listener(message);
+      } catch (error) {
+        // A listener's failure is its consumer's, not the sender's: report it without
+        // stopping the delivery to the other members.
+        queueMicrotask(() => { throw error; });
+      }
+      return;
+    }
     if (state !== undefined && state.waiters.length > 0) {
       state.waiters.shift()!.resolve(message);
       this.#forgetIfIdle(channel, state);
@@ -195,13 +268,13 @@ export class InMemoryChannelLayer implements ChannelLayer {
   }
 
   #stateFor(channel: string): ChannelState {
-    const state: ChannelState = { messages: [], expiresAt: [], waiters: [] };
+    const state: ChannelState = { messages: [], expiresAt: [], waiters: [], listener: null, tapped: false };
     this.#channels.set(channel, state);
     return state;
   }
 
   #forgetIfIdle(channel: string, state: ChannelState): void {
-    if (state.messages.length === 0 && state.waiters.length === 0) this.#channels.delete(channel);
+    if (state.messages.length === 0 && state.waiters.length === 0 && !state.tapped) this.#channels.delete(channel);
   }
 
   /** Drops expired head messages; a channel that let a message expire leaves all its groups (Django's rule). */

@@ -3,7 +3,6 @@
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Application, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, WebsocketConsumer, configureChannelLayers } from '../../src/index.js';
-import { SessionMiddlewareStack } from '../../src/middleware/index.js';
 import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
 import { abortAfter } from '../helpers/time.js';
 
@@ -11,22 +10,6 @@ let layer: InMemoryChannelLayer;
 beforeEach(() => {
   layer = new InMemoryChannelLayer();
   configureChannelLayers({ default: layer });
-});
-
-test('test_multiple_websocket_consumers_with_sessions: each consumer gets its own scope under SessionMiddlewareStack', async () => {
-  class TestConsumer extends WebsocketConsumer {
-    override async connect() {
-      await this.accept();
-      await this.send(this.scope.type === 'websocket' ? this.scope.path : '');
-    }
-  }
-  const app = SessionMiddlewareStack(TestConsumer.asApp(), { secrets: ['test-secret'] });
-  const paths = ['/path/to/consumer', '/path/to/other/consumer', '/path/to/third/consumer'];
-  const communicators = paths.map((p) => new WebsocketCommunicator(app, p));
-  for (const communicator of communicators) assert.equal((await communicator.connect()).connected, true);
-  // Read them out of order: each answers with its own path.
-  for (const i of [2, 0, 1]) assert.equal(await communicators[i]!.receiveFrom(), paths[i]);
-  for (const communicator of communicators) await communicator.disconnect();
 });
 
 test('test_websocket_consumer_groups: joined on connect (a group websocket.receive is echoed); the channel leaves the group on disconnect', async () => {

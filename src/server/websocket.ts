@@ -252,6 +252,7 @@ export class WebSocketBridge {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.#lastSeen = performance.now();
       this.#pingSentAt = 0;
+      if (this.#state !== 'open') return; // we are closing: the app has nothing more to read
       if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
       this.#deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
     });
@@ -310,6 +311,13 @@ export class WebSocketBridge {
   close(code: number, reason: string): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
+    // A socket paused for unread events must read again, or the peer's close frame
+    // is never seen and every close waits out wsCloseTimeout; unread frames are dropped.
+    this.#queue.length = 0;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#ws!.resume();
+    }
     this.#ws!.close(code, fitReason(reason));
   }
 

@@ -64,6 +64,9 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
 /** One clock per process: every send of this process, whatever the layer instance, gets a distinct, later score. */
 const processClock = new ScoreClock();
 
+/** Members popped at once after a blocking pop returns (bursts). */
+const POP_BATCH = 64;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -298,7 +301,11 @@ export class RedisChannelLayer implements ChannelLayer {
           if (client.status !== 'ready') await shard.waitReady(client, 5000);
           const popped = (await client.bzpopminBuffer(key, this.#blockTimeout)) as PoppedMember | null;
           attempt = 0;
-          if (popped !== null) this.#dispatch(popped);
+          if (popped === null) continue;
+          this.#dispatch(popped);
+          // Drain a burst (a run of group sends) in one round trip instead of one pop per message.
+          const burst = (await client.zpopminBuffer(key, POP_BATCH)) as Buffer[];
+          for (let i = 0; i + 1 < burst.length; i += 2) this.#dispatch([popped[0], burst[i]!, burst[i + 1]!]);
         } catch (error) {
           if (this.#closed) break;
           if (this.#throttle.allow(`loop:${shard.label}`)) {

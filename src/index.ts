@@ -56,6 +56,7 @@ export {
   setChannelLayer,
 } from './layers/registry.js';
 export type { LayerConfig, LayerFactory } from './layers/registry.js';
+export * from './middleware/index.js';
 export { runWorker } from './worker.js';
 export type { WorkerOptions } from './worker.js';
 export { logger, setLogger } from './log.js';

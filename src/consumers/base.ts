@@ -17,10 +17,11 @@
  *
  * Hot path. A broadcast reaches hundreds of instances per message, so the
  * layer lane is a loop, not a promise chain: with a layer that offers taps
- * (the in-memory layer), an idle instance is called synchronously with the
- * next message, its handler runs at once, and only a handler that returns a
- * pending promise makes the lane wait (queued messages are then taken in
- * order). Handler names are computed once per message type.
+ * (the in-memory layer), an idle instance is called with the next message
+ * (in one microtask per send for all members), its handler runs at once,
+ * and only a handler that returns a pending promise makes the lane wait
+ * (queued messages are then taken in order). Handler names are computed
+ * once per message type.
  *
  * Group memberships made through `this.channelLayer` are remembered and
  * dropped when the instance ends, however it ends: a consumer that crashes
@@ -249,8 +250,9 @@ export class AsyncConsumer {
 
   /**
    * The layer lane over a tap: while the lane is idle, a message arriving
-   * runs its handler in the next microtask; a handler still pending makes
-   * later messages queue on the channel, taken in order once it settles. Resolves when the instance
+   * runs its handler at once (the tap calls in a microtask after the send);
+   * a handler still pending makes later messages queue on the channel,
+   * taken in order once it settles. Resolves when the instance
    * stops (after the running handler), rejects with a handler's error.
    */
   #serveTap(tap: ChannelTap, ready: Promise<void>, signal: AbortSignal): Promise<void> {
@@ -263,7 +265,9 @@ export class AsyncConsumer {
         if (error === undefined) resolve();
         else reject(error);
       };
-      const stopped = (): boolean => signal.aborted || this.#stopping;
+      // A flag, not signal.aborted: that getter validates its receiver on every call.
+      let aborted = false;
+      const stopped = (): boolean => aborted || this.#stopping;
       // Runs handlers until one is pending or nothing is queued; then arms the tap.
       const serve = (message: LayerMessage | undefined): void => {
         while (message !== undefined) {
@@ -282,27 +286,17 @@ export class AsyncConsumer {
           message = tap.take();
         }
         if (stopped()) return finish();
-        tap.arm(onMessage);
-      };
-      // The tap calls us inside the sender's send/groupSend: run the handler in a
-      // microtask instead, after the send returns, as a resolved receive() would.
-      // Otherwise a handler that sends in turn could overtake the message that caused it.
-      let pending: LayerMessage | undefined;
-      const runPending = (): void => {
-        const message = pending;
-        pending = undefined;
-        serve(message);
-      };
-      const onMessage = (message: LayerMessage): void => {
-        pending = message;
-        queueMicrotask(runPending);
+        tap.arm(serve);
       };
       const afterHandler = (): void => {
         this.#layerHandling = null;
         serve(tap.take());
       };
       // Stopping while idle ends the lane now; while a handler runs, once it settles.
-      signal.addEventListener('abort', () => { if (this.#layerHandling === null) finish(); }, { once: true });
+      signal.addEventListener('abort', () => {
+        aborted = true;
+        if (this.#layerHandling === null) finish();
+      }, { once: true });
       ready.then(() => { if (!done) serve(tap.take()); });
     });
   }

@@ -10,9 +10,12 @@
  *
  * Consumers read their channel through a {@link ChannelTap} rather than a
  * `receive()` per message: an idle consumer *arms* the tap with a listener,
- * and a send or groupSend calls that listener synchronously, so a broadcast
+ * and a send or groupSend hands the message to that listener, so a broadcast
  * to 500 idle consumers costs 500 function calls instead of 500 promises,
  * abort listeners and channel-state objects made and dropped per message.
+ * Listeners are called in one microtask after the send returns (as a
+ * resolved receive() would run), in delivery order: a handler that sends in
+ * turn cannot overtake the message that caused it.
  * A consumer that is busy leaves the tap unarmed: messages then queue on the
  * channel as usual (capacity, expiry), and it `take()`s them when it is done.
  *
@@ -59,8 +62,9 @@ export interface ChannelTap {
   /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
   take(): LayerMessage | undefined;
   /**
-   * Calls `listener` once, synchronously, with the next message sent to the
-   * channel. Arm only after `take()` returned `undefined`.
+   * Calls `listener` once with the next message sent to the channel, in a
+   * microtask after that send returns. Arm only after `take()` returned
+   * `undefined`.
    */
   arm(listener: (message: LayerMessage) => void): void;
   /** Ends the tap; queued messages stay on the channel. */
@@ -104,6 +108,20 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   #channels = new Map<string, ChannelState>();
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
+  /** Tap deliveries waiting for the microtask that calls them: listener, message, listener, message... */
+  #tapBatch: unknown[] = [];
+  readonly #flushTaps = (): void => {
+    const batch = this.#tapBatch;
+    this.#tapBatch = [];
+    for (let i = 0; i < batch.length; i += 2) {
+      try {
+        (batch[i] as (message: LayerMessage) => void)(batch[i + 1] as LayerMessage);
+      } catch (error) {
+        // A listener's failure is its consumer's: report it without stopping the others.
+        queueMicrotask(() => { throw error; });
+      }
+    }
+  };
   #nextSweepAt = 0;
   readonly #sweepEvery: number;
 
@@ -240,15 +258,10 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
     const state = this.#channels.get(channel);
     if (state !== undefined && state.listener !== null) {
-      const listener = state.listener;
+      // One microtask per send/groupSend, not per member.
+      if (this.#tapBatch.length === 0) queueMicrotask(this.#flushTaps);
+      this.#tapBatch.push(state.listener, message);
       state.listener = null;
-      try {
-        listener(message);
-      } catch (error) {
-        // A listener's failure is its consumer's, not the sender's: report it without
-        // stopping the delivery to the other members.
-        queueMicrotask(() => { throw error; });
-      }
       return;
     }
     if (state !== undefined && state.waiters.length > 0) {

@@ -12,7 +12,8 @@
  *   join time. `groupSend` stores one copy per receiving process (key), with
  *   the list of that process's members in `__asgi_channel__`.
  * - This process reads its own key with one `BZPOPMIN` loop per shard (only
- *   while some `receive()` waits), decodes each message once, freezes it and
+ *   while some `receive()` waits; after each wake-up one `ZPOPMIN` drains a
+ *   burst of up to 64), decodes each message once, freezes it and
  *   hands the same object to every local channel it names ({@link Inbox},
  *   bounded per channel). Receives on normal channels (`worker-tasks`) block
  *   on a pooled connection; one aborted mid-pop puts its message back.
@@ -20,6 +21,13 @@
  *   Django's included, reads; the own key is read on every shard.
  * - Redis away: calls fail with `LayerUnavailableError`; receive loops back off
  *   and reconnect; an undecodable member is logged and skipped.
+ *
+ * Deliberate differences from channels_redis (same keys and bytes, so peers
+ * cannot tell): `send` and each shard's `groupSend` are one atomic Lua script
+ * (exact capacity; expiry trimming on the shard that holds the key); a message
+ * older than `expiry` (by its score) is dropped at receive; there is no
+ * `$inflight` backup key, so nothing is delivered twice; Django's mis-sharded
+ * direct sends (django/channels#1492) are still received.
  */
 import { randomUUID } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';

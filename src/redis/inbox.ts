@@ -60,6 +60,11 @@ export class Inbox {
     return this.#waiting;
   }
 
+  /** Receives waiting on one channel. */
+  waitersOf(channel: string): number {
+    return this.#boxes.get(channel)?.waiters.length ?? 0;
+  }
+
   /** Whether a channel has a buffer or a waiter here. */
   has(channel: string): boolean {
     return this.#boxes.has(channel);

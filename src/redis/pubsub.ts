@@ -210,6 +210,10 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     if (!this.#channels.has(channel) || this.#channels.get(channel) !== null) return;
     const timer = setTimeout(() => {
       if (this.#channels.get(channel) !== timer) return;
+      if (this.#inbox.waitersOf(channel) > 0) {
+        this.#channels.set(channel, null); // another receive still waits on it
+        return;
+      }
       this.#channels.delete(channel);
       this.#inbox.forget(channel);
       this.#unsubscribeRaw(channel).catch(() => {});

@@ -387,6 +387,33 @@ describe('Redis going away (own redis-server)', () => {
     }
   });
 
+  test('a receive pending on a general channel (a worker) survives a restart and gets the next message', async () => {
+    const server = await OwnedRedis.start();
+    const l = layer({ hosts: [server.url], logger: recordingLogger(), connectTimeout: 500 });
+    try {
+      await l.send('worker-tasks', { type: 'task', i: 0 });
+      assert.equal((await l.receive('worker-tasks')).i, 0);
+      const pending = l.receive('worker-tasks');
+      await server.stop();
+      await delay(200);
+      await server.startAgain();
+      for (let i = 0; ; i++) {
+        try {
+          await l.send('worker-tasks', { type: 'task', i: 1 });
+          break;
+        } catch (error) {
+          assert.ok(error instanceof LayerUnavailableError && i < 100);
+          await delay(50);
+        }
+      }
+      assert.deepEqual(await pending, { type: 'task', i: 1 });
+      assert.equal(await receiveWithin(l, 'worker-tasks', 300), NOTHING);
+    } finally {
+      await l.close();
+      await server.stop();
+    }
+  });
+
   test('a layer whose Redis is down at startup raises LayerUnavailableError after connectTimeout', async () => {
     const server = await OwnedRedis.start();
     await server.stop();

@@ -35,6 +35,11 @@ interface ScopeUser { username?: string; isAuthenticated?: boolean }
 const renderChatMessage = (event: ChatMessageEvent) => JSON.stringify({ message: event.message, username: event.username });
 const renderPresence = (event: PresenceEvent) => JSON.stringify({ type: event.type, username: event.username });
 
+/** `{"type": "ping"}` with no message: answered with `{"type": "pong"}` (an extension of the seeds' protocol). */
+const PONG = JSON.stringify({ type: 'pong' });
+const isPing = (content: unknown): boolean =>
+  typeof content === 'object' && content !== null && (content as { type?: unknown }).type === 'ping' && !('message' in content);
+
 class InvalidMessage extends Error {}
 class ReservedName extends Error {}
 
@@ -95,6 +100,8 @@ export class ChatConsumer extends WebsocketConsumer {
     } catch {
       return this.send(JSON.stringify({ type: 'error', message: 'Invalid JSON format' }));
     }
+    // An app-level ping lets browsers, which never see protocol pings, notice a dead link.
+    if (isPing(content)) return this.send(PONG);
     try {
       const message = content?.message;
       if (typeof message !== 'string' || message === '' || message.length > MAX_MESSAGE_LENGTH) throw new InvalidMessage();

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import './typing-speed.js';
 import { configureChannelLayers } from '../../src/index.js';
 import { serve, type Server } from '../../src/server/index.js';
 import { application } from '../../examples/chat/app.js';

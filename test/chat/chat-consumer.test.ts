@@ -101,3 +101,13 @@ test('a room broadcast is encoded once and shared by every member (fastlane)', a
   assert.equal(Buffer.from(encoded[0]!).toString(), '{"message":"shared","username":"u"}');
   await Promise.all(members.map((m) => m.disconnect()));
 });
+
+test('an app-level ping gets a pong (so browsers can detect dead links); the seeds protocol is otherwise unchanged', async () => {
+  const client = await join('heartbeat');
+  await client.sendJsonTo({ type: 'ping' });
+  assert.deepEqual(await client.receiveJsonFrom(), { type: 'pong' });
+  // A chat line that happens to carry type "ping" is still a chat line.
+  await client.sendJsonTo({ type: 'ping', message: 'hello' });
+  assert.deepEqual(await client.receiveJsonFrom(), { message: 'hello', username: 'Anonymous' });
+  await client.disconnect();
+});

@@ -26,6 +26,13 @@ const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/${roomName}/`, {
   minDelay: 250,
   maxDelay: 5000,
+  // The room answers {"type":"ping"} with {"type":"pong"}: a link silent for 20 s is dead.
+  heartbeat: {
+    timeout: 20000,
+    interval: 10000,
+    message: '{"type":"ping"}',
+    isPong: (detail) => detail.raw === '{"type":"pong"}',
+  },
 });
 
 // ---- connection status --------------------------------------------------------

@@ -5,7 +5,8 @@
  * How it works. The app gets one long-lived `lifespan` scope. In `auto` mode
  * an app that raises before it ever called `receive()` (a
  * `ProtocolTypeRouter` without a `lifespan` branch raises "No application
- * configured..."), or that answers with a non-lifespan event, does not
+ * configured..."), that has no handler for `lifespan.startup` (a consumer
+ * class served directly), or that answers with a non-lifespan event, does not
  * support lifespan: that is logged at debug level
  * and the server runs without it, as Uvicorn does. An app that read
  * `lifespan.startup` and then fails, or answers `lifespan.startup.failed`,
@@ -13,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import type { Application, LifespanScope, ReceiveEvent, SendEvent } from '../asgi.js';
-import { ProtocolError, SwitchyardError } from '../errors.js';
+import { NoHandlerError, ProtocolError, SwitchyardError } from '../errors.js';
 
 /**
  * The app's lifespan startup failed (`SY_LIFESPAN_FAILED`): `serve()` rejects with it.
@@ -115,7 +116,8 @@ export class Lifespan {
         }
       },
       (err: unknown) => {
-        if ((!this.#received || this.#misused) && this.#mode === 'auto') {
+        const noStartupHandler = err instanceof NoHandlerError && err.type === 'lifespan.startup';
+        if ((!this.#received || this.#misused || noStartupHandler) && this.#mode === 'auto') {
           this.#unsupported = true;
           this.#logger.debug({ reason: (err as Error)?.message }, "ASGI 'lifespan' protocol appears unsupported");
           this.#settle({ ok: true });

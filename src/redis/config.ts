@@ -26,17 +26,32 @@ import { optionsFromQuery } from '../layers/registry.js';
  * pair, or ioredis connection options (`{ host, port, db, password, tls }`),
  * optionally with `address` holding a URL.
  */
-export type RedisHost = string | readonly [string, number] | (RedisOptions & { address?: string });
+export type RedisHost = string | readonly [string, number] | (RedisOptions & { address?: string; master_name?: string; sentinel_kwargs?: { password?: string } });
 
-/** Turns one host entry into ioredis options. */
+/** channels_redis's Sentinel spelling (`master_name`, `sentinel_kwargs`), accepted next to ioredis's own. */
+type SentinelEntry = RedisOptions & { address?: string; master_name?: string; sentinel_kwargs?: { password?: string } };
+
+/**
+ * Turns one host entry into ioredis options. Sentinel entries work as in
+ * channels_redis (`{ sentinels: [['h', 26379]], master_name: 'mymaster' }`)
+ * or in ioredis's spelling (`{ sentinels: [{ host, port }], name }`).
+ */
 export function normalizeHost(entry: RedisHost): RedisOptions {
   if (typeof entry === 'string') return optionsFromRedisUrl(entry);
   if (Array.isArray(entry)) {
     const [host, port] = entry as readonly [string, number];
     return { host, port };
   }
-  const { address, ...rest } = entry as RedisOptions & { address?: string };
-  return address !== undefined ? { ...optionsFromRedisUrl(address), ...rest } : { ...rest };
+  const { address, master_name: masterName, sentinel_kwargs: sentinelKwargs, ...rest } = entry as SentinelEntry;
+  const options: RedisOptions = address !== undefined ? { ...optionsFromRedisUrl(address), ...rest } : { ...rest };
+  if (masterName !== undefined) options.name = masterName;
+  if (Array.isArray(options.sentinels)) {
+    options.sentinels = (options.sentinels as unknown[]).map((sentinel) =>
+      Array.isArray(sentinel) ? { host: String(sentinel[0]), port: Number(sentinel[1]) } : (sentinel as { host?: string; port?: number }),
+    );
+  }
+  if (sentinelKwargs?.password !== undefined) options.sentinelPassword = sentinelKwargs.password;
+  return options;
 }
 
 /**

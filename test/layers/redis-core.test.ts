@@ -446,6 +446,9 @@ describe('configuration', () => {
       { host: 'h', port: 1 }, { host: 'x', port: 2, db: 5 }, { host: 'y', port: 3, password: 'pw' }, { host: 'z', port: 4 },
     ]);
     assert.deepEqual(normalizeHosts(undefined), [{ host: '127.0.0.1', port: 6379 }]);
+    assert.deepEqual(normalizeHosts([{ sentinels: [['s1', 26379]] as never, master_name: 'mymaster', sentinel_kwargs: { password: 'pw' } }]), [
+      { sentinels: [{ host: 's1', port: 26379 }], name: 'mymaster', sentinelPassword: 'pw' },
+    ]);
     assert.throws(() => normalizeHosts('redis://h' as never), ImproperlyConfigured);
     assert.throws(() => normalizeHosts(['http://h']), ImproperlyConfigured);
   });

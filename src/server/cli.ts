@@ -9,7 +9,8 @@
  */
 import cluster from 'node:cluster';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { closeChannelLayers, prepareChannelLayers } from '../layers/registry.js';
+import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
+import { InMemoryChannelLayer } from '../layers/memory.js';
 import { setLogger } from '../log.js';
 import { runWorker } from '../worker.js';
 import { memoryLayerProblem, runPrimary, STARTUP_FAILURE_EXIT, tellPrimary } from './cluster.js';
@@ -107,6 +108,9 @@ async function runworkerCommand(target: string, channels: string[], flags: { lay
   try {
     app = await loadApplication(target);
     await prepareChannelLayers();
+    if (getChannelLayer(flags.layer) instanceof InMemoryChannelLayer) {
+      logger.warn(`runworker on the in-memory channel layer: only this process can send to ${channels.join(', ')}; share a layer with the senders (CHANNEL_LAYER_URL=redis://...)`);
+    }
   } catch (err) {
     fail(logger, err, 1);
   }

@@ -36,3 +36,22 @@ test('with lifespan "on", a consumer without lifespan handlers still refuses to 
   class Plain extends WebsocketConsumer {}
   await assert.rejects(start(Plain.asApp(), { lifespan: 'on' }), LifespanError);
 });
+
+test('switchyard runworker on the in-memory layer warns that nothing outside the process can reach it', async () => {
+  const { spawn } = await import('node:child_process');
+  const { CHANNEL_LAYER_URL: _, ...env } = process.env;
+  const child = spawn(process.execPath, ['bin/switchyard.js', 'runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], {
+    env: { ...env, NODE_ENV: 'development' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk) => (out += chunk));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    for (let i = 0; i < 200 && !out.includes('worker listening'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /runworker on the in-memory channel layer: only this process can send to switchyard-test-tasks/);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+});

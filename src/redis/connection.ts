@@ -89,7 +89,9 @@ export class Shard {
 
   constructor(options: RedisOptions, shardOptions: ShardOptions) {
     this.options = options;
-    this.label = `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
+    this.label = options.sentinels !== undefined
+      ? `sentinel:${options.name ?? 'mymaster'}/${options.db ?? 0}`
+      : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
     this.#shardOptions = shardOptions;
   }
 

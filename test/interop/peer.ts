@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 
 export interface PeerConfig {
   backend: 'core' | 'pubsub';
-  hosts: string[];
+  hosts: (string | Record<string, unknown>)[];
   prefix: string;
   symmetric_encryption_keys?: string[];
   expiry?: number;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LayerLogger } from '../../src/redis/index.js';
 import { RedisChannelLayer } from '../../src/redis/index.js';
+import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
 import { DjangoPeer, bytes } from './peer.js';
 
 interface Setup {
@@ -139,6 +140,30 @@ describe('core layer interop: a member Switchyard cannot decrypt is skipped, not
       await Promise.all([stranger.stop(), friend.stop()]);
       await node.flush();
       await node.close();
+    }
+  });
+});
+
+describe('core layer interop through Redis Sentinel (channels_redis host entries)', () => {
+  test('one Sentinel host entry works for both; messages cross both ways', async () => {
+    const master = await OwnedRedis.start();
+    const sentinel = await OwnedSentinel.start(master, 'sy-master');
+    const host = { sentinels: [['127.0.0.1', sentinel.port]], master_name: 'sy-master' };
+    const node = new RedisChannelLayer({ hosts: [host as never], prefix: 'sy-sentinel-' });
+    const peer = await DjangoPeer.start({ backend: 'core', hosts: [host as never], prefix: 'sy-sentinel-' });
+    try {
+      assert.deepEqual(node.hosts, ['sentinel:sy-master/0']);
+      const mine = await node.newChannel();
+      await peer.call('send', { channel: mine, message: { type: 'via.sentinel', from: 'django' } });
+      assert.deepEqual(await node.receive(mine, AbortSignal.timeout(5000)), { type: 'via.sentinel', from: 'django' });
+      const theirs = await peer.call<string>('consumer', { group: 'watched' });
+      await node.groupSend('watched', { type: 'chat.message', from: 'node' });
+      assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', from: 'node' });
+    } finally {
+      await peer.stop();
+      await node.close();
+      await sentinel.stop();
+      await master.stop();
     }
   });
 });

@@ -1,9 +1,12 @@
 /**
  * A throwaway `redis-server` owned by one test (for fault tests: stop, restart),
- * on a free port, never the shared 6379.
+ * on a free port, never the shared 6379; and a Sentinel watching one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { delay } from '../helpers/time.js';
 
@@ -64,5 +67,50 @@ export class OwnedRedis {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** A Redis Sentinel (redis-server --sentinel) monitoring an {@link OwnedRedis} as `masterName`. */
+export class OwnedSentinel {
+  readonly port: number;
+  readonly #child: ChildProcess;
+  readonly #configFile: string;
+
+  private constructor(port: number, child: ChildProcess, configFile: string) {
+    this.port = port;
+    this.#child = child;
+    this.#configFile = configFile;
+  }
+
+  static async start(master: OwnedRedis, masterName: string): Promise<OwnedSentinel> {
+    const port = await freePort();
+    const configFile = join(tmpdir(), `sy-sentinel-${process.pid}-${port}.conf`);
+    writeFileSync(configFile, `port ${port}\nbind 127.0.0.1\nsentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\n`);
+    const child = spawn('redis-server', [configFile, '--sentinel'], { stdio: 'ignore' });
+    const sentinel = new OwnedSentinel(port, child, configFile);
+    for (let i = 0; i < 100; i++) {
+      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        const address = (await probe.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[] | null;
+        probe.disconnect();
+        if (address !== null) return sentinel;
+      } catch {
+        probe.disconnect();
+      }
+      await delay(50);
+    }
+    await sentinel.stop();
+    throw new Error(`redis sentinel did not start on port ${port}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode === null) {
+      const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+      this.#child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(this.#configFile, { force: true });
   }
 }

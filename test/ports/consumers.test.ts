@@ -99,3 +99,45 @@ test('test_per_scope_consumers: two requests through one asApp() get two instanc
   assert.equal(second.status, 200);
   assert.notEqual(first.body.toString(), second.body.toString());
 });
+
+test('README claim: a consumer that crashes leaves no zombie group membership (checked on its own channel)', async () => {
+  let channelName = '';
+  class Crashy extends WebsocketConsumer {
+    override async connect() {
+      channelName = this.channelName;
+      await this.channelLayer!.groupAdd('room', channelName);
+      await this.accept();
+    }
+    override async receive() { throw new Error('boom'); }
+  }
+  const communicator = new WebsocketCommunicator(Crashy.asApp(), '/');
+  await communicator.connect();
+  await communicator.sendTo({ text: 'x' });
+  await assert.rejects(communicator.wait(), /boom/);
+  await layer.groupSend('room', { type: 'after.crash' });
+  await assert.rejects(layer.receive(channelName, abortAfter(100)), /timed out/);
+});
+
+test('README claim: a slow group handler never delays a disconnect', async () => {
+  let channelName = '';
+  let disconnectedAt = 0;
+  let release!: () => void;
+  class Slow extends WebsocketConsumer {
+    override async connect() {
+      channelName = this.channelName;
+      await this.accept();
+    }
+    async slow_event() { await new Promise<void>((resolve) => (release = resolve)); }
+    override async disconnect() { disconnectedAt = Date.now(); }
+  }
+  const communicator = new WebsocketCommunicator(Slow.asApp(), '/');
+  await communicator.connect();
+  await layer.send(channelName, { type: 'slow.event' });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const askedAt = Date.now();
+  await communicator.sendInput({ type: 'websocket.disconnect', code: 1001 });
+  for (let i = 0; i < 50 && disconnectedAt === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(disconnectedAt > 0 && disconnectedAt - askedAt < 300, 'disconnect() ran while the slow handler was still waiting');
+  release();
+  await communicator.wait();
+});

@@ -30,7 +30,7 @@
 import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
 import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
-import { type ChannelTap, isTappable } from '../layers/memory.js';
+import { type ChannelTap, TAP_DELIVER, isTappable } from '../layers/memory.js';
 import { getChannelLayer } from '../layers/registry.js';
 
 /** Any event a consumer can be handed: an ASGI event or a layer message. */
@@ -116,11 +116,21 @@ export class AsyncConsumer {
 
   #send!: Send;
   #stopping = false;
-  #openLayerLane: () => void = () => {};
   #joined = new Set<string>();
   /** The handler running on each lane, if any: the end of the instance waits for them. */
   #connectionHandling: Promise<unknown> | null = null;
   #layerHandling: Promise<unknown> | null = null;
+  /** Set when the instance ends: both lanes stop (a handler in flight finishes first). */
+  #ended = false;
+  /** Ends the instance (set by run()): the first lane to end, or fail, calls it. */
+  #end: (error?: unknown) => void = () => {};
+  /** Opens the layer lane (once): after the first connection event, or openLayerLane(). */
+  #openLayer: (() => void) | null = null;
+  /** Stops the layer lane when the instance ends. */
+  #stopLayer: (() => void) | null = null;
+  /** The layer lane's tap, when the layer offers taps. */
+  #tap: ChannelTap | null = null;
+  #afterLayerHandler: (() => void) | null = null;
 
   /**
    * Returns an ASGI application that makes one instance per connection,
@@ -128,10 +138,11 @@ export class AsyncConsumer {
    */
   static asApp<C extends AsyncConsumer>(this: ConsumerClass<C>, initKwargs: InitKwargs<C> = {}): ConsumerApplication<C> {
     const consumerClass = this;
-    const app = (async (scope: Scope, receive: Receive, send: Send) => {
+    // Not async: run()'s promise is the app's (one suspended frame less per connection).
+    const app = ((scope: Scope, receive: Receive, send: Send) => {
       const instance = new consumerClass();
       Object.assign(instance, initKwargs);
-      await instance.run(scope, receive, send);
+      return instance.run(scope, receive, send);
     }) as ConsumerApplication<C>;
     app.consumerClass = consumerClass;
     app.consumerInitKwargs = initKwargs;
@@ -148,24 +159,22 @@ export class AsyncConsumer {
       this.channelName = await layer.newChannel();
       this.channelLayer = this.#trackMemberships(layer);
     }
-    const abort = new AbortController();
-    const layerReady = new Promise<void>((resolve) => (this.#openLayerLane = resolve));
-    const lanes = [this.#serveConnection(receive, abort.signal)];
-    if (layer !== null) {
-      lanes.push(isTappable(layer)
-        ? this.#serveTap(layer.tap(this.channelName), layerReady, abort.signal)
-        : this.#serveLayer(layer, layerReady, abort.signal));
-    }
     // The first lane to end (StopConsumer, an error, the connection going away) ends the other.
-    // A lane parked in receive() is not waited for; a handler in flight is.
+    // A lane parked waiting for a message is not waited for; a handler in flight is.
     let failure: unknown;
     await new Promise<void>((resolve) => {
-      const end = (error?: unknown) => {
+      this.#end = (error?: unknown) => {
         if (error !== undefined && failure === undefined) failure = error;
-        if (!abort.signal.aborted) abort.abort(new StopConsumer());
+        if (this.#ended) return;
+        this.#ended = true;
+        this.#stopLayer?.();
         resolve();
       };
-      for (const lane of lanes) lane.then(() => end(), end);
+      this.#serveConnection(receive).then(() => this.#end(), this.#end);
+      if (layer !== null) {
+        if (isTappable(layer)) this.#startTapLane(layer.tap(this.channelName));
+        else this.#startReceiveLane(layer);
+      }
     });
     await Promise.allSettled([this.#connectionHandling, this.#layerHandling]);
     await this.#leaveGroups();
@@ -205,14 +214,16 @@ export class AsyncConsumer {
 
   /** Lets layer messages be dispatched before the first connection event's handler returns (SSE, long-poll). */
   protected openLayerLane(): void {
-    this.#openLayerLane();
+    const open = this.#openLayer;
+    this.#openLayer = null;
+    open?.();
   }
 
-  async #serveConnection(receive: Receive, signal: AbortSignal): Promise<void> {
+  async #serveConnection(receive: Receive): Promise<void> {
     let first = true;
-    while (!signal.aborted && !this.#stopping) {
+    while (!this.#ended && !this.#stopping) {
       const event = await receive();
-      if (signal.aborted) return;
+      if (this.#ended) return;
       try {
         const handling = Promise.resolve(this.#invoke(event));
         this.#connectionHandling = handling;
@@ -221,15 +232,22 @@ export class AsyncConsumer {
         this.#connectionHandling = null;
         if (first) {
           first = false;
-          this.#openLayerLane();
+          this.openLayerLane();
         }
       }
     }
   }
 
-  /** The layer lane for a layer without taps: one `receive()` per message. */
-  async #serveLayer(layer: ChannelLayer, ready: Promise<void>, signal: AbortSignal): Promise<void> {
-    await Promise.race([ready, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+  /** The layer lane for a layer without taps: one `receive()` per message, aborted when the instance ends. */
+  #startReceiveLane(layer: ChannelLayer): void {
+    const abort = new AbortController();
+    this.#stopLayer = () => abort.abort(new StopConsumer());
+    const opened = new Promise<void>((resolve) => (this.#openLayer = resolve));
+    this.#serveLayer(layer, opened, abort.signal).then(() => this.#end(), this.#end);
+  }
+
+  async #serveLayer(layer: ChannelLayer, opened: Promise<void>, signal: AbortSignal): Promise<void> {
+    await Promise.race([opened, new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
     while (!signal.aborted && !this.#stopping) {
       let message: LayerMessage;
       try {
@@ -252,53 +270,51 @@ export class AsyncConsumer {
    * The layer lane over a tap: while the lane is idle, a message arriving
    * runs its handler at once (the tap calls in a microtask after the send);
    * a handler still pending makes later messages queue on the channel,
-   * taken in order once it settles. Resolves when the instance
-   * stops (after the running handler), rejects with a handler's error.
+   * taken in order once it settles. No promise, closure or abort listener
+   * per message; per instance, the tap and two callbacks.
    */
-  #serveTap(tap: ChannelTap, ready: Promise<void>, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
-      const finish = (error?: unknown): void => {
-        if (done) return;
-        done = true;
-        tap.close();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      // A flag, not signal.aborted: that getter validates its receiver on every call.
-      let aborted = false;
-      const stopped = (): boolean => aborted || this.#stopping;
-      // Runs handlers until one is pending or nothing is queued; then arms the tap.
-      const serve = (message: LayerMessage | undefined): void => {
-        while (message !== undefined) {
-          if (stopped()) return finish();
-          let result: unknown;
-          try {
-            result = this.#invoke(message);
-          } catch (error) {
-            return finish(error);
-          }
-          if (isThenable(result)) {
-            const handling = Promise.resolve(result).then(afterHandler, finish);
-            this.#layerHandling = handling;
-            return;
-          }
-          message = tap.take();
-        }
-        if (stopped()) return finish();
-        tap.arm(serve);
-      };
-      const afterHandler = (): void => {
-        this.#layerHandling = null;
-        serve(tap.take());
-      };
-      // Stopping while idle ends the lane now; while a handler runs, once it settles.
-      signal.addEventListener('abort', () => {
-        aborted = true;
-        if (this.#layerHandling === null) finish();
-      }, { once: true });
-      ready.then(() => { if (!done) serve(tap.take()); });
-    });
+  #startTapLane(tap: ChannelTap): void {
+    this.#tap = tap;
+    this.#afterLayerHandler = () => {
+      this.#layerHandling = null;
+      this.#serveTap(tap.take());
+    };
+    // Stopping while idle ends the lane now; while a handler runs, once it settles.
+    this.#stopLayer = () => {
+      if (this.#layerHandling === null) tap.close();
+    };
+    this.#openLayer = () => this.#serveTap(tap.take());
+  }
+
+  /** Runs handlers until one is pending or nothing is queued; then arms the tap. */
+  #serveTap(message: LayerMessage | undefined): void {
+    const tap = this.#tap!;
+    while (message !== undefined) {
+      if (this.#ended || this.#stopping) return this.#finishTap();
+      let result: unknown;
+      try {
+        result = this.#invoke(message);
+      } catch (error) {
+        return this.#finishTap(error);
+      }
+      if (isThenable(result)) {
+        this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler!, (error: unknown) => this.#finishTap(error));
+        return;
+      }
+      message = tap.take();
+    }
+    if (this.#ended || this.#stopping) return this.#finishTap();
+    tap.arm(this);
+  }
+
+  #finishTap(error?: unknown): void {
+    this.#tap!.close();
+    this.#end(error);
+  }
+
+  /** Called by the tap with the next message (see {@link ChannelTap.arm}). */
+  [TAP_DELIVER](message: LayerMessage): void {
+    this.#serveTap(message);
   }
 
   /** Wraps the layer so that this instance's group joins are remembered (and left at the end). */

@@ -47,11 +47,17 @@ interface ChannelState {
   messages: LayerMessage[];
   expiresAt: number[];
   waiters: Waiter[];
-  /** The armed listener of the channel's tap: called once with the next message. */
-  listener: ((message: LayerMessage) => void) | null;
+  /** The armed receiver of the channel's tap: called once with the next message. */
+  listener: TapReceiver | null;
   /** True while a tap is open: the state is kept even when empty. */
   tapped: boolean;
 }
+
+/** The method a {@link TapReceiver} is called through (a symbol: no message type can name it). */
+export const TAP_DELIVER: unique symbol = Symbol('switchyard.tapDeliver');
+
+/** What a tap delivers to: an object rather than a closure, so that arming allocates nothing. */
+export interface TapReceiver { [TAP_DELIVER](message: LayerMessage): void }
 
 /**
  * Push delivery of one channel's messages, for the consumer that owns it
@@ -62,12 +68,12 @@ export interface ChannelTap {
   /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
   take(): LayerMessage | undefined;
   /**
-   * Calls `listener` once with the next message sent to the channel, in a
+   * Hands the next message sent to the channel to `receiver`, once, in a
    * microtask after that send returns. Arm only after `take()` returned
    * `undefined`.
    */
-  arm(listener: (message: LayerMessage) => void): void;
-  /** Ends the tap; queued messages stay on the channel. */
+  arm(receiver: TapReceiver): void;
+  /** Ends the tap (idempotent); queued messages stay on the channel. */
   close(): void;
 }
 
@@ -108,14 +114,14 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   #channels = new Map<string, ChannelState>();
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
-  /** Tap deliveries waiting for the microtask that calls them: listener, message, listener, message... */
+  /** Tap deliveries waiting for the microtask that makes them: receiver, message, receiver, message... */
   #tapBatch: unknown[] = [];
   readonly #flushTaps = (): void => {
     const batch = this.#tapBatch;
     this.#tapBatch = [];
     for (let i = 0; i < batch.length; i += 2) {
       try {
-        (batch[i] as (message: LayerMessage) => void)(batch[i + 1] as LayerMessage);
+        (batch[i] as TapReceiver)[TAP_DELIVER](batch[i + 1] as LayerMessage);
       } catch (error) {
         // A listener's failure is its consumer's: report it without stopping the others.
         queueMicrotask(() => { throw error; });
@@ -193,10 +199,11 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
         state.expiresAt.shift();
         return state.messages.shift();
       },
-      arm: (listener) => {
-        state.listener = listener;
+      arm: (receiver) => {
+        state.listener = receiver;
       },
       close: () => {
+        if (!state.tapped) return;
         state.tapped = false;
         state.listener = null;
         this.#forgetIfIdle(channel, state);

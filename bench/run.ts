@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { buildForBench } from './lib/build.js';
 import type { RunContext } from './lib/context.js';
 import { machineInfo, versions } from './lib/machine.js';
 import { corePlan, pin } from './lib/proc.js';
@@ -57,6 +58,7 @@ try {
 const autogroup = existsSync('/proc/self/autogroup') ? readFileSync('/proc/self/autogroup', 'utf8').trim() : 'none';
 const plan = corePlan();
 pin(process.pid, plan.load);
+await buildForBench();
 const redis = await startRedis(plan.load);
 const runId = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 const meta = { machine: machineInfo(), versions: versions(await redis.version()), plan, nice: getPriority(), autogroup };

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { built } from './build.js';
 import { adopt } from './children.js';
 import { pin } from './proc.js';
 
@@ -24,7 +25,7 @@ export interface ServerDef {
 const node = (script: string, env: (redisUrl: string) => Record<string, string> = () => ({})) =>
   (port: number, redisUrl: string, extra: string[]) => ({
     cmd: process.execPath,
-    args: ['--import', 'tsx', ...extra, `bench/servers/${script}`],
+    args: [...extra, built(`bench/servers/${script}`)],
     env: { PORT: String(port), ...env(redisUrl) },
     cwd: ROOT,
   });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunContext } from '../lib/context.js';
+import { built } from '../lib/build.js';
 import { adopt } from '../lib/children.js';
 import { pin } from '../lib/proc.js';
 
@@ -42,7 +43,7 @@ export async function scenarioE(ctx: RunContext): Promise<void> {
       await ctx.redis.flush();
       try {
         const result = impl === 'switchyard'
-          ? await runJson(process.execPath, ['--import', 'tsx', 'bench/layers/micro.ts', layer], env, ctx.plan.server)
+          ? await runJson(process.execPath, [built('bench/layers/micro.ts'), layer], env, ctx.plan.server)
           : await runJson('/usr/bin/python3', ['bench/django/layer_bench.py', layer], env, ctx.plan.server);
         ctx.log(`  ${JSON.stringify(result)}`);
         ctx.record('e', `${impl}-${layer}`, result);

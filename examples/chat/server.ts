@@ -10,7 +10,7 @@ import { setLogger } from '../../src/log.js';
 import { createLogger, serve } from '../../src/server/index.js';
 import { application } from './app.js';
 
-const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+const logger = createLogger({ level: process.env.SWITCHYARD_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info' });
 setLogger(logger);
 process.env.CHANNEL_LAYER_URL ||= 'memory://';
 await prepareChannelLayers();

@@ -37,12 +37,14 @@ export {
   compileCapacities,
   freezeMessage,
   globToRegExp,
+  isTappable,
   nonLocalName,
+  TAP_DELIVER,
   requireValidChannelName,
   requireValidGroupName,
   requireValidMessage,
 } from './layers/base.js';
-export type { BaseLayerOptions, ChannelLayer, LayerExtension } from './layers/base.js';
+export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapReceiver, TappableLayer } from './layers/base.js';
 export { InMemoryChannelLayer } from './layers/memory.js';
 export type { InMemoryChannelLayerOptions } from './layers/memory.js';
 export {

@@ -29,8 +29,7 @@
  */
 import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
 import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
-import type { ChannelLayer } from '../layers/base.js';
-import { type ChannelTap, TAP_DELIVER, isTappable } from '../layers/memory.js';
+import { type ChannelLayer, type ChannelTap, TAP_DELIVER, isTappable } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
 
 /** Any event a consumer can be handed: an ASGI event or a layer message. */

@@ -45,6 +45,38 @@ export interface ChannelLayer {
   close(): Promise<void>;
 }
 
+/** The method a {@link TapReceiver} is called through (a symbol: no message type can name it). */
+export const TAP_DELIVER: unique symbol = Symbol('switchyard.tapDeliver');
+
+/** What a tap delivers to: an object rather than a closure, so that arming allocates nothing. */
+export interface TapReceiver { [TAP_DELIVER](message: LayerMessage): void }
+
+/**
+ * Push delivery of one channel's messages, for the consumer that owns it
+ * (see `AsyncConsumer`): an optional capability of a layer. The in-memory
+ * layer implements it; a layer that does not is read with `receive()`.
+ */
+export interface ChannelTap {
+  /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
+  take(): LayerMessage | undefined;
+  /**
+   * Hands the next message sent to the channel to `receiver`, once, in a
+   * microtask after that send returns. Arm only after `take()` returned
+   * `undefined`.
+   */
+  arm(receiver: TapReceiver): void;
+  /** Ends the tap (idempotent); queued messages stay on the channel. */
+  close(): void;
+}
+
+/** A layer that offers {@link ChannelTap}s. */
+export interface TappableLayer { tap(channel: string): ChannelTap }
+
+/** True when `layer` offers {@link ChannelTap}s. */
+export function isTappable(layer: object): layer is TappableLayer {
+  return typeof (layer as Partial<TappableLayer>).tap === 'function';
+}
+
 /** Options shared by every layer, with Django's defaults. */
 export interface BaseLayerOptions {
   /** Seconds an unread message lives. Default 60. */

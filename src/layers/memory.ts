@@ -6,7 +6,7 @@
  * waiter when there is one. Messages are frozen once on send instead of being
  * deep-copied per receiver, so a `groupSend` to 500 members delivers one
  * object 500 times (which also lets consumers encode it once: see
- * `WebsocketConsumer.sendEventJson`).
+ * `WebsocketConsumer.forward`).
  *
  * Consumers read their channel through a {@link ChannelTap} rather than a
  * `receive()` per message: an idle consumer *arms* the tap with a listener,
@@ -28,6 +28,10 @@ import type { LayerMessage } from '../asgi.js';
 import { ChannelFull } from '../errors.js';
 import {
   type BaseLayerOptions,
+  type ChannelTap,
+  TAP_DELIVER,
+  type TapReceiver,
+  type TappableLayer,
   type ChannelLayer,
   type LayerExtension,
   baseDefaults,
@@ -51,38 +55,6 @@ interface ChannelState {
   listener: TapReceiver | null;
   /** True while a tap is open: the state is kept even when empty. */
   tapped: boolean;
-}
-
-/** The method a {@link TapReceiver} is called through (a symbol: no message type can name it). */
-export const TAP_DELIVER: unique symbol = Symbol('switchyard.tapDeliver');
-
-/** What a tap delivers to: an object rather than a closure, so that arming allocates nothing. */
-export interface TapReceiver { [TAP_DELIVER](message: LayerMessage): void }
-
-/**
- * Push delivery of one channel's messages, for the consumer that owns it
- * (see `AsyncConsumer`): the in-memory layer implements it; a layer that
- * does not is read with `receive()`.
- */
-export interface ChannelTap {
-  /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
-  take(): LayerMessage | undefined;
-  /**
-   * Hands the next message sent to the channel to `receiver`, once, in a
-   * microtask after that send returns. Arm only after `take()` returned
-   * `undefined`.
-   */
-  arm(receiver: TapReceiver): void;
-  /** Ends the tap (idempotent); queued messages stay on the channel. */
-  close(): void;
-}
-
-/** A layer that offers {@link ChannelTap}s. */
-export interface TappableLayer { tap(channel: string): ChannelTap }
-
-/** True when `layer` offers {@link ChannelTap}s. */
-export function isTappable(layer: object): layer is TappableLayer {
-  return typeof (layer as Partial<TappableLayer>).tap === 'function';
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';

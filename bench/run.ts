@@ -22,11 +22,12 @@ import { scenarioB } from './scenarios/b.js';
 import { scenarioC } from './scenarios/c.js';
 import { scenarioD } from './scenarios/d.js';
 import { scenarioE } from './scenarios/e.js';
+import { scenarioM } from './scenarios/m.js';
 import { scenarioProfile } from './scenarios/profile.js';
 
 const RESULTS = fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
 const SCENARIOS: Record<string, (ctx: RunContext) => Promise<void>> = {
-  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, p: scenarioProfile,
+  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, m: scenarioM, p: scenarioProfile,
 };
 
 const asked = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -9,6 +9,7 @@ import { SINGLE, type ServerDef, launch } from '../lib/servers.js';
 import { range, round, sleep } from '../lib/util.js';
 import { LoadPool } from '../load/pool.js';
 import { fanoutSteps, sustained } from './fanout.js';
+import { interleaved } from './interleaved.js';
 
 export const MEMBERS = 500;
 export const RATES = [10, 25, 50, 100, 200, 400, 800, 1600, 3200];
@@ -33,7 +34,22 @@ export async function fanoutOn(ctx: RunContext, def: ServerDef, rates: number[],
   }
 }
 
+/** Servers in the interleaved comparison (Django cannot carry these rates at 500 members). */
+const INTERLEAVED = ['rawws', 'switchyard', 'switchyard-app', 'socketio'];
+const INTERLEAVED_RATES = [100, 200];
+const ROUNDS = 3;
+
 export async function scenarioA(ctx: RunContext): Promise<void> {
+  const defs = SINGLE.filter((def) => INTERLEAVED.includes(def.name) && ctx.wants(def.name));
+  if (defs.length > 0) {
+    ctx.log(`(a) interleaved: ${defs.map((d) => d.label).join(', ')} at ${INTERLEAVED_RATES.join(', ')} msg/s, ${ROUNDS} rounds`);
+    try {
+      const results = await interleaved(ctx, defs, MEMBERS, INTERLEAVED_RATES, ROUNDS, 3000);
+      for (const [server, list] of results) ctx.record('a-interleaved', server, { members: MEMBERS, results: list });
+    } catch (error) {
+      ctx.log(`  failed: ${(error as Error).message}`);
+    }
+  }
   for (const def of SINGLE) {
     if (!ctx.wants(def.name)) continue;
     ctx.log(`(a) fan-out 1×${MEMBERS}: ${def.label}`);

@@ -123,13 +123,14 @@ export class AsyncConsumer {
   #ended = false;
   /** Ends the instance (set by run()): the first lane to end, or fail, calls it. */
   #end: (error?: unknown) => void = () => {};
-  /** Opens the layer lane (once): after the first connection event, or openLayerLane(). */
-  #openLayer: (() => void) | null = null;
-  /** Stops the layer lane when the instance ends. */
-  #stopLayer: (() => void) | null = null;
+  /** The layer lane is open (after the first connection event, or openLayerLane()). */
+  #layerOpen = false;
   /** The layer lane's tap, when the layer offers taps. */
   #tap: ChannelTap | null = null;
   #afterLayerHandler: (() => void) | null = null;
+  /** The receive() lane (layers without taps): its opening and its cancellation. */
+  #openReceiveLane: (() => void) | null = null;
+  #abortReceiveLane: AbortController | null = null;
 
   /**
    * Returns an ASGI application that makes one instance per connection,
@@ -166,7 +167,7 @@ export class AsyncConsumer {
         if (error !== undefined && failure === undefined) failure = error;
         if (this.#ended) return;
         this.#ended = true;
-        this.#stopLayer?.();
+        this.#stopLayerLane();
         resolve();
       };
       this.#serveConnection(receive).then(() => this.#end(), this.#end);
@@ -213,9 +214,19 @@ export class AsyncConsumer {
 
   /** Lets layer messages be dispatched before the first connection event's handler returns (SSE, long-poll). */
   protected openLayerLane(): void {
-    const open = this.#openLayer;
-    this.#openLayer = null;
-    open?.();
+    if (this.#layerOpen) return;
+    this.#layerOpen = true;
+    if (this.#tap !== null) this.#serveTap(this.#tap.take());
+    else this.#openReceiveLane?.();
+  }
+
+  /** Stops the layer lane when the instance ends: at once when idle, after the running handler otherwise. */
+  #stopLayerLane(): void {
+    if (this.#tap !== null) {
+      if (this.#layerHandling === null) this.#tap.close();
+    } else {
+      this.#abortReceiveLane?.abort(new StopConsumer());
+    }
   }
 
   async #serveConnection(receive: Receive): Promise<void> {
@@ -239,9 +250,8 @@ export class AsyncConsumer {
 
   /** The layer lane for a layer without taps: one `receive()` per message, aborted when the instance ends. */
   #startReceiveLane(layer: ChannelLayer): void {
-    const abort = new AbortController();
-    this.#stopLayer = () => abort.abort(new StopConsumer());
-    const opened = new Promise<void>((resolve) => (this.#openLayer = resolve));
+    const abort = (this.#abortReceiveLane = new AbortController());
+    const opened = new Promise<void>((resolve) => (this.#openReceiveLane = resolve));
     this.#serveLayer(layer, opened, abort.signal).then(() => this.#end(), this.#end);
   }
 
@@ -278,11 +288,6 @@ export class AsyncConsumer {
       this.#layerHandling = null;
       this.#serveTap(tap.take());
     };
-    // Stopping while idle ends the lane now; while a handler runs, once it settles.
-    this.#stopLayer = () => {
-      if (this.#layerHandling === null) tap.close();
-    };
-    this.#openLayer = () => this.#serveTap(tap.take());
   }
 
   /** Runs handlers until one is pending or nothing is queued; then arms the tap. */

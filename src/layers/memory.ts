@@ -46,15 +46,45 @@ interface Waiter {
   resolve: (message: LayerMessage) => void;
 }
 
-interface ChannelState {
+/** Layer internals a tapped channel calls back into (module-private keys). */
+const TAKE: unique symbol = Symbol('take');
+const UNTAP: unique symbol = Symbol('untap');
+
+/**
+ * One channel's queue and waiters. It is also the channel's {@link ChannelTap}
+ * once tapped: a consumer's tap costs no object or closure of its own.
+ */
+class ChannelState implements ChannelTap {
   /** Parallel arrays: cheaper than an object per message. */
-  messages: LayerMessage[];
-  expiresAt: number[];
-  waiters: Waiter[];
+  messages: LayerMessage[] = [];
+  expiresAt: number[] = [];
+  waiters: Waiter[] = [];
   /** The armed receiver of the channel's tap: called once with the next message. */
-  listener: TapReceiver | null;
+  listener: TapReceiver | null = null;
   /** True while a tap is open: the state is kept even when empty. */
-  tapped: boolean;
+  tapped = false;
+  readonly layer: InMemoryChannelLayer;
+  readonly channel: string;
+
+  constructor(layer: InMemoryChannelLayer, channel: string) {
+    this.layer = layer;
+    this.channel = channel;
+  }
+
+  take(): LayerMessage | undefined {
+    return this.messages.length === 0 ? undefined : this.layer[TAKE](this);
+  }
+
+  arm(receiver: TapReceiver): void {
+    this.listener = receiver;
+  }
+
+  close(): void {
+    if (!this.tapped) return;
+    this.tapped = false;
+    this.listener = null;
+    this.layer[UNTAP](this);
+  }
 }
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -164,23 +194,19 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
     const state = this.#channels.get(channel) ?? this.#stateFor(channel);
     if (state.tapped) throw new Error(`Channel ${channel} is already tapped`);
     state.tapped = true;
-    return {
-      take: () => {
-        if (state.messages.length === 0) return undefined;
-        this.#dropExpired(channel, state, Date.now());
-        state.expiresAt.shift();
-        return state.messages.shift();
-      },
-      arm: (receiver) => {
-        state.listener = receiver;
-      },
-      close: () => {
-        if (!state.tapped) return;
-        state.tapped = false;
-        state.listener = null;
-        this.#forgetIfIdle(channel, state);
-      },
-    };
+    return state;
+  }
+
+  /** A tapped channel's `take()` when something is queued (expired messages dropped). */
+  [TAKE](state: ChannelState): LayerMessage | undefined {
+    this.#dropExpired(state.channel, state, Date.now());
+    state.expiresAt.shift();
+    return state.messages.shift();
+  }
+
+  /** A tap was closed: the channel is forgotten when nothing else holds it. */
+  [UNTAP](state: ChannelState): void {
+    this.#forgetIfIdle(state.channel, state);
   }
 
   async newChannel(prefix = 'specific'): Promise<string> {
@@ -260,7 +286,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   }
 
   #stateFor(channel: string): ChannelState {
-    const state: ChannelState = { messages: [], expiresAt: [], waiters: [], listener: null, tapped: false };
+    const state = new ChannelState(this, channel);
     this.#channels.set(channel, state);
     return state;
   }

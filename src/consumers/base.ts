@@ -114,7 +114,9 @@ export class AsyncConsumer {
   channelName = '';
 
   #send!: Send;
+  #receive!: Receive;
   #stopping = false;
+  #failure: unknown = undefined;
   #joined = new Set<string>();
   /** The handler running on each lane, if any: the end of the instance waits for them. */
   #connectionHandling: Promise<unknown> | null = null;
@@ -150,34 +152,55 @@ export class AsyncConsumer {
     return app;
   }
 
-  /** Serves one connection to its end (Django's `__call__`). */
-  async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
-    this.scope = scope;
-    this.#send = send;
-    const layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
-    if (layer !== null) {
-      this.channelName = await layer.newChannel();
-      this.channelLayer = this.#trackMemberships(layer);
+  /**
+   * Serves one connection to its end (Django's `__call__`). Written as a
+   * promise chain rather than an async function: an idle connection then
+   * holds no suspended frame here.
+   */
+  run(scope: Scope, receive: Receive, send: Send): Promise<void> {
+    try {
+      this.scope = scope;
+      this.#send = send;
+      this.#receive = receive;
+      const layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
+      if (layer === null) return this.#serve(null);
+      return layer.newChannel().then((name) => {
+        this.channelName = name;
+        this.channelLayer = this.#trackMemberships(layer);
+        return this.#serve(layer);
+      });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    // The first lane to end (StopConsumer, an error, the connection going away) ends the other.
-    // A lane parked waiting for a message is not waited for; a handler in flight is.
-    let failure: unknown;
-    await new Promise<void>((resolve) => {
+  }
+
+  /**
+   * Runs both lanes. The first lane to end (StopConsumer, an error, the
+   * connection going away) ends the other; a lane parked waiting for a
+   * message is not waited for, a handler in flight is.
+   */
+  #serve(layer: ChannelLayer | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.#end = (error?: unknown) => {
-        if (error !== undefined && failure === undefined) failure = error;
+        if (error !== undefined && this.#failure === undefined) this.#failure = error;
         if (this.#ended) return;
         this.#ended = true;
         this.#stopLayerLane();
-        resolve();
+        this.#finish().then(resolve, reject);
       };
-      this.#serveConnection(receive).then(() => this.#end(), this.#end);
+      this.#nextConnectionEvent();
       if (layer !== null) {
         if (isTappable(layer)) this.#startTapLane(layer.tap(this.channelName));
         else this.#startReceiveLane(layer);
       }
     });
+  }
+
+  /** After the end: waits for the handlers in flight, leaves the groups, reports a failure. */
+  async #finish(): Promise<void> {
     await Promise.allSettled([this.#connectionHandling, this.#layerHandling]);
     await this.#leaveGroups();
+    const failure = this.#failure;
     if (failure !== undefined && !(failure instanceof StopConsumer)) throw failure;
   }
 
@@ -229,23 +252,34 @@ export class AsyncConsumer {
     }
   }
 
-  async #serveConnection(receive: Receive): Promise<void> {
-    let first = true;
-    while (!this.#ended && !this.#stopping) {
-      const event = await receive();
-      if (this.#ended) return;
-      try {
-        const handling = Promise.resolve(this.#invoke(event));
-        this.#connectionHandling = handling;
-        await handling;
-      } finally {
-        this.#connectionHandling = null;
-        if (first) {
-          first = false;
-          this.openLayerLane();
-        }
-      }
+  /**
+   * The connection lane: reads one event, runs its handler to the end, then
+   * reads the next. Callbacks rather than an async loop, so that an idle
+   * connection holds no suspended frame; the layer lane opens once the
+   * first event (the connect) has been handled.
+   */
+  #nextConnectionEvent(): void {
+    if (this.#ended || this.#stopping) return this.#end();
+    this.#receive().then(this.#onConnectionEvent, this.#end);
+  }
+
+  readonly #onConnectionEvent = (event: ConsumerEvent): void => {
+    if (this.#ended) return;
+    let handling: Promise<unknown>;
+    try {
+      handling = Promise.resolve(this.#invoke(event));
+    } catch (error) {
+      return this.#connectionEventDone(error);
     }
+    this.#connectionHandling = handling;
+    handling.then(() => this.#connectionEventDone(), (error: unknown) => this.#connectionEventDone(error));
+  };
+
+  #connectionEventDone(error?: unknown): void {
+    this.#connectionHandling = null;
+    if (error !== undefined) this.#end(error);
+    this.openLayerLane();
+    if (error === undefined) this.#nextConnectionEvent();
   }
 
   /** The layer lane for a layer without taps: one `receive()` per message, aborted when the instance ends. */

@@ -36,18 +36,31 @@ function frameOf(text: string): Frame {
   return { text, bytes, event };
 }
 
-/** Frames already rendered, per frozen event and render function. */
-const rendered = new WeakMap<object, Map<(event: never) => string, Frame>>();
+/** The last frozen event a render function rendered, and its frame. */
+interface LastRendered { event: object; frame: Frame }
+
+/**
+ * One slot per render function. A layer hands a broadcast's members the same
+ * frozen event one after the other (in one microtask for the in-memory
+ * layer), so remembering the last event is enough to render once per
+ * broadcast, and costs no allocation per broadcast (a cache keyed by event
+ * made a Map and a WeakMap entry for every message, a GC cost in rooms of
+ * ten). Interleaved events are rendered again: correct, only less shared.
+ */
+const lastRendered = new WeakMap<(event: never) => string, LastRendered>();
 
 /** Renders `event` with `render`, reusing the frame when the event is frozen (delivered by a layer). */
 export function renderOnce<E extends object>(event: E, render: (event: E) => string): Frame {
   if (!Object.isFrozen(event)) return frameOf(render(event));
-  let byRender = rendered.get(event);
-  if (byRender === undefined) rendered.set(event, (byRender = new Map()));
-  let frame = byRender.get(render as (event: never) => string);
-  if (frame === undefined) {
-    frame = frameOf(render(event));
-    byRender.set(render as (event: never) => string, frame);
+  const key = render as (event: never) => string;
+  const last = lastRendered.get(key);
+  if (last !== undefined && last.event === event) return last.frame;
+  const frame = frameOf(render(event));
+  if (last !== undefined) {
+    last.event = event;
+    last.frame = frame;
+  } else {
+    lastRendered.set(key, { event, frame });
   }
   return frame;
 }

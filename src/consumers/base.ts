@@ -130,6 +130,7 @@ export class AsyncConsumer {
   /** The layer lane's tap, when the layer offers taps. */
   #tap: ChannelTap | null = null;
   #afterLayerHandler: (() => void) | null = null;
+  #layerHandlerFailed: ((error: unknown) => void) | null = null;
   /** The receive() lane (layers without taps): its opening and its cancellation. */
   #openReceiveLane: (() => void) | null = null;
   #abortReceiveLane: AbortController | null = null;
@@ -313,8 +314,9 @@ export class AsyncConsumer {
    * The layer lane over a tap: while the lane is idle, a message arriving
    * runs its handler at once (the tap calls in a microtask after the send);
    * a handler still pending makes later messages queue on the channel,
-   * taken in order once it settles. No promise, closure or abort listener
-   * per message; per instance, the tap and two callbacks.
+   * taken in order once it settles. Per message, no closure or abort
+   * listener, and no promise but the handler's and the one that waits for
+   * it; per instance, the tap and two callbacks.
    */
   #startTapLane(tap: ChannelTap): void {
     this.#tap = tap;
@@ -322,6 +324,8 @@ export class AsyncConsumer {
       this.#layerHandling = null;
       this.#serveTap(tap.take());
     };
+    // Made once per instance: a closure per message would be garbage per delivery.
+    this.#layerHandlerFailed = (error: unknown) => this.#finishTap(error);
   }
 
   /** Runs handlers until one is pending or nothing is queued; then arms the tap. */
@@ -336,7 +340,7 @@ export class AsyncConsumer {
         return this.#finishTap(error);
       }
       if (isThenable(result)) {
-        this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler!, (error: unknown) => this.#finishTap(error));
+        this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler!, this.#layerHandlerFailed!);
         return;
       }
       message = tap.take();

@@ -91,6 +91,10 @@ function sectionInterleaved(recs: Map<string, Rec>): string {
   for (const rate of rates) {
     rows.push([`${rate} msg/s: server CPU per delivery (µs)`, ...servers.map((s) => fmt(at(s, rate)?.cpuUsPerDelivery))]);
     rows.push(['  ratio to raw ws', ...servers.map((s) => ratio(at(s, rate)?.cpuUsPerDelivery, at('rawws', rate)?.cpuUsPerDelivery))]);
+    rows.push([`${rate} msg/s: server cores used`, ...servers.map((s) => {
+      const cores = ((at(s, rate)?.steps ?? []) as Step[]).map((st) => st.serverCores).sort((x, y) => x - y);
+      return cores.length ? fmt(cores[cores.length >> 1], 2) : '—';
+    })]);
     rows.push([`${rate} msg/s: p50 / p99 (ms)`, ...servers.map((s) => `${fmt(at(s, rate)?.p50)} / ${fmt(at(s, rate)?.p99)}`)]);
     rows.push(['  p99 ratio to raw ws', ...servers.map((s) => ratio(at(s, rate)?.p99, at('rawws', rate)?.p99))]);
     rows.push([`${rate} msg/s: lost (all rounds)`, ...servers.map((s) => fmt(at(s, rate)?.lost))]);
@@ -290,6 +294,7 @@ function notes(): string {
 - **The load generator has one core.** Around 100,000 deliveries/s (200 msg/s × 500) its worker processes use most of it ("load generator busy"), so at 200 msg/s and above the fan-out latency of every server includes queueing in the load generator, and the ladder cannot tell servers apart beyond that rate.
 - **Django Channels loses messages by design of channels_redis**: all the consumers of one daphne process share one Redis inbox (\`specific.<process>!\`) with the default capacity of 100, and \`group_send\` drops what does not fit (channels_redis#62 and #83); its numbers are those of the tutorial's configuration, not a tuned one.
 - **(d) puts both server processes on the one server core** (2-core machine): each process gets about half a core.
+- **p99 near saturation.** At 200 msg/s × 500 a server needs most of its core ("server cores used" in the interleaved table); there, a few percent more CPU per delivery means much longer queues, so p99 ratios at 200 msg/s are far more sensitive than at 100 msg/s.
 `;
 }
 
@@ -302,7 +307,7 @@ export function render(): void {
   const m = any.machine ?? {};
   const text = `# Benchmarks
 
-Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios, about 12 minutes) or \`npm run bench -- a\` (one); see \`bench/run.ts\`.
+Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios, about 10 minutes) or \`npm run bench -- a\` (one); see \`bench/run.ts\`.
 
 **Machine**: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, open files limit ${m.nofile}.
 **Versions**: Node ${v.node}, Switchyard ${v.switchyard}, ws ${v.ws}, socket.io ${v.socketio} (+ @socket.io/redis-adapter ${v.socketioRedisAdapter}), ioredis ${v.ioredis}, Redis ${v.redis}; Python ${v.python}, Django / channels / channels_redis / daphne ${v.django}.

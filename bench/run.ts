@@ -1,11 +1,18 @@
 /**
- * `npm run bench [-- a b c d e p]`: runs the scenarios (all by default),
+ * `npm run bench [-- a b c d e m p]`: runs the scenarios (all by default),
  * appends one JSON line per result to bench/results/results.jsonl, and
  * re-renders BENCHMARKS.md from the results.
  *
+ * Scenarios: a fan-out 1×500 (interleaved fixed rates, then a rising-rate
+ * ladder per server), b 100 rooms × 10, c 10,000 idle connections, d two
+ * processes on one Redis, e layer micro-benchmarks (with channels_redis),
+ * m memory per idle connection by part of the stack, p CPU profile of
+ * Switchyard in (a). About 10 minutes in all on a 2-core machine.
+ *
  * Environment: BENCH_SERVERS=rawws,switchyard (subset), BENCH_WORKERS (load
  * worker processes, default 3), BENCH_REDIS_URL (use an existing Redis
- * instead of a private one on port 6399).
+ * instead of a private one on port 6399), BENCH_NICE (autogroup/process
+ * niceness, default -15), BENCH_IDLE (connections in c, default 10,000).
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -34,6 +34,8 @@ import { websocketScope } from './scope.js';
 import type { WebSocketHub } from './websocket-hub.js';
 
 const TEXT = { binary: false } as const;
+/** The settled answer to every `websocket.send` and `websocket.close`. */
+const DONE: Promise<void> = Promise.resolve();
 const BINARY = { binary: true } as const;
 /** Unread events at which the socket is paused, and at which it resumes. */
 const HIGH_WATER = 64;
@@ -79,9 +81,10 @@ type State = 'connecting' | 'open' | 'closing' | 'closed';
 /** One WebSocket connection and its app instance. */
 export class WebSocketBridge {
   readonly #hub: WebSocketHub;
-  readonly #req: IncomingMessage;
+  /** The upgrade request and its first bytes: needed until accept, then released (about 1 KB per connection). */
+  #req: IncomingMessage | null;
   readonly #socket: Duplex;
-  readonly #head: Buffer;
+  #head: Buffer | null;
   readonly scope: WebSocketScope;
   readonly #start = performance.now();
   #state: State = 'connecting';
@@ -169,17 +172,25 @@ export class WebSocketBridge {
     }
   }
 
-  readonly send = async (event: SendEvent): Promise<void> => {
-    switch (event.type) {
-      case 'websocket.send':
-        return this.#send(event);
-      case 'websocket.accept':
-        return this.#accept(event.subprotocol ?? null, event.headers ?? []);
-      case 'websocket.close':
-        if (this.#state === 'connecting') return this.refuse(403, 'closed before accept');
-        return this.close(event.code ?? 1000, event.reason ?? '');
-      default:
-        throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);
+  // Not async: a broadcast calls this once per member, and a send or a close is complete when it
+  // returns, so one settled promise answers them all (no promise per frame); errors still reject.
+  readonly send = (event: SendEvent): Promise<void> => {
+    try {
+      switch (event.type) {
+        case 'websocket.send':
+          this.#send(event);
+          return DONE;
+        case 'websocket.accept':
+          return this.#accept(event.subprotocol ?? null, event.headers ?? []);
+        case 'websocket.close':
+          if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
+          else this.close(event.code ?? 1000, event.reason ?? '');
+          return DONE;
+        default:
+          throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
   };
 
@@ -222,10 +233,15 @@ export class WebSocketBridge {
       throw new ProtocolError("'websocket.accept' sent twice");
     }
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    this.#hub.pending.set(this.#req, { subprotocol, headers });
+    this.#connectTimer = null;
+    const req = this.#req!;
+    const head = this.#head!;
+    this.#req = null;
+    this.#head = null;
+    this.#hub.pending.set(req, { subprotocol, headers });
     return new Promise<void>((resolve) => {
       this.#acceptDone = resolve;
-      this.#hub.wss.handleUpgrade(this.#req, this.#socket, this.#head, (ws) => {
+      this.#hub.wss.handleUpgrade(req, this.#socket, head, (ws) => {
         this.#socket.off('close', this.#onEarlyClose);
         this.#hub.handshaking.delete(this);
         this.#opened(ws);

@@ -26,10 +26,10 @@
  */
 import type { LayerMessage } from '../asgi.js';
 import { ChannelFull } from '../errors.js';
+import { TapDispatcher } from './tap.js';
 import {
   type BaseLayerOptions,
   type ChannelTap,
-  TAP_DELIVER,
   type TapReceiver,
   type TappableLayer,
   type ChannelLayer,
@@ -116,20 +116,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   #channels = new Map<string, ChannelState>();
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
-  /** Tap deliveries waiting for the microtask that makes them: receiver, message, receiver, message... */
-  #tapBatch: unknown[] = [];
-  readonly #flushTaps = (): void => {
-    const batch = this.#tapBatch;
-    this.#tapBatch = [];
-    for (let i = 0; i < batch.length; i += 2) {
-      try {
-        (batch[i] as TapReceiver)[TAP_DELIVER](batch[i + 1] as LayerMessage);
-      } catch (error) {
-        // A listener's failure is its consumer's: report it without stopping the others.
-        queueMicrotask(() => { throw error; });
-      }
-    }
-  };
+  readonly #taps = new TapDispatcher();
   #nextSweepAt = 0;
   readonly #sweepEvery: number;
 
@@ -264,8 +251,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
     const state = this.#channels.get(channel);
     if (state !== undefined && state.listener !== null) {
       // One microtask per send/groupSend, not per member.
-      if (this.#tapBatch.length === 0) queueMicrotask(this.#flushTaps);
-      this.#tapBatch.push(state.listener, message);
+      this.#taps.deliver(state.listener, message);
       state.listener = null;
       return;
     }

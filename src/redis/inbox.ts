@@ -12,6 +12,8 @@
  * no message is lost, since a buffered message would have been returned.
  */
 import type { LayerMessage } from '../asgi.js';
+import type { ChannelTap, TapReceiver } from '../layers/base.js';
+import { TapDispatcher } from '../layers/tap.js';
 
 interface Waiter {
   resolve: (message: LayerMessage) => void;
@@ -22,7 +24,10 @@ interface Box {
   messages: LayerMessage[];
   expiresAt: number[];
   waiters: Waiter[];
+  listener: TapReceiver | null;
+  tapped: boolean;
 }
+const newBox = (): Box => ({ messages: [], expiresAt: [], waiters: [], listener: null, tapped: false });
 
 /** Counters of an {@link Inbox}, for tests and metrics. */
 export interface InboxStats {
@@ -55,6 +60,31 @@ export class Inbox {
     this.bufferSize = Math.max(1, Math.floor(bufferSize));
   }
 
+  readonly #taps = new TapDispatcher();
+
+  /** Push delivery of one channel (see the in-memory layer's ChannelTap). */
+  tap(channel: string): ChannelTap {
+    let box = this.#boxes.get(channel);
+    if (box === undefined) this.#boxes.set(channel, (box = newBox()));
+    const target = box;
+    target.tapped = true;
+    return {
+      take: () => {
+        if (target.messages.length === 0) return undefined;
+        this.#dropExpired(target, Date.now());
+        target.expiresAt.shift();
+        return target.messages.shift();
+      },
+      arm: (receiver) => { target.listener = receiver; },
+      close: () => {
+        if (!target.tapped) return;
+        target.tapped = false;
+        target.listener = null;
+        this.#forgetIfIdle(channel, target);
+      },
+    };
+  }
+
   /** Receives waiting in {@link take}. */
   get waiting(): number {
     return this.#waiting;
@@ -79,13 +109,18 @@ export class Inbox {
   /** Hands a message to a waiter of the channel, or buffers it (dropping the oldest when full). */
   deliver(channel: string, message: LayerMessage, expiresAt: number): void {
     let box = this.#boxes.get(channel);
+    if (box !== undefined && box.listener !== null) {
+      this.#taps.deliver(box.listener, message);
+      box.listener = null;
+      return;
+    }
     if (box !== undefined && box.waiters.length > 0) {
       this.#waiting--;
       box.waiters.shift()!.resolve(message);
       this.#forgetIfIdle(channel, box);
       return;
     }
-    if (box === undefined) this.#boxes.set(channel, (box = { messages: [], expiresAt: [], waiters: [] }));
+    if (box === undefined) this.#boxes.set(channel, (box = newBox()));
     if (box.messages.length >= this.bufferSize) {
       box.messages.shift();
       box.expiresAt.shift();
@@ -109,7 +144,7 @@ export class Inbox {
         this.#forgetIfIdle(channel, box);
         return Promise.resolve(message);
       }
-    } else this.#boxes.set(channel, (box = { messages: [], expiresAt: [], waiters: [] }));
+    } else this.#boxes.set(channel, (box = newBox()));
     const target = box;
     return new Promise<LayerMessage>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
@@ -176,6 +211,6 @@ export class Inbox {
   }
 
   #forgetIfIdle(channel: string, box: Box): void {
-    if (box.messages.length === 0 && box.waiters.length === 0) this.#boxes.delete(channel);
+    if (box.messages.length === 0 && box.waiters.length === 0 && !box.tapped) this.#boxes.delete(channel);
   }
 }

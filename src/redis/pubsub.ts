@@ -29,6 +29,7 @@ import { type RedisHost, normalizeHosts } from './config.js';
 import { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
+import type { ChannelTap } from '../layers/base.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { getSerializer } from './serializers.js';
 import { shardIndex } from './sharding.js';
@@ -127,6 +128,19 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       if (signal?.aborted) this.#scheduleUnsubscribe(channel);
       throw error;
     }
+  }
+
+  /** Push delivery for a channel of this process (minted by newChannel, so subscribed). */
+  tap(channel: string): ChannelTap {
+    requireValidChannelName(channel);
+    const pending = this.#channels.get(channel);
+    if (pending === undefined) throw new InvalidChannelLayerError(`Channel ${channel} is not subscribed here`);
+    if (pending !== null) {
+      clearTimeout(pending);
+      this.#channels.set(channel, null);
+    }
+    const tap = this.#inbox.tap(channel);
+    return { take: tap.take, arm: tap.arm, close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
   }
 
   async newChannel(prefix = 'specific.'): Promise<string> {

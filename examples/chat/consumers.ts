@@ -116,16 +116,17 @@ export class ChatConsumer extends WebsocketConsumer {
     }
   }
 
-  async chat_message(event: ChatMessageEvent): Promise<void> {
-    await this.forward(event, renderChatMessage);
+  // Not async: the send's promise is returned as it is (no suspended frame per member of a broadcast).
+  chat_message(event: ChatMessageEvent): Promise<void> {
+    return this.forward(event, renderChatMessage);
   }
 
-  async user_join(event: PresenceEvent): Promise<void> {
-    await this.forward(event, renderPresence);
+  user_join(event: PresenceEvent): Promise<void> {
+    return this.forward(event, renderPresence);
   }
 
-  async user_leave(event: PresenceEvent): Promise<void> {
-    await this.forward(event, renderPresence);
+  user_leave(event: PresenceEvent): Promise<void> {
+    return this.forward(event, renderPresence);
   }
 
   /** The room's presence replica for this process (one per channel layer). */

@@ -142,19 +142,33 @@ export async function runDetached(
         else resolve();
       });
     });
-    const next = (err?: unknown): void => {
-      if (err !== undefined && err !== null && err !== 'route' && err !== 'router') return reject(err);
-      if (!res.headersSent) {
-        res.statusCode = 404;
-        res.setHeader('content-type', 'text/plain; charset=utf-8');
-        res.end('Not Found');
-      }
-    };
-    try {
-      const result = handler(req, res, next);
-      if (result instanceof Promise) result.catch(reject);
-    } catch (err) {
-      reject(err);
-    }
+    invokeNodeHandler(handler, req, res, reject);
   });
+}
+
+/**
+ * Calls a Node/Express handler with a `next()` that answers 404 when nothing
+ * handled the request (Express's final handler) and reports errors, thrown,
+ * rejected or passed to `next`, through `fail`.
+ */
+export function invokeNodeHandler(
+  handler: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fail: (err: unknown) => void,
+): void {
+  const next = (err?: unknown): void => {
+    if (err !== undefined && err !== null && err !== 'route' && err !== 'router') return fail(err);
+    if (!res.headersSent) {
+      res.statusCode = 404;
+      res.setHeader('content-type', 'text/plain; charset=utf-8');
+      res.end('Not Found');
+    }
+  };
+  try {
+    const result = handler(req, res, next);
+    if (result instanceof Promise) result.catch(fail);
+  } catch (err) {
+    fail(err);
+  }
 }

@@ -21,7 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application, HttpScope } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
-import { runDetached } from './node-bridge.js';
+import { invokeNodeHandler, runDetached } from './node-bridge.js';
 
 /** Scope key under which the server hands over the raw Node request and response. */
 export const NODE_HTTP: unique symbol = Symbol.for('switchyard.nodeHttp');
@@ -88,20 +88,7 @@ export function nodeHandler(handler: NodeRequestHandler): Application {
     await new Promise<void>((resolve, reject) => {
       if (res.writableFinished || res.destroyed) return resolve();
       res.once('close', () => resolve());
-      const next = (err?: unknown): void => {
-        if (err !== undefined && err !== null && err !== 'route' && err !== 'router') return reject(err);
-        if (!res.headersSent) {
-          res.statusCode = 404;
-          res.setHeader('content-type', 'text/plain; charset=utf-8');
-          res.end('Not Found');
-        }
-      };
-      try {
-        const result = handler(req, res, next);
-        if (result instanceof Promise) result.catch(reject);
-      } catch (err) {
-        reject(err);
-      }
+      invokeNodeHandler(handler, req, res, reject);
     });
   };
 }

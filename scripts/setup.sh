@@ -2,10 +2,11 @@
 # Installs everything the test suite needs on a fresh Debian machine:
 # Redis, Chromium (Debian's, never a downloaded build), CJK fonts for screenshots,
 # the Python side of the interop tests (channels, channels_redis, daphne, websockets),
+# openssl for the TLS test's self-signed certificate,
 # and the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne)
+apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -82,14 +82,16 @@ export class OwnedSentinel {
     this.#configFile = configFile;
   }
 
-  static async start(master: OwnedRedis, masterName: string): Promise<OwnedSentinel> {
+  /** Starts a sentinel; with `password`, clients must authenticate to it (channels_redis's `sentinel_kwargs`). */
+  static async start(master: OwnedRedis, masterName: string, { password }: { password?: string } = {}): Promise<OwnedSentinel> {
     const port = await freePort();
     const configFile = join(tmpdir(), `sy-sentinel-${process.pid}-${port}.conf`);
-    writeFileSync(configFile, `port ${port}\nbind 127.0.0.1\nsentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\n`);
+    const auth = password === undefined ? '' : `requirepass ${password}\n`;
+    writeFileSync(configFile, `port ${port}\nbind 127.0.0.1\ndir ${tmpdir()}\n${auth}sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1\n`);
     const child = spawn('redis-server', [configFile, '--sentinel'], { stdio: 'ignore' });
     const sentinel = new OwnedSentinel(port, child, configFile);
     for (let i = 0; i < 100; i++) {
-      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      const probe = new Redis({ port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       probe.on('error', () => {});
       try {
         await probe.connect();

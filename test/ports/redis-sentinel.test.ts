@@ -4,71 +4,28 @@
 // The host entry is channels_redis's own spelling (`sentinels` as pairs, `master_name`, `sentinel_kwargs`).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
 import { layerConformance } from '../layers/conformance.js';
+import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
 import { abortAfter, delay } from '../helpers/time.js';
 
 const SENTINEL_PASSWORD = 'channels_redis';
-const children: ChildProcess[] = [];
+let master: OwnedRedis;
+let sentinel: OwnedSentinel;
 let masterPort = 0;
 let sentinelPort = 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check().catch(() => false)) return;
-    await delay(50);
-  }
-  throw new Error(`${what} did not come up`);
-}
-
 before(async () => {
-  masterPort = await freePort();
-  sentinelPort = await freePort();
-  children.push(spawn('redis-server', ['--port', String(masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
-  const dir = mkdtempSync(join(tmpdir(), 'sy-sentinel-'));
-  const conf = join(dir, 'sentinel.conf');
-  writeFileSync(conf, [
-    `port ${sentinelPort}`,
-    'bind 127.0.0.1',
-    `dir ${dir}`,
-    `requirepass ${SENTINEL_PASSWORD}`,
-    `sentinel monitor sentinel 127.0.0.1 ${masterPort} 1`,
-    '',
-  ].join('\n'));
-  children.push(spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }));
-  const probe = (port: number, password?: string) => async () => {
-    const client = new Redis({ port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } finally {
-      client.disconnect();
-    }
-  };
-  await until(probe(masterPort), 'redis-server');
-  await until(probe(sentinelPort, SENTINEL_PASSWORD), 'redis sentinel');
+  master = await OwnedRedis.start();
+  sentinel = await OwnedSentinel.start(master, 'sentinel', { password: SENTINEL_PASSWORD });
+  masterPort = master.port;
+  sentinelPort = sentinel.port;
 });
 
-after(() => {
-  for (const child of children) child.kill('SIGKILL');
+after(async () => {
+  await sentinel.stop();
+  await master.stop();
 });
 
 /** channels_redis's sentinel host entry, spelled as in its test fixture. */

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
 import { layerConformance } from '../layers/conformance.js';
 import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
-import { abortAfter, delay } from '../helpers/time.js';
+import { abortAfter } from '../helpers/time.js';
 
 const SENTINEL_PASSWORD = 'channels_redis';
 let master: OwnedRedis;

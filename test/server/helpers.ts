@@ -1,6 +1,8 @@
 // Shared helpers for the server's integration tests: a server on port 0 with
 // its log lines captured, and small promise utilities.
+import { after } from 'node:test';
 import { pino } from 'pino';
+import type { WebSocket } from 'ws';
 import type { Application } from '../../src/asgi.js';
 import { serve, type Server, type ServerOptions } from '../../src/server/index.js';
 
@@ -37,3 +39,22 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
 
 export const text = (value: Uint8Array | undefined | null): string => Buffer.from(value ?? new Uint8Array()).toString('utf8');
 export const bytes = (value: string): Uint8Array => Buffer.from(value, 'utf8');
+
+/**
+ * Servers and clients of one `describe` block, closed after it: `serve()`
+ * starts a server, and clients pushed onto `clients` are terminated.
+ */
+export function serverPool(): { serve: (app: Application, options?: ServerOptions) => Promise<TestServer>; clients: WebSocket[] } {
+  const servers: TestServer[] = [];
+  const clients: WebSocket[] = [];
+  after(async () => {
+    for (const c of clients) c.terminate();
+    await Promise.all(servers.map((s) => s.close({ timeout: 1 })));
+  });
+  const serve = async (app: Application, options: ServerOptions = {}): Promise<TestServer> => {
+    const server = await start(app, options);
+    servers.push(server);
+    return server;
+  };
+  return { serve, clients };
+}

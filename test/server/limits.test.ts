@@ -1,10 +1,10 @@
 // Liveness and limits over real sockets: heartbeats, the message size limit,
 // and the outgoing buffer bound against a client that stops reading.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Application, ReceiveEvent } from '../../src/asgi.js';
-import { deferred, sleep, start, type TestServer } from './helpers.js';
+import { deferred, serverPool, sleep, type TestServer } from './helpers.js';
 
 /** Accepts, records every event, resolves `gone` with the disconnect. */
 function recorder(): { app: Application; gone: Promise<ReceiveEvent>; received: ReceiveEvent[] } {
@@ -32,17 +32,7 @@ function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSo
 }
 
 describe('WebSocket liveness and limits', () => {
-  const servers: TestServer[] = [];
-  const clients: WebSocket[] = [];
-  after(async () => {
-    for (const c of clients) c.terminate();
-    await Promise.all(servers.map((s) => s.close({ timeout: 1 })));
-  });
-  const serve = async (app: Application, options = {}): Promise<TestServer> => {
-    const server = await start(app, options);
-    servers.push(server);
-    return server;
-  };
+  const { serve, clients } = serverPool();
   const wsUrl = (server: TestServer): string => `${server.url.replace('http', 'ws')}/`;
 
   test('a peer that does not answer pings is dropped with 1006; one that answers stays', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ENCODED_FRAME, type Application, type ReceiveEvent, type WebSocketScope } from '../../src/asgi.js';
 import { RouteNotFound } from '../../src/errors.js';
-import { bytes, deferred, start, text, until, type TestServer } from './helpers.js';
+import { bytes, deferred, serverPool, text, until, type TestServer } from './helpers.js';
 
 /** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */
 function connect(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; upgrade: IncomingMessage } | { status: number }> {
@@ -30,17 +30,7 @@ const nextMessage = (ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }
   new Promise((resolve) => ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary })));
 
 describe('WebSocket bridge', () => {
-  const servers: TestServer[] = [];
-  const clients: WebSocket[] = [];
-  after(async () => {
-    for (const c of clients) c.terminate();
-    await Promise.all(servers.map((s) => s.close({ timeout: 1 })));
-  });
-  const serve = async (app: Application, options = {}): Promise<TestServer> => {
-    const server = await start(app, options);
-    servers.push(server);
-    return server;
-  };
+  const { serve, clients } = serverPool();
   const wsUrl = (server: TestServer, path: string): string => `${server.url.replace('http', 'ws')}${path}`;
 
   test('accepts with a subprotocol and extra headers, gives the full scope, echoes text and binary', async () => {

@@ -13,13 +13,24 @@
  * match the outer one goes on with its next routes. No match at all is a
  * {@link RouteNotFound}, which the server turns into a 404 or a refused handshake.
  */
-import type { Application, ChannelScope, Scope, WebSocketScope, HttpScope } from './asgi.js';
+import type { Application, ChannelScope, HttpScope, Receive, Scope, Send, WebSocketScope } from './asgi.js';
+import { scopeWith } from './asgi.js';
 import { ImproperlyConfigured, RouteNotFound } from './errors.js';
 
 /** Apps carrying this mark route a path prefix (routers, and middleware around them). */
 export const PATH_ROUTING: unique symbol = Symbol.for('switchyard.pathRouting');
 
 type PathRoutingApp = Application & { [PATH_ROUTING]?: boolean };
+
+/** An app made by a consumer's `asApp()`: it never holds a router, so never reports an inner "no match". */
+function isConsumerApp(app: Application): boolean {
+  return typeof (app as { consumerClass?: unknown }).consumerClass === 'function';
+}
+
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
 
 /** Marks `app` as a prefix router when `inner` is one (middleware calls this). */
 export function inheritPathRouting<A extends Application>(app: A, inner: Application): A {
@@ -57,6 +68,9 @@ interface Pattern {
   match(path: string, endpoint: boolean): Match | null;
 }
 
+/** Positional args of a route that captured none; frozen, like Django's tuple, and shared. */
+const NO_ARGS: string[] = Object.freeze([]) as unknown as string[];
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
@@ -88,7 +102,7 @@ function compilePath(route: string): Pattern {
       if (m === null) return null;
       const kwargs: Record<string, unknown> = {};
       params.forEach(([name, converter], i) => (kwargs[name] = converter.toValue(m[i + 1]!)));
-      return { rest: path.slice(m[0].length), args: [], kwargs };
+      return { rest: path.slice(m[0].length), args: NO_ARGS, kwargs };
     },
   };
 }
@@ -104,7 +118,7 @@ function compileRegex(pattern: string | RegExp): Pattern {
       const kwargs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(m.groups ?? {})) if (value !== undefined) kwargs[name] = value;
       // Django: when a named group matched, positional groups are dropped.
-      const args = Object.keys(kwargs).length > 0 ? [] : m.slice(1).filter((v) => v !== undefined);
+      const args = Object.keys(kwargs).length > 0 ? NO_ARGS : m.slice(1).filter((v) => v !== undefined);
       return { rest: path.slice(m.index + m[0].length), args, kwargs };
     },
   };
@@ -171,38 +185,49 @@ export function URLRouter(routes: Route[]): Application {
       throw new ImproperlyConfigured('include() is not supported in URLRouter. Use nested URLRouter instances instead.');
     }
   }
-  const router: PathRoutingApp = async (scope, receive, send) => {
-    const connection = scope as ConnectionScope;
-    const outermost = connection.pathRemaining === undefined;
-    let routePath = outermost ? connection.path : connection.pathRemaining!;
-    if (typeof routePath !== 'string') throw new TypeError("No 'path' key in connection scope, cannot route URLs");
-    if (outermost && connection.root_path) {
-      if (!routePath.startsWith(connection.root_path)) throw new RouteNotFound(`No route found for path ${JSON.stringify(routePath)}.`);
-      routePath = routePath.slice(connection.root_path.length);
+  // Not async, and a route to a consumer is called without waiting on it: an idle
+  // connection holds no suspended frame here. Other apps may hold an inner router
+  // (middleware around one), whose "no match" must let the next routes try.
+  const router: PathRoutingApp = (scope, receive, send) => {
+    try {
+      const connection = scope as ConnectionScope;
+      const outermost = connection.pathRemaining === undefined;
+      let routePath = outermost ? connection.path : connection.pathRemaining!;
+      if (typeof routePath !== 'string') throw new TypeError("No 'path' key in connection scope, cannot route URLs");
+      if (outermost && connection.root_path) {
+        if (!routePath.startsWith(connection.root_path)) throw new RouteNotFound(`No route found for path ${JSON.stringify(routePath)}.`);
+        routePath = routePath.slice(connection.root_path.length);
+      }
+      return routeFrom(0, connection, routePath.replace(/^\/+/, ''), receive, send);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    routePath = routePath.replace(/^\/+/, '');
-    for (const route of routes) {
-      const endpoint = !(route.app as PathRoutingApp)[PATH_ROUTING];
-      const match = route.pattern.match(routePath, endpoint);
+  };
+
+  function routeFrom(start: number, connection: ConnectionScope, routePath: string, receive: Receive, send: Send): Promise<void> {
+    for (let i = start; i < routes.length; i++) {
+      const route = routes[i]!;
+      const match = route.pattern.match(routePath, !(route.app as PathRoutingApp)[PATH_ROUTING]);
       if (match === null) continue;
-      const outer = connection.urlRoute ?? { args: [], kwargs: {} };
-      const inner: Scope = {
-        ...connection,
+      const outer = connection.urlRoute;
+      const inner = scopeWith(connection, {
         pathRemaining: match.rest,
         urlRoute: {
-          args: [...outer.args, ...match.args],
-          kwargs: { ...outer.kwargs, ...match.kwargs, ...route.kwargs },
+          args: outer === undefined || outer.args.length === 0 ? match.args : [...outer.args, ...match.args],
+          kwargs: outer === undefined && isEmpty(route.kwargs) ? match.kwargs : { ...outer?.kwargs, ...match.kwargs, ...route.kwargs },
         },
-      };
-      try {
-        return await route.app(inner, receive, send);
-      } catch (error) {
+      });
+      const running = route.app(inner, receive, send);
+      if (isConsumerApp(route.app)) return running;
+      return running.catch((error: unknown) => {
         if (!(error instanceof NoInnerMatch)) throw error;
-      }
+        return routeFrom(i + 1, connection, routePath, receive, send);
+      });
     }
     const message = `No route found for path ${JSON.stringify(routePath)}.`;
-    throw outermost ? new RouteNotFound(message) : new NoInnerMatch(message);
-  };
+    throw connection.pathRemaining === undefined ? new RouteNotFound(message) : new NoInnerMatch(message);
+  }
+
   router[PATH_ROUTING] = true;
   return router;
 }
@@ -216,10 +241,17 @@ export function URLRouter(routes: Route[]): Application {
  * ```
  */
 export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Application>> & Record<string, Application>): Application {
-  return async (scope, receive, send) => {
+  // Not async: the inner app's promise is passed on as it is (no promise and frame per connection here).
+  return (scope, receive, send) => {
     const app = typeof scope.type === 'string' && Object.hasOwn(apps, scope.type) ? apps[scope.type] : undefined;
-    if (app === undefined) throw new RouteNotFound(`No application configured for scope type ${JSON.stringify(scope.type)}`);
-    return app(scope, receive, send);
+    if (app === undefined) {
+      return Promise.reject(new RouteNotFound(`No application configured for scope type ${JSON.stringify(scope.type)}`));
+    }
+    try {
+      return app(scope, receive, send);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 }
 

@@ -11,7 +11,7 @@
  */
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import type { Application, Receive, Scope, Send } from '../../src/asgi.js';
+import { type Application, type Receive, type Scope, type Send, scopeWith } from '../../src/asgi.js';
 import { ProtocolTypeRouter, URLRouter } from '../../src/index.js';
 import { serve } from '../../src/server/index.js';
 import { ChatConsumer } from '../../examples/chat/consumers.js';
@@ -44,7 +44,7 @@ if (probe === 'rawws') {
   // The consumer without a router needs the route's kwargs in its scope.
   const consumerApp = ChatConsumer.asApp();
   const direct: Application = (scope, receive, send) =>
-    consumerApp({ ...scope, urlRoute: { args: [], kwargs: { room_name: 'probe' } } } as Scope, receive, send);
+    consumerApp(scopeWith(scope, { urlRoute: { args: [], kwargs: { room_name: 'probe' } } }), receive, send);
   const apps: Record<string, Application> = {
     asgi: bare,
     consumer: direct,

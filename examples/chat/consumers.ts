@@ -75,14 +75,17 @@ export class ChatConsumer extends WebsocketConsumer {
     await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
   }
 
-  /** However the instance ends (a crash skips `disconnect()`), its presence goes with it. */
-  override async run(...args: Parameters<WebsocketConsumer['run']>): Promise<void> {
-    try {
-      await super.run(...args);
-    } finally {
-      await this.#leavePresence().catch(() => {});
-    }
+  /**
+   * However the instance ends (a crash skips `disconnect()`), its presence goes with it.
+   * Callbacks made once per instance rather than an async method: an idle connection
+   * then holds no suspended frame here.
+   */
+  override run(...args: Parameters<WebsocketConsumer['run']>): Promise<void> {
+    return super.run(...args).then(this.#leaveAfterRun, this.#leaveAfterFailure);
   }
+
+  readonly #leaveAfterRun = (): Promise<void> => this.#leavePresence().catch(() => {});
+  readonly #leaveAfterFailure = (error: unknown): Promise<never> => this.#leaveAfterRun().then(() => Promise.reject(error));
 
   async #leavePresence(): Promise<void> {
     this.#stopListening();

@@ -117,20 +117,20 @@ export class AsyncConsumer {
   #receive!: Receive;
   #stopping = false;
   #failure: unknown = undefined;
-  #joined = new Set<string>();
+  /** Groups joined through `this.channelLayer` (an array: a consumer joins a few, and a Set costs ~200 bytes). */
+  readonly #joined: string[] = [];
   /** The handler running on each lane, if any: the end of the instance waits for them. */
   #connectionHandling: Promise<unknown> | null = null;
   #layerHandling: Promise<unknown> | null = null;
   /** Set when the instance ends: both lanes stop (a handler in flight finishes first). */
   #ended = false;
-  /** Ends the instance (set by run()): the first lane to end, or fail, calls it. */
-  #end: (error?: unknown) => void = () => {};
+  /** Settle run()'s promise. */
+  #resolveRun: (() => void) | null = null;
+  #rejectRun: ((error: unknown) => void) | null = null;
   /** The layer lane is open (after the first connection event, or openLayerLane()). */
   #layerOpen = false;
   /** The layer lane's tap, when the layer offers taps. */
   #tap: ChannelTap | null = null;
-  #afterLayerHandler: (() => void) | null = null;
-  #layerHandlerFailed: ((error: unknown) => void) | null = null;
   /** The receive() lane (layers without taps): its opening and its cancellation. */
   #openReceiveLane: (() => void) | null = null;
   #abortReceiveLane: AbortController | null = null;
@@ -182,13 +182,8 @@ export class AsyncConsumer {
    */
   #serve(layer: ChannelLayer | null): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#end = (error?: unknown) => {
-        if (error !== undefined && this.#failure === undefined) this.#failure = error;
-        if (this.#ended) return;
-        this.#ended = true;
-        this.#stopLayerLane();
-        this.#finish().then(resolve, reject);
-      };
+      this.#resolveRun = resolve;
+      this.#rejectRun = reject;
       this.#nextConnectionEvent();
       if (layer !== null) {
         if (isTappable(layer)) this.#startTapLane(layer.tap(this.channelName));
@@ -196,6 +191,18 @@ export class AsyncConsumer {
       }
     });
   }
+
+  /**
+   * Ends the instance: the first lane to end, or fail, calls it. An arrow
+   * (like the other callbacks below): they share one context per instance.
+   */
+  readonly #end = (error?: unknown): void => {
+    if (error !== undefined && this.#failure === undefined) this.#failure = error;
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stopLayerLane();
+    this.#finish().then(this.#resolveRun, this.#rejectRun);
+  };
 
   /** After the end: waits for the handlers in flight, leaves the groups, reports a failure. */
   async #finish(): Promise<void> {
@@ -320,13 +327,15 @@ export class AsyncConsumer {
    */
   #startTapLane(tap: ChannelTap): void {
     this.#tap = tap;
-    this.#afterLayerHandler = () => {
-      this.#layerHandling = null;
-      this.#serveTap(tap.take());
-    };
-    // Made once per instance: a closure per message would be garbage per delivery.
-    this.#layerHandlerFailed = (error: unknown) => this.#finishTap(error);
   }
+
+  // Made once per instance: a closure per message would be garbage per delivery.
+  readonly #afterLayerHandler = (): void => {
+    this.#layerHandling = null;
+    this.#serveTap(this.#tap!.take());
+  };
+
+  readonly #layerHandlerFailed = (error: unknown): void => this.#finishTap(error);
 
   /** Runs handlers until one is pending or nothing is queued; then arms the tap. */
   #serveTap(message: LayerMessage | undefined): void {
@@ -340,7 +349,7 @@ export class AsyncConsumer {
         return this.#finishTap(error);
       }
       if (isThenable(result)) {
-        this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler!, this.#layerHandlerFailed!);
+        this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler, this.#layerHandlerFailed);
         return;
       }
       message = tap.take();
@@ -365,9 +374,8 @@ export class AsyncConsumer {
   }
 
   async #leaveGroups(): Promise<void> {
-    if (this.channelLayer === null || this.#joined.size === 0) return;
-    const groups = [...this.#joined];
-    this.#joined.clear();
+    if (this.channelLayer === null || this.#joined.length === 0) return;
+    const groups = this.#joined.splice(0);
     await Promise.allSettled(groups.map((group) => this.channelLayer!.groupDiscard(group, this.channelName)));
   }
 }
@@ -385,8 +393,8 @@ export function requireGroupLayer(consumer: AsyncConsumer): ChannelLayer {
 class MembershipTrackingLayer implements ChannelLayer {
   readonly #layer: ChannelLayer;
   readonly #own: string;
-  readonly #joined: Set<string>;
-  constructor(layer: ChannelLayer, own: string, joined: Set<string>) {
+  readonly #joined: string[];
+  constructor(layer: ChannelLayer, own: string, joined: string[]) {
     this.#layer = layer;
     this.#own = own;
     this.#joined = joined;
@@ -401,10 +409,13 @@ class MembershipTrackingLayer implements ChannelLayer {
   close() { return this.#layer.close(); }
   async groupAdd(group: string, channel: string) {
     await this.#layer.groupAdd(group, channel);
-    if (channel === this.#own) this.#joined.add(group);
+    if (channel === this.#own && !this.#joined.includes(group)) this.#joined.push(group);
   }
   async groupDiscard(group: string, channel: string) {
-    if (channel === this.#own) this.#joined.delete(group);
+    if (channel === this.#own) {
+      const index = this.#joined.indexOf(group);
+      if (index !== -1) this.#joined.splice(index, 1);
+    }
     await this.#layer.groupDiscard(group, channel);
   }
 }

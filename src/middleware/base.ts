@@ -3,7 +3,8 @@
  * refuses a connection.
  *
  * How it works. A middleware is an application that wraps another one: it
- * receives the scope, copies it (`{ ...scope }`, which keeps symbol keys),
+ * receives the scope, copies it (with `Object.assign`, which keeps symbol
+ * keys and, unlike a spread, a shared hidden class: see {@link scopeWith}),
  * adds what it knows (cookies, session, user) and calls the inner
  * application. One middleware serves every connection, so it never keeps
  * per-connection state on itself: what belongs to a connection lives in the
@@ -26,11 +27,11 @@ export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inn
  * @example
  * ```ts
  * const WithRequestId = (inner: Application) =>
- *   middleware(inner, (scope, receive, send, app) => app({ ...scope, requestId: randomUUID() }, receive, send));
+ *   middleware(inner, (scope, receive, send, app) => app(scopeWith(scope, { requestId: randomUUID() }), receive, send));
  * ```
  */
 export function middleware(inner: Application, handle: MiddlewareHandler): Application {
-  const app: Application = (scope, receive, send) => handle({ ...scope } as Scope, receive, send, inner);
+  const app: Application = (scope, receive, send) => handle(Object.assign({}, scope), receive, send, inner);
   Object.defineProperty(app, 'name', { value: `${handle.name || 'middleware'}(${inner.name || 'app'})` });
   return inheritPathRouting(app, inner);
 }
@@ -59,7 +60,7 @@ export class BaseMiddleware {
 
   /** Copies the scope and calls the inner application. */
   async call(scope: Scope, receive: Receive, send: Send): Promise<void> {
-    await this.inner({ ...scope } as Scope, receive, send);
+    await this.inner(Object.assign({}, scope), receive, send);
   }
 
   /** This middleware as an ASGI application. */

@@ -52,14 +52,57 @@ function unmapped(address: string): string {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Shared by every scope: the ASGI version block never differs between connections. */
+const ASGI_VERSION = Object.freeze({ version: '3.0', spec_version: '2.4' } as const);
+
+/**
+ * Header pairs seen before, shared between scopes. Most of a connection's
+ * headers repeat from client to client (`host`, `upgrade`, `origin`,
+ * `user-agent`, `accept-*`...), and a Buffer costs about 100 bytes of heap,
+ * so an idle WebSocket would otherwise hold a kilobyte or two of copies.
+ * Pairs are frozen and their bytes must not be changed in place (ASGI bytes
+ * are immutable). Values that differ per request are never cached; a
+ * cache is emptied when full, so made-up values cannot grow it.
+ */
+const sharedPairs = new Map<string, Header>();
+const SHARED_PAIRS_MAX = 1024;
+const SHARED_VALUE_MAX = 256;
+const UNIQUE_PER_REQUEST = new Set([
+  'sec-websocket-key', 'cookie', 'authorization', 'proxy-authorization', 'content-length',
+  'x-request-id', 'x-forwarded-for', 'x-real-ip', 'forwarded', 'if-none-match', 'if-modified-since', 'referer',
+]);
+
+function headerPair(name: string, value: string): Header {
+  if (value.length > SHARED_VALUE_MAX || UNIQUE_PER_REQUEST.has(name)) return [sharedBytes(name), Buffer.from(value, 'latin1')];
+  const key = `${name}:${value}`;
+  let pair = sharedPairs.get(key);
+  if (pair === undefined) {
+    if (sharedPairs.size >= SHARED_PAIRS_MAX) sharedPairs.clear();
+    pair = Object.freeze([sharedBytes(name), Buffer.from(value, 'latin1')]) as unknown as Header;
+    sharedPairs.set(key, pair);
+  }
+  return pair;
+}
+
+/** Byte strings that repeat between scopes (header names, paths), shared the same way. */
+const sharedStrings = new Map<string, Buffer>();
+
+function sharedBytes(text: string): Buffer {
+  if (text.length > SHARED_VALUE_MAX) return Buffer.from(text, 'latin1');
+  let bytes = sharedStrings.get(text);
+  if (bytes === undefined) {
+    if (sharedStrings.size >= SHARED_PAIRS_MAX) sharedStrings.clear();
+    bytes = Buffer.from(text, 'latin1');
+    sharedStrings.set(text, bytes);
+  }
+  return bytes;
+}
 
 /** Lower-cased `[name, value]` byte pairs, order and duplicates kept. */
 export function headersOf(req: IncomingMessage): Header[] {
   const raw = req.rawHeaders;
   const headers: Header[] = new Array(raw.length / 2);
-  for (let i = 0, j = 0; i < raw.length; i += 2, j++) {
-    headers[j] = [Buffer.from(raw[i]!.toLowerCase(), 'latin1'), Buffer.from(raw[i + 1]!, 'latin1')];
-  }
+  for (let i = 0, j = 0; i < raw.length; i += 2, j++) headers[j] = headerPair(raw[i]!.toLowerCase(), raw[i + 1]!);
   return headers;
 }
 
@@ -128,7 +171,7 @@ function common(req: IncomingMessage, listen: ListenInfo, options: ResolvedOptio
   return {
     http_version: req.httpVersion === '1.0' ? '1.0' : '1.1',
     path: decodePath(rawPath),
-    raw_path: Buffer.from(rawPath, 'latin1'),
+    raw_path: sharedBytes(rawPath),
     query_string: query === '' ? EMPTY : Buffer.from(query, 'latin1'),
     root_path: options.rootPath,
     headers: headersOf(req),
@@ -142,31 +185,49 @@ function common(req: IncomingMessage, listen: ListenInfo, options: ResolvedOptio
 export function httpScope(
   req: IncomingMessage, listen: ListenInfo, options: ResolvedOptions, trusted: TrustedProxies, state: Record<string, unknown> | undefined,
 ): HttpScope {
-  const { secure, ...rest } = common(req, listen, options, trusted);
+  const c = common(req, listen, options, trusted);
   const scope: HttpScope = {
     type: 'http',
-    asgi: { version: '3.0', spec_version: '2.4' },
+    asgi: ASGI_VERSION,
+    http_version: c.http_version,
     method: (req.method ?? 'GET').toUpperCase(),
-    scheme: secure ? 'https' : 'http',
-    ...rest,
+    scheme: c.secure ? 'https' : 'http',
+    path: c.path,
+    raw_path: c.raw_path,
+    query_string: c.query_string,
+    root_path: c.root_path,
+    headers: c.headers,
+    client: c.client,
+    server: c.server,
   };
   if (state !== undefined) scope.state = { ...state };
   return scope;
 }
 
+/** Shared by scopes whose client offered no subprotocol. */
+const NO_SUBPROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
+
 /** The `websocket` scope of an upgrade request. */
 export function websocketScope(
   req: IncomingMessage, listen: ListenInfo, options: ResolvedOptions, trusted: TrustedProxies, state: Record<string, unknown> | undefined,
 ): WebSocketScope {
-  const { secure, ...rest } = common(req, listen, options, trusted);
+  const c = common(req, listen, options, trusted);
   const header = req.headers['sec-websocket-protocol'];
-  const subprotocols = typeof header === 'string' ? header.split(',').map((p) => p.trim()).filter((p) => p !== '') : [];
+  const subprotocols = typeof header === 'string' ? header.split(',').map((p) => p.trim()).filter((p) => p !== '') : NO_SUBPROTOCOLS;
+  // One literal with every key (no spread): the scope is a fast object with all its fields in place.
   const scope: WebSocketScope = {
     type: 'websocket',
-    asgi: { version: '3.0', spec_version: '2.4' },
-    scheme: secure ? 'wss' : 'ws',
+    asgi: ASGI_VERSION,
+    http_version: c.http_version,
+    scheme: c.secure ? 'wss' : 'ws',
+    path: c.path,
+    raw_path: c.raw_path,
+    query_string: c.query_string,
+    root_path: c.root_path,
+    headers: c.headers,
+    client: c.client,
+    server: c.server,
     subprotocols,
-    ...rest,
   };
   if (state !== undefined) scope.state = { ...state };
   return scope;

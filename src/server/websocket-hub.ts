@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import type { Header } from '../asgi.js';
 import type { ServerContext } from './context.js';
 import { latin1 } from './http.js';
-import { WebSocketBridge, rawResponse } from './websocket.js';
+import { WebSocketBridge, ignoreSocketError, rawResponse } from './websocket.js';
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 
@@ -64,7 +64,7 @@ export class WebSocketHub {
 
   /** The `upgrade` listener. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => {}); // a reset during the handshake must not crash the process
+    socket.on('error', ignoreSocketError); // a reset during the handshake must not crash the process
     const version = req.headers['sec-websocket-version'];
     const key = req.headers['sec-websocket-key'];
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket' || key === undefined || !KEY.test(key)

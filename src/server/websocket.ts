@@ -29,7 +29,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { ENCODED_FRAME, type Header, type ReceiveEvent, type SendEvent, type WebSocketScope } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
-import { elapsed, isDenied, isRouteNotFound, track } from './context.js';
+import { elapsed, isDenied, isRouteNotFound } from './context.js';
 import { websocketScope } from './scope.js';
 import type { WebSocketHub } from './websocket-hub.js';
 
@@ -50,6 +50,9 @@ const LOW_WATER = 16;
  * ```
  */
 export const SEND_BUFFER_CLOSE_CODE = 1008;
+
+/** Keeps a reset during the handshake from crashing the process; `ws` handles errors once it owns the socket. */
+export function ignoreSocketError(): void {}
 
 /** Answers a handshake with a bare HTTP status and closes the socket. */
 export function rawResponse(socket: Duplex, status: number): void {
@@ -78,6 +81,15 @@ function fitReason(reason: string): string {
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
+/** The bridge that owns a `ws` socket, so its listeners can be shared functions rather than closures per connection. */
+const BRIDGE = Symbol('switchyard.bridge');
+type OwnedSocket = WebSocket & { [BRIDGE]: WebSocketBridge };
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void { (this as OwnedSocket)[BRIDGE].received(data, isBinary); }
+function onPong(this: WebSocket): void { (this as OwnedSocket)[BRIDGE].heard(); }
+function onError(this: WebSocket, err: Error & { code?: string }): void { (this as OwnedSocket)[BRIDGE].failed(err); }
+function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as OwnedSocket)[BRIDGE].closed(code, reason); }
+
 /** One WebSocket connection and its app instance. */
 export class WebSocketBridge {
   readonly #hub: WebSocketHub;
@@ -90,7 +102,11 @@ export class WebSocketBridge {
   #state: State = 'connecting';
   #ws: WebSocket | null = null;
   #queue: ReceiveEvent[] = [{ type: 'websocket.connect' }];
-  #waiters: Array<(event: ReceiveEvent) => void> = [];
+  /** The app's pending `receive()` (apps read one event at a time; more wait in `#moreWaiters`). */
+  #waiter: ((event: ReceiveEvent) => void) | null = null;
+  #moreWaiters: Array<(event: ReceiveEvent) => void> | null = null;
+  /** The app instance until it settles (shutdown waits for it). */
+  #instance: Promise<void> | null = null;
   #paused = false;
   #disconnected = false;
   /** A close code the server chose and the peer may never echo (overflow, protocol error). */
@@ -101,7 +117,8 @@ export class WebSocketBridge {
   #acceptDone: (() => void) | null = null;
   #lastSeen = 0;
   #pingSentAt = 0;
-  readonly #onEarlyClose = (): void => {
+  /** Listens for the peer leaving during the handshake; released at accept. */
+  #onEarlyClose: (() => void) | null = (): void => {
     this.#hub.handshaking.delete(this);
     if (this.#state === 'connecting') this.#state = 'closed';
     this.#finishAccept();
@@ -116,45 +133,58 @@ export class WebSocketBridge {
     const { ctx } = hub;
     this.scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
     hub.handshaking.add(this);
-    socket.once('close', this.#onEarlyClose);
+    socket.on('close', this.#onEarlyClose!);
     this.#connectTimer = ctx.options.wsConnectTimeout > 0
       ? setTimeout(() => {
         ctx.logger.warn({ path: this.scope.path }, 'WebSocket handshake not answered in time: refused');
         this.refuse(403, 'connect timeout');
       }, ctx.options.wsConnectTimeout * 1000)
       : null;
-    track(ctx, this.#run());
+    // A promise chain, not an async function: an idle connection holds no suspended frame here.
+    let app: Promise<void>;
+    try {
+      app = Promise.resolve(ctx.app(this.scope, this.receive, this.send));
+    } catch (err) {
+      app = Promise.reject(err);
+    }
+    this.#instance = app.then(this.#appReturned, this.#appFailed);
+    ctx.running.add(this.#instance);
   }
 
-  async #run(): Promise<void> {
+  readonly #appReturned = (): void => {
     const { ctx } = this.#hub;
-    try {
-      await ctx.app(this.scope, this.receive, this.send);
-      if (this.#state === 'connecting') {
-        ctx.logger.error({ path: this.scope.path }, 'ASGI application returned without accepting or closing the WebSocket');
-        this.refuse(500, 'app returned');
-      } else if (this.#state === 'open') {
-        this.close(1000, '');
-      }
-    } catch (err) {
-      if (this.#state === 'connecting') {
-        if (isRouteNotFound(err) || isDenied(err)) {
-          ctx.logger.info({ path: this.scope.path, reason: (err as Error).message }, 'WebSocket handshake refused: 403');
-          this.refuse(403, (err as Error).message);
-        } else {
-          ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application during the WebSocket handshake');
-          this.refuse(500, 'app error');
-        }
-      } else {
-        ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application');
-        this.close(1011, 'Internal error');
-      }
+    ctx.running.delete(this.#instance!);
+    if (this.#state === 'connecting') {
+      ctx.logger.error({ path: this.scope.path }, 'ASGI application returned without accepting or closing the WebSocket');
+      this.refuse(500, 'app returned');
+    } else if (this.#state === 'open') {
+      this.close(1000, '');
     }
-  }
+  };
+
+  readonly #appFailed = (err: unknown): void => {
+    const { ctx } = this.#hub;
+    ctx.running.delete(this.#instance!);
+    if (this.#state !== 'connecting') {
+      ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application');
+      this.close(1011, 'Internal error');
+    } else if (isRouteNotFound(err) || isDenied(err)) {
+      ctx.logger.info({ path: this.scope.path, reason: (err as Error).message }, 'WebSocket handshake refused: 403');
+      this.refuse(403, (err as Error).message);
+    } else {
+      ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application during the WebSocket handshake');
+      this.refuse(500, 'app error');
+    }
+  };
 
   readonly receive = (): Promise<ReceiveEvent> => {
     const next = this.#queue.shift();
-    if (next === undefined) return new Promise((resolve) => this.#waiters.push(resolve));
+    if (next === undefined) {
+      return new Promise((resolve) => {
+        if (this.#waiter === null) this.#waiter = resolve;
+        else (this.#moreWaiters ??= []).push(resolve);
+      });
+    }
     if (this.#paused && this.#queue.length <= LOW_WATER) {
       this.#paused = false;
       this.#ws?.resume();
@@ -163,8 +193,11 @@ export class WebSocketBridge {
   };
 
   #deliver(event: ReceiveEvent): void {
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) return waiter(event);
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = this.#moreWaiters?.shift() ?? null;
+      return waiter(event);
+    }
     this.#queue.push(event);
     if (!this.#paused && this.#ws !== null && this.#queue.length >= HIGH_WATER) {
       this.#paused = true;
@@ -242,7 +275,9 @@ export class WebSocketBridge {
     return new Promise<void>((resolve) => {
       this.#acceptDone = resolve;
       this.#hub.wss.handleUpgrade(req, this.#socket, head, (ws) => {
-        this.#socket.off('close', this.#onEarlyClose);
+        this.#socket.off('close', this.#onEarlyClose!);
+        this.#socket.off('error', ignoreSocketError);
+        this.#onEarlyClose = null;
         this.#hub.handshaking.delete(this);
         this.#opened(ws);
         this.#finishAccept();
@@ -262,36 +297,47 @@ export class WebSocketBridge {
     this.#status = 101;
     this.#lastSeen = performance.now();
     this.#hub.connections.add(this);
-    const { ctx } = this.#hub;
-    const metrics = ctx.metrics;
+    const metrics = this.#hub.ctx.metrics;
     if (metrics !== null) { metrics.wsConnects.inc(); metrics.wsOpen.inc(); }
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.#lastSeen = performance.now();
-      this.#pingSentAt = 0;
-      if (this.#state !== 'open') return; // we are closing: the app has nothing more to read
-      if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
-      this.#deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
-    });
-    ws.on('pong', () => {
-      this.#lastSeen = performance.now();
-      this.#pingSentAt = 0;
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes with the protocol error's code (1007, 1009, 1002...) and then stops
-      // reading, so the peer's echo never comes: report the code we sent.
-      const code = protocolErrorCode(err);
-      if (code !== null && this.#closeOverride === null) {
-        this.#closeOverride = code;
-        this.#overrideReason = err.message;
-      }
-      ctx.logger.info({ path: this.scope.path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
-    });
-    ws.on('close', (code: number, reason: Buffer) => {
-      this.#hub.connections.delete(this);
-      if (metrics !== null) metrics.wsOpen.dec();
-      this.#state = 'closed';
-      this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
-    });
+    (ws as OwnedSocket)[BRIDGE] = this;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+  }
+
+  /** A frame from the peer. */
+  received(data: Buffer, isBinary: boolean): void {
+    this.#lastSeen = performance.now();
+    this.#pingSentAt = 0;
+    if (this.#state !== 'open') return; // we are closing: the app has nothing more to read
+    const metrics = this.#hub.ctx.metrics;
+    if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
+    this.#deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
+  }
+
+  /** A pong from the peer: it is alive. */
+  heard(): void {
+    this.#lastSeen = performance.now();
+    this.#pingSentAt = 0;
+  }
+
+  /** A protocol error: ws closes with its code (1007, 1009, 1002...) and stops reading, so the peer's echo never comes. */
+  failed(err: Error & { code?: string }): void {
+    const code = protocolErrorCode(err);
+    if (code !== null && this.#closeOverride === null) {
+      this.#closeOverride = code;
+      this.#overrideReason = err.message;
+    }
+    this.#hub.ctx.logger.info({ path: this.scope.path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
+  }
+
+  /** The socket closed: report the code we sent when we overrode the peer's. */
+  closed(code: number, reason: Buffer): void {
+    this.#hub.connections.delete(this);
+    this.#hub.ctx.metrics?.wsOpen.dec();
+    this.#state = 'closed';
+    this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
   }
 
   /** One heartbeat check (called by the hub's sweep). */
@@ -318,7 +364,7 @@ export class WebSocketBridge {
     this.#hub.handshaking.delete(this);
     this.#hub.ctx.metrics?.wsRejected.inc();
     this.#hub.ctx.logger.debug({ path: this.scope.path, status, why }, 'WebSocket handshake refused');
-    this.#socket.off('close', this.#onEarlyClose);
+    if (this.#onEarlyClose !== null) this.#socket.off('close', this.#onEarlyClose);
     rawResponse(this.#socket, status);
     this.#disconnect(1006, '');
   }

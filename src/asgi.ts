@@ -178,6 +178,15 @@ export function scopeWith<S extends Scope, E extends object>(scope: S, extra: E)
   return Object.assign({}, scope, extra);
 }
 
+/**
+ * The one already-fulfilled promise that a server's `send` returns when it
+ * has handled an event completely before returning (a frame handed to the
+ * socket). A consumer that gets it back from a handler goes on at once
+ * instead of waiting a microtask: a broadcast to 500 members then costs no
+ * promise and no microtask per member.
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
 /** Encodes a string once as UTF-8. */
 export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 

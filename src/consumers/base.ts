@@ -20,14 +20,15 @@
  * (the in-memory layer), an idle instance is called with the next message
  * (in one microtask per send for all members), its handler runs at once,
  * and only a handler that returns a pending promise makes the lane wait
- * (queued messages are then taken in order). Handler names are computed
- * once per message type.
+ * (queued messages are then taken in order); `SENT`, the server's answer to
+ * a frame already handed to the socket, does not. Handler names are
+ * computed once per message type.
  *
  * Group memberships made through `this.channelLayer` are remembered and
  * dropped when the instance ends, however it ends: a consumer that crashes
  * leaves no zombie member behind (django/channels#1466).
  */
-import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
+import { SENT, type Application, type LayerMessage, type Receive, type ReceiveEvent, type Scope, type Send, type SendEvent } from '../asgi.js';
 import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
 import { type ChannelLayer, type ChannelTap, TAP_DELIVER, isTappable } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
@@ -348,7 +349,8 @@ export class AsyncConsumer {
       } catch (error) {
         return this.#finishTap(error);
       }
-      if (isThenable(result)) {
+      // SENT: the handler's send is complete already (a forwarded frame), no need to wait on it.
+      if (result !== SENT && isThenable(result)) {
         this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler, this.#layerHandlerFailed);
         return;
       }

@@ -49,8 +49,12 @@ interface LastRendered { event: object; frame: Frame }
  */
 const lastRendered = new WeakMap<(event: never) => string, LastRendered>();
 
+/** The most recent render of all: a broadcast's members hit it one after the other, with no lookup. */
+let latest: { event: object | null; render: unknown; frame: Frame | null } = { event: null, render: null, frame: null };
+
 /** Renders `event` with `render`, reusing the frame when the event is frozen (delivered by a layer). */
 export function renderOnce<E extends object>(event: E, render: (event: E) => string): Frame {
+  if (event === latest.event && render === latest.render) return latest.frame!;
   if (!Object.isFrozen(event)) return frameOf(render(event));
   const key = render as (event: never) => string;
   const last = lastRendered.get(key);
@@ -62,6 +66,7 @@ export function renderOnce<E extends object>(event: E, render: (event: E) => str
   } else {
     lastRendered.set(key, { event, frame });
   }
+  latest = { event, render, frame };
   return frame;
 }
 

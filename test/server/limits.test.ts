@@ -98,6 +98,25 @@ describe('WebSocket liveness and limits', () => {
     assert.equal((rec.received[0] as { text: string }).text.length, 1024);
   });
 
+  test('a burst written in one turn counts against the send-buffer bound too', async () => {
+    const bound = 256 * 1024;
+    const chunk = Buffer.alloc(16 * 1024, 'b').toString();
+    const gone = deferred<ReceiveEvent>();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      // 4 MiB in one synchronous stretch: the frames wait, corked, until the turn ends.
+      for (let i = 0; i < 256; i++) void send({ type: 'websocket.send', text: chunk });
+      gone.resolve(await receive() as ReceiveEvent);
+    }, { wsMaxSendBuffer: bound, wsCloseTimeout: 0.5 });
+    const ws = await open(wsUrl(server));
+    clients.push(ws);
+    ws.pause();
+    assert.equal((await gone.promise as { code: number }).code, 1008);
+    assert.ok(server.logs.some((l) => /not reading/.test(l.msg)), 'overflow logged');
+  });
+
   test('a client that stops reading hits the send-buffer bound: closed with 1008, server memory stays bounded', async () => {
     const bound = 512 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 'a').toString();

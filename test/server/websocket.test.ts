@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ENCODED_FRAME, type Application, type ReceiveEvent, type WebSocketScope } from '../../src/asgi.js';
+import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebSocketScope } from '../../src/asgi.js';
 import { RouteNotFound } from '../../src/errors.js';
 import { bytes, deferred, serverPool, text, until, type TestServer } from './helpers.js';
 
@@ -150,6 +150,33 @@ describe('WebSocket bridge', () => {
     assert.deepEqual(result, { code: 4321, reason: 'done here' });
     assert.deepEqual(messages, [{ data: '{"fast":"lane"}', binary: false }]);
     assert.deepEqual(await disconnect.promise, { type: 'websocket.disconnect', code: 4321, reason: 'done here' });
+  });
+
+  test('frames sent in one turn (written together) arrive complete and in order, to every socket, before a close', async () => {
+    const sockets: Send[] = [];
+    const ready = deferred();
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await send({ type: 'websocket.accept' });
+      sockets.push(send);
+      if (sockets.length === 2) ready.resolve();
+      await receive();
+    });
+    const a = new WebSocket(wsUrl(server, '/'));
+    const b = new WebSocket(wsUrl(server, '/'));
+    clients.push(a, b);
+    const got: [string[], string[]] = [[], []];
+    a.on('message', (data: Buffer) => got[0].push(data.toString()));
+    b.on('message', (data: Buffer) => got[1].push(data.toString()));
+    const ends = [closed(a), closed(b)];
+    await ready.promise;
+    // One synchronous stretch: 1,000 frames to each socket, interleaved, then a close.
+    for (let i = 0; i < 1000; i++) for (const send of sockets) void send({ type: 'websocket.send', text: `frame ${i}` });
+    for (const send of sockets) void send({ type: 'websocket.close', code: 4000 });
+    assert.deepEqual((await Promise.all(ends)).map((e) => e.code), [4000, 4000]);
+    const expected = Array.from({ length: 1000 }, (_, i) => `frame ${i}`);
+    assert.deepEqual(got, [expected, expected]);
   });
 
   test('invalid UTF-8 in a text frame closes with 1007', async () => {

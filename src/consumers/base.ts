@@ -32,6 +32,7 @@ import { SENT, type Application, type LayerMessage, type Receive, type ReceiveEv
 import { InvalidChannelLayerError, NoHandlerError, StopConsumer } from '../errors.js';
 import { type ChannelLayer, type ChannelTap, TAP_DELIVER, isTappable } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
+import { MembershipTrackingLayer } from './memberships.js';
 
 /** Any event a consumer can be handed: an ASGI event or a layer message. */
 export type ConsumerEvent = ReceiveEvent | LayerMessage;
@@ -389,37 +390,6 @@ export function requireGroupLayer(consumer: AsyncConsumer): ChannelLayer {
     throw new InvalidChannelLayerError("BACKEND is unconfigured or doesn't support groups");
   }
   return layer;
-}
-
-/** Delegates to a layer, remembering the groups one channel joins. */
-class MembershipTrackingLayer implements ChannelLayer {
-  readonly #layer: ChannelLayer;
-  readonly #own: string;
-  readonly #joined: string[];
-  constructor(layer: ChannelLayer, own: string, joined: string[]) {
-    this.#layer = layer;
-    this.#own = own;
-    this.#joined = joined;
-  }
-  get extensions() { return this.#layer.extensions; }
-  get expiry() { return this.#layer.expiry; }
-  send(channel: string, message: LayerMessage) { return this.#layer.send(channel, message); }
-  receive(channel: string, signal?: AbortSignal) { return this.#layer.receive(channel, signal); }
-  newChannel(prefix?: string) { return this.#layer.newChannel(prefix); }
-  groupSend(group: string, message: LayerMessage) { return this.#layer.groupSend(group, message); }
-  flush() { return this.#layer.flush(); }
-  close() { return this.#layer.close(); }
-  async groupAdd(group: string, channel: string) {
-    await this.#layer.groupAdd(group, channel);
-    if (channel === this.#own && !this.#joined.includes(group)) this.#joined.push(group);
-  }
-  async groupDiscard(group: string, channel: string) {
-    if (channel === this.#own) {
-      const index = this.#joined.indexOf(group);
-      if (index !== -1) this.#joined.splice(index, 1);
-    }
-    await this.#layer.groupDiscard(group, channel);
-  }
 }
 
 reserveFrameworkMethods(AsyncConsumer.prototype);

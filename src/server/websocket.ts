@@ -27,10 +27,12 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { ENCODED_FRAME, SENT, type Header, type ReceiveEvent, type SendEvent, type WebSocketScope } from '../asgi.js';
+import { ENCODED_FRAME, SENT, type Address, type Header, type ReceiveEvent, type SendEvent } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
 import { elapsed, isDenied, isRouteNotFound } from './context.js';
 import { websocketScope } from './scope.js';
+import { corkForTurn, writeTurn } from './write-turns.js';
+import { fitReason, protocolErrorCode } from './close-codes.js';
 import type { WebSocketHub } from './websocket-hub.js';
 
 const TEXT = { binary: false } as const;
@@ -59,46 +61,7 @@ export function rawResponse(socket: Duplex, status: number): void {
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-/** The close code ws sends for a protocol error (its errors carry it under a private symbol). */
-function protocolErrorCode(err: Error & { code?: string }): number | null {
-  const symbol = Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
-  const value = symbol === undefined ? undefined : (err as unknown as Record<symbol, unknown>)[symbol];
-  if (typeof value === 'number') return value;
-  if (err.code === 'WS_ERR_INVALID_UTF8') return 1007;
-  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
-  return typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 1002 : null;
-}
-
-/** A close reason must fit in 123 bytes of UTF-8; cut longer ones on a character boundary. */
-function fitReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= 123) return reason;
-  let cut = reason.slice(0, 123);
-  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1);
-  return cut;
-}
-
 type State = 'connecting' | 'open' | 'closing' | 'closed';
-
-/*
- * Write coalescing ("corking", as uWebSockets does it). A connection's first
- * frame in an event-loop turn is written at once; a second frame in the same
- * turn corks the socket, and corked sockets are uncorked when the turn's I/O
- * is done (setImmediate), so a burst goes out in one writev. A write costs
- * the kernel far more per call than per byte (on loopback, most of a
- * delivery's CPU), so when a server falls behind and broadcasts pile up in
- * one turn, it writes less often instead of falling further behind; a lone
- * frame is never delayed.
- */
-let turn = 0;
-let turnEnding = false;
-const corked: WebSocketBridge[] = [];
-
-function endTurn(): void {
-  turn++;
-  turnEnding = false;
-  for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
-  corked.length = 0;
-}
 
 /** The bridge that owns a `ws` socket, so its listeners can be shared functions rather than closures per connection. */
 const BRIDGE = Symbol('switchyard.bridge');
@@ -116,7 +79,9 @@ export class WebSocketBridge {
   #req: IncomingMessage | null;
   readonly #socket: Duplex;
   #head: Buffer | null;
-  readonly scope: WebSocketScope;
+  /** What the logs say of the connection (the scope itself is the app's: not kept here). */
+  readonly #path: string;
+  readonly #client: Address | null;
   readonly #start = performance.now();
   #state: State = 'connecting';
   #ws: WebSocket | null = null;
@@ -136,9 +101,9 @@ export class WebSocketBridge {
   #acceptDone: (() => void) | null = null;
   #lastSeen = 0;
   #pingSentAt = 0;
-  /** The event-loop turn of this connection's last frame, and whether its socket is corked until the turn ends. */
+  /** The write turn of this connection's last frame, and the last turn its socket was corked for (see write-turns.ts). */
   #turn = -1;
-  #corked = false;
+  #corkedTurn = -1;
   /** Listens for the peer leaving during the handshake; released at accept. */
   #onEarlyClose: (() => void) | null = (): void => {
     this.#hub.handshaking.delete(this);
@@ -153,19 +118,21 @@ export class WebSocketBridge {
     this.#socket = socket;
     this.#head = head;
     const { ctx } = hub;
-    this.scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
+    const scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
+    this.#path = scope.path;
+    this.#client = scope.client ?? null;
     hub.handshaking.add(this);
     socket.on('close', this.#onEarlyClose!);
     this.#connectTimer = ctx.options.wsConnectTimeout > 0
       ? setTimeout(() => {
-        ctx.logger.warn({ path: this.scope.path }, 'WebSocket handshake not answered in time: refused');
+        ctx.logger.warn({ path: this.#path }, 'WebSocket handshake not answered in time: refused');
         this.refuse(403, 'connect timeout');
       }, ctx.options.wsConnectTimeout * 1000)
       : null;
     // A promise chain, not an async function: an idle connection holds no suspended frame here.
     let app: Promise<void>;
     try {
-      app = Promise.resolve(ctx.app(this.scope, this.receive, this.send));
+      app = Promise.resolve(ctx.app(scope, this.receive, this.send));
     } catch (err) {
       app = Promise.reject(err);
     }
@@ -177,7 +144,7 @@ export class WebSocketBridge {
     const { ctx } = this.#hub;
     ctx.running.delete(this.#instance!);
     if (this.#state === 'connecting') {
-      ctx.logger.error({ path: this.scope.path }, 'ASGI application returned without accepting or closing the WebSocket');
+      ctx.logger.error({ path: this.#path }, 'ASGI application returned without accepting or closing the WebSocket');
       this.refuse(500, 'app returned');
     } else if (this.#state === 'open') {
       this.close(1000, '');
@@ -188,13 +155,13 @@ export class WebSocketBridge {
     const { ctx } = this.#hub;
     ctx.running.delete(this.#instance!);
     if (this.#state !== 'connecting') {
-      ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application');
+      ctx.logger.error({ err, path: this.#path }, 'Exception inside ASGI application');
       this.close(1011, 'Internal error');
     } else if (isRouteNotFound(err) || isDenied(err)) {
-      ctx.logger.info({ path: this.scope.path, reason: (err as Error).message }, 'WebSocket handshake refused: 403');
+      ctx.logger.info({ path: this.#path, reason: (err as Error).message }, 'WebSocket handshake refused: 403');
       this.refuse(403, (err as Error).message);
     } else {
-      ctx.logger.error({ err, path: this.scope.path }, 'Exception inside ASGI application during the WebSocket handshake');
+      ctx.logger.error({ err, path: this.#path }, 'Exception inside ASGI application during the WebSocket handshake');
       this.refuse(500, 'app error');
     }
   };
@@ -254,16 +221,12 @@ export class WebSocketBridge {
     if (this.#state !== 'open') return; // closing or closed: the frame has nowhere to go
     const ws = this.#ws!;
     const metrics = this.#hub.ctx.metrics;
-    if (this.#turn !== turn) {
-      this.#turn = turn;
-      if (!turnEnding) {
-        turnEnding = true;
-        setImmediate(endTurn);
-      }
-    } else if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      corked.push(this);
+    const now = writeTurn();
+    if (this.#turn !== now) {
+      this.#turn = now;
+    } else if (this.#corkedTurn !== now) {
+      this.#corkedTurn = now; // a second frame in this turn: the rest of the turn's frames go out together
+      corkForTurn(this.#socket);
     }
     const encoded = event[ENCODED_FRAME];
     if (encoded !== undefined) {
@@ -281,16 +244,10 @@ export class WebSocketBridge {
     if (ws.bufferedAmount > this.#hub.ctx.options.wsMaxSendBuffer) this.#overflow(ws.bufferedAmount);
   }
 
-  /** Ends this turn's write coalescing (called once per corked connection). */
-  uncork(): void {
-    this.#corked = false;
-    this.#socket.uncork();
-  }
-
   #overflow(buffered: number): void {
     const { ctx } = this.#hub;
     ctx.logger.warn(
-      { path: this.scope.path, client: this.scope.client, buffered, limit: ctx.options.wsMaxSendBuffer },
+      { path: this.#path, client: this.#client, buffered, limit: ctx.options.wsMaxSendBuffer },
       `WebSocket peer is not reading: send buffer over ${ctx.options.wsMaxSendBuffer} bytes, closing with ${SEND_BUFFER_CLOSE_CODE}`,
     );
     ctx.metrics?.wsSendBufferDrops.inc();
@@ -368,7 +325,7 @@ export class WebSocketBridge {
       this.#closeOverride = code;
       this.#overrideReason = err.message;
     }
-    this.#hub.ctx.logger.info({ path: this.scope.path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
+    this.#hub.ctx.logger.info({ path: this.#path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
   }
 
   /** The socket closed: report the code we sent when we overrode the peer's. */
@@ -385,7 +342,7 @@ export class WebSocketBridge {
     const ws = this.#ws!;
     if (this.#pingSentAt !== 0) {
       if (now - this.#pingSentAt >= timeout) {
-        this.#hub.ctx.logger.info({ path: this.scope.path, client: this.scope.client }, 'WebSocket peer did not answer a ping: dropped');
+        this.#hub.ctx.logger.info({ path: this.#path, client: this.#client }, 'WebSocket peer did not answer a ping: dropped');
         ws.terminate();
       }
     } else if (now - this.#lastSeen >= interval) {
@@ -402,7 +359,7 @@ export class WebSocketBridge {
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
     this.#hub.handshaking.delete(this);
     this.#hub.ctx.metrics?.wsRejected.inc();
-    this.#hub.ctx.logger.debug({ path: this.scope.path, status, why }, 'WebSocket handshake refused');
+    this.#hub.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
     if (this.#onEarlyClose !== null) this.#socket.off('close', this.#onEarlyClose);
     rawResponse(this.#socket, status);
     this.#disconnect(1006, '');
@@ -435,11 +392,11 @@ export class WebSocketBridge {
     if (this.#status === 101) ctx.metrics?.disconnected(code);
     if (ctx.options.accessLog) {
       const ms = elapsed(this.#start);
-      const client = this.scope.client ? `${this.scope.client[0]}:${this.scope.client[1] ?? ''}` : undefined;
+      const client = this.#client ? `${this.#client[0]}:${this.#client[1] ?? ''}` : undefined;
       const outcome = this.#status === 101 ? `closed ${code}` : `refused ${this.#status ?? 'client gone'}`;
       ctx.logger.info(
-        { access: 'websocket', path: this.scope.path, status: this.#status, code, ms, client },
-        `WS ${this.scope.path} ${outcome} ${ms}ms`,
+        { access: 'websocket', path: this.#path, status: this.#status, code, ms, client },
+        `WS ${this.#path} ${outcome} ${ms}ms`,
       );
     }
     this.#deliver({ type: 'websocket.disconnect', code, reason });

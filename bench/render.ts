@@ -102,7 +102,7 @@ function sectionInterleaved(recs: Map<string, Rec>): string {
   const rounds = at(servers[0]!, rates[0]!)?.rounds ?? '?';
   return `### (a) interleaved: the same rates, servers taking turns
 
-All these servers run at once, pinned to the server core, each with its 500 clients connected; ${rounds} rounds of 3 s steps go round the servers in turn, so that each sees the same machine noise. Medians over the rounds. **The targets use these figures.**
+All these servers run at once, pinned to the server core, each with its 500 clients connected; ${rounds} rounds of 3 s steps go round the servers in turn, each round starting with the next server, so that each sees the same machine noise and none always follows the same one. Medians over the rounds. **The targets use these figures.**
 
 ${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
 `;

@@ -37,7 +37,7 @@ export async function fanoutOn(ctx: RunContext, def: ServerDef, rates: number[],
 /** Servers in the interleaved comparison (Django cannot carry these rates at 500 members). */
 const INTERLEAVED = ['rawws', 'switchyard', 'switchyard-app', 'socketio'];
 const INTERLEAVED_RATES = [100, 200];
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 export async function scenarioA(ctx: RunContext): Promise<void> {
   const defs = SINGLE.filter((def) => INTERLEAVED.includes(def.name) && ctx.wants(def.name));

@@ -47,7 +47,10 @@ export async function interleaved(ctx: RunContext, defs: ServerDef[], members: n
     let phase = 1;
     for (let r = 0; r < rounds; r++) {
       for (const rate of rates) {
-        for (const [i, server] of servers.entries()) {
+        // Each round starts with a different server, so that no server always follows the same one.
+        for (let k = 0; k < servers.length; k++) {
+          const i = (k + r) % servers.length;
+          const server = servers[i]!;
           const [step] = await fanoutSteps(ctx, pools[i]!, {
             members, senderId: 0, rates: [rate], stepMs, drainMs: 2000, stopOnFail: false,
             serverPids: [server.pid], redisPid: server.def.redis ? ctx.redis.pid : null, firstPhase: phase++,

@@ -27,7 +27,7 @@
  * proxy, enable the server's `proxyHeaders` so `scope.client` is the real
  * client). Groups per connection: 100 with `withGroupLimit`.
  */
-import type { Application, LayerMessage, ReceiveEvent, SendEvent } from '../asgi.js';
+import { SENT, type Application, type LayerMessage, type ReceiveEvent, type SendEvent } from '../asgi.js';
 import { TooManyGroups } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { logger } from '../log.js';
@@ -129,10 +129,16 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
     let lastNotice = -Infinity;
     let dropped = 0;
 
-    const limitedSend = async (event: SendEvent): Promise<void> => {
-      if (closedByUs) return; // the app may still try to talk while it cleans up
+    // Not async: the server's answer passes through as it is (SENT for a frame handed to the
+    // socket), so a broadcast through this middleware costs no promise per member either.
+    const limitedSend = (event: SendEvent): Promise<void> => {
+      if (closedByUs) return SENT; // the app may still try to talk while it cleans up
       if (event.type === 'websocket.accept') accepted = true;
-      await send(event);
+      try {
+        return send(event);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     };
     const limitedReceive = async (): Promise<ReceiveEvent | LayerMessage> => {
       for (;;) {

@@ -179,6 +179,34 @@ describe('WebSocket bridge', () => {
     assert.deepEqual(got, [expected, expected]);
   });
 
+  test('fastlane frames of every length class arrive intact and in order among ordinary frames, with or without deflate', async () => {
+    const sizes = [0, 1, 125, 126, 1000, 65535, 65536, 200_000];
+    const payload = (n: number): Buffer => Buffer.from('é'.repeat(Math.floor(n / 2)) + 'x'.repeat(n % 2));
+    for (const deflate of [false, true]) {
+      const server = await serve(async (scope, receive, send) => {
+        if (scope.type !== 'websocket') return;
+        await receive();
+        await send({ type: 'websocket.accept' });
+        for (const n of sizes) {
+          const bytes = payload(n);
+          // Twice with the same bytes (as a broadcast's members would), once as an ordinary frame.
+          await send({ type: 'websocket.send', text: bytes.toString(), [ENCODED_FRAME]: bytes });
+          await send({ type: 'websocket.send', text: `plain ${n}` });
+          await send({ type: 'websocket.send', text: bytes.toString(), [ENCODED_FRAME]: bytes });
+        }
+        await send({ type: 'websocket.close', code: 4001 });
+        await receive();
+      }, { wsPerMessageDeflate: deflate });
+      const ws = new WebSocket(wsUrl(server, '/'), { perMessageDeflate: deflate });
+      clients.push(ws);
+      const got: string[] = [];
+      ws.on('message', (data: Buffer, binary) => got.push(binary ? 'binary!' : data.toString()));
+      assert.equal((await closed(ws)).code, 4001);
+      assert.equal(ws.extensions.includes('permessage-deflate'), deflate);
+      assert.deepEqual(got, sizes.flatMap((n) => [payload(n).toString(), `plain ${n}`, payload(n).toString()]));
+    }
+  });
+
   test('invalid UTF-8 in a text frame closes with 1007', async () => {
     const disconnect = deferred<ReceiveEvent>();
     const server = await serve(async (scope, receive, send) => {

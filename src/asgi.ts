@@ -53,6 +53,8 @@ export interface ConnectionScopeBase {
   server?: Address | null;
   /** Copied from the lifespan scope's `state` into every connection scope. */
   state?: Record<string, unknown>;
+  /** ASGI extensions the server supports, by name (their values are their options). */
+  extensions?: Record<string, Record<string, unknown>>;
   /** Set by routers: what the URL pattern captured. */
   urlRoute?: URLRoute;
   /** Set by routers: the part of the path a nested router still has to match. */
@@ -100,6 +102,8 @@ export interface HttpRequestEvent { type: 'http.request'; body?: Uint8Array; mor
 export interface HttpDisconnectEvent { type: 'http.disconnect' }
 export interface HttpResponseStartEvent { type: 'http.response.start'; status: number; headers?: Header[]; trailers?: boolean }
 export interface HttpResponseBodyEvent { type: 'http.response.body'; body?: Uint8Array; more_body?: boolean }
+/** Trailers extension (`http.response.trailers` in `scope.extensions`): after the body of a response started with `trailers: true`. */
+export interface HttpResponseTrailersEvent { type: 'http.response.trailers'; headers?: Header[]; more_trailers?: boolean }
 
 // ---- WebSocket events ----------------------------------------------------
 
@@ -124,6 +128,12 @@ export interface WebSocketSendEvent {
 }
 export interface WebSocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
 export interface WebSocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
+/**
+ * Denial response extension (`websocket.http.response` in `scope.extensions`):
+ * instead of accepting, answer the handshake with an HTTP response of the app's own.
+ */
+export interface WebSocketHttpResponseStartEvent { type: 'websocket.http.response.start'; status: number; headers?: Header[] }
+export interface WebSocketHttpResponseBodyEvent { type: 'websocket.http.response.body'; body?: Uint8Array; more_body?: boolean }
 
 // ---- Lifespan events ------------------------------------------------------
 
@@ -142,8 +152,9 @@ export type ReceiveEvent =
 
 /** Events an application gives the server through `send()`. */
 export type SendEvent =
-  | HttpResponseStartEvent | HttpResponseBodyEvent
+  | HttpResponseStartEvent | HttpResponseBodyEvent | HttpResponseTrailersEvent
   | WebSocketAcceptEvent | WebSocketSendEvent | WebSocketCloseEvent
+  | WebSocketHttpResponseStartEvent | WebSocketHttpResponseBodyEvent
   | LifespanStartupCompleteEvent | LifespanStartupFailedEvent
   | LifespanShutdownCompleteEvent | LifespanShutdownFailedEvent;
 

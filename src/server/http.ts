@@ -10,7 +10,9 @@
  * then yields `http.disconnect`. `http.response.start` is held until the
  * first body event, so a one-shot response gets a `content-length`; a
  * streamed one goes out chunked and each `send()` waits for the socket to
- * drain. An app that throws, or returns without a complete response, gets a
+ * drain. A response started with `trailers: true` (the ASGI trailers
+ * extension) goes out chunked, and its `http.response.trailers` end it. An
+ * app that throws, or returns without a complete response, gets a
  * 500 (or, once bytes are out, a dropped connection) and a logged stack,
  * never a hung socket.
  */
@@ -55,6 +57,11 @@ class HttpBridge {
   #closed = false;
   #status = 200;
   #headers: Header[] = [];
+  /** Trailers extension: the response was started with `trailers: true`; its body is done, trailers gathered so far. */
+  #trailers = false;
+  #trailersDropped = false;
+  #bodyEnded = false;
+  #trailerPairs: Array<[string, string]> = [];
   #waiters: Array<(event: ReceiveEvent) => void> = [];
   claimed = false;
 
@@ -103,14 +110,18 @@ class HttpBridge {
         this.#started = true;
         this.#status = event.status;
         this.#headers = event.headers ?? [];
+        // Trailers need chunked encoding, which HTTP/1.0 lacks: there they are dropped.
+        this.#trailersDropped = event.trailers === true && this.#req.httpVersion === '1.0';
+        this.#trailers = event.trailers === true && !this.#trailersDropped;
         return;
       case 'http.response.body': {
         if (!this.#started) throw new ProtocolError("'http.response.body' sent before 'http.response.start'");
-        if (this.#complete) throw new ProtocolError("'http.response.body' sent after the response completed");
+        if (this.#complete || this.#bodyEnded) throw new ProtocolError("'http.response.body' sent after the response completed");
+        if (this.#trailers && event.more_body !== true) this.#bodyEnded = true; // trailers follow
         if (this.#disconnected || this.#closed) return;
         const body = event.body ?? EMPTY;
         const res = this.#res;
-        if (event.more_body === true) {
+        if (event.more_body === true || this.#trailers) {
           if (!res.headersSent) {
             this.#writeHead(null);
             // An empty first chunk (server-sent events, long polls): the client should see the headers now.
@@ -121,6 +132,20 @@ class HttpBridge {
           this.#complete = true;
           if (!res.headersSent) this.#writeHead(body.byteLength);
           res.end(body.byteLength > 0 ? body : undefined);
+        }
+        return;
+      }
+      case 'http.response.trailers': {
+        if (this.#trailersDropped) return;
+        if (!this.#trailers) throw new ProtocolError("'http.response.trailers' sent without 'trailers: true' in 'http.response.start'");
+        if (this.#complete) throw new ProtocolError("'http.response.trailers' sent after the response completed");
+        if (!this.#bodyEnded) throw new ProtocolError("'http.response.trailers' sent before the body completed");
+        for (const [name, value] of event.headers ?? []) this.#trailerPairs.push([latin1(name), latin1(value)]);
+        if (event.more_trailers !== true) {
+          this.#complete = true;
+          if (this.#disconnected || this.#closed) return;
+          if (this.#trailerPairs.length > 0) this.#res.addTrailers(this.#trailerPairs);
+          this.#res.end();
         }
         return;
       }

@@ -181,6 +181,10 @@ function common(req: IncomingMessage, listen: ListenInfo, options: ResolvedOptio
   };
 }
 
+/** The ASGI extensions each scope type offers (frozen and shared: apps only read them). */
+const HTTP_EXTENSIONS = Object.freeze({ 'http.response.trailers': Object.freeze({}) });
+const WEBSOCKET_EXTENSIONS = Object.freeze({ 'websocket.http.response': Object.freeze({}) });
+
 /** The `http` scope of a request. */
 export function httpScope(
   req: IncomingMessage, listen: ListenInfo, options: ResolvedOptions, trusted: TrustedProxies, state: Record<string, unknown> | undefined,
@@ -199,6 +203,7 @@ export function httpScope(
     headers: c.headers,
     client: c.client,
     server: c.server,
+    extensions: HTTP_EXTENSIONS,
   };
   if (state !== undefined) scope.state = { ...state };
   return scope;
@@ -228,6 +233,7 @@ export function websocketScope(
     client: c.client,
     server: c.server,
     subprotocols,
+    extensions: WEBSOCKET_EXTENSIONS,
   };
   if (state !== undefined) scope.state = { ...state };
   return scope;

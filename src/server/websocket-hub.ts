@@ -10,7 +10,8 @@ import { WebSocketServer } from 'ws';
 import type { Header } from '../asgi.js';
 import type { ServerContext } from './context.js';
 import { latin1 } from './http.js';
-import { WebSocketBridge, ignoreSocketError, rawResponse } from './websocket.js';
+import { ignoreSocketError, rawResponse } from './handshake-responses.js';
+import { WebSocketBridge } from './websocket.js';
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 

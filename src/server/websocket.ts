@@ -6,9 +6,11 @@
  * until the app decides. `websocket.accept` hands the socket to `ws`
  * (`noServer`) with the app's subprotocol and extra headers; a
  * `websocket.close` first (or an app that raises `DenyConnection` or hits no
- * route) answers HTTP 403 as Daphne does; an app that fails or returns before
- * deciding answers 500. After accept, frames become `websocket.receive`
- * events, and `websocket.disconnect` is delivered exactly once, whatever
+ * route) answers HTTP 403 as Daphne does; `websocket.http.response.start`
+ * and `.body` (the ASGI denial response extension) answer with the app's
+ * own response; an app that fails or returns before deciding answers 500.
+ * After accept, frames become `websocket.receive` events, and
+ * `websocket.disconnect` is delivered exactly once, whatever
  * ended the connection (peer close, heartbeat timeout → 1006, oversize
  * message → 1009, invalid UTF-8 → 1007, send-buffer overflow → 1008, server
  * shutdown → 1001). An app that fails after accept closes the socket with 1011.
@@ -24,13 +26,17 @@
  * `wsPingTimeout`.
  */
 import type { IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { ENCODED_FRAME, SENT, type Address, type Header, type ReceiveEvent, type SendEvent } from '../asgi.js';
+import {
+  ENCODED_FRAME, SENT, type Address, type Header, type SendEvent,
+  type WebSocketHttpResponseBodyEvent, type WebSocketHttpResponseStartEvent,
+} from '../asgi.js';
 import { ProtocolError } from '../errors.js';
 import { elapsed, isDenied, isRouteNotFound } from './context.js';
+import { ReceiveQueue } from './receive-queue.js';
 import { websocketScope } from './scope.js';
+import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { corkForTurn, writeTurn } from './write-turns.js';
 import { textFrame } from './frames.js';
 import { fitReason, protocolErrorCode } from './close-codes.js';
@@ -39,9 +45,6 @@ import type { WebSocketHub } from './websocket-hub.js';
 const TEXT = { binary: false } as const;
 const OPEN = 1; // WebSocket.OPEN
 const BINARY = { binary: true } as const;
-/** Unread events at which the socket is paused, and at which it resumes. */
-const HIGH_WATER = 64;
-const LOW_WATER = 16;
 
 /**
  * Close code used when a peer's outgoing buffer overflows (1008, policy violation).
@@ -52,16 +55,6 @@ const LOW_WATER = 16;
  * ```
  */
 export const SEND_BUFFER_CLOSE_CODE = 1008;
-
-/** Keeps a reset during the handshake from crashing the process; `ws` handles errors once it owns the socket. */
-export function ignoreSocketError(): void {}
-
-/** Answers a handshake with a bare HTTP status and closes the socket. */
-export function rawResponse(socket: Duplex, status: number): void {
-  if (socket.destroyed) return;
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -75,7 +68,7 @@ function onError(this: WebSocket, err: Error & { code?: string }): void { (this 
 function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as OwnedSocket)[BRIDGE].closed(code, reason); }
 
 /** One WebSocket connection and its app instance. */
-export class WebSocketBridge {
+export class WebSocketBridge extends ReceiveQueue {
   readonly #hub: WebSocketHub;
   /** The upgrade request and its first bytes: needed until accept, then released (about 1 KB per connection). */
   #req: IncomingMessage | null;
@@ -87,18 +80,16 @@ export class WebSocketBridge {
   readonly #start = performance.now();
   #state: State = 'connecting';
   #ws: WebSocket | null = null;
-  #queue: ReceiveEvent[] = [{ type: 'websocket.connect' }];
-  /** The app's pending `receive()` (apps read one event at a time; more wait in `#moreWaiters`). */
-  #waiter: ((event: ReceiveEvent) => void) | null = null;
-  #moreWaiters: Array<(event: ReceiveEvent) => void> | null = null;
   /** The app instance until it settles (shutdown waits for it). */
   #instance: Promise<void> | null = null;
-  #paused = false;
   #disconnected = false;
   /** A close code the server chose and the peer may never echo (overflow, protocol error). */
   #closeOverride: number | null = null;
   #overrideReason = '';
+  /** The HTTP status the handshake was answered with (101 once accepted). */
   #status: number | null = null;
+  /** A denial response the app has started (see handshake-responses.ts). */
+  #denial: DenialResponse | null = null;
   #connectTimer: NodeJS.Timeout | null;
   #acceptDone: (() => void) | null = null;
   #lastSeen = 0;
@@ -117,6 +108,7 @@ export class WebSocketBridge {
   };
 
   constructor(hub: WebSocketHub, req: IncomingMessage, socket: Duplex, head: Buffer) {
+    super({ type: 'websocket.connect' });
     this.#hub = hub;
     this.#req = req;
     this.#socket = socket;
@@ -170,32 +162,10 @@ export class WebSocketBridge {
     }
   };
 
-  readonly receive = (): Promise<ReceiveEvent> => {
-    const next = this.#queue.shift();
-    if (next === undefined) {
-      return new Promise((resolve) => {
-        if (this.#waiter === null) this.#waiter = resolve;
-        else (this.#moreWaiters ??= []).push(resolve);
-      });
-    }
-    if (this.#paused && this.#queue.length <= LOW_WATER) {
-      this.#paused = false;
-      this.#ws?.resume();
-    }
-    return Promise.resolve(next);
-  };
-
-  #deliver(event: ReceiveEvent): void {
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = this.#moreWaiters?.shift() ?? null;
-      return waiter(event);
-    }
-    this.#queue.push(event);
-    if (!this.#paused && this.#ws !== null && this.#queue.length >= HIGH_WATER) {
-      this.#paused = true;
-      this.#ws.pause();
-    }
+  /** Unread events pile up (or have been read): stop (or resume) reading the socket. */
+  protected backlog(paused: boolean): void {
+    if (paused) this.#ws?.pause();
+    else this.#ws?.resume();
   }
 
   // Not async: a broadcast calls this once per member, and a send or a close is complete when it
@@ -208,7 +178,12 @@ export class WebSocketBridge {
           return SENT;
         case 'websocket.accept':
           return this.#accept(event.subprotocol ?? null, event.headers ?? []);
+        case 'websocket.http.response.start':
+        case 'websocket.http.response.body':
+          this.#deny(event);
+          return SENT;
         case 'websocket.close':
+          if (this.#denial !== null) throw new ProtocolError("'websocket.close' sent during a denial response");
           if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
           else this.close(event.code ?? 1000, event.reason ?? '');
           return SENT;
@@ -262,7 +237,23 @@ export class WebSocketBridge {
     this.close(SEND_BUFFER_CLOSE_CODE, 'Send buffer full');
   }
 
+  /** The denial response extension: an HTTP response of the app's own instead of accept. */
+  #deny(event: WebSocketHttpResponseStartEvent | WebSocketHttpResponseBodyEvent): void {
+    if (event.type === 'websocket.http.response.start') {
+      if (this.#state === 'open' || this.#state === 'closing' || this.#denial !== null || this.#status !== null) {
+        throw new ProtocolError("'websocket.http.response.start' is only valid once, instead of 'websocket.accept'");
+      }
+      this.#denial = new DenialResponse(event.status, event.headers ?? []);
+      return;
+    }
+    if (this.#denial === null) throw new ProtocolError("'websocket.http.response.body' sent before 'websocket.http.response.start'");
+    if (this.#status !== null) throw new ProtocolError("'websocket.http.response.body' sent after the response completed");
+    if (this.#state !== 'connecting') return; // the peer left: nothing to answer
+    if (this.#denial.add(event.body, event.more_body === true)) this.refuse(this.#denial.status, 'denial response');
+  }
+
   #accept(subprotocol: string | null, headers: Header[]): Promise<void> {
+    if (this.#denial !== null) throw new ProtocolError("'websocket.accept' sent during a denial response");
     if (this.#state !== 'connecting') {
       if (this.#state === 'closed') return Promise.resolve(); // the peer left during the handshake
       throw new ProtocolError("'websocket.accept' sent twice");
@@ -316,7 +307,7 @@ export class WebSocketBridge {
     if (this.#state !== 'open') return; // we are closing: the app has nothing more to read
     const metrics = this.#hub.ctx.metrics;
     if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
-    this.#deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
+    this.deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
   }
 
   /** A pong from the peer: it is alive. */
@@ -368,7 +359,8 @@ export class WebSocketBridge {
     this.#hub.ctx.metrics?.wsRejected.inc();
     this.#hub.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
     if (this.#onEarlyClose !== null) this.#socket.off('close', this.#onEarlyClose);
-    rawResponse(this.#socket, status);
+    if (this.#denial?.complete === true) this.#denial.send(this.#socket);
+    else rawResponse(this.#socket, status);
     this.#disconnect(1006, '');
   }
 
@@ -378,11 +370,7 @@ export class WebSocketBridge {
     this.#state = 'closing';
     // A socket paused for unread events must read again, or the peer's close frame
     // is never seen and every close waits out wsCloseTimeout; unread frames are dropped.
-    this.#queue.length = 0;
-    if (this.#paused) {
-      this.#paused = false;
-      this.#ws!.resume();
-    }
+    this.dropUnread();
     this.#ws!.close(code, fitReason(reason));
   }
 
@@ -406,6 +394,6 @@ export class WebSocketBridge {
         `WS ${this.#path} ${outcome} ${ms}ms`,
       );
     }
-    this.#deliver({ type: 'websocket.disconnect', code, reason });
+    this.deliver({ type: 'websocket.disconnect', code, reason });
   }
 }

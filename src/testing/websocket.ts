@@ -8,7 +8,10 @@ import { ApplicationCommunicator } from './application.js';
 /** What `connect()` tells: accepted with a subprotocol, or refused with a close code. */
 export type ConnectResult =
   | { connected: true; subprotocol: string | null }
-  | { connected: false; closeCode: number };
+  | { connected: false; closeCode: number; response?: DenialResponse };
+
+/** An HTTP response the app answered the handshake with (the denial response extension). */
+export interface DenialResponse { status: number; headers: Header[]; body: Uint8Array }
 
 /** Splits `"/path?query"` (or a full URL) into a decoded path and the raw query bytes. */
 function splitPath(path: string): { path: string; raw_path: Uint8Array; query_string: Uint8Array } {
@@ -62,16 +65,30 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
       subprotocols: options.subprotocols ?? [],
       client: ['127.0.0.1', 0],
       server: ['testserver', 80],
+      extensions: { 'websocket.http.response': {} },
       ...options.scope,
     };
     super(application, scope);
   }
 
-  /** Sends `websocket.connect` and reports whether the app accepted. */
+  /**
+   * Sends `websocket.connect` and reports whether the app accepted; an app that
+   * answered with a denial response has it in `response`.
+   */
   async connect(timeout = 1000): Promise<ConnectResult> {
     await this.sendInput({ type: 'websocket.connect' });
     const response = await this.receiveOutput(timeout);
     if (response.type === 'websocket.close') return { connected: false, closeCode: response.code ?? 1000 };
+    if (response.type === 'websocket.http.response.start') {
+      // A denial response: its body follows; the connection never opened (1006, as the server reports it).
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        const part = expectType(await this.receiveOutput(timeout), 'websocket.http.response.body');
+        if (part.body !== undefined) chunks.push(part.body);
+        if (part.more_body !== true) break;
+      }
+      return { connected: false, closeCode: 1006, response: { status: response.status, headers: response.headers ?? [], body: Buffer.concat(chunks) } };
+    }
     const accept = expectType(response, 'websocket.accept');
     this.responseHeaders = accept.headers ?? [];
     return { connected: true, subprotocol: accept.subprotocol ?? null };

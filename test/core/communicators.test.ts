@@ -1,7 +1,7 @@
 // Ports django/channels tests/test_testing.py.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Application, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from '../../src/index.js';
+import { type Application, type WebSocketScope, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from '../../src/index.js';
 import { ApplicationCommunicator, HttpCommunicator, TimeoutError, WebsocketCommunicator } from '../../src/testing/index.js';
 
 beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
@@ -107,4 +107,22 @@ test('an app error surfaces at the next communicator call', async () => {
   await assert.rejects(client.receiveOutput(), /broken app/);
   await assert.rejects(client.sendInput({ type: 'x' }), /broken app/);
   await assert.rejects(client.wait(), /broken app/);
+});
+
+test('a denial response (websocket.http.response) reaches connect() whole: status, headers, streamed body', async () => {
+  class Private extends WebsocketConsumer {
+    override async connect() {
+      if ((this.scope as WebSocketScope).extensions?.['websocket.http.response'] === undefined) return this.close();
+      await this.baseSend({ type: 'websocket.http.response.start', status: 401, headers: [[Buffer.from('www-authenticate'), Buffer.from('Bearer')]] });
+      await this.baseSend({ type: 'websocket.http.response.body', body: Buffer.from('sign '), more_body: true });
+      await this.baseSend({ type: 'websocket.http.response.body', body: Buffer.from('in') });
+    }
+  }
+  const result = await new WebsocketCommunicator(Private.asApp(), '/private/').connect();
+  assert.equal(result.connected, false);
+  assert.ok(!result.connected && result.response !== undefined);
+  assert.equal(result.closeCode, 1006);
+  assert.equal(result.response.status, 401);
+  assert.deepEqual(result.response.headers.map(([k, v]) => [Buffer.from(k).toString(), Buffer.from(v).toString()]), [['www-authenticate', 'Bearer']]);
+  assert.equal(Buffer.from(result.response.body).toString(), 'sign in');
 });

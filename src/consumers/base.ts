@@ -161,20 +161,22 @@ export class AsyncConsumer {
    * holds no suspended frame here.
    */
   run(scope: Scope, receive: Receive, send: Send): Promise<void> {
-    try {
+    // One promise for the instance's whole life, settled by #end: no promise adopting
+    // another per connection while the channel is being named.
+    return new Promise<void>((resolve, reject) => {
+      this.#resolveRun = resolve;
+      this.#rejectRun = reject;
       this.scope = scope;
       this.#send = send;
       this.#receive = receive;
       const layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
       if (layer === null) return this.#serve(null);
-      return layer.newChannel().then((name) => {
+      layer.newChannel().then((name) => {
         this.channelName = name;
         this.channelLayer = this.#trackMemberships(layer);
-        return this.#serve(layer);
-      });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+        this.#serve(layer);
+      }).catch(reject);
+    });
   }
 
   /**
@@ -182,17 +184,14 @@ export class AsyncConsumer {
    * connection going away) ends the other; a lane parked waiting for a
    * message is not waited for, a handler in flight is.
    */
-  #serve(layer: ChannelLayer | null): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#resolveRun = resolve;
-      this.#rejectRun = reject;
-      this.#nextConnectionEvent();
-      if (layer !== null) {
-        if (isTappable(layer)) this.#startTapLane(layer.tap(this.channelName));
-        else this.#startReceiveLane(layer);
-      }
-    });
+  #serve(layer: ChannelLayer | null): void {
+    this.#nextConnectionEvent();
+    if (layer !== null) {
+      if (isTappable(layer)) this.#startTapLane(layer.tap(this.channelName));
+      else this.#startReceiveLane(layer);
+    }
   }
+
 
   /**
    * Ends the instance: the first lane to end, or fail, calls it. An arrow

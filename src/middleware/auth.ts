@@ -218,7 +218,7 @@ export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, 
       throw new TypeError('AuthMiddleware cannot find session in scope. SessionMiddleware must be above it.');
     }
     if (!isAuthenticated(scope.user)) scope.user = await getUser(scope, options);
-    await app(scope, receive, send);
+    return app(scope, receive, send); // returned, not awaited: no suspended frame per connection
   });
 }
 

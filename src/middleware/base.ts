@@ -31,7 +31,15 @@ export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inn
  * ```
  */
 export function middleware(inner: Application, handle: MiddlewareHandler): Application {
-  const app: Application = (scope, receive, send) => handle(Object.assign({}, scope), receive, send, inner);
+  const app: Application = (scope, receive, send) => {
+    // A handler need not be async (one that only enriches the scope and returns the inner
+    // app's promise holds no frame per connection); its synchronous throw still rejects.
+    try {
+      return handle(Object.assign({}, scope), receive, send, inner);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
   Object.defineProperty(app, 'name', { value: `${handle.name || 'middleware'}(${inner.name || 'app'})` });
   return inheritPathRouting(app, inner);
 }

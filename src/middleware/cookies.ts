@@ -57,7 +57,7 @@ export function parseCookie(header: string): Cookies {
  * ```
  */
 export function CookieMiddleware(inner: Application): Application {
-  return middleware(inner, async function cookieMiddleware(scope, receive, send, app) {
+  return middleware(inner, function cookieMiddleware(scope, receive, send, app) {
     if (!Array.isArray(scope.headers)) {
       throw new TypeError("No headers in scope. Note that this middleware only works with 'http' and 'websocket' scopes.");
     }
@@ -69,7 +69,7 @@ export function CookieMiddleware(inner: Application): Application {
       }
     }
     scope.cookies = cookies;
-    await app(scope, receive, send);
+    return app(scope, receive, send);
   });
 }
 

@@ -140,28 +140,29 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
         return Promise.reject(error);
       }
     };
-    const limitedReceive = async (): Promise<ReceiveEvent | LayerMessage> => {
-      for (;;) {
-        const event = await receive();
-        if (event.type !== 'websocket.receive' || rate.take()) return event;
-        dropped += 1;
-        if (!strikes.take()) {
-          logger.warn({ client: address, path: scope.path, dropped }, 'WebSocket closed: message flood (1008)');
-          await send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' });
+    // A promise chain rather than an async loop: an idle connection holds no suspended frame here.
+    const limitedReceive = (): Promise<ReceiveEvent | LayerMessage> => receive().then(admit);
+    const admit = (event: ReceiveEvent | LayerMessage): ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage> => {
+      if (event.type !== 'websocket.receive' || rate.take()) return event;
+      dropped += 1;
+      if (!strikes.take()) {
+        logger.warn({ client: address, path: scope.path, dropped }, 'WebSocket closed: message flood (1008)');
+        return send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' }).then(() => {
           closedByUs = true;
           // Keep reading (and discarding) what the flooder already sent, so that a server that
           // pauses the socket while events are unread sees the peer's close frame promptly.
           void (async () => {
             for (;;) if ((await receive()).type === 'websocket.disconnect') return;
           })().catch(() => {});
-          return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' };
-        }
-        const now = performance.now();
-        if (accepted && now - lastNotice >= limits.noticeInterval * 1000) {
-          lastNotice = now;
-          await send({ type: 'websocket.send', text: RATE_NOTICE });
-        }
+          return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' } as const;
+        });
       }
+      const now = performance.now();
+      if (accepted && now - lastNotice >= limits.noticeInterval * 1000) {
+        lastNotice = now;
+        return send({ type: 'websocket.send', text: RATE_NOTICE }).then(limitedReceive);
+      }
+      return limitedReceive(); // dropped: read the next one
     };
     try {
       await app(scope, limitedReceive, limitedSend);

@@ -19,7 +19,7 @@
  * session.save()`; the browser keeps its cookie, so this works for sessions
  * that already had one.
  */
-import type { Application, SendEvent } from '../asgi.js';
+import type { Application, HttpResponseStartEvent, SendEvent } from '../asgi.js';
 import { ImproperlyConfigured, SessionUpdateError, SuspiciousOperation } from '../errors.js';
 import { middleware } from './base.js';
 import { CookieMiddleware, formatSetCookie, httpDate } from './cookies.js';
@@ -313,7 +313,7 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
  */
 export function SessionMiddleware(inner: Application, config: SessionConfig = {}): Application {
   const manager = sessionManager(config);
-  return middleware(inner, async function sessionMiddleware(scope, receive, send, app) {
+  return middleware(inner, function sessionMiddleware(scope, receive, send, app) {
     if (scope.session !== undefined) return app(scope, receive, send);
     const cookies = scope.cookies as Record<string, string> | undefined;
     if (cookies === undefined) {
@@ -323,16 +323,17 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
     const session = manager.open(hadCookie ? cookies[manager.cookieName] : undefined);
     scope.session = session;
     const saveEvery = manager.options.saveEveryRequest;
-    const sessionSend = async (event: SendEvent): Promise<void> => {
-      if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) {
-        const header = await manager.commit(session, hadCookie);
-        if (header !== null) {
-          event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
-        }
+    const commitThenSend = async (event: HttpResponseStartEvent): Promise<void> => {
+      const header = await manager.commit(session, hadCookie);
+      if (header !== null) {
+        event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
       }
       await send(event);
     };
-    await app(scope, receive, sessionSend);
+    // Not async: every other event (a broadcast's frames) passes through as it is, SENT included.
+    const sessionSend = (event: SendEvent): Promise<void> =>
+      event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery) ? commitThenSend(event) : send(event);
+    return app(scope, receive, sessionSend);
   });
 }
 

@@ -330,13 +330,13 @@ export class AsyncConsumer {
     this.#tap = tap;
   }
 
-  // Made once per instance: a closure per message would be garbage per delivery.
-  readonly #afterLayerHandler = (): void => {
-    this.#layerHandling = null;
-    this.#serveTap(this.#tap!.take());
-  };
-
-  readonly #layerHandlerFailed = (error: unknown): void => this.#finishTap(error);
+  /**
+   * What runs when a pending layer handler settles: made at most once per
+   * instance (a closure per message would be garbage per delivery), and only
+   * for an instance whose handlers ever return a pending promise.
+   */
+  #afterLayerHandler: (() => void) | null = null;
+  #layerHandlerFailed: ((error: unknown) => void) | null = null;
 
   /** Runs handlers until one is pending or nothing is queued; then arms the tap. */
   #serveTap(message: LayerMessage | undefined): void {
@@ -351,6 +351,11 @@ export class AsyncConsumer {
       }
       // SENT: the handler's send is complete already (a forwarded frame), no need to wait on it.
       if (result !== SENT && isThenable(result)) {
+        this.#afterLayerHandler ??= () => {
+          this.#layerHandling = null;
+          this.#serveTap(this.#tap!.take());
+        };
+        this.#layerHandlerFailed ??= (error: unknown) => this.#finishTap(error);
         this.#layerHandling = Promise.resolve(result).then(this.#afterLayerHandler, this.#layerHandlerFailed);
         return;
       }

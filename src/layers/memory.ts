@@ -58,7 +58,8 @@ class ChannelState implements ChannelTap {
   /** Parallel arrays: cheaper than an object per message. */
   messages: LayerMessage[] = [];
   expiresAt: number[] = [];
-  waiters: Waiter[] = [];
+  /** Pending `receive()` calls (null until one waits: a tapped channel never has any). */
+  waiters: Waiter[] | null = null;
   /** The armed receiver of the channel's tap: called once with the next message. */
   listener: TapReceiver | null = null;
   /** True while a tap is open: the state is kept even when empty. */
@@ -158,11 +159,11 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
     const waiting = state ?? this.#stateFor(channel);
     return new Promise<LayerMessage>((resolve, reject) => {
       const waiter: Waiter = { resolve };
-      waiting.waiters.push(waiter);
+      (waiting.waiters ??= []).push(waiter);
       if (signal !== undefined) {
         const onAbort = () => {
-          const index = waiting.waiters.indexOf(waiter);
-          if (index !== -1) waiting.waiters.splice(index, 1);
+          const index = waiting.waiters?.indexOf(waiter) ?? -1;
+          if (index !== -1) waiting.waiters!.splice(index, 1);
           this.#forgetIfIdle(channel, waiting);
           reject(signal.reason);
         };
@@ -255,7 +256,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
       state.listener = null;
       return;
     }
-    if (state !== undefined && state.waiters.length > 0) {
+    if (state !== undefined && state.waiters !== null && state.waiters.length > 0) {
       state.waiters.shift()!.resolve(message);
       this.#forgetIfIdle(channel, state);
       return;
@@ -278,7 +279,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   }
 
   #forgetIfIdle(channel: string, state: ChannelState): void {
-    if (state.messages.length === 0 && state.waiters.length === 0 && !state.tapped) this.#channels.delete(channel);
+    if (state.messages.length === 0 && (state.waiters?.length ?? 0) === 0 && !state.tapped) this.#channels.delete(channel);
   }
 
   /** Drops expired head messages; a channel that let a message expire leaves all its groups (Django's rule). */

@@ -123,7 +123,13 @@ function sectionB(recs: Map<string, Rec>): string {
     ['Redis CPU (cores)', ...servers.map((s) => fmt(get(s).redisCores, 3))],
     ['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || '—')],
   ];
-  return `## (b) 100 rooms × 10 clients, 1 sender per room at 5 msg/s (10 s)
+  const rounds = Math.max(...servers.map((s) => Number(get(s).rounds ?? 1)));
+  const method = rounds > 1
+    ? `The Node servers run at once, each with its 1,000 clients connected; ${rounds} rounds of ${fmt(get(servers[0]!).seconds)} s steps go round them, each round starting with the next server; medians over the rounds (sent and lost: all rounds). Django Channels runs alone, once.`
+    : `One ${fmt(get(servers[0]!).seconds)} s step per server.`;
+  return `## (b) 100 rooms × 10 clients, 1 sender per room at 5 msg/s
+
+${method}
 
 ${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
 `;

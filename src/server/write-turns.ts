@@ -18,6 +18,7 @@ const corked: Duplex[] = [];
 function endTurn(): void {
   turn++;
   ending = false;
+  if (corked.length === 0) return; // the common turn: one frame per socket, nothing corked
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;
 }

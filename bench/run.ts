@@ -7,7 +7,7 @@
  * ladder per server), b 100 rooms × 10, c 10,000 idle connections, d two
  * processes on one Redis, e layer micro-benchmarks (with channels_redis),
  * m memory per idle connection by part of the stack, p CPU profile of
- * Switchyard in (a). About 10 minutes in all on a 2-core machine.
+ * Switchyard in (a). About 13 minutes in all on a 2-core machine.
  *
  * Environment: BENCH_SERVERS=rawws,switchyard (subset), BENCH_WORKERS (load
  * worker processes, default 3), BENCH_REDIS_URL (use an existing Redis

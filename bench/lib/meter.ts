@@ -11,6 +11,8 @@ export interface Window {
   loadCpuS: number;
   /** Average cores busy with processes that are not part of the benchmark. */
   otherCores: number;
+  /** Cores the hypervisor gave to other guests during the window (steal time). */
+  stealCores: number;
   load1: number;
 }
 
@@ -27,13 +29,14 @@ export function startWindow(pids: Pids): { stop(): Window } {
   const noise = noiseMeter(() => [...pids.server, ...redisPids, ...pids.load, process.pid]);
   return {
     stop() {
-      const { otherCores, load1 } = noise.stop();
+      const { otherCores, stealCores, load1 } = noise.stop();
       return {
         seconds: (performance.now() - t0) / 1000,
         serverCpuS: (sum(pids.server) - server0) / 1e9,
         redisCpuS: (sum(redisPids) - redis0) / 1e9,
         loadCpuS: (sum(pids.load) - load0) / 1e9,
         otherCores,
+        stealCores,
         load1,
       };
     },
@@ -44,6 +47,7 @@ export function startWindow(pids: Pids): { stop(): Window } {
 export function flagsOf(window: Window, loadCores: number): string[] {
   const flags: string[] = [];
   if (window.otherCores > 0.25) flags.push(`noisy: other processes used ${window.otherCores.toFixed(2)} cores`);
+  if (window.stealCores > 0.25) flags.push(`noisy: the hypervisor took ${window.stealCores.toFixed(2)} cores (steal time)`);
   const loadUse = window.loadCpuS / window.seconds;
   if (loadUse > 0.85 * loadCores) flags.push(`load generator busy: ${loadUse.toFixed(2)} of ${loadCores} cores`);
   return flags;

@@ -38,12 +38,18 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
-export function machineJiffies(): { busy: number; total: number } {
-  const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+/**
+ * Jiffies of the whole machine, from the first line of /proc/stat: busy
+ * (processes, kernel, interrupts), steal (time the hypervisor gave to other
+ * guests: this machine's cores were not ours) and total. Guest time is
+ * already counted in user time, so it is left out.
+ */
+export function machineJiffies(): { busy: number; steal: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  return { busy: total - idle, total };
+  const steal = fields[7] ?? 0;
+  return { busy: total - idle - steal, steal, total };
 }
 
 /** Pins every thread of `pid` to the given CPU list (`taskset -a -p -c`); false when taskset fails. */
@@ -69,7 +75,7 @@ export function corePlan(): { server: string | null; load: string | null; cores:
  * Watches how busy the machine is besides our own processes. `stop()` returns
  * the average number of cores used by everything else during the window.
  */
-export function noiseMeter(ownPids: () => number[]): { stop(): { otherCores: number; load1: number } } {
+export function noiseMeter(ownPids: () => number[]): { stop(): { otherCores: number; stealCores: number; load1: number } } {
   const hz = 100; // USER_HZ on Linux
   const start = machineJiffies();
   const ownStart = ownPids().reduce((sum, pid) => sum + cpuNs(pid), 0);
@@ -80,7 +86,8 @@ export function noiseMeter(ownPids: () => number[]): { stop(): { otherCores: num
       const seconds = (performance.now() - t0) / 1000;
       const busy = (end.busy - start.busy) / hz;
       const own = (ownPids().reduce((sum, pid) => sum + cpuNs(pid), 0) - ownStart) / 1e9;
-      return { otherCores: Math.max(0, (busy - own) / Math.max(seconds, 1e-3)), load1: loadavg()[0]! };
+      const span = Math.max(seconds, 1e-3);
+      return { otherCores: Math.max(0, (busy - own) / span), stealCores: (end.steal - start.steal) / hz / span, load1: loadavg()[0]! };
     },
   };
 }

@@ -65,7 +65,7 @@ function combine(list: Result[]): Result & { rounds: number } {
     lost: list.reduce((sum, r) => sum + r.lost, 0),
     p50: mid((r) => r.p50), p90: mid((r) => r.p90), p99: mid((r) => r.p99), max: Math.max(...list.map((r) => r.max)),
     serverCores: mid((r) => r.serverCores), serverCpuS: mid((r) => r.serverCpuS), cpuUsPerDelivery: mid((r) => r.cpuUsPerDelivery),
-    redisCores: mid((r) => r.redisCores), loadCores: mid((r) => r.loadCores), otherCores: mid((r) => r.otherCores),
+    redisCores: mid((r) => r.redisCores), loadCores: mid((r) => r.loadCores), otherCores: mid((r) => r.otherCores), stealCores: mid((r) => r.stealCores),
     // A flag ("noisy", "load generator busy") counts when most rounds have it: one noisy round does not flag the median.
     flags: [...new Set(list.flatMap((r) => r.flags.map(flagKind)))]
       .filter((kind) => list.filter((r) => r.flags.some((flag) => flagKind(flag) === kind)).length * 2 > list.length),

@@ -33,6 +33,7 @@ export async function roomsPhase(ctx: RunContext, pool: LoadPool, options: Rooms
     redisCores: round(w.redisCpuS / w.seconds, 3),
     loadCores: round(w.loadCpuS / w.seconds, 3),
     otherCores: round(w.otherCores, 2),
+    stealCores: round(w.stealCores, 2),
     flags: flagsOf(w, ctx.loadCores),
   };
 }

@@ -144,7 +144,14 @@ class HttpBridge {
         if (event.more_trailers !== true) {
           this.#complete = true;
           if (this.#disconnected || this.#closed) return;
-          if (this.#trailerPairs.length > 0) this.#res.addTrailers(this.#trailerPairs);
+          try {
+            if (this.#trailerPairs.length > 0) this.#res.addTrailers(this.#trailerPairs);
+          } catch (error) {
+            // A trailer Node refuses (a newline in it, say): the body is out, so the client
+            // must not take the response for complete; the connection is dropped.
+            this.#res.destroy();
+            throw new ProtocolError(`Invalid trailer in 'http.response.trailers': ${(error as Error).message}`);
+          }
           this.#res.end();
         }
         return;

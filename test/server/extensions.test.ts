@@ -163,4 +163,26 @@ describe('HTTP response trailers', () => {
     assert.match(failures[0]!, /without 'trailers: true'/);
     assert.match(failures[1]!, /before the body completed/);
   });
+
+  test('a trailer that could split the response is refused at the call; the client sees a dropped response, not a complete one', async () => {
+    const failures: string[] = [];
+    const server = await serve(async (scope, receive, send) => {
+      if (scope.type !== 'http') return;
+      await receive();
+      await send({ type: 'http.response.start', status: 200, trailers: true });
+      await send({ type: 'http.response.body', body: bytes('data') });
+      await send({ type: 'http.response.trailers', headers: [[bytes('x-sum'), bytes('1\r\nx-evil: 1')]] })
+        .catch((error: Error) => { failures.push(error.message); });
+    });
+    const outcome = await new Promise<string>((resolve) => {
+      http.get(`${server.url}/`, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(`complete ${JSON.stringify(res.trailers)}`));
+        res.on('error', () => resolve('dropped'));
+        res.on('aborted', () => resolve('dropped'));
+      }).on('error', () => resolve('dropped'));
+    });
+    assert.equal(outcome, 'dropped');
+    assert.match(failures[0]!, /Invalid trailer/);
+  });
 });

@@ -20,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { RedisChannelLayer } from '../src/redis/index.js';
+import { RedisChannelLayer } from 'switchyard/redis';
 
 const REDIS = 'redis://127.0.0.1:6379/0';
 const MEMBERS = 500;

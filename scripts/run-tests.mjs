@@ -2,6 +2,9 @@
 // Runs every test file under test/ with Node's own test runner (through tsx),
 // after making sure a Redis answers on 127.0.0.1:6379: the layer and interop
 // suites talk to a real Redis, and a fresh machine may not have one running.
+// The `switchyard-source` condition (inherited by every child process through
+// NODE_OPTIONS) makes `import 'switchyard'` load the TypeScript sources, the same
+// modules the tests import by path: one copy of the library, no build needed.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +26,6 @@ const files = only.length > 0 ? only : findTests('test');
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=switchyard-source`.trim() } },
 );
 process.exit(result.status ?? 1);

@@ -16,6 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
 fi
-# npm ci would refuse the lock file: the registry here lacks some platforms' optional
-# native packages (msgpackr-extract for macOS), which npm install tolerates.
-npm install --no-audit --no-fund
+# npm ci installs exactly the lock file (every platform's optional native package is
+# listed in it, so it matches package.json here and on any other machine); its
+# prepare script builds dist/.
+npm ci --no-audit --no-fund

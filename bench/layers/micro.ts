@@ -8,7 +8,7 @@
  */
 import type { ChannelLayer } from '../../src/layers/base.js';
 import { InMemoryChannelLayer } from '../../src/layers/memory.js';
-import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
+import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 
 const kind = process.argv[2] ?? 'memory';
 const url = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/13';

@@ -11,9 +11,8 @@
  */
 import http from 'node:http';
 import { WebSocketServer } from 'ws';
-import { type Application, type Receive, type Scope, type Send, scopeWith } from '../../src/asgi.js';
-import { ProtocolTypeRouter, URLRouter } from '../../src/index.js';
-import { serve } from '../../src/server/index.js';
+import { type Application, type Receive, type Scope, type Send, scopeWith, ProtocolTypeRouter, URLRouter } from 'switchyard';
+import { serve } from 'switchyard/server';
 import { ChatConsumer } from '../../examples/chat/consumers.js';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 

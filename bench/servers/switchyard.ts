@@ -10,9 +10,9 @@
  * sessions, auth, limits), with the per-connection rate limit raised so the
  * bench's sender is not throttled.
  */
-import type { Application } from '../../src/asgi.js';
-import { ProtocolTypeRouter, URLRouter } from '../../src/index.js';
-import { serve } from '../../src/server/index.js';
+import type { Application } from 'switchyard';
+import { ProtocolTypeRouter, URLRouter } from 'switchyard';
+import { serve } from 'switchyard/server';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 
 const port = Number(process.env.PORT ?? 8003);

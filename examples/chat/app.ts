@@ -25,12 +25,11 @@
  *   connection (default 10 / 20); `CHAT_MAX_CONNECTIONS_PER_ADDRESS`
  *   (default 0: no limit).
  */
-import { ProtocolTypeRouter, URLRouter } from '../../src/index.js';
-import { logger } from '../../src/log.js';
+import { ProtocolTypeRouter, URLRouter, logger } from 'switchyard';
 import {
   AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, MemorySessionStore, RedisSessionStore,
   SessionManager, SignedCookieSessionStore, type SessionStore,
-} from '../../src/middleware/index.js';
+} from 'switchyard/middleware';
 import { createAuthHttpApp } from './auth.js';
 import { ChatConsumer } from './consumers.js';
 import { chatHttpApp } from './http.js';

@@ -18,9 +18,9 @@
  * address (10 at once, then one every 6 s), against password guessing.
  */
 import { readFile } from 'node:fs/promises';
-import type { Application, Header, HttpScope, Receive, ReceiveEvent, Send } from '../../src/asgi.js';
-import { getHeader, utf8 } from '../../src/asgi.js';
-import { TokenBucket, isAuthenticated, login, logout, parseOrigin } from '../../src/middleware/index.js';
+import type { Application, Header, HttpScope, Receive, ReceiveEvent, Send } from 'switchyard';
+import { getHeader, utf8 } from 'switchyard';
+import { TokenBucket, isAuthenticated, login, logout, parseOrigin } from 'switchyard/middleware';
 import type { UserStore } from './users.js';
 
 /** Options of {@link createAuthHttpApp}. */

@@ -15,8 +15,8 @@
  * Room broadcasts go through `forward()`, so a message to a room of 500 is
  * encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer, getChannelLayer } from '../../src/index.js';
-import { Presence, type PresenceChange } from '../../src/presence/index.js';
+import { WebsocketConsumer, getChannelLayer } from 'switchyard';
+import { Presence, type PresenceChange } from 'switchyard/presence';
 
 /** The longest message the room accepts (the tutorial's limit). */
 export const MAX_MESSAGE_LENGTH = 1000;

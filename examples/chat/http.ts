@@ -22,8 +22,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Application, Header, HttpScope, Send } from '../../src/asgi.js';
-import { getHeader, utf8 } from '../../src/asgi.js';
+import type { Application, Header, HttpScope, Send } from 'switchyard';
+import { getHeader, utf8 } from 'switchyard';
 
 /** Room names the chat accepts: the WebSocket route's `\w+`. */
 export const ROOM_NAME = /^\w+$/;

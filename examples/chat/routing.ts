@@ -1,5 +1,5 @@
 /** The chat's WebSocket routes, as the tutorial's `chat/routing.py`. */
-import { rePath } from '../../src/index.js';
+import { rePath } from 'switchyard';
 import { ChatConsumer } from './consumers.js';
 
 export const websocketUrlPatterns = [

@@ -5,9 +5,8 @@
  * `redis://127.0.0.1:6379/0` to share rooms between processes).
  * The same app runs under the CLI: `npx switchyard serve examples/chat/app.ts:application`.
  */
-import { prepareChannelLayers } from '../../src/layers/registry.js';
-import { setLogger } from '../../src/log.js';
-import { createLogger, serve } from '../../src/server/index.js';
+import { prepareChannelLayers, setLogger } from 'switchyard';
+import { createLogger, serve } from 'switchyard/server';
 import { application } from './app.js';
 
 const logger = createLogger({ level: process.env.SWITCHYARD_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info' });

@@ -13,7 +13,7 @@ import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual, typ
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AuthenticatedUser } from '../../src/middleware/index.js';
+import type { AuthenticatedUser } from 'switchyard/middleware';
 
 /** A signed-in chat user, as `scope.user` holds it. */
 export interface ChatUser extends AuthenticatedUser {

@@ -7,9 +7,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { Application } from '../../src/asgi.js';
-import { configureChannelLayers } from '../../src/index.js';
-import { serve, type Server } from '../../src/server/index.js';
+import type { Application } from 'switchyard';
+import { configureChannelLayers } from 'switchyard';
+import { serve, type Server } from 'switchyard/server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`npm run setup\` (Debian's chromium package)`);

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import './typing-speed.js';
-import { configureChannelLayers } from '../../src/index.js';
-import { serve, type Server } from '../../src/server/index.js';
+import { configureChannelLayers } from 'switchyard';
+import { serve, type Server } from 'switchyard/server';
 import { application } from '../../examples/chat/app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

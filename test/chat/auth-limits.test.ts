@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import type { Application } from '../../src/asgi.js';
-import { InMemoryChannelLayer, ProtocolTypeRouter, URLRouter, configureChannelLayers } from '../../src/index.js';
+import type { Application } from 'switchyard';
+import { InMemoryChannelLayer, ProtocolTypeRouter, URLRouter, configureChannelLayers } from 'switchyard';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 import { start, type TestServer } from '../server/helpers.js';
 

@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Application } from '../../src/asgi.js';
-import { InMemoryChannelLayer, configureChannelLayers } from '../../src/index.js';
-import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
+import type { Application } from 'switchyard';
+import { InMemoryChannelLayer, configureChannelLayers } from 'switchyard';
+import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'chat-auth-'));
 process.env.CHAT_USERS_FILE = join(dir, 'users.json');

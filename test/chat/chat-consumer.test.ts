@@ -1,8 +1,8 @@
 // The seeds' ChatConsumer (examples/chat), driven with communicators: no server.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryChannelLayer, URLRouter, configureChannelLayers } from '../../src/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+import { InMemoryChannelLayer, URLRouter, configureChannelLayers } from 'switchyard';
+import { WebsocketCommunicator } from 'switchyard/testing';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 
 const application = URLRouter(websocketUrlPatterns);

@@ -1,7 +1,7 @@
 // The chat's HTTP app, called directly as an ASGI app: no server, no socket.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HttpScope, SendEvent } from '../../src/asgi.js';
+import type { HttpScope, SendEvent } from 'switchyard';
 import { chatHttpApp, createChatHttpApp } from '../../examples/chat/http.js';
 
 interface Response {

@@ -12,7 +12,7 @@ import {
   backoffDelay,
   type ClientEvents,
   type ClientOptions,
-} from '../../src/client/index.js';
+} from 'switchyard/client';
 
 const FAST = { minDelay: 10, maxDelay: 40 } satisfies ClientOptions;
 

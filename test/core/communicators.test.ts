@@ -1,8 +1,8 @@
 // Ports django/channels tests/test_testing.py.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Application, type WebSocketScope, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from '../../src/index.js';
-import { ApplicationCommunicator, HttpCommunicator, TimeoutError, WebsocketCommunicator } from '../../src/testing/index.js';
+import { type Application, type WebSocketScope, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from 'switchyard';
+import { ApplicationCommunicator, HttpCommunicator, TimeoutError, WebsocketCommunicator } from 'switchyard/testing';
 
 beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
 

@@ -1,8 +1,8 @@
 // Ports django/channels tests/test_generic_http.py, plus SSE and long-poll, which Django's consumer cannot do.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HttpConsumer, InMemoryChannelLayer, ProtocolError, configureChannelLayers } from '../../src/index.js';
-import { HttpCommunicator } from '../../src/testing/index.js';
+import { HttpConsumer, InMemoryChannelLayer, ProtocolError, configureChannelLayers } from 'switchyard';
+import { HttpCommunicator } from 'switchyard/testing';
 
 let layer: InMemoryChannelLayer;
 beforeEach(() => {

@@ -17,7 +17,7 @@ import {
   requireValidGroupName,
   resetChannelLayers,
   setChannelLayer,
-} from '../../src/index.js';
+} from 'switchyard';
 import { abortAfter, delay } from '../helpers/time.js';
 
 test('test_channel_and_group_name_validation', () => {

@@ -12,7 +12,7 @@ import {
   inheritPathRouting,
   path,
   rePath,
-} from '../../src/index.js';
+} from 'switchyard';
 
 /** An app that records the scope it was called with. */
 function recorder(label: string) {

@@ -16,8 +16,8 @@ import {
   handlerName,
   path,
   type WebSocketReceiveEvent,
-} from '../../src/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+} from 'switchyard';
+import { WebsocketCommunicator } from 'switchyard/testing';
 import { abortAfter, delay } from '../helpers/time.js';
 
 let layer: InMemoryChannelLayer;

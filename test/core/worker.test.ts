@@ -1,7 +1,7 @@
 // runworker: a ChannelNameRouter app served from named channels (Django's Worker).
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncConsumer, ChannelNameRouter, InMemoryChannelLayer, configureChannelLayers, runWorker, type LayerMessage } from '../../src/index.js';
+import { AsyncConsumer, ChannelNameRouter, InMemoryChannelLayer, configureChannelLayers, runWorker, type LayerMessage } from 'switchyard';
 import { abortAfter } from '../helpers/time.js';
 
 let layer: InMemoryChannelLayer;

@@ -14,12 +14,6 @@ function snippets(file: string): string[] {
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
-function toSource(code: string): string {
-  // Snippets import the package by name; here it is the source tree.
-  return code
-    .replace(/from 'switchyard'/g, `from '${join(root, 'src/index.js')}'`)
-    .replace(/from 'switchyard\/(\w+)'/g, (_, sub) => `from '${join(root, 'src', sub, 'index.js')}'`);
-}
 
 const blocks = [...snippets('docs/guide.md').map((code, i) => ({ name: `guide-${i + 1}`, code })),
   ...snippets('README.md').map((code, i) => ({ name: `readme-${i + 1}`, code }))];
@@ -31,7 +25,7 @@ test('the guide and README have TypeScript examples', () => {
 test('every TypeScript block of the guide and README compiles under strict settings', () => {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  for (const { name, code } of blocks) writeFileSync(join(outDir, `${name}.ts`), toSource(code));
+  for (const { name, code } of blocks) writeFileSync(join(outDir, `${name}.ts`), code);
   writeFileSync(join(outDir, 'tsconfig.json'), JSON.stringify({
     extends: '../../tsconfig.json',
     compilerOptions: { noEmit: true, rootDir: root },
@@ -46,7 +40,7 @@ test('the guide\'s testing example passes when run', () => {
   assert.ok(testing, 'the guide has a communicator example');
   const file = join(outDir, 'run-testing-example.test.ts');
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(file, toSource(testing.code));
+  writeFileSync(file, testing.code);
   // A nested test runner reports to its parent when NODE_TEST_CONTEXT is set; run it standalone.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { encoding: 'utf8', cwd: root, env: { ...env, NODE_ENV: 'test' } });

@@ -4,8 +4,8 @@
 // sharded over two Redis hosts (two databases).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LayerLogger } from '../../src/redis/index.js';
-import { RedisChannelLayer } from '../../src/redis/index.js';
+import type { LayerLogger } from 'switchyard/redis';
+import { RedisChannelLayer } from 'switchyard/redis';
 import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
 import { DjangoPeer, bytes } from './peer.js';
 

@@ -3,7 +3,7 @@
 // Django consumer and a Switchyard channel, a channels Worker, and two hosts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisPubSubChannelLayer } from '../../src/redis/index.js';
+import { RedisPubSubChannelLayer } from 'switchyard/redis';
 import { delay } from '../helpers/time.js';
 import { DjangoPeer, bytes } from './peer.js';
 

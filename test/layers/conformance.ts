@@ -10,8 +10,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LayerMessage } from '../../src/asgi.js';
-import { ChannelFull, InvalidMessageError, InvalidNameError } from '../../src/errors.js';
+import type { LayerMessage } from 'switchyard';
+import { ChannelFull, InvalidMessageError, InvalidNameError } from 'switchyard';
 import type { BaseLayerOptions, ChannelLayer } from '../../src/layers/base.js';
 import { delay } from '../helpers/time.js';
 

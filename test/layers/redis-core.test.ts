@@ -3,12 +3,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { ChannelFull, ImproperlyConfigured, InvalidMessageError, InvalidNameError, LayerUnavailableError } from '../../src/errors.js';
-import { buildChannelLayer } from '../../src/layers/registry.js';
+import { ChannelFull, ImproperlyConfigured, InvalidMessageError, InvalidNameError, LayerUnavailableError, buildChannelLayer } from 'switchyard';
 import {
   Fernet, InvalidToken, MessageCodec, layerOptionsFromUrl, normalizeHosts, MultiFernet, RedisChannelLayer, ScoreClock, SerializerDoesNotExist, type LayerLogger,
   channelKey, crc32, deriveFernetKey, getSerializer, groupKey, jsonSerializer, msgpackSerializer, registerSerializer, shardIndex,
-} from '../../src/redis/index.js';
+} from 'switchyard/redis';
 import { Inbox } from '../../src/redis/inbox.js';
 import { delay } from '../helpers/time.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';

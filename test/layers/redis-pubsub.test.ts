@@ -3,9 +3,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { InvalidChannelLayerError, LayerUnavailableError } from '../../src/errors.js';
-import { buildChannelLayer } from '../../src/layers/registry.js';
-import { type LayerLogger, RedisPubSubChannelLayer, type RedisPubSubChannelLayerOptions } from '../../src/redis/index.js';
+import { InvalidChannelLayerError, LayerUnavailableError, buildChannelLayer } from 'switchyard';
+import { type LayerLogger, RedisPubSubChannelLayer, type RedisPubSubChannelLayerOptions } from 'switchyard/redis';
 import { delay } from '../helpers/time.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
 import { OwnedRedis } from './redis-server.js';

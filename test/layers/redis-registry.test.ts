@@ -2,8 +2,7 @@
 // prepareChannelLayers() (this file must not import src/redis statically).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidChannelLayerError } from '../../src/errors.js';
-import { buildChannelLayer, closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers } from '../../src/layers/registry.js';
+import { InvalidChannelLayerError, buildChannelLayer, closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers } from 'switchyard';
 
 test('redis URLs need switchyard/redis; prepareChannelLayers() loads it for core and pub/sub flavours', async () => {
   assert.throws(() => buildChannelLayer('redis://127.0.0.1:6379/0'), InvalidChannelLayerError);

@@ -2,12 +2,12 @@
 // a tampered, expired or unsigned session cookie is treated as anonymous.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Application } from '../../src/asgi.js';
+import type { Application } from 'switchyard';
 import {
   AnonymousUser, AuthMiddlewareStack, BACKEND_SESSION_KEY, HASH_SESSION_KEY, MemorySessionStore, SESSION_KEY,
   SessionManager, Signer, authEvents, getSession, getUser, login, logout, type AuthenticatedUser,
-} from '../../src/middleware/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+} from 'switchyard/middleware';
+import { WebsocketCommunicator } from 'switchyard/testing';
 
 interface TestUser extends AuthenticatedUser { id: string; sessionAuthHash: string }
 const users = new Map<string, TestUser>([

@@ -1,9 +1,9 @@
 // Ports of Django Channels' test_set_cookie, plus the cookie parsing rules of CookieMiddleware.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Application, HttpResponseStartEvent } from '../../src/asgi.js';
-import { CookieMiddleware, deleteCookie, formatSetCookie, parseCookie, setCookie } from '../../src/middleware/index.js';
-import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
+import type { Application, HttpResponseStartEvent } from 'switchyard';
+import { CookieMiddleware, deleteCookie, formatSetCookie, parseCookie, setCookie } from 'switchyard/middleware';
+import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 
 const text = (headers: HttpResponseStartEvent['headers']) =>
   (headers ?? []).map(([n, v]) => [Buffer.from(n).toString(), Buffer.from(v).toString()]);

@@ -4,12 +4,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import express from 'express';
 import WebSocket from 'ws';
-import type { Application } from '../../src/asgi.js';
-import { ProtocolTypeRouter } from '../../src/index.js';
+import type { Application } from 'switchyard';
+import { ProtocolTypeRouter } from 'switchyard';
 import {
   AuthMiddlewareStack, SessionManager, expressSession, getSession, login, logout, type AuthenticatedUser,
-} from '../../src/middleware/index.js';
-import { nodeHandler } from '../../src/server/index.js';
+} from 'switchyard/middleware';
+import { nodeHandler } from 'switchyard/server';
 import { start, type TestServer } from '../server/helpers.js';
 
 const alice: AuthenticatedUser = { id: 'a1', username: 'alice', isAuthenticated: true, sessionAuthHash: 'h1' };

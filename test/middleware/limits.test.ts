@@ -2,11 +2,10 @@
 // connection caps, and the per-connection group cap.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Application } from '../../src/asgi.js';
-import { TooManyGroups } from '../../src/errors.js';
-import { InMemoryChannelLayer } from '../../src/index.js';
-import { LimitsMiddleware, TokenBucket, withGroupLimit } from '../../src/middleware/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+import type { Application } from 'switchyard';
+import { TooManyGroups, InMemoryChannelLayer } from 'switchyard';
+import { LimitsMiddleware, TokenBucket, withGroupLimit } from 'switchyard/middleware';
+import { WebsocketCommunicator } from 'switchyard/testing';
 
 test('TokenBucket: a burst, then the refill rate', () => {
   const bucket = new TokenBucket(3, 2, 0);

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import type { Application } from '../../src/asgi.js';
-import { AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, resolveAllowedHosts } from '../../src/middleware/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
-import { logger, setLogger } from '../../src/log.js';
+import type { Application } from 'switchyard';
+import { AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, resolveAllowedHosts } from 'switchyard/middleware';
+import { WebsocketCommunicator } from 'switchyard/testing';
+import { logger, setLogger } from 'switchyard';
 import { start } from '../server/helpers.js';
 
 const echoAccept: Application = async (_scope, receive, send) => {

@@ -1,10 +1,10 @@
 // One conformance suite, run against every session store (memory, Redis, signed cookie).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionUpdateError } from '../../src/errors.js';
+import { SessionUpdateError } from 'switchyard';
 import {
   MemorySessionStore, RedisSessionStore, SignedCookieSessionStore, SessionManager, type SessionStore,
-} from '../../src/middleware/index.js';
+} from 'switchyard/middleware';
 import { delay } from '../helpers/time.js';
 
 const REDIS_PREFIX = `test:mw-stores:${process.pid}:`;

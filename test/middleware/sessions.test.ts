@@ -2,12 +2,12 @@
 // test_session_saves, test_session_save_update_error; key rotation and WebSocket saves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Application, HttpScope } from '../../src/asgi.js';
-import { SuspiciousOperation } from '../../src/errors.js';
+import type { Application, HttpScope } from 'switchyard';
+import { SuspiciousOperation } from 'switchyard';
 import {
   MemorySessionStore, SessionManager, SessionMiddlewareStack, Signer, getSession,
-} from '../../src/middleware/index.js';
-import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
+} from 'switchyard/middleware';
+import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 
 const SECRETS = ['test-secret'];
 

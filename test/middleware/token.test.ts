@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT, UnsecuredJWT, generateKeyPair } from 'jose';
-import type { Application } from '../../src/asgi.js';
-import { TokenAuthMiddleware } from '../../src/middleware/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+import type { Application } from 'switchyard';
+import { TokenAuthMiddleware } from 'switchyard/middleware';
+import { WebsocketCommunicator } from 'switchyard/testing';
 
 const SECRET = 'a-test-secret-of-decent-length-0123456789';
 const key = new TextEncoder().encode(SECRET);

@@ -2,8 +2,8 @@
 // where test/core covers the behaviour only in part.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Application, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, WebsocketConsumer, configureChannelLayers } from '../../src/index.js';
-import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
+import { type Application, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, WebsocketConsumer, configureChannelLayers } from 'switchyard';
+import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 import { abortAfter } from '../helpers/time.js';
 
 let layer: InMemoryChannelLayer;

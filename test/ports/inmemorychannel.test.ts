@@ -4,7 +4,7 @@
 // that state private, so those lines are ported as the observable behaviour only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChannelFull, InMemoryChannelLayer } from '../../src/index.js';
+import { ChannelFull, InMemoryChannelLayer } from 'switchyard';
 import { abortAfter, delay } from '../helpers/time.js';
 
 const layer = () => new InMemoryChannelLayer({ capacity: 3 });

@@ -3,7 +3,7 @@
 // bound, the "1 of 2 channels over capacity" log, and per-channel expiry with mixed sends.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisChannelLayer, type LayerLogger } from '../../src/redis/index.js';
+import { RedisChannelLayer, type LayerLogger } from 'switchyard/redis';
 import { abortAfter, delay } from '../helpers/time.js';
 
 const MULTIPLE_TEST_HOSTS = Array.from({ length: 10 }, (_, db) => `redis://127.0.0.1:6379/${db}`);

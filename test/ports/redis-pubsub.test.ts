@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisPubSubChannelLayer } from '../../src/redis/index.js';
+import { RedisPubSubChannelLayer } from 'switchyard/redis';
 import { OwnedRedis } from '../layers/redis-server.js';
 import { abortAfter, delay } from '../helpers/time.js';
 

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
+import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { layerConformance } from '../layers/conformance.js';
 import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
 import { abortAfter } from '../helpers/time.js';

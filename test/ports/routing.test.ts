@@ -14,7 +14,7 @@ import {
   inheritPathRouting,
   path,
   rePath,
-} from '../../src/index.js';
+} from 'switchyard';
 
 /** Django's MockApplication: returns a fixed value and remembers the scope it got. */
 function mock<T>(returnValue: T) {

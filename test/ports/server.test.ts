@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers } from '../../src/index.js';
-import { LifespanError } from '../../src/server/index.js';
+import { InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers } from 'switchyard';
+import { LifespanError } from 'switchyard/server';
 import { start } from '../server/helpers.js';
 
 test('a consumer served directly: lifespan auto-detected as unsupported; a message type with no handler closes with 1011', async () => {

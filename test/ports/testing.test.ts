@@ -2,8 +2,8 @@
 // covers only in part: the exact test_timeout_disconnect sequence and Django's test_connection_scope URLs.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncConsumer, InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers } from '../../src/index.js';
-import { CancelledError, HttpCommunicator, TimeoutError, WebsocketCommunicator } from '../../src/testing/index.js';
+import { AsyncConsumer, InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers } from 'switchyard';
+import { CancelledError, HttpCommunicator, TimeoutError, WebsocketCommunicator } from 'switchyard/testing';
 
 beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
 

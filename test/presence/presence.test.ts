@@ -1,8 +1,8 @@
 // Presence over the in-memory layer: several replicas in one process stand for several processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryChannelLayer } from '../../src/index.js';
-import { Presence, type PresenceChange } from '../../src/presence/index.js';
+import { InMemoryChannelLayer } from 'switchyard';
+import { Presence, type PresenceChange } from 'switchyard/presence';
 import { delay } from '../helpers/time.js';
 
 async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {

@@ -4,8 +4,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import type { ChannelLayer } from '../../src/layers/base.js';
-import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
-import { Presence } from '../../src/presence/index.js';
+import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
+import { Presence } from 'switchyard/presence';
 import { delay } from '../helpers/time.js';
 
 const PREFIX = `test-presence-layers-${process.pid}`;

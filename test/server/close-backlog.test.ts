@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import type { Application } from '../../src/asgi.js';
+import type { Application } from 'switchyard';
 import { start, sleep } from './helpers.js';
 
 test('closing a flooded connection whose app stopped reading completes well before wsCloseTimeout', async () => {

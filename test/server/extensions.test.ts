@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { Application, ReceiveEvent, SendEvent } from '../../src/asgi.js';
+import type { Application, ReceiveEvent, SendEvent } from 'switchyard';
 import { bytes, deferred, serverPool, type TestServer } from './helpers.js';
 
 interface Refusal { status: number; headers: http.IncomingHttpHeaders; body: string }

@@ -3,8 +3,8 @@
 import { after } from 'node:test';
 import { pino } from 'pino';
 import type { WebSocket } from 'ws';
-import type { Application } from '../../src/asgi.js';
-import { serve, type Server, type ServerOptions } from '../../src/server/index.js';
+import type { Application } from 'switchyard';
+import { serve, type Server, type ServerOptions } from 'switchyard/server';
 
 export interface LogLine { level: number; msg: string; [key: string]: unknown }
 

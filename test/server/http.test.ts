@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import type { Application, HttpScope, ReceiveEvent } from '../../src/asgi.js';
-import { RouteNotFound } from '../../src/errors.js';
+import type { Application, HttpScope, ReceiveEvent } from 'switchyard';
+import { RouteNotFound } from 'switchyard';
 import { bytes, deferred, sleep, start, text, until, type TestServer } from './helpers.js';
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Application, ReceiveEvent } from '../../src/asgi.js';
-import { ProtocolTypeRouter } from '../../src/index.js';
-import { LifespanError } from '../../src/server/index.js';
+import type { Application, ReceiveEvent } from 'switchyard';
+import { ProtocolTypeRouter } from 'switchyard';
+import { LifespanError } from 'switchyard/server';
 import { bytes, start } from './helpers.js';
 
 const hello: Application = async (scope, _receive, send) => {

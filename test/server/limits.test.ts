@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { Application, ReceiveEvent } from '../../src/asgi.js';
+import type { Application, ReceiveEvent } from 'switchyard';
 import { deferred, serverPool, sleep, type TestServer } from './helpers.js';
 
 /** Accepts, records every event, resolves `gone` with the disconnect. */

@@ -5,9 +5,9 @@ import http from 'node:http';
 import { after, describe, test } from 'node:test';
 import express from 'express';
 import WebSocket from 'ws';
-import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, path, type Application } from '../../src/index.js';
-import { nodeHandler, scopeOf } from '../../src/server/index.js';
-import { HttpCommunicator } from '../../src/testing/index.js';
+import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, path, type Application } from 'switchyard';
+import { nodeHandler, scopeOf } from 'switchyard/server';
+import { HttpCommunicator } from 'switchyard/testing';
 import { start, type TestServer } from './helpers.js';
 
 class Shout extends WebsocketConsumer {

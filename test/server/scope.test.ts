@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { scopeWith, type Application, type Header, type WebSocketScope } from '../../src/asgi.js';
+import { scopeWith, type Application, type Header, type WebSocketScope } from 'switchyard';
 import { ProtocolTypeRouter, URLRouter, path } from '../../src/routing.js';
 import { AsyncConsumer } from '../../src/consumers/base.js';
 import { serverPool, text, type TestServer } from './helpers.js';

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebSocketScope } from '../../src/asgi.js';
-import { RouteNotFound } from '../../src/errors.js';
+import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebSocketScope, RouteNotFound } from 'switchyard';
 import { bytes, deferred, serverPool, text, until, type TestServer } from './helpers.js';
 
 /** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */

@@ -6,7 +6,7 @@
 # and the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl)
+apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl python3-psycopg2)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

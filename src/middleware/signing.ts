@@ -9,7 +9,9 @@
  * when checking, with a timing-safe comparison, so a new secret can be put
  * first while cookies signed with the old one stay valid until it is dropped.
  * `unsign` returns `null` for anything wrong (tampered, unsigned, signed with
- * an unknown secret, older than `maxAge`): callers treat that like no value.
+ * an unknown secret, older than `maxAge`, or spelled otherwise than issued:
+ * only the canonical base64url signature and base-36 timestamp verify):
+ * callers treat that like no value.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ImproperlyConfigured } from '../errors.js';
@@ -59,16 +61,21 @@ export class Signer {
     const stamped = signed.slice(0, sigDot);
     const tsDot = stamped.lastIndexOf('.');
     if (tsDot < 0) return null;
-    const given = Buffer.from(signed.slice(sigDot + 1), 'base64url');
+    // The signature is compared as text with the canonical encoding, never decoded: base64url
+    // decoders accept several spellings of the same bytes (padding, `+/`, unused low bits),
+    // and a cookie that is not byte-for-byte what we issued must not verify.
+    const given = Buffer.from(signed.slice(sigDot + 1), 'latin1');
     let valid = false;
     for (const key of this.#keys) {
-      const expected = this.#mac(key, stamped);
+      const expected = Buffer.from(this.#mac(key, stamped).toString('base64url'), 'latin1');
       // Every key is tried (no early exit), and each comparison is constant-time.
       if (given.length === expected.length && timingSafeEqual(given, expected)) valid = true;
     }
     if (!valid) return null;
-    const timestamp = Number.parseInt(stamped.slice(tsDot + 1), 36);
-    if (!Number.isFinite(timestamp)) return null;
+    // As issued: lower-case base 36, no sign, no leading zero (parseInt would read a prefix of junk).
+    const stamp = stamped.slice(tsDot + 1);
+    if (!/^(?:0|[1-9a-z][0-9a-z]*)$/.test(stamp)) return null;
+    const timestamp = Number.parseInt(stamp, 36);
     if (maxAge !== undefined && maxAge !== null && now / 1000 - timestamp > maxAge) return null;
     return stamped.slice(0, tsDot);
   }

@@ -12,6 +12,8 @@
  *
  * @example
  * ```ts
+ * import { type Application } from 'switchyard';
+ *
  * const app: Application = async (scope, receive, send) => {
  *   if (scope.type !== 'websocket') return;
  *   await receive();                              // websocket.connect
@@ -182,6 +184,9 @@ export type Application = (scope: Scope, receive: Receive, send: Send) => Promis
  *
  * @example
  * ```ts
+ * import { randomUUID } from 'node:crypto';
+ * import { type Application, scopeWith } from 'switchyard';
+ *
  * const withRequestId: Application = (scope, receive, send) => inner(scopeWith(scope, { requestId: randomUUID() }), receive, send);
  * ```
  */

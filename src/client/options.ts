@@ -40,6 +40,8 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  *
  * @example
  * ```ts
+ * import { ReconnectingWebSocket } from 'switchyard/client';
+ *
  * new ReconnectingWebSocket(url, {
  *   heartbeat: { timeout: 45_000, interval: 15_000, message: '{"type":"ping"}', isPong: ({ data }) => (data as { type?: string })?.type === 'pong' },
  * });
@@ -61,6 +63,8 @@ export interface HeartbeatOptions {
  *
  * @example
  * ```ts
+ * import { ReconnectingWebSocket } from 'switchyard/client';
+ *
  * new ReconnectingWebSocket(url, { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
  * ```
  */

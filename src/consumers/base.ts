@@ -96,6 +96,8 @@ export interface ConsumerApplication<C extends AsyncConsumer = AsyncConsumer> ex
  *
  * @example
  * ```ts
+ * import { AsyncConsumer, StopConsumer, type WebSocketReceiveEvent } from 'switchyard';
+ *
  * class Echo extends AsyncConsumer {
  *   async websocket_connect() { await this.baseSend({ type: 'websocket.accept' }); }
  *   async websocket_receive(event: WebSocketReceiveEvent) { await this.baseSend({ type: 'websocket.send', text: event.text }); }

@@ -19,6 +19,8 @@ import { reserveFrameworkMethods, AsyncConsumer } from './base.js';
  *
  * @example Server-Sent Events fed by a group
  * ```ts
+ * import { HttpConsumer } from 'switchyard';
+ *
  * class Ticker extends HttpConsumer {
  *   override async handle() {
  *     await this.sendHeaders({ headers: { 'content-type': 'text/event-stream' } });

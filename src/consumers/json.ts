@@ -28,6 +28,8 @@ const problemMessages: Record<InvalidFrameProblem, string> = {
  *
  * @example
  * ```ts
+ * import { JsonWebsocketConsumer } from 'switchyard';
+ *
  * class Echo extends JsonWebsocketConsumer {
  *   override async receiveJson(content: unknown) { await this.sendJson({ echo: content }); }
  * }

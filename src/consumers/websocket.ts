@@ -78,6 +78,8 @@ const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
  *
  * @example
  * ```ts
+ * import { WebsocketConsumer } from 'switchyard';
+ *
  * class Chat extends WebsocketConsumer {
  *   static override groups = ['lobby'];
  *   override async receive(data: string | Uint8Array) {

@@ -56,6 +56,8 @@ registerLayerBackend('memory:', (url) => new InMemoryChannelLayer(optionsFromQue
  *
  * @example
  * ```ts
+ * import { configureChannelLayers, InMemoryChannelLayer } from 'switchyard';
+ *
  * configureChannelLayers({ default: 'redis://127.0.0.1:6379/0', local: new InMemoryChannelLayer() });
  * ```
  */

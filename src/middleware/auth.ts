@@ -74,6 +74,8 @@ export interface AuthOptions<U extends AuthenticatedUser = AuthenticatedUser> {
  *
  * @example
  * ```ts
+ * import { isAuthenticated } from 'switchyard';
+ *
  * if (!isAuthenticated(this.scope.user)) return this.close(4001);
  * ```
  */
@@ -87,6 +89,8 @@ export function isAuthenticated(user: unknown): user is AuthenticatedUser {
  *
  * @example
  * ```ts
+ * import { authEvents, logger } from 'switchyard';
+ *
  * authEvents.on('userLoggedIn', ({ user }) => logger.info({ user: user.username }, 'login'));
  * ```
  */
@@ -109,6 +113,8 @@ type Slots = { session?: unknown; user?: unknown };
  *
  * @example
  * ```ts
+ * import { constantTimeEqual } from 'switchyard';
+ *
  * constantTimeEqual(storedHash, user.sessionAuthHash);
  * ```
  */
@@ -132,6 +138,8 @@ function requireSession(target: AuthTarget): Session {
  *
  * @example
  * ```ts
+ * import { getUser } from 'switchyard';
+ *
  * const user = await getUser(scope, { loadUser: users.byId });
  * ```
  */
@@ -159,6 +167,8 @@ export async function getUser<U extends AuthenticatedUser>(target: AuthTarget, o
  *
  * @example
  * ```ts
+ * import { getSession, login } from 'switchyard';
+ *
  * await login(this.scope, user);
  * await getSession(this.scope).save(); // WebSocket
  * ```
@@ -191,6 +201,8 @@ export async function login(target: AuthTarget, user?: AuthenticatedUser | null,
  *
  * @example
  * ```ts
+ * import { logout } from 'switchyard';
+ *
  * await logout(scope);
  * ```
  */
@@ -209,6 +221,8 @@ export async function logout(target: AuthTarget): Promise<void> {
  *
  * @example
  * ```ts
+ * import { AuthMiddleware, CookieMiddleware, SessionMiddleware } from 'switchyard';
+ *
  * const app = CookieMiddleware(SessionMiddleware(AuthMiddleware(inner, { loadUser }), { secrets }));
  * ```
  */
@@ -233,6 +247,8 @@ export interface AuthStackOptions<U extends AuthenticatedUser = AuthenticatedUse
  *
  * @example
  * ```ts
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, ProtocolTypeRouter, URLRouter } from 'switchyard';
+ *
  * export const application = ProtocolTypeRouter({
  *   websocket: AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes), { sessions, loadUser: users.byId })),
  * });

@@ -26,6 +26,9 @@ export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inn
  *
  * @example
  * ```ts
+ * import { randomUUID } from 'node:crypto';
+ * import { type Application, middleware, scopeWith } from 'switchyard';
+ *
  * const WithRequestId = (inner: Application) =>
  *   middleware(inner, (scope, receive, send, app) => app(scopeWith(scope, { requestId: randomUUID() }), receive, send));
  * ```
@@ -51,6 +54,8 @@ export function middleware(inner: Application, handle: MiddlewareHandler): Appli
  *
  * @example
  * ```ts
+ * import { BaseMiddleware, logger, type Receive, type Scope, type Send } from 'switchyard';
+ *
  * class QueryStringLogger extends BaseMiddleware {
  *   override async call(scope: Scope, receive: Receive, send: Send) {
  *     logger.info({ qs: String(scope.query_string) });

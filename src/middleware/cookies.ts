@@ -32,6 +32,8 @@ function unquote(value: string): string {
  *
  * @example
  * ```ts
+ * import { parseCookie } from 'switchyard';
+ *
  * parseCookie('sessionid=abc; theme="dark"'); // { sessionid: 'abc', theme: 'dark' }
  * ```
  */
@@ -52,6 +54,8 @@ export function parseCookie(header: string): Cookies {
  *
  * @example
  * ```ts
+ * import { CookieMiddleware, URLRouter } from 'switchyard';
+ *
  * const app = CookieMiddleware(URLRouter(routes));
  * // in a consumer: this.scope.cookies?.theme
  * ```
@@ -112,6 +116,8 @@ function quote(value: string): string {
  *
  * @example
  * ```ts
+ * import { httpDate } from 'switchyard';
+ *
  * httpDate(0); // 'Thu, 01 Jan 1970 00:00:00 GMT'
  * ```
  */
@@ -124,6 +130,8 @@ export function httpDate(epochSeconds: number): string {
  *
  * @example
  * ```ts
+ * import { formatSetCookie } from 'switchyard';
+ *
  * formatSetCookie('theme', 'dark', { maxAge: 60 }); // 'theme=dark; expires=…; Max-Age=60; Path=/; SameSite=lax'
  * ```
  */
@@ -161,6 +169,8 @@ export type CookieMessage = Pick<HttpResponseStartEvent, 'headers'>;
  *
  * @example
  * ```ts
+ * import { setCookie } from 'switchyard';
+ *
  * const start = { type: 'http.response.start', status: 200, headers: [] };
  * setCookie(start, 'Testing-Key', 'testing-value');
  * // headers: [[b'Set-Cookie', b'Testing-Key=testing-value; Path=/; SameSite=lax']]
@@ -176,6 +186,8 @@ export function setCookie(message: CookieMessage, key: string, value = '', optio
  *
  * @example
  * ```ts
+ * import { deleteCookie } from 'switchyard';
+ *
  * deleteCookie(start, 'sessionid');
  * ```
  */

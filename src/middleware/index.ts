@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { ProtocolTypeRouter, RedisSessionStore, URLRouter } from 'switchyard';
  * import { AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, SessionManager } from 'switchyard/middleware';
  *
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [process.env.SECRET_KEY!] });

@@ -64,6 +64,8 @@ export const DEFAULT_LIMITS: Required<LimitsOptions> = {
  *
  * @example
  * ```ts
+ * import { TokenBucket } from 'switchyard';
+ *
  * const bucket = new TokenBucket(20, 10); // 20 at once, 10 per second
  * if (!bucket.take()) dropMessage();
  * ```
@@ -98,6 +100,8 @@ const RATE_NOTICE = JSON.stringify({ type: 'error', code: 'rate_limited', messag
  *
  * @example
  * ```ts
+ * import { AuthMiddlewareStack, LimitsMiddleware } from 'switchyard';
+ *
  * const app = LimitsMiddleware(AuthMiddlewareStack(router, auth), { messagesPerSecond: 5, maxConnectionsPerAddress: 20 });
  * ```
  */
@@ -183,6 +187,8 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
  *
  * @example
  * ```ts
+ * import { configureChannelLayers, InMemoryChannelLayer, withGroupLimit } from 'switchyard';
+ *
  * configureChannelLayers({ default: withGroupLimit(new InMemoryChannelLayer(), 100) });
  * ```
  */

@@ -35,6 +35,10 @@ export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (
  *
  * @example
  * ```ts
+ * import express from 'express';
+ * import { AuthMiddlewareStack, expressSession, login, ProtocolTypeRouter, RedisSessionStore, SessionManager } from 'switchyard';
+ * import { nodeHandler } from 'switchyard/server';
+ *
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [secret] });
  * const web = express();
  * web.use(expressSession(sessions, { loadUser: users.byId }));

@@ -45,6 +45,8 @@ const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;
  *
  * @example
  * ```ts
+ * import { parseOrigin } from 'switchyard';
+ *
  * parseOrigin('https://Chat.Example.com:8443'); // { scheme: 'https', hostname: 'chat.example.com', port: 8443 }
  * parseOrigin('example.com:8000');              // { scheme: 'example.com', hostname: null, port: null }
  * ```
@@ -93,6 +95,8 @@ export function parseOrigin(input: string): ParsedOrigin {
  *
  * @example
  * ```ts
+ * import { isSameDomain } from 'switchyard';
+ *
  * isSameDomain('a.example.com', '.example.com'); // true
  * isSameDomain('evilexample.com', '.example.com'); // false
  * ```
@@ -129,6 +133,8 @@ function matchPattern(origin: ParsedOrigin | null, pattern: string): boolean {
  *
  * @example
  * ```ts
+ * import { isOriginAllowed, utf8 } from 'switchyard';
+ *
  * isOriginAllowed([[utf8('origin'), utf8('https://chat.example.com')]], ['.example.com']); // true
  * ```
  */
@@ -165,6 +171,8 @@ export interface OriginOptions {
  *
  * @example
  * ```ts
+ * import { AuthMiddlewareStack, OriginValidator } from 'switchyard';
+ *
  * const app = OriginValidator(AuthMiddlewareStack(router, auth), ['https://chat.example.com', '.example.org']);
  * ```
  */
@@ -195,6 +203,8 @@ export interface AllowedHostsOptions extends OriginOptions {
  *
  * @example
  * ```ts
+ * import { resolveAllowedHosts } from 'switchyard';
+ *
  * resolveAllowedHosts({ allowedHosts: [], debug: true }); // ['localhost', '127.0.0.1', '[::1]']
  * ```
  */
@@ -212,6 +222,8 @@ export function resolveAllowedHosts(options: AllowedHostsOptions = {}): string[]
  *
  * @example
  * ```ts
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack } from 'switchyard';
+ *
  * // ALLOWED_HOSTS=chat.example.com,.example.org
  * const app = AllowedHostsOriginValidator(AuthMiddlewareStack(router, auth));
  * ```

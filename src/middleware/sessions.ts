@@ -33,6 +33,8 @@ import { Signer } from './signing.js';
  *
  * @example
  * ```ts
+ * import { getSession } from 'switchyard';
+ *
  * const session = getSession(this.scope);
  * const visits = ((await session.get<number>('visits')) ?? 0) + 1;
  * await session.set('visits', visits);
@@ -195,6 +197,9 @@ const DEFAULTS = {
  *
  * @example
  * ```ts
+ * import express from 'express';
+ * import { AuthMiddlewareStack, expressSession, RedisSessionStore, SessionManager, URLRouter } from 'switchyard';
+ *
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [process.env.SECRET!] });
  * const app = AuthMiddlewareStack(URLRouter(routes), { sessions, loadUser });
  * express().use(expressSession(sessions));
@@ -275,6 +280,8 @@ export class SessionManager {
  *
  * @example
  * ```ts
+ * import { getSession } from 'switchyard';
+ *
  * const cart = await getSession(this.scope).get<string[]>('cart');
  * ```
  */
@@ -294,6 +301,8 @@ export type SessionConfig = SessionManager | SessionOptions;
  *
  * @example
  * ```ts
+ * import { sessionManager } from 'switchyard';
+ *
  * const manager = sessionManager({ secrets: [secret] });
  * ```
  */
@@ -308,6 +317,8 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
  *
  * @example
  * ```ts
+ * import { CookieMiddleware, SessionMiddleware } from 'switchyard';
+ *
  * const app = CookieMiddleware(SessionMiddleware(inner, { secrets: [secret] }));
  * ```
  */
@@ -342,6 +353,8 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
  *
  * @example
  * ```ts
+ * import { RedisSessionStore, SessionMiddlewareStack, URLRouter } from 'switchyard';
+ *
  * const app = SessionMiddlewareStack(URLRouter(routes), { store: new RedisSessionStore(), secrets });
  * ```
  */

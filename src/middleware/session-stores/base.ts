@@ -17,6 +17,8 @@ export type SessionData = Record<string, unknown>;
  *
  * @example
  * ```ts
+ * import { MemorySessionStore, type SessionStore } from 'switchyard';
+ *
  * const store: SessionStore = new MemorySessionStore();
  * const token = await store.save(null, { cart: [1, 2] }, 3600);
  * await store.load(token); // { cart: [1, 2] }
@@ -43,6 +45,8 @@ export interface SessionStore {
  *
  * @example
  * ```ts
+ * import { newSessionKey } from 'switchyard';
+ *
  * newSessionKey(); // 'q0Jx…' (32 characters)
  * ```
  */

@@ -17,6 +17,8 @@ interface Entry { json: string; expiresAt: number }
  *
  * @example
  * ```ts
+ * import { MemorySessionStore, SessionMiddlewareStack } from 'switchyard';
+ *
  * const app = SessionMiddlewareStack(inner, { store: new MemorySessionStore(), secrets: [process.env.SECRET!] });
  * ```
  */

@@ -28,6 +28,8 @@ export interface RedisSessionStoreOptions {
  *
  * @example
  * ```ts
+ * import { RedisSessionStore } from 'switchyard';
+ *
  * const store = new RedisSessionStore({ url: 'redis://127.0.0.1:6379/0', prefix: 'chat:session:' });
  * ```
  */

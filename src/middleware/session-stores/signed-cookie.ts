@@ -19,6 +19,8 @@ export const MAX_SIGNED_COOKIE_TOKEN = 3800;
  *
  * @example
  * ```ts
+ * import { SessionMiddlewareStack, SignedCookieSessionStore } from 'switchyard';
+ *
  * const app = SessionMiddlewareStack(inner, { store: new SignedCookieSessionStore(), secrets: [secret] });
  * ```
  */

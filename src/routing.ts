@@ -141,6 +141,8 @@ export interface RouteOptions { kwargs?: Record<string, unknown>; name?: string 
  *
  * @example
  * ```ts
+ * import { path } from 'switchyard';
+ *
  * path('ws/chat/<str:room_name>/', ChatConsumer.asApp())
  * path('ws/post/<int:id>/', PostConsumer.asApp(), { kwargs: { live: true } })
  * ```
@@ -155,6 +157,8 @@ export function path(route: string, app: Application, options: RouteOptions = {}
  *
  * @example
  * ```ts
+ * import { rePath } from 'switchyard';
+ *
  * rePath(/^ws\/chat\/(?<room_name>\w+)\/$/, ChatConsumer.asApp())
  * rePath('ws/chat/(?P<room_name>\\w+)/$', ChatConsumer.asApp())   // Python syntax works too
  * ```
@@ -173,6 +177,8 @@ type ConnectionScope = HttpScope | WebSocketScope;
  *
  * @example
  * ```ts
+ * import { path, URLRouter } from 'switchyard';
+ *
  * const websocket = URLRouter([
  *   path('ws/chat/<str:room_name>/', ChatConsumer.asApp()),
  *   path('ws/admin/', URLRouter([path('stats/', StatsConsumer.asApp())])),
@@ -237,6 +243,8 @@ export function URLRouter(routes: Route[]): Application {
  *
  * @example
  * ```ts
+ * import { AuthMiddlewareStack, ProtocolTypeRouter } from 'switchyard';
+ *
  * export const application = ProtocolTypeRouter({ http: httpApp, websocket: AuthMiddlewareStack(websocketRouter) });
  * ```
  */
@@ -260,6 +268,8 @@ export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Applicati
  *
  * @example
  * ```ts
+ * import { ChannelNameRouter } from 'switchyard';
+ *
  * ChannelNameRouter({ 'thumbnails-generate': ThumbnailConsumer.asApp() })
  * ```
  */

@@ -34,6 +34,8 @@ export interface WorkerOptions {
  *
  * @example
  * ```ts
+ * import { ChannelNameRouter, runWorker } from 'switchyard';
+ *
  * const app = ChannelNameRouter({ 'thumbnails-generate': ThumbnailConsumer.asApp() });
  * await runWorker(app, ['thumbnails-generate'], { signal: AbortSignal.timeout(60_000) });
  * ```

@@ -27,6 +27,8 @@ export interface SignerOptions {
  *
  * @example
  * ```ts
+ * import { Signer } from 'switchyard';
+ *
  * const signer = new Signer(['new-secret', 'old-secret'], { salt: 'sessions' });
  * const cookie = signer.sign('abc');          // 'abc.t5h2k1.Qx…'
  * signer.unsign(cookie, 14 * 86400);          // 'abc', or null if tampered or too old

@@ -60,6 +60,8 @@ const defaultUser = (claims: JWTPayload): AuthenticatedUser | null =>
  *
  * @example
  * ```ts
+ * import { findToken } from 'switchyard';
+ *
  * findToken(scope, { queryParam: 'access_token' });
  * ```
  */
@@ -86,6 +88,8 @@ export function findToken(scope: Scope, options: Pick<TokenAuthOptions, 'queryPa
  *
  * @example
  * ```ts
+ * import { TokenAuthMiddleware, URLRouter } from 'switchyard';
+ *
  * const app = TokenAuthMiddleware(URLRouter(routes), {
  *   key: process.env.JWT_SECRET!, algorithms: ['HS256'], audience: 'chat',
  * });

@@ -4,6 +4,7 @@
  *
  * @example
  * ```ts
+ * import { getChannelLayer, JsonWebsocketConsumer } from 'switchyard';
  * import { Presence } from 'switchyard/presence';
  *
  * class Room extends JsonWebsocketConsumer {

@@ -57,6 +57,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *
  * @example
  * ```ts
+ * import { getChannelLayer } from 'switchyard';
+ * import { Presence } from 'switchyard/presence';
+ *
  * const presence = Presence.forLayer(getChannelLayer()!);
  * const unsubscribe = presence.subscribe('room:lobby', (change) => {
  *   for (const name of change.joined) socket.send(JSON.stringify({ type: 'user_join', username: name }));

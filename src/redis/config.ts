@@ -59,6 +59,8 @@ export function normalizeHost(entry: RedisHost): RedisOptions {
  *
  * @example
  * ```ts
+ * import { normalizeHosts } from 'switchyard/redis';
+ *
  * normalizeHosts([['redis-a', 6379], 'redis://redis-b:6379/1']); // [{ host: 'redis-a', port: 6379 }, { host: 'redis-b', port: 6379, db: 1 }]
  * ```
  */
@@ -101,6 +103,8 @@ export function optionsFromRedisUrl(raw: string): RedisOptions {
  *
  * @example
  * ```ts
+ * import { layerOptionsFromUrl } from 'switchyard/redis';
+ *
  * layerOptionsFromUrl(new URL('redis://a:6379/0?host=b:6380&prefix=chat'));
  * // { hosts: [{ host: 'a', port: 6379, db: 0 }, { host: 'b', port: 6380, db: 0 }], prefix: 'chat' }
  * ```

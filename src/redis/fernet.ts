@@ -19,6 +19,8 @@ const MAX_CLOCK_SKEW = 60;
  *
  * @example
  * ```ts
+ * import { InvalidToken } from 'switchyard/redis';
+ *
  * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) skip(); }
  * ```
  */
@@ -34,6 +36,8 @@ export class InvalidToken extends Error {
  *
  * @example
  * ```ts
+ * import { deriveFernetKey } from 'switchyard/redis';
+ *
  * deriveFernetKey('secret-key-1'); // 'psHq751fI_ThPZtXTLvgeuh3In2SvofQdwBdxndrzcw='
  * ```
  */
@@ -50,6 +54,8 @@ function decodeBase64Url(text: string): Buffer {
  *
  * @example
  * ```ts
+ * import { deriveFernetKey, Fernet } from 'switchyard/redis';
+ *
  * const f = new Fernet(deriveFernetKey('secret-key-1'));
  * f.decrypt(f.encrypt(Buffer.from('hi'))); // <Buffer 68 69>
  * ```
@@ -109,6 +115,8 @@ export class Fernet {
  *
  * @example
  * ```ts
+ * import { MultiFernet } from 'switchyard/redis';
+ *
  * const crypter = MultiFernet.fromSecrets(['new-key', 'old-key']);
  * const token = crypter.encrypt(Buffer.from('payload'));
  * ```

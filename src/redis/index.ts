@@ -16,6 +16,7 @@
  *
  * @example
  * ```ts
+ * import { configureChannelLayers } from 'switchyard';
  * import { RedisChannelLayer } from 'switchyard/redis';
  * configureChannelLayers({ default: new RedisChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'] }) });
  * // or: CHANNEL_LAYER_URL=redis+pubsub://127.0.0.1:6379/0

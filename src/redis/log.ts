@@ -26,6 +26,8 @@ export const defaultLogger: LayerLogger = {
  *
  * @example
  * ```ts
+ * import { logger } from 'switchyard';
+ *
  * const throttle = new LogThrottle(5000);
  * if (throttle.allow('redis-down')) logger.warn({ err }, 'Redis unreachable');
  * ```

@@ -66,6 +66,8 @@ export interface RedisPubSubChannelLayerOptions {
  *
  * @example
  * ```ts
+ * import { RedisPubSubChannelLayer } from 'switchyard/redis';
+ *
  * const layer = new RedisPubSubChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], onReconnect: () => resync() });
  * const me = await layer.newChannel();
  * await layer.groupAdd('room1', me);

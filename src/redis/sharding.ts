@@ -25,6 +25,8 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import { crc32 } from 'switchyard/redis';
+ *
  * crc32('key_one') & 0xfff; // 2849
  * ```
  */
@@ -41,6 +43,8 @@ export function crc32(value: string | Uint8Array): number {
  *
  * @example
  * ```ts
+ * import { shardIndex } from 'switchyard/redis';
+ *
  * shardIndex('key_one', 10); // 6
  * shardIndex('specific.abc!', 4); // 3
  * ```

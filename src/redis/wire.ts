@@ -25,6 +25,8 @@ import { type MessageSerializer, isMsgpack, msgpackSerializer } from './serializ
  *
  * @example
  * ```ts
+ * import { ASGI_CHANNEL } from 'switchyard/redis';
+ *
  * codec.encode({ type: 'chat.message', [ASGI_CHANNEL]: 'specific.abc!def' });
  * ```
  */
@@ -35,6 +37,8 @@ export const ASGI_CHANNEL = '__asgi_channel__';
  *
  * @example
  * ```ts
+ * import { channelKey } from 'switchyard/redis';
+ *
  * channelKey('asgi', 'specific.abc!def'); // 'asgispecific.abc!'
  * ```
  */
@@ -47,6 +51,8 @@ export function channelKey(prefix: string, channel: string): string {
  *
  * @example
  * ```ts
+ * import { groupKey } from 'switchyard/redis';
+ *
  * groupKey('asgi', 'test_group'); // 'asgi:group:test_group'
  * ```
  */
@@ -59,6 +65,8 @@ export function groupKey(prefix: string, group: string): string {
  *
  * @example
  * ```ts
+ * import { pubsubGroupChannel } from 'switchyard/redis';
+ *
  * pubsubGroupChannel('asgi', 'room1'); // 'asgi__group__room1'
  * ```
  */
@@ -73,6 +81,8 @@ export function pubsubGroupChannel(prefix: string, group: string): string {
  *
  * @example
  * ```ts
+ * import { ScoreClock } from 'switchyard/redis';
+ *
  * const clock = new ScoreClock();
  * clock.nextScore(); // '1795247202.975184'
  * ```
@@ -117,6 +127,8 @@ export interface MessageCodecOptions {
  *
  * @example
  * ```ts
+ * import { MessageCodec } from 'switchyard/redis';
+ *
  * const codec = new MessageCodec({ randomPrefixLength: 12 });
  * codec.decode(codec.encode({ type: 'chat.message', text: 'hi' })); // { type: 'chat.message', text: 'hi' }
  * ```

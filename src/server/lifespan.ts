@@ -21,6 +21,8 @@ import { NoHandlerError, ProtocolError, SwitchyardError } from '../errors.js';
  *
  * @example
  * ```ts
+ * import { LifespanError, serve } from 'switchyard/server';
+ *
  * try { await serve(app); } catch (err) { if (err instanceof LifespanError) process.exit(3); throw err; }
  * ```
  */

@@ -35,6 +35,8 @@ export function parseTarget(target: string): { module: string; exportName: strin
  *
  * @example
  * ```ts
+ * import { loadApplication } from 'switchyard/server';
+ *
  * const app = await loadApplication('examples/chat/app.ts:application');
  * ```
  */

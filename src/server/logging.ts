@@ -20,6 +20,8 @@ export interface LoggerOptions {
  *
  * @example
  * ```ts
+ * import { createLogger } from 'switchyard/server';
+ *
  * const logger = createLogger({ level: 'debug' });
  * logger.info({ port: 8000 }, 'listening');
  * ```

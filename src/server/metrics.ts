@@ -19,6 +19,8 @@ type Child = { inc(value?: number): void };
  *
  * @example
  * ```ts
+ * import { serve } from 'switchyard/server';
+ *
  * const server = await serve(app, { metricsPath: '/metrics' });
  * const text = await server.metrics!.registry.metrics(); // what GET /metrics answers
  * ```

@@ -46,6 +46,8 @@ const scopes = new WeakMap<IncomingMessage, HttpScope>();
  *
  * @example
  * ```ts
+ * import { scopeOf } from 'switchyard/server';
+ *
  * expressApp.get('/me', (req, res) => res.json({ user: scopeOf(req)?.user }));
  * ```
  */
@@ -65,6 +67,8 @@ export function exchangeOf(scope: object): NodeExchange | undefined {
  *
  * @example
  * ```ts
+ * import { path, ProtocolTypeRouter, URLRouter } from 'switchyard';
+ * import { nodeHandler } from 'switchyard/server';
  * import express from 'express';
  * const web = express();
  * web.get('/health', (_req, res) => res.send('ok'));

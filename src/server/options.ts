@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
  *
  * @example
  * ```ts
+ * import { type ServerOptions } from 'switchyard/server';
+ *
  * const options: ServerOptions = { host: '0.0.0.0', port: 8000, wsMaxSize: 64 * 1024 };
  * ```
  */
@@ -69,6 +71,8 @@ export interface ServerOptions {
  *
  * @example
  * ```ts
+ * import { DEFAULT_OPTIONS } from 'switchyard/server';
+ *
  * DEFAULT_OPTIONS.wsPingInterval; // 20 (seconds)
  * ```
  */
@@ -105,6 +109,8 @@ export type ResolvedOptions = Required<Omit<ServerOptions, 'logger'>> & { logger
  *
  * @example
  * ```ts
+ * import { resolveOptions } from 'switchyard/server';
+ *
  * resolveOptions({ port: 0 }).wsMaxSize; // 1048576
  * ```
  */

@@ -51,6 +51,8 @@ const BINARY = { binary: true } as const;
  *
  * @example
  * ```ts
+ * import { SEND_BUFFER_CLOSE_CODE } from 'switchyard/server';
+ *
  * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) log('client too slow');
  * ```
  */

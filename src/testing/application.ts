@@ -56,9 +56,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import type { Application } from 'switchyard';
+ * import { ApplicationCommunicator } from 'switchyard/testing';
+ *
+ * // An app that answers each `task.run` with an HTTP-style ack, to show the flow.
+ * const app: Application = async (_scope, receive, send) => {
+ *   const event = await receive();
+ *   await send({ type: 'http.response.start', status: event.type === 'task.run' ? 200 : 400 });
+ * };
  * const c = new ApplicationCommunicator(app, { type: 'channel', channel: 'tasks' });
  * await c.sendInput({ type: 'task.run', id: 1 });
- * assert.deepEqual(await c.receiveOutput(), { ... });
+ * assert.deepEqual(await c.receiveOutput(), { type: 'http.response.start', status: 200 });
  * ```
  */
 export class ApplicationCommunicator {

@@ -42,6 +42,9 @@ export interface WebsocketCommunicatorOptions {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { WebsocketCommunicator } from 'switchyard/testing';
+ *
  * const client = new WebsocketCommunicator(application, '/ws/chat/lobby/');
  * const { connected } = await client.connect();
  * await client.sendJsonTo({ message: 'hello' });
@@ -145,6 +148,9 @@ export interface HttpResponse {
  *
  * @example
  * ```ts
+ * import assert from 'node:assert/strict';
+ * import { HttpCommunicator } from 'switchyard/testing';
+ *
  * const response = await new HttpCommunicator(app, 'GET', '/chat/lobby/').getResponse();
  * assert.equal(response.status, 200);
  * ```

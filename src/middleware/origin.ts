@@ -22,10 +22,18 @@
  *   with the scheme `example.com`, so it matches nothing either: write
  *   `http://example.com:8000`.
  *
+ * `AllowedHostsOriginValidator`'s development defaults (no hosts configured,
+ * not in production) also pin the port: the origin must have the port the
+ * request's `Host` names, so other local servers' pages are refused too.
+ *
+ * A handshake with no `Origin` but a `Sec-WebSocket-Origin` (the name in the
+ * WebSocket drafts before RFC 6455) is judged by that header.
+ *
  * A refused handshake is closed before accept (the server answers HTTP 403),
  * the inner application never runs, and the reason is logged at `warn`.
  */
-import type { Application, Header } from '../asgi.js';
+import type { Application, Header, WebSocketScope } from '../asgi.js';
+import { getHeader } from '../asgi.js';
 import { logger } from '../log.js';
 import { deny, middleware } from './base.js';
 
@@ -139,18 +147,26 @@ function matchPattern(origin: ParsedOrigin | null, pattern: string): boolean {
  * ```
  */
 export function isOriginAllowed(headers: readonly Header[], allowedOrigins: readonly string[]): boolean {
-  let origin: ParsedOrigin | null = null;
-  for (const [name, value] of headers) {
-    if (Buffer.from(name).toString('latin1') === 'origin') origin = parseOrigin(Buffer.from(value).toString('latin1'));
-  }
+  const text = lastOrigin(headers);
+  const origin = text === null ? null : parseOrigin(text);
   if (origin === null && !allowedOrigins.includes('*')) return false;
   return allowedOrigins.some((pattern) => pattern === '*' || matchPattern(origin, pattern));
 }
 
+/**
+ * The last `Origin` header; without one, the last `Sec-WebSocket-Origin`: browsers of the
+ * hybi drafts (WebSocket version 8) sent the page's origin under that name, and a handshake
+ * carrying only it must be judged by it, not let through as "no Origin".
+ */
 function lastOrigin(headers: readonly Header[]): string | null {
-  let found: string | null = null;
-  for (const [name, value] of headers) if (Buffer.from(name).toString('latin1') === 'origin') found = Buffer.from(value).toString('latin1');
-  return found;
+  let origin: string | null = null;
+  let draftOrigin: string | null = null;
+  for (const [name, value] of headers) {
+    const key = Buffer.from(name).toString('latin1').toLowerCase();
+    if (key === 'origin') origin = Buffer.from(value).toString('latin1');
+    else if (key === 'sec-websocket-origin') draftOrigin = Buffer.from(value).toString('latin1');
+  }
+  return origin ?? draftOrigin;
 }
 
 /** Options of {@link OriginValidator}. */
@@ -164,6 +180,15 @@ export interface OriginOptions {
    * clients connect without pretending. Default `false`.
    */
   allowMissing?: boolean;
+  /**
+   * Also require the origin's port (80 or 443 by its scheme when absent) to be
+   * one of these, or, with `'host'`, the port of the request's own `Host`
+   * header (the port the site is served on). Cookies are not port-scoped, so
+   * without this any page of another server on an allowed host
+   * (`http://localhost:3000`, a dev server) could open sockets as the user.
+   * Default: no port check (Django's behaviour).
+   */
+  ports?: readonly number[] | 'host';
 }
 
 /**
@@ -178,23 +203,44 @@ export interface OriginOptions {
  */
 export function OriginValidator(inner: Application, allowedOrigins: readonly string[], options: OriginOptions = {}): Application {
   const allowed = [...allowedOrigins];
+  const ports = options.ports === undefined || options.ports === 'host' ? options.ports : [...options.ports];
   return middleware(inner, async function originValidator(scope, receive, send, app) {
     if (scope.type !== 'websocket') throw new TypeError('You cannot use OriginValidator on a non-WebSocket connection');
     const origin = lastOrigin(scope.headers);
-    if (isOriginAllowed(scope.headers, allowed) || (origin === null && options.allowMissing)) return app(scope, receive, send);
-    logger.warn(
-      { origin, path: scope.path, client: scope.client?.[0] ?? null, allowed },
-      origin === null ? 'WebSocket refused: no Origin header and "*" is not allowed' : 'WebSocket refused: Origin not allowed',
-    );
+    let refusal: string | null = null;
+    if (origin === null) {
+      if (!options.allowMissing && !allowed.includes('*')) refusal = 'WebSocket refused: no Origin header and "*" is not allowed';
+    } else if (!isOriginAllowed(scope.headers, allowed)) {
+      refusal = 'WebSocket refused: Origin not allowed';
+    } else if (ports !== undefined && !allowed.includes('*') && !portAllowed(parseOrigin(origin), ports, scope)) {
+      refusal = 'WebSocket refused: Origin port is not the served port';
+    }
+    if (refusal === null) return app(scope, receive, send);
+    logger.warn({ origin, path: scope.path, client: scope.client?.[0] ?? null, allowed, ...(ports && { ports }) }, refusal);
     await deny(scope, receive, send);
   });
+}
+
+/** Whether the origin's effective port is in `ports`, or is the port of the request's `Host` header. */
+function portAllowed(origin: ParsedOrigin, ports: readonly number[] | 'host', scope: WebSocketScope): boolean {
+  const port = defaultPort(origin);
+  if (port === null || Number.isNaN(port)) return false;
+  if (ports !== 'host') return ports.includes(port);
+  const host = getHeader(scope.headers, 'host');
+  if (host === undefined) return false;
+  const served = parseOrigin(`//${host}`).port ?? (scope.scheme === 'wss' ? 443 : 80);
+  return port === served;
 }
 
 /** Options of {@link AllowedHostsOriginValidator}. */
 export interface AllowedHostsOptions extends OriginOptions {
   /** Django's `ALLOWED_HOSTS`. Default: `ALLOWED_HOSTS` from the environment, comma-separated. */
   allowedHosts?: readonly string[];
-  /** Django's `DEBUG`: with no allowed hosts, allow `localhost`, `127.0.0.1` and `[::1]`. Default: `NODE_ENV !== 'production'`. */
+  /**
+   * Django's `DEBUG`: with no allowed hosts, allow `localhost`, `127.0.0.1` and
+   * `[::1]`, on the port the site is served on only (unless `ports` says
+   * otherwise). Default: `NODE_ENV !== 'production'`.
+   */
   debug?: boolean;
 }
 
@@ -209,11 +255,16 @@ export interface AllowedHostsOptions extends OriginOptions {
  * ```
  */
 export function resolveAllowedHosts(options: AllowedHostsOptions = {}): string[] {
-  const hosts = options.allowedHosts !== undefined
-    ? [...options.allowedHosts]
-    : (process.env.ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = configuredHosts(options);
   const debug = options.debug ?? process.env.NODE_ENV !== 'production';
   return debug && hosts.length === 0 ? ['localhost', '127.0.0.1', '[::1]'] : hosts;
+}
+
+/** `allowedHosts`, or `ALLOWED_HOSTS` from the environment. */
+function configuredHosts(options: AllowedHostsOptions): string[] {
+  return options.allowedHosts !== undefined
+    ? [...options.allowedHosts]
+    : (process.env.ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean);
 }
 
 /**
@@ -229,5 +280,9 @@ export function resolveAllowedHosts(options: AllowedHostsOptions = {}): string[]
  * ```
  */
 export function AllowedHostsOriginValidator(inner: Application, options: AllowedHostsOptions = {}): Application {
-  return OriginValidator(inner, resolveAllowedHosts(options), options);
+  const hosts = resolveAllowedHosts(options);
+  // The development defaults are hosts we chose, not the user: they also pin the port, as
+  // every other local server (and its pages) shares them. Configured hosts follow Django.
+  const developmentDefaults = hosts.length > 0 && configuredHosts(options).length === 0;
+  return OriginValidator(inner, hosts, developmentDefaults ? { ports: 'host', ...options } : options);
 }

@@ -25,9 +25,10 @@ function writeAndClose(socket: Duplex, head: string, body?: Uint8Array): void {
   }
 }
 
-/** Answers a handshake with a bare HTTP status and closes the socket. */
-export function rawResponse(socket: Duplex, status: number): void {
-  writeAndClose(socket, `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Answers a handshake with a bare HTTP status (and fixed extra header lines, `Name: value`) and closes the socket. */
+export function rawResponse(socket: Duplex, status: number, extraHeaders: readonly string[] = []): void {
+  const extra = extraHeaders.map((line) => `${line}\r\n`).join('');
+  writeAndClose(socket, `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

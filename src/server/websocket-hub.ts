@@ -68,9 +68,14 @@ export class WebSocketHub {
     socket.on('error', ignoreSocketError); // a reset during the handshake must not crash the process
     const version = req.headers['sec-websocket-version'];
     const key = req.headers['sec-websocket-key'];
-    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket' || key === undefined || !KEY.test(key)
-      || (version !== '13' && version !== '8')) {
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket' || key === undefined || !KEY.test(key)) {
       rawResponse(socket, 400);
+      return;
+    }
+    // RFC 6455's version only: the hybi drafts' version 8 carries the page's origin in
+    // Sec-WebSocket-Origin, which apps checking Origin would take for a non-browser client.
+    if (version !== '13') {
+      rawResponse(socket, 400, ['Sec-WebSocket-Version: 13']);
       return;
     }
     if (this.ctx.closing) {

@@ -1,5 +1,6 @@
 // Port of Django Channels' security/test_websocket.py (test_origin_validator), the matching
 // rules and traps of spec §1.7, and a real handshake refused with HTTP 403 and a log line.
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
@@ -7,7 +8,7 @@ import type { Application } from 'switchyard';
 import { AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, resolveAllowedHosts } from 'switchyard/middleware';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { logger, setLogger } from 'switchyard';
-import { start } from '../server/helpers.js';
+import { start, until } from '../server/helpers.js';
 
 const echoAccept: Application = async (_scope, receive, send) => {
   await receive();
@@ -140,6 +141,93 @@ test('a real handshake from a foreign Origin gets HTTP 403, the app never runs, 
     assert.equal(ran, 1);
   } finally {
     setLogger(previous);
+    await server.close();
+  }
+});
+
+async function connectsWith(app: Application, headers: Array<[string, string]>, scope: Record<string, unknown> = {}): Promise<boolean> {
+  const client = new WebsocketCommunicator(app, '/', { headers, scope });
+  const { connected } = await client.connect();
+  if (connected) await client.disconnect();
+  return connected;
+}
+
+test('development defaults pin the port: only the port the request came to (its Host) passes', async () => {
+  const app = AllowedHostsOriginValidator(echoAccept, { allowedHosts: [], debug: true, allowMissing: true });
+  const at8000: Array<[string, string]> = [['host', '127.0.0.1:8000']];
+  assert.equal(await connectsWith(app, [...at8000, ['origin', 'http://127.0.0.1:8000']]), true);
+  assert.equal(await connectsWith(app, [...at8000, ['origin', 'http://localhost:8000']]), true, 'another default host, same port');
+  // Another local server's page (a dev server, any local app) shares the host and the cookies, not the port.
+  assert.equal(await connectsWith(app, [...at8000, ['origin', 'http://127.0.0.1:3000']]), false);
+  assert.equal(await connectsWith(app, [...at8000, ['origin', 'http://127.0.0.1']]), false, 'port 80 is not 8000');
+  assert.equal(await connectsWith(app, [...at8000, ['origin', 'http://[::1]:8001']]), false);
+  // Default ports on both sides: Host without a port is 80 on ws (443 on wss), as the origin's scheme says.
+  assert.equal(await connectsWith(app, [['host', 'localhost'], ['origin', 'http://localhost']]), true);
+  assert.equal(await connectsWith(app, [['host', 'localhost'], ['origin', 'https://localhost']]), false);
+  assert.equal(await connectsWith(app, [['host', 'localhost'], ['origin', 'https://localhost']], { scheme: 'wss' }), true);
+  // Without a Host header there is no served port to compare with.
+  assert.equal(await connectsWith(app, [['origin', 'http://127.0.0.1:8000']]), false);
+  assert.equal(await connectsWith(app, []), true, 'allowMissing: no Origin at all still passes');
+});
+
+test('development defaults with an explicit port list; configured hosts keep Django\'s rules (port ignored)', async () => {
+  const listed = AllowedHostsOriginValidator(echoAccept, { allowedHosts: [], debug: true, ports: [8000, 5173] });
+  assert.equal(await connectsWith(listed, [['host', '127.0.0.1:8000'], ['origin', 'http://127.0.0.1:5173']]), true);
+  assert.equal(await connectsWith(listed, [['origin', 'http://localhost:8000']]), true, 'a list needs no Host');
+  assert.equal(await connectsWith(listed, [['host', '127.0.0.1:8000'], ['origin', 'http://127.0.0.1:3000']]), false);
+  const configured = AllowedHostsOriginValidator(echoAccept, { allowedHosts: ['localhost'], debug: true });
+  assert.equal(await connectsWith(configured, [['host', 'localhost:8000'], ['origin', 'http://localhost:3000']]), true);
+  const plain = OriginValidator(echoAccept, ['localhost'], { ports: 'host' });
+  assert.equal(await connectsWith(plain, [['host', 'localhost:8000'], ['origin', 'http://localhost:3000']]), false);
+});
+
+test('Sec-WebSocket-Origin (the drafts\' name) is judged as the Origin when there is no Origin', async () => {
+  const app = AllowedHostsOriginValidator(echoAccept, { allowedHosts: ['chat.example'], allowMissing: true });
+  assert.equal(await connectsWith(app, [['sec-websocket-origin', 'http://evil.example']]), false, 'not "no Origin"');
+  assert.equal(await connectsWith(app, [['sec-websocket-origin', 'http://chat.example']]), true);
+  assert.equal(await connectsWith(app, [['origin', 'http://chat.example'], ['sec-websocket-origin', 'http://evil.example']]), true,
+    'Origin wins when both are there');
+  assert.equal(await connectsWith(app, [['origin', 'http://evil.example'], ['sec-websocket-origin', 'http://chat.example']]), false);
+});
+
+/** Writes a raw upgrade request on a real TCP socket; resolves with the status line's code. */
+function rawHandshake(port: number, headers: string[]): Promise<{ status: number; head: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      const end = data.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      socket.destroy();
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), head: data.slice(0, end) });
+    });
+    socket.on('error', reject);
+    socket.write([
+      'GET /ws/ HTTP/1.1', `Host: 127.0.0.1:${port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...headers, '', '',
+    ].join('\r\n'));
+  });
+}
+
+test('raw TCP: a version-8 handshake with only Sec-WebSocket-Origin never reaches the app; version 13 is judged by it', async () => {
+  let ran = 0;
+  const inner: Application = async (scope, receive, send) => {
+    ran += 1;
+    await echoAccept(scope, receive, send);
+  };
+  const server = await start(AllowedHostsOriginValidator(inner, { allowedHosts: [], debug: true, allowMissing: true }));
+  try {
+    const draft = await rawHandshake(server.port, ['Sec-WebSocket-Version: 8', 'Sec-WebSocket-Origin: http://evil.example']);
+    assert.ok(draft.status === 400 || draft.status === 403 || draft.status === 426, `refused (${draft.status})`);
+    assert.match(draft.head, /\r\nSec-WebSocket-Version: 13\r\n/i, 'the refusal names the version spoken (RFC 6455 4.2.2)');
+    const foreign = await rawHandshake(server.port, ['Sec-WebSocket-Version: 13', 'Sec-WebSocket-Origin: http://evil.example']);
+    assert.equal(foreign.status, 403);
+    assert.equal(ran, 0, 'the app never ran');
+    const own = await rawHandshake(server.port, ['Sec-WebSocket-Version: 13', `Sec-WebSocket-Origin: http://127.0.0.1:${server.port}`]);
+    assert.equal(own.status, 101);
+    await until(() => ran === 1, 2000, 'the app to run once');
+  } finally {
     await server.close();
   }
 });

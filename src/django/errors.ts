@@ -1,0 +1,93 @@
+/**
+ * The errors of `switchyard/django`, each with a stable code (see
+ * `src/errors.ts` for the rest of the vocabulary).
+ *
+ * | class | code | where it surfaces |
+ * |---|---|---|
+ * | BadSignature | SY_DJANGO_BAD_SIGNATURE | `loads()` / `unsign()`; the middleware turns it into an anonymous user |
+ * | SignatureExpired | SY_DJANGO_SIGNATURE_EXPIRED | `loads()` / `unsign()` with a `maxAge`; anonymous in the middleware |
+ * | DjangoDatabaseError | SY_DJANGO_DATABASE | a session or user query failed; the middleware refuses the handshake (HTTP 503) and logs one line |
+ * | DjangoReadOnlyError | SY_DJANGO_READ_ONLY | `session.save()` / `flush()` on a Django session: Switchyard never writes Django's tables |
+ * | PickledDataRefused | SY_DJANGO_PICKLED | a session serialized with pickle; anonymous in the middleware, logged once per connection |
+ */
+import { SwitchyardError } from '../errors.js';
+
+/**
+ * A signed value whose signature matches none of the keys (Django's `BadSignature`).
+ *
+ * @example
+ * ```ts
+ * try { loads(cookie, { key }); } catch (error) { if (error instanceof BadSignature) anonymous(); }
+ * ```
+ */
+export class BadSignature extends SwitchyardError {
+  constructor(message = 'Signature does not match', code = 'SY_DJANGO_BAD_SIGNATURE') {
+    super(code, message);
+  }
+}
+
+/**
+ * A validly signed value older than the `maxAge` asked for (Django's `SignatureExpired`).
+ *
+ * @example
+ * ```ts
+ * loads(cookie, { key, maxAge: 1209600 }); // throws SignatureExpired after two weeks
+ * ```
+ */
+export class SignatureExpired extends BadSignature {
+  constructor(message: string) {
+    super(message, 'SY_DJANGO_SIGNATURE_EXPIRED');
+  }
+}
+
+/**
+ * A query to Django's database failed (unreachable, wrong credentials, missing table).
+ *
+ * @example
+ * ```ts
+ * // logged by the middleware as: Django database unavailable: connect ECONNREFUSED 127.0.0.1:5432 (handshake refused)
+ * ```
+ */
+export class DjangoDatabaseError extends SwitchyardError {
+  readonly status = 503;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SY_DJANGO_DATABASE', message, options);
+  }
+}
+
+/**
+ * A write to a Django session was attempted: Switchyard reads Django's
+ * sessions and users and never writes them (log in, log out and change
+ * passwords in Django).
+ *
+ * @example
+ * ```ts
+ * await getSession(scope).save(); // throws DjangoReadOnlyError
+ * ```
+ */
+export class DjangoReadOnlyError extends SwitchyardError {
+  constructor(what: string) {
+    super('SY_DJANGO_READ_ONLY', `${what}: Django sessions are read-only in Switchyard; change them through Django`);
+  }
+}
+
+/**
+ * Signed data that is a Python pickle (`SESSION_SERIALIZER =
+ * PickleSerializer`). Refused, never decoded: unpickling runs code chosen by
+ * whoever wrote the data (a leaked `SECRET_KEY` becomes remote code
+ * execution), and pickle is Python's own format. Switch the Django site to
+ * Django's default `JSONSerializer`.
+ *
+ * @example
+ * ```ts
+ * loads(pickledCookie, { key }); // throws PickledDataRefused; the middleware makes the user anonymous and logs why
+ * ```
+ */
+export class PickledDataRefused extends SwitchyardError {
+  constructor() {
+    super(
+      'SY_DJANGO_PICKLED',
+      'Pickled session data refused: Switchyard reads only Django\'s JSONSerializer (unpickling runs arbitrary code, and pickle is Python-only); set SESSION_SERIALIZER to django.contrib.sessions.serializers.JSONSerializer',
+    );
+  }
+}

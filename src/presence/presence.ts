@@ -18,7 +18,8 @@
  *   crashed or killed process): its entries are dropped and their leaves
  *   reported, so a killed process's users vanish within that bound;
  * - a replica that closes cleanly says goodbye, and peers drop it at once;
- * - a new replica asks everybody for their state when it starts.
+ * - a new replica asks everybody for their state when it starts (on its
+ *   first `subscribe()` or `track()`, or an explicit `start()`).
  *
  * The merged view is the same on every replica once messages settle. Each
  * replica reports changes of that view to its local subscribers only, so a
@@ -154,8 +155,15 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     return out;
   }
 
-  /** Calls `listener` with every change of `topic`'s merged view; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with every change of `topic`'s merged view; returns the
+   * unsubscribe function. Starts the replica (without waiting): a process
+   * that only watches, tracking nobody itself, must still hear the others.
+   */
   subscribe(topic: string, listener: (change: PresenceChange<M>) => void): () => void {
+    if (!this.#abort.signal.aborted) {
+      this.start().catch((error: unknown) => logger.warn({ err: error }, 'presence: start failed; the next subscribe or track retries'));
+    }
     let set = this.#subscribers.get(topic);
     if (set === undefined) this.#subscribers.set(topic, (set = new Set()));
     set.add(listener);

@@ -138,3 +138,20 @@ test('Presence.forLayer gives one replica per layer and name', () => {
   assert.notEqual(Presence.forLayer(layer), Presence.forLayer(layer, { name: 'other' }));
   assert.notEqual(Presence.forLayer(layer), Presence.forLayer(new InMemoryChannelLayer()));
 });
+
+test('a replica that only subscribes (tracks nobody, never started by hand) hears the other replicas', async () => {
+  const layer = new InMemoryChannelLayer();
+  const watcher = new Presence({ layer, heartbeatInterval: 50 });
+  const other = new Presence({ layer, heartbeatInterval: 50 });
+  await other.track('room', 'early', {}); // there before the watcher: comes with the state on start
+  const seen: string[] = [];
+  watcher.subscribe('room', (c) => { for (const k of c.joined) seen.push(`+${k}`); for (const k of c.left) seen.push(`-${k}`); });
+  await until(() => seen.includes('+early'), 1000, 'the watcher to get the existing state');
+  const ref = await other.track('room', 'alice', {});
+  await until(() => seen.includes('+alice'), 1000, 'the watcher to see alice join');
+  await other.untrack('room', 'alice', ref);
+  await until(() => seen.includes('-alice'), 1000, 'the watcher to see alice leave');
+  assert.deepEqual(seen, ['+early', '+alice', '-alice']);
+  await watcher.close();
+  await other.close();
+});

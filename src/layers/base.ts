@@ -10,7 +10,10 @@
  * Every layer passes the same conformance suite (`test/layers/conformance.ts`).
  */
 import type { LayerMessage } from '../asgi.js';
-import { InvalidMessageError, InvalidNameError } from '../errors.js';
+import { InvalidNameError } from '../errors.js';
+
+// The message rules live in validate.ts; re-exported here, where layers import the shared rules from.
+export { checkMessageValues, requireMessageShape, requireValidMessage } from './validate.js';
 
 /** What a layer can do besides `send`/`receive`/`newChannel`. */
 export type LayerExtension = 'groups' | 'flush';
@@ -132,26 +135,6 @@ export function requireValidGroupName(name: unknown): asserts name is string {
 export function nonLocalName(channel: string): string {
   const bang = channel.indexOf('!');
   return bang === -1 ? channel : channel.slice(0, bang + 1);
-}
-
-/**
- * Throws `InvalidMessageError` unless the message is a plain object with a
- * string `type` and no reserved `__asgi_channel__` key.
- */
-export function requireValidMessage(message: unknown): asserts message is LayerMessage {
-  if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-    throw new InvalidMessageError('A channel layer message must be a plain object');
-  }
-  const proto = Object.getPrototypeOf(message);
-  if (proto !== Object.prototype && proto !== null) {
-    throw new InvalidMessageError('A channel layer message must be a plain object, not a class instance');
-  }
-  if (typeof (message as { type?: unknown }).type !== 'string') {
-    throw new InvalidMessageError("A channel layer message must have a string 'type'");
-  }
-  if ('__asgi_channel__' in message) {
-    throw new InvalidMessageError("'__asgi_channel__' is reserved for the channel layer");
-  }
 }
 
 /** Turns an fnmatch glob into an anchored regular expression, as Python's `fnmatch.translate`. */

@@ -39,8 +39,8 @@ import {
   freezeMessage,
   requireValidChannelName,
   requireValidGroupName,
-  requireValidMessage,
 } from './base.js';
+import { checkMessageValues, requireMessageShape } from './validate.js';
 
 interface Waiter {
   resolve: (message: LayerMessage) => void;
@@ -97,10 +97,21 @@ function randomLetters(count: number): string {
 }
 
 /** Options of {@link InMemoryChannelLayer}: Django's defaults (expiry 60 s, group expiry 86400 s, capacity 100). */
-export type InMemoryChannelLayerOptions = BaseLayerOptions;
+export interface InMemoryChannelLayerOptions extends BaseLayerOptions {
+  /**
+   * Check every message with the rules of the Redis layers (`validate.ts`:
+   * no `undefined`, `Date`, `Map`, class instances, `bigint`, `NaN`...), so
+   * what works here works on Redis. Default `true`; `false` (or
+   * `memory://?validateMessages=false`) checks only the top level (a plain
+   * object with a string `type`), for a process that never uses Redis and
+   * wants to pass such values between its own consumers.
+   */
+  validateMessages?: boolean;
+}
 
 /**
- * A channel layer that lives in this process's memory.
+ * A channel layer that lives in this process's memory. It refuses the
+ * messages a Redis layer would refuse or change (`validateMessages`).
  *
  * @example
  * ```ts
@@ -113,6 +124,8 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   readonly expiry: number;
   readonly groupExpiry: number;
   readonly capacity: number;
+  /** Whether messages are checked with the Redis layers' rules (see {@link InMemoryChannelLayerOptions.validateMessages}). */
+  readonly validateMessages: boolean;
   readonly #capacityFor: (channel: string) => number;
   #channels = new Map<string, ChannelState>();
   /** group → (channel → time of the last groupAdd, in ms). */
@@ -126,6 +139,10 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
     this.expiry = resolved.expiry;
     this.groupExpiry = resolved.groupExpiry;
     this.capacity = resolved.capacity;
+    if (options.validateMessages !== undefined && typeof options.validateMessages !== 'boolean') {
+      throw new TypeError(`Channel layer option 'validateMessages' must be true or false, not ${String(options.validateMessages)}`);
+    }
+    this.validateMessages = options.validateMessages ?? true;
     this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
     this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
   }
@@ -136,9 +153,9 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   }
 
   async send(channel: string, message: LayerMessage): Promise<void> {
-    requireValidMessage(message);
+    const frozen = this.#checkAndFreeze(message);
     requireValidChannelName(channel);
-    this.#deliver(channel, freezeMessage(message), Date.now(), true);
+    this.#deliver(channel, frozen, Date.now(), true);
   }
 
   async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
@@ -222,12 +239,11 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
 
   async groupSend(group: string, message: LayerMessage): Promise<void> {
     requireValidGroupName(group);
-    requireValidMessage(message);
+    const frozen = this.#checkAndFreeze(message);
     const now = Date.now();
     this.#maybeSweep(now);
     const members = this.#groups.get(group);
     if (members === undefined) return;
-    const frozen = freezeMessage(message);
     const oldest = now - this.groupExpiry * 1000;
     for (const [channel, addedAt] of members) {
       if (addedAt < oldest) members.delete(channel);
@@ -246,6 +262,14 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   }
 
   async close(): Promise<void> {}
+
+  /** Checks a message (one walk that also freezes it) or, unchecked, only its shape before freezing it. */
+  #checkAndFreeze(message: LayerMessage): LayerMessage {
+    requireMessageShape(message);
+    if (this.validateMessages) checkMessageValues(message, { freeze: true });
+    else freezeMessage(message);
+    return message;
+  }
 
   /** Hands a message to a waiting receiver or queues it; over capacity it throws or (for groups) skips. */
   #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {

@@ -35,7 +35,7 @@ import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.
 import {
   type ChannelTap,
   type BaseLayerOptions, type ChannelLayer, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
-  nonLocalName, requireValidChannelName, requireValidGroupName, requireValidMessage,
+  nonLocalName, requireValidChannelName, requireValidGroupName,
 } from '../layers/base.js';
 import { type RedisHost, normalizeHosts } from './config.js';
 import { type PoppedMember, Shard, backoffDelay } from './connection.js';
@@ -43,7 +43,7 @@ import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { FLUSH, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from './scripts.js';
-import { getSerializer } from './serializers.js';
+import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
 
@@ -101,6 +101,8 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly #capacityFor: (channel: string) => number;
   readonly #shards: Shard[];
   readonly #codec: MessageCodec;
+  /** The shared message rules (`layers/validate.ts`), run once per message whatever the serializer. */
+  readonly #checkMessage: (message: LayerMessage) => void;
   readonly #clock = processClock;
   readonly #inbox: Inbox;
   readonly #logger: LayerLogger;
@@ -125,8 +127,10 @@ export class RedisChannelLayer implements ChannelLayer {
     this.#logger = options.logger ?? defaultLogger;
     this.#blockTimeout = options.blockTimeout ?? 1;
     const keys = options.symmetricEncryptionKeys;
+    const serializer = getSerializer(options.serializerFormat ?? 'msgpack');
+    this.#checkMessage = messageCheckFor(serializer);
     this.#codec = new MessageCodec({
-      serializer: getSerializer(options.serializerFormat ?? 'msgpack'),
+      serializer,
       randomPrefixLength: options.randomPrefixLength ?? 12,
       crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
       ttl: this.expiry + 10,
@@ -162,7 +166,7 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   async send(channel: string, message: LayerMessage): Promise<void> {
-    requireValidMessage(message);
+    this.#checkMessage(message);
     requireValidChannelName(channel);
     const specific = channel.includes('!');
     const member = this.#codec.encode(specific ? { ...message, [ASGI_CHANNEL]: channel } : message);
@@ -243,7 +247,7 @@ export class RedisChannelLayer implements ChannelLayer {
 
   async groupSend(group: string, message: LayerMessage): Promise<void> {
     requireValidGroupName(group);
-    requireValidMessage(message);
+    this.#checkMessage(message);
     const micros = this.#clock.nextMicros();
     const groupCutoff = microsToScore(Math.max(0, micros - this.groupExpiry * 1e6));
     const members = (await this.#groupShard(group).run((redis) =>

@@ -4,15 +4,18 @@
  *
  * How it works: `msgpack` (the default) packs like Python's msgpack 1.x with
  * `use_bin_type=True`: str family for strings, bin for bytes, the smallest int
- * encoding (int64 past 32 bits), float64 for non-integers, nil for
- * `null`/`undefined`, maps in insertion order. Values Python could not carry or
- * decode (Map, Set, Date, class instances, functions) are refused at the
- * sender with `InvalidMessageError` instead of poisoning the receiver. `json`
+ * encoding (int64 past 32 bits), float64 for non-integers, nil for `null`,
+ * maps in insertion order. What would not come back unchanged (`undefined`,
+ * Map, Set, Date, class instances, functions, bigint, NaN...) is refused at
+ * the sender with `InvalidMessageError` by the rules every layer shares
+ * (`layers/validate.ts`), in the same walk that finds the wide integers. `json`
  * writes what Python's `json.dumps` writes (`ensure_ascii`, `", "`/`": "`).
  * Custom formats are registered with {@link registerSerializer}. Spec §2.3, §2.11.
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { ImproperlyConfigured, InvalidMessageError } from '../errors.js';
+import type { LayerMessage } from '../asgi.js';
+import { WIDE_INTEGERS, checkMessageValues, isWideInteger, requireMessageShape, requireValidMessage } from '../layers/validate.js';
 
 /**
  * Turns a message into bytes and back. Implement both to register a custom format.
@@ -47,53 +50,16 @@ export class SerializerDoesNotExist extends ImproperlyConfigured {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-const INT32_LIMIT = 2 ** 32;
-
-/**
- * Checks a value can cross to Python; returns true when it holds integers past
- * 32 bits (which msgpackr would write as floats unless they are BigInts).
- */
-function check(value: unknown, path: string, depth: number): boolean {
-  if (depth > 512) throw new InvalidMessageError(`Message is nested too deeply at ${path}`);
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-    case 'undefined':
-      return false;
-    case 'number':
-      return Number.isInteger(value) && Math.abs(value) >= INT32_LIMIT;
-    case 'bigint':
-      if (value < -(2n ** 63n) || value >= 2n ** 64n) throw new InvalidMessageError(`Integer out of the 64-bit range at ${path}`);
-      return false;
-    case 'object': {
-      if (value === null || value instanceof Uint8Array) return false;
-      let big = false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) big = check(value[i], `${path}[${i}]`, depth + 1) || big;
-        return big;
-      }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        const kind = (value as object).constructor?.name ?? 'object';
-        throw new InvalidMessageError(`A ${kind} at ${path} cannot be sent through a Redis channel layer (use plain objects, arrays, strings, numbers, booleans, null and Uint8Array)`);
-      }
-      for (const key of Object.keys(value)) big = check((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1) || big;
-      return big;
-    }
-    default:
-      throw new InvalidMessageError(`A ${typeof value} at ${path} cannot be sent through a Redis channel layer`);
-  }
-}
-
-/** A copy with integers past 32 bits turned into BigInts (so they stay integers on the wire). */
+/** A copy with wide integers turned into BigInts (so they stay integers on the wire). */
 function withBigInts(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= INT32_LIMIT ? BigInt(value) : value;
+  if (typeof value === 'number') return isWideInteger(value) ? BigInt(value) : value;
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map(withBigInts);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) out[key] = withBigInts((value as Record<string, unknown>)[key]);
   return out;
 }
+
 
 /**
  * The default serializer: msgpack as Python's `msgpack.packb(use_bin_type=True)`.
@@ -105,8 +71,9 @@ function withBigInts(value: unknown): unknown {
  */
 export const msgpackSerializer: MessageSerializer = {
   serialize(message) {
-    const value = check(message, 'message', 0) ? withBigInts(message) : message;
-    return packr.pack(value);
+    // The shared rules' walk (the layers rely on it instead of walking twice) also finds wide integers.
+    const flags = checkMessageValues(message);
+    return packr.pack((flags & WIDE_INTEGERS) !== 0 ? withBigInts(message) : message);
   },
   deserialize(body) {
     return unpackr.unpack(body);
@@ -189,7 +156,27 @@ export function getSerializer(format: string): MessageSerializer {
   return serializer;
 }
 
-/** Whether `serializer` is the built-in msgpack one (which allows a faster group send). */
+/**
+ * The message check of a Redis layer using `serializer`: the shape, and the
+ * shared value rules (`layers/validate.ts`), so every layer refuses the same
+ * messages with the same error. The msgpack serializer runs the value rules
+ * itself, in the walk it makes anyway, so they are not run twice.
+ *
+ * @example
+ * ```ts
+ * const check = messageCheckFor(getSerializer('json'));
+ * check({ type: 'x', at: new Date() }); // InvalidMessageError: message.at: Date is not allowed...
+ * ```
+ */
+export function messageCheckFor(serializer: MessageSerializer): (message: LayerMessage) => void {
+  if (isMsgpack(serializer)) return requireMessageShape;
+  return requireValidMessage;
+}
+
+/**
+ * Whether `serializer` is the built-in msgpack one (which allows a faster
+ * group send, and checks messages with the shared rules itself).
+ */
 export function isMsgpack(serializer: MessageSerializer): boolean {
   return serializer === msgpackSerializer;
 }

@@ -59,6 +59,38 @@ export async function receiveWithin(layer: ChannelLayer, channel: string, ms: nu
   }
 }
 
+/**
+ * Messages every layer refuses (the rules of `src/layers/validate.ts`), with
+ * what the error must say: the path of the offending field and its kind.
+ */
+export function refusedMessages(): Array<[LayerMessage, RegExp]> {
+  const cyclic: Record<string, unknown> = { type: 'x' };
+  cyclic.self = cyclic;
+  const symbolKeyed = { type: 'x', inner: { [Symbol('k')]: 1 } };
+  class Point { x = 1; }
+  return ([
+    [{ type: 'x', user: { joined: new Date() } }, /^message\.user\.joined: Date is not allowed/],
+    [{ type: 'x', nick: undefined }, /^message\.nick: undefined is not allowed/],
+    [{ type: 'x', list: [1, undefined] }, /^message\.list\[1\]: undefined/],
+    // eslint-disable-next-line no-sparse-arrays
+    [{ type: 'x', holes: [1, , 3] }, /^message\.holes\[1\]: undefined/],
+    [{ type: 'x', m: new Map([[1, 2]]) }, /^message\.m: Map is not allowed/],
+    [{ type: 'x', s: new Set([1]) }, /^message\.s: Set is not allowed/],
+    [{ type: 'x', f: () => 1 }, /^message\.f: a function is not allowed/],
+    [{ type: 'x', id: 10n }, /^message\.id: bigint is not allowed/],
+    [{ type: 'x', n: NaN }, /^message\.n: NaN is not allowed/],
+    [{ type: 'x', deep: [{ n: -Infinity }] }, /^message\.deep\[0\]\.n: -Infinity is not allowed/],
+    [{ type: 'x', sym: Symbol('s') }, /^message\.sym: a symbol is not allowed/],
+    [{ type: 'x', p: new Point() }, /^message\.p: a Point instance is not allowed/],
+    [{ type: 'x', re: /a/ }, /^message\.re: a RegExp instance is not allowed/],
+    [{ type: 'x', i16: new Int16Array(2) }, /^message\.i16: Int16Array is not allowed/],
+    [{ type: 'x', ab: new ArrayBuffer(2) }, /^message\.ab: ArrayBuffer is not allowed/],
+    [{ type: 'x', 'odd key': { 'a.b': undefined } }, /^message\["odd key"\]\["a\.b"\]: undefined/],
+    [symbolKeyed, /^message\.inner: a symbol key is not allowed/],
+    [cyclic, /nested more than 512 levels deep \(or holds a cycle\)/],
+  ] as Array<[unknown, RegExp]>) as Array<[LayerMessage, RegExp]>;
+}
+
 /** Registers the suite for one layer implementation. */
 export function layerConformance(name: string, makeLayer: MakeLayer, options: ConformanceOptions): void {
   const opened: ChannelLayer[] = [];
@@ -141,6 +173,32 @@ export function layerConformance(name: string, makeLayer: MakeLayer, options: Co
       await assert.rejects(layer.groupSend('g', bad as unknown as LayerMessage), InvalidMessageError);
     }
   });
+
+  t('message values: what Redis would refuse or change is refused on send and groupSend, naming the field', async (layer) => {
+    const channel = await layer.newChannel();
+    await layer.groupAdd('g', channel);
+    for (const [bad, error] of refusedMessages()) {
+      await assert.rejects(layer.send(channel, bad), (e) => e instanceof InvalidMessageError && error.test(e.message), `send: ${error}`);
+      await assert.rejects(layer.groupSend('g', bad), (e) => e instanceof InvalidMessageError && error.test(e.message), `groupSend: ${error}`);
+    }
+    assert.equal(await receiveWithin(layer, channel, 100), NOTHING, 'nothing refused was delivered');
+  });
+
+  t('message values: what every layer carries unchanged round-trips (bytes, wide integers, -0 as 0, null-prototype objects)', async (layer) => {
+    const channel = await layer.newChannel();
+    const sent = {
+      type: 'carry', n: 2 ** 40, neg: -(2 ** 40), big: 1e20, f: -1.25, zero: -0, s: 'é\u0000', t: true, nil: null,
+      bytes: new Uint8Array([0, 1, 255]), list: [[], {}, [1, 'a']], bare: Object.assign(Object.create(null) as object, { k: 'v' }),
+    };
+    await layer.send(channel, sent);
+    const got = await layer.receive(channel);
+    const { zero, bytes, bare, ...rest } = got as typeof sent;
+    const { zero: _z, bytes: _b, bare: _bare, ...expected } = sent;
+    assert.deepEqual(rest, expected);
+    assert.ok(zero === 0, '-0 arrives as a zero');
+    assert.ok(bytes instanceof Uint8Array && Buffer.from(bytes).equals(Buffer.from([0, 1, 255])));
+    assert.deepEqual({ ...bare }, { k: 'v' });
+  }, { capacity: 10 });
 
   t('test_groups_basic: add 3, discard 1, groupSend reaches the 2 members only', async (layer) => {
     const [one, two, three] = [await layer.newChannel(), await layer.newChannel(), await layer.newChannel()];

@@ -77,7 +77,8 @@ describe('serializers (test_serializers.py)', () => {
   test('msgpack types as Python packs them: int64 past 32 bits, float64, bin, nil', () => {
     assert.equal(hex(msgpackSerializer.serialize({ n: 2 ** 40 })), '81a16ed30000010000000000');
     assert.equal(hex(msgpackSerializer.serialize({ f: 1.5, i: 7, m: -1 })), '83a166cb3ff8000000000000a169' + '07' + 'a16dff');
-    assert.equal(hex(msgpackSerializer.serialize({ b: new Uint8Array([0, 1]), u: undefined })), '82a162c4020001a175c0');
+    assert.equal(hex(msgpackSerializer.serialize({ b: new Uint8Array([0, 1]), u: null })), '82a162c4020001a175c0');
+    assert.throws(() => msgpackSerializer.serialize({ u: undefined }), /message\.u: undefined is not allowed/);
     assert.equal(hex(msgpackSerializer.serialize({ s: 'x'.repeat(40) })).slice(0, 10), '81a173d928');
     assert.deepEqual(msgpackSerializer.deserialize(Buffer.from('81a16ecf0000010000000000', 'hex')), { n: 2 ** 40 });
   });

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SiteConfig(AppConfig):
+    name = "djsite"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (connects the receivers)

@@ -187,7 +187,8 @@ export type Application = (scope: Scope, receive: Receive, send: Send) => Promis
  * import { randomUUID } from 'node:crypto';
  * import { type Application, scopeWith } from 'switchyard';
  *
- * const withRequestId: Application = (scope, receive, send) => inner(scopeWith(scope, { requestId: randomUUID() }), receive, send);
+ * const withRequestId = (inner: Application): Application => (scope, receive, send) =>
+ *   inner(scopeWith(scope, { requestId: randomUUID() }), receive, send);
  * ```
  */
 export function scopeWith<S extends Scope, E extends object>(scope: S, extra: E): S & E {

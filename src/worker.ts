@@ -34,8 +34,9 @@ export interface WorkerOptions {
  *
  * @example
  * ```ts
- * import { ChannelNameRouter, runWorker } from 'switchyard';
+ * import { AsyncConsumer, ChannelNameRouter, runWorker } from 'switchyard';
  *
+ * class ThumbnailConsumer extends AsyncConsumer {}
  * const app = ChannelNameRouter({ 'thumbnails-generate': ThumbnailConsumer.asApp() });
  * await runWorker(app, ['thumbnails-generate'], { signal: AbortSignal.timeout(60_000) });
  * ```

@@ -42,7 +42,7 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  * ```ts
  * import { ReconnectingWebSocket } from 'switchyard/client';
  *
- * new ReconnectingWebSocket(url, {
+ * new ReconnectingWebSocket('wss://chat.example.com/ws/chat/lobby/', {
  *   heartbeat: { timeout: 45_000, interval: 15_000, message: '{"type":"ping"}', isPong: ({ data }) => (data as { type?: string })?.type === 'pong' },
  * });
  * ```
@@ -65,7 +65,7 @@ export interface HeartbeatOptions {
  * ```ts
  * import { ReconnectingWebSocket } from 'switchyard/client';
  *
- * new ReconnectingWebSocket(url, { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
+ * new ReconnectingWebSocket('wss://chat.example.com/ws/chat/lobby/', { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
  * ```
  */
 export interface ClientOptions {

@@ -49,7 +49,7 @@ type Timer = ReturnType<typeof setTimeout>;
  *
  * const chat = new ReconnectingWebSocket(`wss://${location.host}/ws/chat/lobby/`);
  * chat.on('message', ({ data }) => console.log(data));
- * chat.on('state', ({ state }) => (statusElement.textContent = state));
+ * chat.on('state', ({ state }) => (document.title = `Chat (${state})`));
  * chat.sendJson({ message: 'hello', username: 'ada' }); // queued until open
  * ```
  *
@@ -113,7 +113,10 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * if (!client.send('hello')) showError('Not sent: offline for too long');
+   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   *
+   * declare const client: ReconnectingWebSocket;
+ * if (!client.send('hello')) alert('Not sent: offline for too long');
    * ```
    */
   send(data: Outgoing): boolean {
@@ -133,7 +136,10 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * client.sendJson({ message: '你好', username: '小明' });
+   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   *
+   * declare const client: ReconnectingWebSocket;
+ * client.sendJson({ message: '你好', username: '小明' });
    * ```
    */
   sendJson(value: unknown): boolean {
@@ -147,7 +153,10 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * window.addEventListener('pagehide', () => client.close());
+   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   *
+   * declare const client: ReconnectingWebSocket;
+ * window.addEventListener('pagehide', () => client.close());
    * ```
    */
   close(code = 1000, reason = ''): void {
@@ -171,7 +180,10 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * window.addEventListener('online', () => client.connect());
+   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   *
+   * declare const client: ReconnectingWebSocket;
+ * window.addEventListener('online', () => client.connect());
    * ```
    */
   connect(): void {

@@ -45,7 +45,15 @@ export interface AuthenticatedUser {
  *
  * @example
  * ```ts
- * if (!this.scope.user?.isAuthenticated) await this.close();
+ * import { WebsocketConsumer } from 'switchyard';
+ *
+ * class Private extends WebsocketConsumer {
+ *   override async connect() {
+ *     const user = this.scope.user as { isAuthenticated: boolean } | undefined;
+ *     if (!user?.isAuthenticated) return this.close();
+ *     await this.accept();
+ *   }
+ * }
  * ```
  */
 export class AnonymousUser {
@@ -74,9 +82,14 @@ export interface AuthOptions<U extends AuthenticatedUser = AuthenticatedUser> {
  *
  * @example
  * ```ts
- * import { isAuthenticated } from 'switchyard';
+ * import { isAuthenticated, WebsocketConsumer } from 'switchyard';
  *
- * if (!isAuthenticated(this.scope.user)) return this.close(4001);
+ * class Private extends WebsocketConsumer {
+ *   override async connect() {
+ *     if (!isAuthenticated(this.scope.user)) return this.close(4001);
+ *     await this.accept();
+ *   }
+ * }
  * ```
  */
 export function isAuthenticated(user: unknown): user is AuthenticatedUser {
@@ -115,7 +128,7 @@ type Slots = { session?: unknown; user?: unknown };
  * ```ts
  * import { constantTimeEqual } from 'switchyard';
  *
- * constantTimeEqual(storedHash, user.sessionAuthHash);
+ * constantTimeEqual('3f7a...', '3f7a...'); // true, in a time that does not depend on where they differ
  * ```
  */
 export function constantTimeEqual(a: string, b: string): boolean {
@@ -138,8 +151,10 @@ function requireSession(target: AuthTarget): Session {
  *
  * @example
  * ```ts
- * import { getUser } from 'switchyard';
+ * import { getUser, type Scope, type UserLoader } from 'switchyard';
  *
+ * declare const scope: Scope; // with scope.session set by SessionMiddleware
+ * declare const users: { byId: UserLoader };
  * const user = await getUser(scope, { loadUser: users.byId });
  * ```
  */
@@ -167,10 +182,18 @@ export async function getUser<U extends AuthenticatedUser>(target: AuthTarget, o
  *
  * @example
  * ```ts
- * import { getSession, login } from 'switchyard';
+ * import { type AuthenticatedUser, getSession, JsonWebsocketConsumer, login } from 'switchyard';
  *
- * await login(this.scope, user);
- * await getSession(this.scope).save(); // WebSocket
+ * declare function checkPassword(username: string, password: string): Promise<AuthenticatedUser | null>;
+ *
+ * class Login extends JsonWebsocketConsumer {
+ *   override async receiveJson(content: { username: string; password: string }) {
+ *     const user = await checkPassword(content.username, content.password);
+ *     if (user === null) return this.sendJson({ type: 'login_failed' });
+ *     await login(this.scope, user);
+ *     await getSession(this.scope).save(); // WebSocket: explicit
+ *   }
+ * }
  * ```
  */
 export async function login(target: AuthTarget, user?: AuthenticatedUser | null, backend = 'default'): Promise<void> {
@@ -201,8 +224,9 @@ export async function login(target: AuthTarget, user?: AuthenticatedUser | null,
  *
  * @example
  * ```ts
- * import { logout } from 'switchyard';
+ * import { logout, type Scope } from 'switchyard';
  *
+ * declare const scope: Scope; // with scope.session set by SessionMiddleware
  * await logout(scope);
  * ```
  */
@@ -221,9 +245,11 @@ export async function logout(target: AuthTarget): Promise<void> {
  *
  * @example
  * ```ts
- * import { AuthMiddleware, CookieMiddleware, SessionMiddleware } from 'switchyard';
+ * import { type Application, AuthMiddleware, CookieMiddleware, SessionMiddleware, type UserLoader } from 'switchyard';
  *
- * const app = CookieMiddleware(SessionMiddleware(AuthMiddleware(inner, { loadUser }), { secrets }));
+ * declare const inner: Application;
+ * declare const loadUser: UserLoader;
+ * const app = CookieMiddleware(SessionMiddleware(AuthMiddleware(inner, { loadUser }), { secrets: [process.env.SECRET_KEY!] }));
  * ```
  */
 export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, options: AuthOptions<U>): Application {
@@ -247,8 +273,12 @@ export interface AuthStackOptions<U extends AuthenticatedUser = AuthenticatedUse
  *
  * @example
  * ```ts
- * import { AllowedHostsOriginValidator, AuthMiddlewareStack, ProtocolTypeRouter, URLRouter } from 'switchyard';
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, ProtocolTypeRouter, type Route, URLRouter, type UserLoader } from 'switchyard';
+ * import { SessionManager } from 'switchyard/middleware';
  *
+ * declare const routes: Route[];
+ * declare const users: { byId: UserLoader };
+ * const sessions = new SessionManager({ secrets: [process.env.SECRET_KEY!] });
  * export const application = ProtocolTypeRouter({
  *   websocket: AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes), { sessions, loadUser: users.byId })),
  * });

@@ -54,8 +54,9 @@ export function middleware(inner: Application, handle: MiddlewareHandler): Appli
  *
  * @example
  * ```ts
- * import { BaseMiddleware, logger, type Receive, type Scope, type Send } from 'switchyard';
+ * import { type Application, BaseMiddleware, logger, type Receive, type Scope, type Send } from 'switchyard';
  *
+ * declare const inner: Application;
  * class QueryStringLogger extends BaseMiddleware {
  *   override async call(scope: Scope, receive: Receive, send: Send) {
  *     logger.info({ qs: String(scope.query_string) });
@@ -89,7 +90,13 @@ export class BaseMiddleware {
  *
  * @example
  * ```ts
- * if (!allowed) return deny(scope, receive, send);
+ * import { type Application, deny } from 'switchyard';
+ *
+ * const OfficeHoursOnly = (inner: Application): Application => (scope, receive, send) => {
+ *   const hour = new Date().getHours();
+ *   if (hour < 9 || hour >= 18) return deny(scope, receive, send);
+ *   return inner(scope, receive, send);
+ * };
  * ```
  */
 export async function deny(scope: Scope, receive: Receive, send: Send, status = 403, text = 'Forbidden'): Promise<void> {

@@ -54,8 +54,9 @@ export function parseCookie(header: string): Cookies {
  *
  * @example
  * ```ts
- * import { CookieMiddleware, URLRouter } from 'switchyard';
+ * import { CookieMiddleware, type Route, URLRouter } from 'switchyard';
  *
+ * declare const routes: Route[];
  * const app = CookieMiddleware(URLRouter(routes));
  * // in a consumer: this.scope.cookies?.theme
  * ```
@@ -186,8 +187,9 @@ export function setCookie(message: CookieMessage, key: string, value = '', optio
  *
  * @example
  * ```ts
- * import { deleteCookie } from 'switchyard';
+ * import { deleteCookie, type HttpResponseStartEvent } from 'switchyard';
  *
+ * const start: HttpResponseStartEvent = { type: 'http.response.start', status: 200, headers: [] };
  * deleteCookie(start, 'sessionid');
  * ```
  */

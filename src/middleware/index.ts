@@ -8,9 +8,11 @@
  *
  * @example
  * ```ts
- * import { ProtocolTypeRouter, RedisSessionStore, URLRouter } from 'switchyard';
- * import { AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, SessionManager } from 'switchyard/middleware';
+ * import { ProtocolTypeRouter, type Route, URLRouter, type UserLoader } from 'switchyard';
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, RedisSessionStore, SessionManager } from 'switchyard/middleware';
  *
+ * declare const routes: Route[];
+ * declare const users: { byId: UserLoader };
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [process.env.SECRET_KEY!] });
  * export const application = ProtocolTypeRouter({
  *   websocket: LimitsMiddleware(AllowedHostsOriginValidator(

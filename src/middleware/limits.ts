@@ -67,7 +67,7 @@ export const DEFAULT_LIMITS: Required<LimitsOptions> = {
  * import { TokenBucket } from 'switchyard';
  *
  * const bucket = new TokenBucket(20, 10); // 20 at once, 10 per second
- * if (!bucket.take()) dropMessage();
+ * if (!bucket.take()) console.warn('over the rate: message dropped');
  * ```
  */
 export class TokenBucket {
@@ -100,8 +100,10 @@ const RATE_NOTICE = JSON.stringify({ type: 'error', code: 'rate_limited', messag
  *
  * @example
  * ```ts
- * import { AuthMiddlewareStack, LimitsMiddleware } from 'switchyard';
+ * import { type Application, type AuthStackOptions, AuthMiddlewareStack, LimitsMiddleware } from 'switchyard';
  *
+ * declare const router: Application;
+ * declare const auth: AuthStackOptions;
  * const app = LimitsMiddleware(AuthMiddlewareStack(router, auth), { messagesPerSecond: 5, maxConnectionsPerAddress: 20 });
  * ```
  */

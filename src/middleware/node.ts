@@ -36,9 +36,12 @@ export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (
  * @example
  * ```ts
  * import express from 'express';
- * import { AuthMiddlewareStack, expressSession, login, ProtocolTypeRouter, RedisSessionStore, SessionManager } from 'switchyard';
+ * import { type Application, type AuthenticatedUser, AuthMiddlewareStack, expressSession, login, ProtocolTypeRouter, RedisSessionStore, SessionManager, type UserLoader } from 'switchyard';
  * import { nodeHandler } from 'switchyard/server';
  *
+ * declare const secret: string;
+ * declare const router: Application;
+ * declare const users: { byId: UserLoader; check(username: string, password: string): Promise<AuthenticatedUser | null> };
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [secret] });
  * const web = express();
  * web.use(expressSession(sessions, { loadUser: users.byId }));

@@ -33,12 +33,17 @@ import { Signer } from './signing.js';
  *
  * @example
  * ```ts
- * import { getSession } from 'switchyard';
+ * import { getSession, WebsocketConsumer } from 'switchyard';
  *
- * const session = getSession(this.scope);
- * const visits = ((await session.get<number>('visits')) ?? 0) + 1;
- * await session.set('visits', visits);
- * await session.save(); // WebSocket: explicit
+ * class Visits extends WebsocketConsumer {
+ *   override async connect() {
+ *     const session = getSession(this.scope);
+ *     const visits = ((await session.get<number>('visits')) ?? 0) + 1;
+ *     await session.set('visits', visits);
+ *     await session.save(); // WebSocket: explicit
+ *     await this.accept();
+ *   }
+ * }
  * ```
  */
 export class Session {
@@ -198,8 +203,10 @@ const DEFAULTS = {
  * @example
  * ```ts
  * import express from 'express';
- * import { AuthMiddlewareStack, expressSession, RedisSessionStore, SessionManager, URLRouter } from 'switchyard';
+ * import { AuthMiddlewareStack, expressSession, RedisSessionStore, type Route, SessionManager, URLRouter, type UserLoader } from 'switchyard';
  *
+ * declare const routes: Route[];
+ * declare const loadUser: UserLoader;
  * const sessions = new SessionManager({ store: new RedisSessionStore(), secrets: [process.env.SECRET!] });
  * const app = AuthMiddlewareStack(URLRouter(routes), { sessions, loadUser });
  * express().use(expressSession(sessions));
@@ -280,9 +287,10 @@ export class SessionManager {
  *
  * @example
  * ```ts
- * import { getSession } from 'switchyard';
+ * import { getSession, type Scope } from 'switchyard';
  *
- * const cart = await getSession(this.scope).get<string[]>('cart');
+ * declare const scope: Scope; // with scope.session set by SessionMiddleware
+ * const cart = await getSession(scope).get<string[]>('cart');
  * ```
  */
 export function getSession(scope: object): Session {
@@ -303,7 +311,7 @@ export type SessionConfig = SessionManager | SessionOptions;
  * ```ts
  * import { sessionManager } from 'switchyard';
  *
- * const manager = sessionManager({ secrets: [secret] });
+ * const manager = sessionManager({ secrets: [process.env.SECRET_KEY!] });
  * ```
  */
 export function sessionManager(config: SessionConfig = {}): SessionManager {
@@ -317,9 +325,10 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
  *
  * @example
  * ```ts
- * import { CookieMiddleware, SessionMiddleware } from 'switchyard';
+ * import { type Application, CookieMiddleware, SessionMiddleware } from 'switchyard';
  *
- * const app = CookieMiddleware(SessionMiddleware(inner, { secrets: [secret] }));
+ * declare const inner: Application;
+ * const app = CookieMiddleware(SessionMiddleware(inner, { secrets: [process.env.SECRET_KEY!] }));
  * ```
  */
 export function SessionMiddleware(inner: Application, config: SessionConfig = {}): Application {
@@ -353,9 +362,10 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
  *
  * @example
  * ```ts
- * import { RedisSessionStore, SessionMiddlewareStack, URLRouter } from 'switchyard';
+ * import { RedisSessionStore, type Route, SessionMiddlewareStack, URLRouter } from 'switchyard';
  *
- * const app = SessionMiddlewareStack(URLRouter(routes), { store: new RedisSessionStore(), secrets });
+ * declare const routes: Route[];
+ * const app = SessionMiddlewareStack(URLRouter(routes), { store: new RedisSessionStore(), secrets: [process.env.SECRET_KEY!] });
  * ```
  */
 export function SessionMiddlewareStack(inner: Application, config: SessionConfig = {}): Application {

@@ -60,9 +60,10 @@ const defaultUser = (claims: JWTPayload): AuthenticatedUser | null =>
  *
  * @example
  * ```ts
- * import { findToken } from 'switchyard';
+ * import { findToken, type Scope } from 'switchyard';
  *
- * findToken(scope, { queryParam: 'access_token' });
+ * declare const scope: Scope;
+ * findToken(scope, { queryParam: 'access_token' }); // the JWT of ?access_token=..., or null
  * ```
  */
 export function findToken(scope: Scope, options: Pick<TokenAuthOptions, 'queryParam' | 'subprotocolPrefix'> = {}): string | null {
@@ -88,8 +89,9 @@ export function findToken(scope: Scope, options: Pick<TokenAuthOptions, 'queryPa
  *
  * @example
  * ```ts
- * import { TokenAuthMiddleware, URLRouter } from 'switchyard';
+ * import { type Route, TokenAuthMiddleware, URLRouter } from 'switchyard';
  *
+ * declare const routes: Route[];
  * const app = TokenAuthMiddleware(URLRouter(routes), {
  *   key: process.env.JWT_SECRET!, algorithms: ['HS256'], audience: 'chat',
  * });

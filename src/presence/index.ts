@@ -4,12 +4,13 @@
  *
  * @example
  * ```ts
- * import { getChannelLayer, JsonWebsocketConsumer } from 'switchyard';
+ * import { type AuthenticatedUser, getChannelLayer, JsonWebsocketConsumer } from 'switchyard';
  * import { Presence } from 'switchyard/presence';
  *
  * class Room extends JsonWebsocketConsumer {
  *   #ref = ''; #off = () => {};
  *   override async connect() {
+ *     const user = this.scope.user as AuthenticatedUser; // set by AuthMiddleware
  *     await this.accept();
  *     const presence = Presence.forLayer(getChannelLayer()!);
  *     this.#off = presence.subscribe('room:1', (c) => void this.sendJson({ type: 'presence_diff', joins: c.joins, leaves: c.leaves }));
@@ -17,6 +18,7 @@
  *     await this.sendJson({ type: 'presence_state', state: presence.list('room:1') });
  *   }
  *   override async disconnect() {
+ *     const user = this.scope.user as AuthenticatedUser;
  *     this.#off();
  *     await Presence.forLayer(getChannelLayer()!).untrack('room:1', user.username, this.#ref);
  *   }

@@ -61,6 +61,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * import { getChannelLayer } from 'switchyard';
  * import { Presence } from 'switchyard/presence';
  *
+ * declare const socket: WebSocket;
  * const presence = Presence.forLayer(getChannelLayer()!);
  * const unsubscribe = presence.subscribe('room:lobby', (change) => {
  *   for (const name of change.joined) socket.send(JSON.stringify({ type: 'user_join', username: name }));

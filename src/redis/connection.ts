@@ -73,6 +73,9 @@ export interface ShardOptions {
  *
  * @example
  * ```ts
+ * import { defaultLogger } from './log.js';
+ * import { Shard } from './connection.js';
+ *
  * const shard = new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger: defaultLogger });
  * await shard.run((redis) => redis.ping());
  * ```

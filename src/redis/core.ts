@@ -83,6 +83,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *
  * @example
  * ```ts
+ * import { RedisChannelLayer } from 'switchyard/redis';
+ *
  * const layer = new RedisChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], capacity: 200 });
  * const me = await layer.newChannel();
  * await layer.groupAdd('chat_lobby', me);

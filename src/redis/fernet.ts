@@ -19,9 +19,11 @@ const MAX_CLOCK_SKEW = 60;
  *
  * @example
  * ```ts
- * import { InvalidToken } from 'switchyard/redis';
+ * import { Fernet, InvalidToken } from 'switchyard/redis';
  *
- * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) skip(); }
+ * declare const crypter: Fernet;
+ * declare const token: Uint8Array;
+ * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) console.warn('expired or forged: dropped'); }
  * ```
  */
 export class InvalidToken extends Error {

@@ -42,6 +42,8 @@ export interface InboxStats {
  *
  * @example
  * ```ts
+ * import { Inbox } from './inbox.js';
+ *
  * const inbox = new Inbox(100);
  * const next = inbox.take('specific.a!b');
  * inbox.deliver('specific.a!b', { type: 'hello' }, Date.now() + 60_000);

@@ -27,7 +27,9 @@ export const defaultLogger: LayerLogger = {
  * @example
  * ```ts
  * import { logger } from 'switchyard';
+ * import { LogThrottle } from './log.js';
  *
+ * declare const err: Error;
  * const throttle = new LogThrottle(5000);
  * if (throttle.allow('redis-down')) logger.warn({ err }, 'Redis unreachable');
  * ```

@@ -68,6 +68,7 @@ export interface RedisPubSubChannelLayerOptions {
  * ```ts
  * import { RedisPubSubChannelLayer } from 'switchyard/redis';
  *
+ * declare function resync(): void; // e.g. re-announce presence: messages sent while disconnected are lost
  * const layer = new RedisPubSubChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], onReconnect: () => resync() });
  * const me = await layer.newChannel();
  * await layer.groupAdd('room1', me);

@@ -25,8 +25,9 @@ import { type MessageSerializer, isMsgpack, msgpackSerializer } from './serializ
  *
  * @example
  * ```ts
- * import { ASGI_CHANNEL } from 'switchyard/redis';
+ * import { ASGI_CHANNEL, MessageCodec } from 'switchyard/redis';
  *
+ * declare const codec: MessageCodec;
  * codec.encode({ type: 'chat.message', [ASGI_CHANNEL]: 'specific.abc!def' });
  * ```
  */

@@ -35,9 +35,10 @@
  * @example
  * ```ts
  * import express from 'express';
- * import { ProtocolTypeRouter, URLRouter, path } from 'switchyard';
+ * import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, path } from 'switchyard';
  * import { serve, nodeHandler } from 'switchyard/server';
  *
+ * class ChatConsumer extends WebsocketConsumer {}
  * const web = express();
  * web.get('/health', (_req, res) => res.send('ok'));
  * const application = ProtocolTypeRouter({

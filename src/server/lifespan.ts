@@ -21,8 +21,10 @@ import { NoHandlerError, ProtocolError, SwitchyardError } from '../errors.js';
  *
  * @example
  * ```ts
+ * import type { Application } from 'switchyard';
  * import { LifespanError, serve } from 'switchyard/server';
  *
+ * declare const app: Application;
  * try { await serve(app); } catch (err) { if (err instanceof LifespanError) process.exit(3); throw err; }
  * ```
  */

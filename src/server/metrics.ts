@@ -19,8 +19,10 @@ type Child = { inc(value?: number): void };
  *
  * @example
  * ```ts
+ * import type { Application } from 'switchyard';
  * import { serve } from 'switchyard/server';
  *
+ * declare const app: Application;
  * const server = await serve(app, { metricsPath: '/metrics' });
  * const text = await server.metrics!.registry.metrics(); // what GET /metrics answers
  * ```

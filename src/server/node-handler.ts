@@ -46,8 +46,10 @@ const scopes = new WeakMap<IncomingMessage, HttpScope>();
  *
  * @example
  * ```ts
+ * import express from 'express';
  * import { scopeOf } from 'switchyard/server';
  *
+ * const expressApp = express();
  * expressApp.get('/me', (req, res) => res.json({ user: scopeOf(req)?.user }));
  * ```
  */
@@ -67,14 +69,16 @@ export function exchangeOf(scope: object): NodeExchange | undefined {
  *
  * @example
  * ```ts
- * import { path, ProtocolTypeRouter, URLRouter } from 'switchyard';
- * import { nodeHandler } from 'switchyard/server';
  * import express from 'express';
+ * import { path, ProtocolTypeRouter, URLRouter, WebsocketConsumer } from 'switchyard';
+ * import { nodeHandler } from 'switchyard/server';
+ *
+ * class ChatConsumer extends WebsocketConsumer {}
  * const web = express();
  * web.get('/health', (_req, res) => res.send('ok'));
- * export const application = new ProtocolTypeRouter({
+ * export const application = ProtocolTypeRouter({
  *   http: nodeHandler(web),
- *   websocket: new URLRouter([path('ws/chat/<room>/', ChatConsumer.asApp())]),
+ *   websocket: URLRouter([path('ws/chat/<room>/', ChatConsumer.asApp())]),
  * });
  * ```
  */

@@ -73,9 +73,10 @@ function listen(server: http.Server, host: string, port: number, unixSocket: str
  *
  * @example
  * ```ts
+ * import type { Application } from 'switchyard';
  * import { serve } from 'switchyard/server';
- * import { application } from './app.js';
  *
+ * declare const application: Application; // yours, e.g. from './app.js'
  * const server = await serve(application, { port: 8000, handleSignals: true });
  * server.logger.info(`Serving on ${server.url}`);
  * ```

@@ -51,9 +51,11 @@ const BINARY = { binary: true } as const;
  *
  * @example
  * ```ts
+ * import type { ReceiveEvent } from 'switchyard';
  * import { SEND_BUFFER_CLOSE_CODE } from 'switchyard/server';
  *
- * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) log('client too slow');
+ * declare const event: ReceiveEvent; // what an application's receive() gave
+ * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) console.warn('client too slow');
  * ```
  */
 export const SEND_BUFFER_CLOSE_CODE = 1008;

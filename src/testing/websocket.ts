@@ -43,8 +43,10 @@ export interface WebsocketCommunicatorOptions {
  * @example
  * ```ts
  * import assert from 'node:assert/strict';
+ * import type { Application } from 'switchyard';
  * import { WebsocketCommunicator } from 'switchyard/testing';
  *
+ * declare const application: Application;
  * const client = new WebsocketCommunicator(application, '/ws/chat/lobby/');
  * const { connected } = await client.connect();
  * await client.sendJsonTo({ message: 'hello' });
@@ -149,8 +151,10 @@ export interface HttpResponse {
  * @example
  * ```ts
  * import assert from 'node:assert/strict';
+ * import type { Application } from 'switchyard';
  * import { HttpCommunicator } from 'switchyard/testing';
  *
+ * declare const app: Application;
  * const response = await new HttpCommunicator(app, 'GET', '/chat/lobby/').getResponse();
  * assert.equal(response.status, 200);
  * ```

@@ -17,8 +17,9 @@ interface Entry { json: string; expiresAt: number }
  *
  * @example
  * ```ts
- * import { MemorySessionStore, SessionMiddlewareStack } from 'switchyard';
+ * import { type Application, MemorySessionStore, SessionMiddlewareStack } from 'switchyard';
  *
+ * declare const inner: Application;
  * const app = SessionMiddlewareStack(inner, { store: new MemorySessionStore(), secrets: [process.env.SECRET!] });
  * ```
  */

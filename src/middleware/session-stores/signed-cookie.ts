@@ -19,8 +19,10 @@ export const MAX_SIGNED_COOKIE_TOKEN = 3800;
  *
  * @example
  * ```ts
- * import { SessionMiddlewareStack, SignedCookieSessionStore } from 'switchyard';
+ * import { type Application, SessionMiddlewareStack, SignedCookieSessionStore } from 'switchyard';
  *
+ * declare const inner: Application;
+ * declare const secret: string;
  * const app = SessionMiddlewareStack(inner, { store: new SignedCookieSessionStore(), secrets: [secret] });
  * ```
  */

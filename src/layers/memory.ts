@@ -115,6 +115,8 @@ export interface InMemoryChannelLayerOptions extends BaseLayerOptions {
  *
  * @example
  * ```ts
+ * import { InMemoryChannelLayer } from 'switchyard';
+ *
  * const layer = new InMemoryChannelLayer({ capacity: 1000, channelCapacity: { 'thumbnails-*': 10 } });
  * await layer.groupAdd('chat_lobby', await layer.newChannel());
  * ```

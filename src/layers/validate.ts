@@ -47,6 +47,8 @@ const UINT64_LIMIT = 2 ** 64;
  *
  * @example
  * ```ts
+ * import { isWideInteger } from './validate.js';
+ *
  * isWideInteger(2 ** 40); // true
  * ```
  */
@@ -144,6 +146,8 @@ function check(value: unknown, path: string, freeze: boolean): number {
  *
  * @example
  * ```ts
+ * import { requireMessageShape } from './validate.js';
+ *
  * requireMessageShape({ type: 'chat.message', at: new Date() }); // passes: the shape is right
  * ```
  */
@@ -171,6 +175,8 @@ export function requireMessageShape(message: unknown): asserts message is LayerM
  *
  * @example
  * ```ts
+ * import { checkMessageValues } from './validate.js';
+ *
  * checkMessageValues({ type: 'x', user: { joined: new Date() } });
  * // InvalidMessageError: message.user.joined: Date is not allowed in a channel layer message (...)
  * ```
@@ -187,6 +193,8 @@ export function checkMessageValues(value: unknown, options: { path?: string; fre
  *
  * @example
  * ```ts
+ * import { requireValidMessage } from 'switchyard';
+ *
  * requireValidMessage({ type: 'chat.message', text: 'hi', at: Date.now() }); // ok
  * requireValidMessage({ type: 'chat.message', nick: undefined });
  * // InvalidMessageError: message.nick: undefined is not allowed in a channel layer message (Redis delivers it as null: ...)

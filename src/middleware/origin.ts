@@ -196,8 +196,10 @@ export interface OriginOptions {
  *
  * @example
  * ```ts
- * import { AuthMiddlewareStack, OriginValidator } from 'switchyard';
+ * import { type Application, AuthMiddlewareStack, type AuthStackOptions, OriginValidator } from 'switchyard';
  *
+ * declare const router: Application;
+ * declare const auth: AuthStackOptions;
  * const app = OriginValidator(AuthMiddlewareStack(router, auth), ['https://chat.example.com', '.example.org']);
  * ```
  */
@@ -273,9 +275,11 @@ function configuredHosts(options: AllowedHostsOptions): string[] {
  *
  * @example
  * ```ts
- * import { AllowedHostsOriginValidator, AuthMiddlewareStack } from 'switchyard';
+ * import { AllowedHostsOriginValidator, type Application, AuthMiddlewareStack, type AuthStackOptions } from 'switchyard';
  *
  * // ALLOWED_HOSTS=chat.example.com,.example.org
+ * declare const router: Application;
+ * declare const auth: AuthStackOptions;
  * const app = AllowedHostsOriginValidator(AuthMiddlewareStack(router, auth));
  * ```
  */

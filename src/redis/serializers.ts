@@ -22,6 +22,8 @@ import { WIDE_INTEGERS, checkMessageValues, isWideInteger, requireMessageShape, 
  *
  * @example
  * ```ts
+ * import type { MessageSerializer } from 'switchyard/redis';
+ *
  * const upper: MessageSerializer = { serialize: (m) => Buffer.from(JSON.stringify(m)), deserialize: (b) => JSON.parse(String(b)) };
  * ```
  */
@@ -37,6 +39,8 @@ export interface MessageSerializer {
  *
  * @example
  * ```ts
+ * import { getSerializer, SerializerDoesNotExist } from 'switchyard/redis';
+ *
  * try { getSerializer('yaml'); } catch (error) { if (error instanceof SerializerDoesNotExist) console.log(error.format); }
  * ```
  */
@@ -66,6 +70,8 @@ function withBigInts(value: unknown): unknown {
  *
  * @example
  * ```ts
+ * import { msgpackSerializer } from 'switchyard/redis';
+ *
  * msgpackSerializer.serialize({ a: true, b: null, c: { d: [] } }); // 83 a1 61 c3 a1 62 c0 a1 63 81 a1 64 90
  * ```
  */
@@ -108,6 +114,8 @@ function pyJson(value: unknown, path: string): string {
  *
  * @example
  * ```ts
+ * import { jsonSerializer } from 'switchyard/redis';
+ *
  * new TextDecoder().decode(jsonSerializer.serialize({ a: true })); // '{"a": true}'
  * ```
  */
@@ -131,6 +139,9 @@ const registry = new Map<string, MessageSerializer>([
  *
  * @example
  * ```ts
+ * import { registerSerializer } from 'switchyard/redis';
+ *
+ * declare const cbor: { encode(value: unknown): Uint8Array; decode(bytes: Uint8Array): unknown }; // e.g. the cbor-x package
  * registerSerializer('cbor', { serialize: (m) => cbor.encode(m), deserialize: (b) => cbor.decode(b) });
  * ```
  */
@@ -147,6 +158,8 @@ export function registerSerializer(format: string, serializer: MessageSerializer
  *
  * @example
  * ```ts
+ * import { getSerializer, jsonSerializer } from 'switchyard/redis';
+ *
  * getSerializer('json') === jsonSerializer; // true
  * ```
  */
@@ -164,6 +177,9 @@ export function getSerializer(format: string): MessageSerializer {
  *
  * @example
  * ```ts
+ * import { getSerializer } from 'switchyard/redis';
+ * import { messageCheckFor } from './serializers.js';
+ *
  * const check = messageCheckFor(getSerializer('json'));
  * check({ type: 'x', at: new Date() }); // InvalidMessageError: message.at: Date is not allowed...
  * ```

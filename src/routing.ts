@@ -16,6 +16,7 @@
 import type { Application, ChannelScope, HttpScope, Receive, Scope, Send, WebSocketScope } from './asgi.js';
 import { scopeWith } from './asgi.js';
 import { ImproperlyConfigured, RouteNotFound } from './errors.js';
+import { compilePythonRegex } from './python-regex.js';
 
 /** Apps carrying this mark route a path prefix (routers, and middleware around them). */
 export const PATH_ROUTING: unique symbol = Symbol.for('switchyard.pathRouting');
@@ -108,12 +109,15 @@ function compilePath(route: string): Pattern {
 }
 
 function compileRegex(pattern: string | RegExp): Pattern {
-  // Python's named groups (?P<name>...) read the same here.
-  const regex = typeof pattern === 'string' ? new RegExp(pattern.replace(/\(\?P<(\w+)>/g, '(?<$1>')) : pattern;
+  // A string is a Python pattern, with Python's meaning (Unicode \w...); a RegExp is JavaScript's.
+  const python = typeof pattern === 'string' ? compilePythonRegex(pattern) : null;
+  const regex = python?.search ?? (pattern as RegExp);
+  // Django: an endpoint whose pattern ends with '$' must match the whole path (fullmatch), else search.
+  const whole = python !== null && (pattern as string).endsWith('$') ? python.full : regex;
   return {
-    describe: regex.source,
-    match(path) {
-      const m = regex.exec(path);
+    describe: typeof pattern === 'string' ? pattern : regex.source,
+    match(path, endpoint) {
+      const m = (endpoint ? whole : regex).exec(path);
       if (m === null) return null;
       const kwargs: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(m.groups ?? {})) if (value !== undefined) kwargs[name] = value;
@@ -141,8 +145,10 @@ export interface RouteOptions { kwargs?: Record<string, unknown>; name?: string 
  *
  * @example
  * ```ts
- * import { path } from 'switchyard';
+ * import { path, WebsocketConsumer } from 'switchyard';
  *
+ * class ChatConsumer extends WebsocketConsumer {}
+ * class PostConsumer extends WebsocketConsumer {}
  * path('ws/chat/<str:room_name>/', ChatConsumer.asApp())
  * path('ws/post/<int:id>/', PostConsumer.asApp(), { kwargs: { live: true } })
  * ```
@@ -155,10 +161,18 @@ export function path(route: string, app: Application, options: RouteOptions = {}
  * A route with a regular expression (Django's `re_path`): named groups become
  * kwargs, other groups positional args. Without a trailing `$` it matches a prefix.
  *
+ * A string is a Python pattern and means what it means in Django: `\w`, `\d`,
+ * `\s` and `\b` are Unicode-aware (`(?P<room_name>\w+)` accepts `聊天`; `(?a)`
+ * at the start asks for ASCII), `(?P<name>…)` names a group, and an endpoint
+ * ending in `$` must match the whole remaining path (see `python-regex.ts`).
+ * A `RegExp` is used as JavaScript reads it (its `\w` is ASCII unless it has
+ * the `u` or `v` flag and says `\p{…}`).
+ *
  * @example
  * ```ts
- * import { rePath } from 'switchyard';
+ * import { rePath, WebsocketConsumer } from 'switchyard';
  *
+ * class ChatConsumer extends WebsocketConsumer {}
  * rePath(/^ws\/chat\/(?<room_name>\w+)\/$/, ChatConsumer.asApp())
  * rePath('ws/chat/(?P<room_name>\\w+)/$', ChatConsumer.asApp())   // Python syntax works too
  * ```
@@ -177,8 +191,10 @@ type ConnectionScope = HttpScope | WebSocketScope;
  *
  * @example
  * ```ts
- * import { path, URLRouter } from 'switchyard';
+ * import { path, URLRouter, WebsocketConsumer } from 'switchyard';
  *
+ * class ChatConsumer extends WebsocketConsumer {}
+ * class StatsConsumer extends WebsocketConsumer {}
  * const websocket = URLRouter([
  *   path('ws/chat/<str:room_name>/', ChatConsumer.asApp()),
  *   path('ws/admin/', URLRouter([path('stats/', StatsConsumer.asApp())])),
@@ -243,9 +259,12 @@ export function URLRouter(routes: Route[]): Application {
  *
  * @example
  * ```ts
- * import { AuthMiddlewareStack, ProtocolTypeRouter } from 'switchyard';
+ * import { type Application, type AuthStackOptions, AuthMiddlewareStack, ProtocolTypeRouter } from 'switchyard';
  *
- * export const application = ProtocolTypeRouter({ http: httpApp, websocket: AuthMiddlewareStack(websocketRouter) });
+ * declare const httpApp: Application;
+ * declare const websocketRouter: Application;
+ * declare const auth: AuthStackOptions;
+ * export const application = ProtocolTypeRouter({ http: httpApp, websocket: AuthMiddlewareStack(websocketRouter, auth) });
  * ```
  */
 export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Application>> & Record<string, Application>): Application {
@@ -268,8 +287,9 @@ export function ProtocolTypeRouter(apps: Partial<Record<Scope['type'], Applicati
  *
  * @example
  * ```ts
- * import { ChannelNameRouter } from 'switchyard';
+ * import { AsyncConsumer, ChannelNameRouter } from 'switchyard';
  *
+ * class ThumbnailConsumer extends AsyncConsumer {}
  * ChannelNameRouter({ 'thumbnails-generate': ThumbnailConsumer.asApp() })
  * ```
  */

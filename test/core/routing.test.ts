@@ -191,3 +191,108 @@ test("no 'path' key in the scope is a clear error", async () => {
   const router = URLRouter([path('', recorder('x'))]);
   await assert.rejects(router({ type: 'websocket' } as Scope, noop, noSend), /No 'path' key in connection scope/);
 });
+
+// ---- rePath() string patterns mean what they mean in Python (Django's re_path) ----
+
+test('Unicode \\w as in Django: the tutorial route accepts 聊天, café, Ünïcödé and digits of other scripts', async () => {
+  const chat = recorder('chat');
+  const router = URLRouter([rePath('ws/chat/(?P<room_name>\\w+)/$', chat)]);
+  for (const room of ['聊天', 'café', 'Ünïcödé_42', '٣٤', 'комната', 'ｆｕｌｌ']) {
+    assert.deepEqual((await routed(router, wsScope(`/ws/chat/${room}/`), chat)).urlRoute?.kwargs, { room_name: room }, room);
+  }
+  // Not word characters in Python either: punctuation, spaces, emoji, combining marks alone.
+  for (const room of ['a-b', 'a b', '😀', 'e\u0301', 'a\u00a0b', '聊天！']) {
+    await assert.rejects(router(wsScope(`/ws/chat/${room}/`), noop, noSend), RouteNotFound, JSON.stringify(room));
+  }
+});
+
+test('\\d is Unicode decimal digits, \\s Python\'s whitespace, also inside classes and negated; (?a) asks for ASCII', async () => {
+  const app = recorder('app');
+  const match = async (pattern: string, text: string) => {
+    try {
+      await URLRouter([rePath(pattern, app)])(wsScope(`/${text}`), noop, noSend);
+      return true;
+    } catch (error) {
+      if (error instanceof RouteNotFound) return false;
+      throw error;
+    }
+  };
+  assert.equal(await match('^n/\\d+$', 'n/٣٤'), true, 'Arabic-Indic digits are \\d');
+  assert.equal(await match('^n/\\d+$', 'n/²'), false, 'superscripts are not decimal (Nd)');
+  assert.equal(await match('^s/a\\sb$', 's/a\u3000b'), true, 'ideographic space');
+  assert.equal(await match('^s/a\\sb$', 's/a\ufeffb'), false, 'BOM is not whitespace in Python (it is in JavaScript)');
+  assert.equal(await match('^s/a\\sb$', 's/a\u001cb'), true, 'a file separator is, in Python');
+  assert.equal(await match('^c/[\\w.-]+$', 'c/聊天.v-1'), true);
+  assert.equal(await match('^c/[^\\W\\d]+$', 'c/聊天'), true, 'word characters that are not digits');
+  assert.equal(await match('^c/[^\\W\\d]+$', 'c/聊天3'), false);
+  assert.equal(await match('^c/[\\W]+$', 'c/!?'), true);
+  assert.equal(await match('^c/[a\\W]+$', 'c/a!a'), true);
+  assert.equal(await match('(?a)^a/\\w+$', 'a/聊天'), false, '(?a): ASCII only');
+  assert.equal(await match('(?a)^a/\\w+$', 'a/abc_1'), true);
+  assert.equal(await match('^b/\\b聊天\\b$', 'b/聊天'), true, '\\b around Unicode words');
+  assert.equal(await match('(?i)^i/abc$', 'i/ABC'), true, 'leading inline flags');
+  assert.equal(await match('^dot/.$', 'dot/\n'), false, '. never matches a newline');
+  assert.equal(await match('^dot/.$', 'dot/\r'), true, '. matches \\r in Python');
+});
+
+test('Python-only syntax: (?P=name), (?#…), \\A \\Z, {,n}, literal braces, octal and \\U escapes', async () => {
+  const app = recorder('app');
+  const kwargs = async (pattern: string, text: string) =>
+    (await routed(URLRouter([rePath(pattern, app)]), wsScope(`/${text}`), app)).urlRoute?.kwargs;
+  assert.deepEqual(await kwargs('\\A(?P<a>\\w)-(?P=a)(?#same letter twice)\\Z', 'x-x'), { a: 'x' });
+  assert.deepEqual(await kwargs('^q/(?P<n>x{,2})$', 'q/xx'), { n: 'xx' });
+  assert.deepEqual(await kwargs('^lit/(?P<n>{}|a{b)$', 'lit/a{b'), { n: 'a{b' });
+  assert.deepEqual(await kwargs('^e/(?P<n>\\101\\U0001F600\\-)$', 'e/A😀-'), { n: 'A😀-' });
+  assert.throws(() => rePath('^(?i:x)$', app), ImproperlyConfigured, 'scoped flags: JavaScript cannot express them here');
+  assert.throws(() => rePath('^(?>x)$', app), ImproperlyConfigured);
+  assert.throws(() => rePath('^\\q$', app), /bad escape/);
+});
+
+test('an endpoint pattern ending in $ must match the whole path, as Django\'s fullmatch', async () => {
+  const chat = recorder('chat');
+  const router = URLRouter([rePath('ws/chat/(?P<room_name>\\w+)/$', chat)]);
+  await assert.rejects(router(wsScope('/evil/ws/chat/room/'), noop, noSend), RouteNotFound);
+  // Not an endpoint (a nested router): search, as Django.
+  const inner = recorder('inner');
+  const nested = URLRouter([rePath('(?P<v>\\d+)/', URLRouter([path('x/', inner)]))]);
+  assert.deepEqual((await routed(nested, wsScope('/9/x/'), inner)).urlRoute?.kwargs, { v: '9' });
+});
+
+test('\\w, \\d, \\s agree with Python\'s re on every code point Python knows', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+import json, re, sys, unicodedata
+def ranges(pred):
+    out, start = [], None
+    for c in range(0x110000 + 1):
+        on = c < 0x110000 and not (0xd800 <= c <= 0xdfff) and pred(c)
+        if on and start is None: start = c
+        if not on and start is not None: out.append([start, c - 1]); start = None
+    return out
+result = {k: ranges(lambda c, r=re.compile(p): r.fullmatch(chr(c)) is not None) for k, p in
+          [('w', r'\\w'), ('d', r'\\d'), ('s', r'\\s'), ('nw', r'[^\\W\\d_]')]}
+result['unassigned'] = ranges(lambda c: unicodedata.category(chr(c)) == 'Cn')
+json.dump(result, sys.stdout)`;
+  const run = spawnSync('python3', ['-c', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(run.status, 0, run.stderr);
+  const python = JSON.parse(run.stdout) as Record<string, Array<[number, number]>>;
+  const inRanges = (list: Array<[number, number]>) => {
+    const set = new Set<number>();
+    for (const [a, b] of list) for (let c = a; c <= b; c++) set.add(c);
+    return set;
+  };
+  const unassigned = inRanges(python.unassigned!); // newer in Node's Unicode than in Python's: not comparable
+  const app = recorder('app');
+  for (const [key, pattern] of [['w', '\\w'], ['d', '\\d'], ['s', '\\s'], ['nw', '[^\\W\\d_]']] as const) {
+    // The route's own regex, reached through a route: x/<one character>.
+    const route = rePath(`^x/${pattern}$`, app);
+    const expected = inRanges(python[key]!);
+    const wrong: string[] = [];
+    for (let c = 0; c < 0x110000; c++) {
+      if ((c >= 0xd800 && c <= 0xdfff) || unassigned.has(c)) continue;
+      const ours = route.pattern.match(`x/${String.fromCodePoint(c)}`, true) !== null;
+      if (ours !== expected.has(c) && wrong.push(c.toString(16)) > 20) break;
+    }
+    assert.deepEqual(wrong, [], `${pattern}: code points where we differ from Python`);
+  }
+});

@@ -75,7 +75,7 @@ export interface HttpScope extends ConnectionScopeBase {
   method: string;
 }
 
-export interface WebSocketScope extends ConnectionScopeBase {
+export interface WebsocketScope extends ConnectionScopeBase {
   type: 'websocket';
   subprotocols: string[];
 }
@@ -96,7 +96,7 @@ export interface ChannelScope {
   [extension: string]: unknown;
 }
 
-export type Scope = HttpScope | WebSocketScope | LifespanScope | ChannelScope;
+export type Scope = HttpScope | WebsocketScope | LifespanScope | ChannelScope;
 
 // ---- HTTP events -------------------------------------------------------
 
@@ -117,25 +117,25 @@ export interface HttpResponseTrailersEvent { type: 'http.response.trailers'; hea
  */
 export const ENCODED_FRAME: unique symbol = Symbol.for('switchyard.encodedFrame');
 
-export interface WebSocketConnectEvent { type: 'websocket.connect' }
-export interface WebSocketAcceptEvent { type: 'websocket.accept'; subprotocol?: string | null; headers?: Header[] }
+export interface WebsocketConnectEvent { type: 'websocket.connect' }
+export interface WebsocketAcceptEvent { type: 'websocket.accept'; subprotocol?: string | null; headers?: Header[] }
 /** Exactly one of `text` and `bytes` is set; the other may be absent or `null`. */
-export interface WebSocketReceiveEvent { type: 'websocket.receive'; text?: string | null; bytes?: Uint8Array | null }
-export interface WebSocketSendEvent {
+export interface WebsocketReceiveEvent { type: 'websocket.receive'; text?: string | null; bytes?: Uint8Array | null }
+export interface WebsocketSendEvent {
   type: 'websocket.send';
   text?: string | null;
   bytes?: Uint8Array | null;
   /** The UTF-8 bytes of `text`, already encoded (see {@link ENCODED_FRAME}). */
   [ENCODED_FRAME]?: Uint8Array;
 }
-export interface WebSocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
-export interface WebSocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
+export interface WebsocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
+export interface WebsocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
 /**
  * Denial response extension (`websocket.http.response` in `scope.extensions`):
  * instead of accepting, answer the handshake with an HTTP response of the app's own.
  */
-export interface WebSocketHttpResponseStartEvent { type: 'websocket.http.response.start'; status: number; headers?: Header[] }
-export interface WebSocketHttpResponseBodyEvent { type: 'websocket.http.response.body'; body?: Uint8Array; more_body?: boolean }
+export interface WebsocketHttpResponseStartEvent { type: 'websocket.http.response.start'; status: number; headers?: Header[] }
+export interface WebsocketHttpResponseBodyEvent { type: 'websocket.http.response.body'; body?: Uint8Array; more_body?: boolean }
 
 // ---- Lifespan events ------------------------------------------------------
 
@@ -149,16 +149,38 @@ export interface LifespanShutdownFailedEvent { type: 'lifespan.shutdown.failed';
 /** Events a server delivers to an application through `receive()`. */
 export type ReceiveEvent =
   | HttpRequestEvent | HttpDisconnectEvent
-  | WebSocketConnectEvent | WebSocketReceiveEvent | WebSocketDisconnectEvent
+  | WebsocketConnectEvent | WebsocketReceiveEvent | WebsocketDisconnectEvent
   | LifespanStartupEvent | LifespanShutdownEvent;
 
 /** Events an application gives the server through `send()`. */
 export type SendEvent =
   | HttpResponseStartEvent | HttpResponseBodyEvent | HttpResponseTrailersEvent
-  | WebSocketAcceptEvent | WebSocketSendEvent | WebSocketCloseEvent
-  | WebSocketHttpResponseStartEvent | WebSocketHttpResponseBodyEvent
+  | WebsocketAcceptEvent | WebsocketSendEvent | WebsocketCloseEvent
+  | WebsocketHttpResponseStartEvent | WebsocketHttpResponseBodyEvent
   | LifespanStartupCompleteEvent | LifespanStartupFailedEvent
   | LifespanShutdownCompleteEvent | LifespanShutdownFailedEvent;
+
+// ---- Deprecated spellings -------------------------------------------------
+// Class and type names spell it `Websocket`, as Django does (`WebsocketConsumer`).
+
+/** @deprecated Renamed {@link WebsocketScope} (`Websocket`, as Django spells it). */
+export type WebSocketScope = WebsocketScope;
+/** @deprecated Renamed {@link WebsocketConnectEvent} (`Websocket`, as Django spells it). */
+export type WebSocketConnectEvent = WebsocketConnectEvent;
+/** @deprecated Renamed {@link WebsocketAcceptEvent} (`Websocket`, as Django spells it). */
+export type WebSocketAcceptEvent = WebsocketAcceptEvent;
+/** @deprecated Renamed {@link WebsocketReceiveEvent} (`Websocket`, as Django spells it). */
+export type WebSocketReceiveEvent = WebsocketReceiveEvent;
+/** @deprecated Renamed {@link WebsocketSendEvent} (`Websocket`, as Django spells it). */
+export type WebSocketSendEvent = WebsocketSendEvent;
+/** @deprecated Renamed {@link WebsocketCloseEvent} (`Websocket`, as Django spells it). */
+export type WebSocketCloseEvent = WebsocketCloseEvent;
+/** @deprecated Renamed {@link WebsocketDisconnectEvent} (`Websocket`, as Django spells it). */
+export type WebSocketDisconnectEvent = WebsocketDisconnectEvent;
+/** @deprecated Renamed {@link WebsocketHttpResponseStartEvent} (`Websocket`, as Django spells it). */
+export type WebSocketHttpResponseStartEvent = WebsocketHttpResponseStartEvent;
+/** @deprecated Renamed {@link WebsocketHttpResponseBodyEvent} (`Websocket`, as Django spells it). */
+export type WebSocketHttpResponseBodyEvent = WebsocketHttpResponseBodyEvent;
 
 /**
  * A message travelling on a channel layer, or reaching a consumer from one:

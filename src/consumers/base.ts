@@ -96,11 +96,11 @@ export interface ConsumerApplication<C extends AsyncConsumer = AsyncConsumer> ex
  *
  * @example
  * ```ts
- * import { AsyncConsumer, StopConsumer, type WebSocketReceiveEvent } from 'switchyard';
+ * import { AsyncConsumer, StopConsumer, type WebsocketReceiveEvent } from 'switchyard';
  *
  * class Echo extends AsyncConsumer {
  *   async websocket_connect() { await this.baseSend({ type: 'websocket.accept' }); }
- *   async websocket_receive(event: WebSocketReceiveEvent) { await this.baseSend({ type: 'websocket.send', text: event.text }); }
+ *   async websocket_receive(event: WebsocketReceiveEvent) { await this.baseSend({ type: 'websocket.send', text: event.text }); }
  *   async websocket_disconnect() { throw new StopConsumer(); }
  * }
  * const app = Echo.asApp();

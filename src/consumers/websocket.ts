@@ -15,9 +15,9 @@ import {
   ENCODED_FRAME,
   type Header,
   type LayerMessage,
-  type WebSocketDisconnectEvent,
-  type WebSocketReceiveEvent,
-  type WebSocketSendEvent,
+  type WebsocketDisconnectEvent,
+  type WebsocketReceiveEvent,
+  type WebsocketSendEvent,
   utf8,
 } from '../asgi.js';
 import { AcceptConnection, DenyConnection, StopConsumer } from '../errors.js';
@@ -28,11 +28,11 @@ import { AsyncConsumer, requireGroupLayer, reserveFrameworkMethods } from './bas
  * event carrying both, all made once and shared (frozen) by every consumer
  * that forwards the same event.
  */
-interface Frame { text: string; bytes: Uint8Array; event: WebSocketSendEvent }
+interface Frame { text: string; bytes: Uint8Array; event: WebsocketSendEvent }
 
 function frameOf(text: string): Frame {
   const bytes = utf8(text);
-  const event: WebSocketSendEvent = Object.freeze({ type: 'websocket.send', text, [ENCODED_FRAME]: bytes } as const);
+  const event: WebsocketSendEvent = Object.freeze({ type: 'websocket.send', text, [ENCODED_FRAME]: bytes } as const);
   return { text, bytes, event };
 }
 
@@ -128,7 +128,7 @@ export class WebsocketConsumer extends AsyncConsumer {
   }
 
   /** Routes a frame to `receive()`: text when `text` is set (not null), bytes otherwise. */
-  async websocket_receive(event: WebSocketReceiveEvent): Promise<void> {
+  async websocket_receive(event: WebsocketReceiveEvent): Promise<void> {
     if (event.text !== undefined && event.text !== null) await this.receive(event.text);
     else if (event.bytes !== undefined && event.bytes !== null) await this.receive(event.bytes);
     else throw new TypeError('websocket.receive event has neither text nor bytes');
@@ -142,7 +142,7 @@ export class WebsocketConsumer extends AsyncConsumer {
    * afterwards (a number is the close code).
    */
   async send(data: string | Uint8Array, close: boolean | number = false): Promise<void> {
-    const event: WebSocketSendEvent = typeof data === 'string'
+    const event: WebsocketSendEvent = typeof data === 'string'
       ? { type: 'websocket.send', text: data }
       : { type: 'websocket.send', bytes: data };
     await this.baseSend(event);
@@ -169,7 +169,7 @@ export class WebsocketConsumer extends AsyncConsumer {
   }
 
   /** Leaves the static groups, calls `disconnect(code)` and ends the instance. */
-  async websocket_disconnect(event: WebSocketDisconnectEvent): Promise<void> {
+  async websocket_disconnect(event: WebsocketDisconnectEvent): Promise<void> {
     const groups = (this.constructor as typeof WebsocketConsumer).groups;
     if (groups.length > 0) {
       const layer = requireGroupLayer(this);

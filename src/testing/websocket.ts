@@ -2,7 +2,7 @@
  * `WebsocketCommunicator` and `HttpCommunicator`: drive a WebSocket or HTTP
  * application with Django Channels' test API, no server involved.
  */
-import { type Application, type Header, type HeadersInit, type HttpScope, type SendEvent, type WebSocketScope, toHeaders } from '../asgi.js';
+import { type Application, type Header, type HeadersInit, type HttpScope, type SendEvent, type WebsocketScope, toHeaders } from '../asgi.js';
 import { ApplicationCommunicator } from './application.js';
 
 /** What `connect()` tells: accepted with a subprotocol, or refused with a close code. */
@@ -34,7 +34,7 @@ export interface WebsocketCommunicatorOptions {
   headers?: HeadersInit;
   subprotocols?: string[];
   /** Extra scope fields (cookies, user, client...). */
-  scope?: Partial<WebSocketScope>;
+  scope?: Partial<WebsocketScope>;
 }
 
 /**
@@ -59,7 +59,7 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
   responseHeaders: Header[] = [];
 
   constructor(application: Application, path: string, options: WebsocketCommunicatorOptions = {}) {
-    const scope: WebSocketScope = {
+    const scope: WebsocketScope = {
       type: 'websocket',
       asgi: { version: '3.0', spec_version: '2.4' },
       http_version: '1.1',

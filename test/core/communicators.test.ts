@@ -1,7 +1,7 @@
 // Ports django/channels tests/test_testing.py.
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Application, type WebSocketScope, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from 'switchyard';
+import { type Application, type WebsocketScope, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path } from 'switchyard';
 import { ApplicationCommunicator, HttpCommunicator, TimeoutError, WebsocketCommunicator } from 'switchyard/testing';
 
 beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
@@ -112,7 +112,7 @@ test('an app error surfaces at the next communicator call', async () => {
 test('a denial response (websocket.http.response) reaches connect() whole: status, headers, streamed body', async () => {
   class Private extends WebsocketConsumer {
     override async connect() {
-      if ((this.scope as WebSocketScope).extensions?.['websocket.http.response'] === undefined) return this.close();
+      if ((this.scope as WebsocketScope).extensions?.['websocket.http.response'] === undefined) return this.close();
       await this.baseSend({ type: 'websocket.http.response.start', status: 401, headers: [[Buffer.from('www-authenticate'), Buffer.from('Bearer')]] });
       await this.baseSend({ type: 'websocket.http.response.body', body: Buffer.from('sign '), more_body: true });
       await this.baseSend({ type: 'websocket.http.response.body', body: Buffer.from('in') });

@@ -15,7 +15,7 @@ import {
   getChannelLayer,
   handlerName,
   path,
-  type WebSocketReceiveEvent,
+  type WebsocketReceiveEvent,
 } from 'switchyard';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { abortAfter, delay } from '../helpers/time.js';
@@ -235,7 +235,7 @@ test('test_websocket_receive_with_none_text: {text: null, bytes} is treated as b
   class Rec extends WebsocketConsumer { override async receive(data: string | Uint8Array) { got.push(data); } }
   const client = new WebsocketCommunicator(Rec.asApp(), '/');
   await client.connect();
-  await client.sendInput({ type: 'websocket.receive', text: null, bytes: Buffer.from('b') } as WebSocketReceiveEvent);
+  await client.sendInput({ type: 'websocket.receive', text: null, bytes: Buffer.from('b') } as WebsocketReceiveEvent);
   await client.sendInput({ type: 'websocket.receive', bytes: Buffer.from('c') });
   await client.sendInput({ type: 'websocket.receive', text: 't' });
   await client.receiveNothing();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { scopeWith, type Application, type Header, type WebSocketScope } from 'switchyard';
+import { scopeWith, type Application, type Header, type WebsocketScope } from 'switchyard';
 import { ProtocolTypeRouter, URLRouter, path } from '../../src/routing.js';
 import { AsyncConsumer } from '../../src/consumers/base.js';
 import { serverPool, text, type TestServer } from './helpers.js';
@@ -15,7 +15,7 @@ const header = (headers: Header[], name: string): string | undefined => {
 };
 
 /** Serves websocket scopes into `seen`, accepting each connection. */
-function recorder(seen: WebSocketScope[]): Application {
+function recorder(seen: WebsocketScope[]): Application {
   return async (scope, receive, send) => {
     if (scope.type !== 'websocket') throw new Error('websocket only'); // lifespan: unsupported
     seen.push(scope);
@@ -35,11 +35,11 @@ describe('connection scopes', () => {
   const { serve, clients } = serverPool();
 
   test('each connection sees its own header values, shared or not', async () => {
-    const seen: WebSocketScope[] = [];
+    const seen: WebsocketScope[] = [];
     const server = await serve(recorder(seen));
     await open(server, '/a/', { 'User-Agent': 'same-agent', Cookie: 'id=1', 'X-Tag': 'one' }, clients);
     await open(server, '/a/', { 'User-Agent': 'same-agent', Cookie: 'id=2', 'X-Tag': 'two' }, clients);
-    const [first, second] = seen as [WebSocketScope, WebSocketScope];
+    const [first, second] = seen as [WebsocketScope, WebsocketScope];
     assert.equal(header(first.headers, 'user-agent'), 'same-agent');
     assert.equal(header(second.headers, 'user-agent'), 'same-agent');
     assert.equal(header(first.headers, 'cookie'), 'id=1');
@@ -52,7 +52,7 @@ describe('connection scopes', () => {
   });
 
   test('a header pair cannot be changed in place, so no connection can alter another', async () => {
-    const seen: WebSocketScope[] = [];
+    const seen: WebsocketScope[] = [];
     const server = await serve(recorder(seen));
     await open(server, '/b/', { 'X-Shared': 'v' }, clients);
     await open(server, '/b/', { 'X-Shared': 'v' }, clients);
@@ -65,7 +65,7 @@ describe('connection scopes', () => {
   });
 
   test('values stay right after more distinct values than the shared cache holds', async () => {
-    const seen: WebSocketScope[] = [];
+    const seen: WebsocketScope[] = [];
     const server = await serve(recorder(seen));
     const sockets: WebSocket[] = [];
     for (let batch = 0; batch < 6; batch++) {
@@ -83,17 +83,17 @@ describe('connection scopes', () => {
   });
 
   test("a route's positional args are frozen, like Django's tuple, and kwargs are the connection's own", async () => {
-    const scopes: WebSocketScope[] = [];
+    const scopes: WebsocketScope[] = [];
     class Recorder extends AsyncConsumer {
       async websocket_connect() {
-        scopes.push(this.scope as WebSocketScope);
+        scopes.push(this.scope as WebsocketScope);
         await this.baseSend({ type: 'websocket.accept' });
       }
     }
     const server = await serve(ProtocolTypeRouter({ websocket: URLRouter([path('room/<str:name>/', Recorder.asApp())]) }));
     await open(server, '/room/red/', {}, clients);
     await open(server, '/room/blue/', {}, clients);
-    const [red, blue] = scopes.map((s) => s.urlRoute!) as [NonNullable<WebSocketScope['urlRoute']>, NonNullable<WebSocketScope['urlRoute']>];
+    const [red, blue] = scopes.map((s) => s.urlRoute!) as [NonNullable<WebsocketScope['urlRoute']>, NonNullable<WebsocketScope['urlRoute']>];
     assert.deepEqual(red, { args: [], kwargs: { name: 'red' } });
     assert.deepEqual(blue, { args: [], kwargs: { name: 'blue' } });
     assert.throws(() => (red.args as unknown[]).push('x'), TypeError);
@@ -105,7 +105,7 @@ describe('connection scopes', () => {
 describe('scopeWith', () => {
   test('copies the scope with more keys, keeps symbol keys, leaves the original alone', () => {
     const mark = Symbol('mark');
-    const scope = { type: 'websocket', path: '/x/', [mark]: 1 } as unknown as WebSocketScope;
+    const scope = { type: 'websocket', path: '/x/', [mark]: 1 } as unknown as WebsocketScope;
     const copy = scopeWith(scope, { user: 'ann', path: '/y/' });
     assert.equal(copy.user, 'ann');
     assert.equal(copy.path, '/y/');

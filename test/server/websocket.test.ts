@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebSocketScope, RouteNotFound } from 'switchyard';
+import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebsocketScope, RouteNotFound } from 'switchyard';
 import { bytes, deferred, serverPool, text, until, type TestServer } from './helpers.js';
 
 /** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */
@@ -33,7 +33,7 @@ describe('WebSocket bridge', () => {
   const wsUrl = (server: TestServer, path: string): string => `${server.url.replace('http', 'ws')}${path}`;
 
   test('accepts with a subprotocol and extra headers, gives the full scope, echoes text and binary', async () => {
-    let seen: WebSocketScope | undefined;
+    let seen: WebsocketScope | undefined;
     const events: ReceiveEvent[] = [];
     const gone = deferred();
     const server = await serve(async (scope, receive, send) => {

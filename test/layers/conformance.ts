@@ -66,7 +66,6 @@ export async function receiveWithin(layer: ChannelLayer, channel: string, ms: nu
 export function refusedMessages(): Array<[LayerMessage, RegExp]> {
   const cyclic: Record<string, unknown> = { type: 'x' };
   cyclic.self = cyclic;
-  const symbolKeyed = { type: 'x', inner: { [Symbol('k')]: 1 } };
   class Point { x = 1; }
   return ([
     [{ type: 'x', user: { joined: new Date() } }, /^message\.user\.joined: Date is not allowed/],
@@ -86,7 +85,6 @@ export function refusedMessages(): Array<[LayerMessage, RegExp]> {
     [{ type: 'x', i16: new Int16Array(2) }, /^message\.i16: Int16Array is not allowed/],
     [{ type: 'x', ab: new ArrayBuffer(2) }, /^message\.ab: ArrayBuffer is not allowed/],
     [{ type: 'x', 'odd key': { 'a.b': undefined } }, /^message\["odd key"\]\["a\.b"\]: undefined/],
-    [symbolKeyed, /^message\.inner: a symbol key is not allowed/],
     [cyclic, /nested more than 512 levels deep \(or holds a cycle\)/],
   ] as Array<[unknown, RegExp]>) as Array<[LayerMessage, RegExp]>;
 }

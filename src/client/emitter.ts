@@ -21,9 +21,9 @@ export class Emitter<Events extends object> {
    *
    * @example
    * ```ts
-   * import { ReconnectingWebSocket } from 'switchyard/client';
+   * import { ReconnectingWebsocket } from 'switchyard/client';
    *
-   * const client = new ReconnectingWebSocket('wss://chat.example.com/ws/chat/lobby/');
+   * const client = new ReconnectingWebsocket('wss://chat.example.com/ws/chat/lobby/');
    * const stop = client.on('message', ({ data }) => console.log(data));
    * stop(); // no more calls
    * ```

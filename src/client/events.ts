@@ -1,5 +1,5 @@
 /**
- * The events a {@link ReconnectingWebSocket} emits and what each carries.
+ * The events a {@link ReconnectingWebsocket} emits and what each carries.
  *
  * One connection attempt that opens produces `open`, then `message`s, then one
  * `close`. After a `close` with `willReconnect`, a `reconnecting` event says

@@ -7,19 +7,19 @@
  *
  * @example
  * ```ts
- * import { ReconnectingWebSocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
  *
- * const room = new ReconnectingWebSocket(`ws://${location.host}/ws/chat/lobby/`);
+ * const room = new ReconnectingWebsocket(`ws://${location.host}/ws/chat/lobby/`);
  * room.on('open', ({ reconnected }) => console.log(reconnected ? 'back' : 'connected'));
  * room.on('message', ({ data, json }) => json && console.log(data));
  * room.sendJson({ message: 'hi', username: 'ada' });
  * ```
  */
-export { ReconnectingWebSocket } from './reconnecting-websocket.js';
+export { ReconnectingWebsocket, ReconnectingWebSocket } from './reconnecting-websocket.js';
 export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 export type { OverflowPolicy } from './send-queue.js';
 export type { Listener } from './emitter.js';
-export type { ClientOptions, HeartbeatOptions, Outgoing, WebSocketConstructor, WebSocketLike } from './options.js';
+export type { ClientOptions, HeartbeatOptions, Outgoing, WebsocketConstructor, WebsocketLike, WebSocketConstructor, WebSocketLike } from './options.js';
 export {
   CLOSE_CONNECT_TIMEOUT,
   CLOSE_HEARTBEAT_TIMEOUT,

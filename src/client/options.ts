@@ -13,7 +13,7 @@ export type Outgoing = string | ArrayBuffer | ArrayBufferView | Blob;
  * The part of the WebSocket API the client uses. The browser's `WebSocket`,
  * Node 22's global one and the `ws` package's all fit.
  */
-export interface WebSocketLike {
+export interface WebsocketLike {
   readonly readyState: number;
   binaryType: string;
   send(data: Outgoing): void;
@@ -26,7 +26,7 @@ export interface WebSocketLike {
 }
 
 /** A WebSocket class: `globalThis.WebSocket`, or `WebSocket` from the `ws` package. */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+export type WebsocketConstructor = new (url: string, protocols?: string | string[]) => WebsocketLike;
 
 /**
  * Application-level heartbeat. Browsers answer the server's protocol pings
@@ -40,9 +40,9 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
  *
  * @example
  * ```ts
- * import { ReconnectingWebSocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
  *
- * new ReconnectingWebSocket('wss://chat.example.com/ws/chat/lobby/', {
+ * new ReconnectingWebsocket('wss://chat.example.com/ws/chat/lobby/', {
  *   heartbeat: { timeout: 45_000, interval: 15_000, message: '{"type":"ping"}', isPong: ({ data }) => (data as { type?: string })?.type === 'pong' },
  * });
  * ```
@@ -59,18 +59,18 @@ export interface HeartbeatOptions {
 }
 
 /**
- * How a {@link ReconnectingWebSocket} connects, retries and queues. Every field is optional.
+ * How a {@link ReconnectingWebsocket} connects, retries and queues. Every field is optional.
  *
  * @example
  * ```ts
- * import { ReconnectingWebSocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
  *
- * new ReconnectingWebSocket('wss://chat.example.com/ws/chat/lobby/', { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
+ * new ReconnectingWebsocket('wss://chat.example.com/ws/chat/lobby/', { minDelay: 250, maxDelay: 5000, queueSize: 20, queueOverflow: 'drop-oldest' });
  * ```
  */
 export interface ClientOptions {
   /** The WebSocket class to use. Default: `globalThis.WebSocket` (browsers, Node 22+); required on Node 20. */
-  WebSocket?: WebSocketConstructor;
+  WebSocket?: WebsocketConstructor;
   /** Subprotocols to offer. */
   protocols?: string | string[];
   /** Shortest wait before a retry, ms. Default 500. */
@@ -99,6 +99,11 @@ export interface ClientOptions {
   random?: () => number;
 }
 
+/** @deprecated Renamed {@link WebsocketLike} (`Websocket`, as Django spells it). */
+export type WebSocketLike = WebsocketLike;
+/** @deprecated Renamed {@link WebsocketConstructor} (`Websocket`, as Django spells it). */
+export type WebSocketConstructor = WebsocketConstructor;
+
 /** The options with defaults applied. */
 export interface ResolvedOptions extends Required<Omit<ClientOptions, 'protocols' | 'heartbeat'>> {
   protocols: string | string[] | undefined;
@@ -106,7 +111,7 @@ export interface ResolvedOptions extends Required<Omit<ClientOptions, 'protocols
 }
 
 export function resolveOptions(options: ClientOptions): ResolvedOptions {
-  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebsocketConstructor }).WebSocket;
   if (typeof WebSocketClass !== 'function') {
     throw new TypeError('No WebSocket implementation: pass { WebSocket } (for example from the "ws" package) on Node 20');
   }

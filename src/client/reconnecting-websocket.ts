@@ -19,7 +19,7 @@ import {
   type CloseDetail,
   type MessageDetail,
 } from './events.js';
-import { resolveOptions, type ClientOptions, type Outgoing, type ResolvedOptions, type WebSocketLike } from './options.js';
+import { resolveOptions, type ClientOptions, type Outgoing, type ResolvedOptions, type WebsocketLike } from './options.js';
 import { SendQueue } from './send-queue.js';
 
 const OPEN = 1; // WebSocket.OPEN, the same in every implementation
@@ -45,9 +45,9 @@ type Timer = ReturnType<typeof setTimeout>;
  *
  * @example Browser
  * ```ts
- * import { ReconnectingWebSocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
  *
- * const chat = new ReconnectingWebSocket(`wss://${location.host}/ws/chat/lobby/`);
+ * const chat = new ReconnectingWebsocket(`wss://${location.host}/ws/chat/lobby/`);
  * chat.on('message', ({ data }) => console.log(data));
  * chat.on('state', ({ state }) => (document.title = `Chat (${state})`));
  * chat.sendJson({ message: 'hello', username: 'ada' }); // queued until open
@@ -56,9 +56,9 @@ type Timer = ReturnType<typeof setTimeout>;
  * @example Node 20, with the `ws` package and a heartbeat
  * ```ts
  * import { WebSocket } from 'ws';
- * import { ReconnectingWebSocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
  *
- * const client = new ReconnectingWebSocket('ws://127.0.0.1:8000/ws/chat/lobby/', {
+ * const client = new ReconnectingWebsocket('ws://127.0.0.1:8000/ws/chat/lobby/', {
  *   WebSocket,
  *   minDelay: 250,
  *   maxDelay: 10_000,
@@ -67,12 +67,12 @@ type Timer = ReturnType<typeof setTimeout>;
  * client.on('reconnecting', ({ attempt, delay }) => console.log(`retry ${attempt} in ${delay} ms`));
  * ```
  */
-export class ReconnectingWebSocket extends Emitter<ClientEvents> {
+export class ReconnectingWebsocket extends Emitter<ClientEvents> {
   readonly #url: string | URL | (() => string | URL);
   readonly #options: ResolvedOptions;
   readonly #queue: SendQueue<Outgoing>;
   #state: ClientState = 'connecting';
-  #socket: WebSocketLike | null = null;
+  #socket: WebsocketLike | null = null;
   /** Consecutive attempts that failed since the last open. */
   #failures = 0;
   #hasOpened = false;
@@ -113,9 +113,9 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   * import type { ReconnectingWebsocket } from 'switchyard/client';
    *
-   * declare const client: ReconnectingWebSocket;
+   * declare const client: ReconnectingWebsocket;
  * if (!client.send('hello')) alert('Not sent: offline for too long');
    * ```
    */
@@ -136,9 +136,9 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   * import type { ReconnectingWebsocket } from 'switchyard/client';
    *
-   * declare const client: ReconnectingWebSocket;
+   * declare const client: ReconnectingWebsocket;
  * client.sendJson({ message: '你好', username: '小明' });
    * ```
    */
@@ -153,9 +153,9 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   * import type { ReconnectingWebsocket } from 'switchyard/client';
    *
-   * declare const client: ReconnectingWebSocket;
+   * declare const client: ReconnectingWebsocket;
  * window.addEventListener('pagehide', () => client.close());
    * ```
    */
@@ -180,9 +180,9 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
    *
    * @example
    * ```ts
-   * import type { ReconnectingWebSocket } from 'switchyard/client';
+   * import type { ReconnectingWebsocket } from 'switchyard/client';
    *
-   * declare const client: ReconnectingWebSocket;
+   * declare const client: ReconnectingWebsocket;
  * window.addEventListener('online', () => client.connect());
    * ```
    */
@@ -198,7 +198,7 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
 
   #open(): void {
     const { WebSocket, protocols, binaryType, connectTimeout } = this.#options;
-    let socket: WebSocketLike;
+    let socket: WebsocketLike;
     try {
       const url = typeof this.#url === 'function' ? this.#url() : this.#url;
       socket = new WebSocket(String(url), protocols);
@@ -234,7 +234,7 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
     this.#hasOpened = true;
     this.#failures = 0;
     // Flush before any listener runs (even a `state` one), so nothing overtakes the queue.
-    const socket = this.#socket as WebSocketLike;
+    const socket = this.#socket as WebsocketLike;
     for (const data of this.#queue.drain()) socket.send(data);
     this.#setState('open');
     this.#startHeartbeat();
@@ -336,3 +336,11 @@ export class ReconnectingWebSocket extends Emitter<ClientEvents> {
     this.emit('state', { state, previous });
   }
 }
+
+/**
+ * @deprecated Renamed {@link ReconnectingWebsocket}: class and type names
+ * spell it `Websocket`, as Django does (`WebsocketConsumer`).
+ */
+export const ReconnectingWebSocket = ReconnectingWebsocket;
+/** @deprecated Renamed {@link ReconnectingWebsocket}. */
+export type ReconnectingWebSocket = ReconnectingWebsocket;

@@ -7,7 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import {
   CLOSE_CONNECT_TIMEOUT,
   CLOSE_HEARTBEAT_TIMEOUT,
-  ReconnectingWebSocket,
+  ReconnectingWebsocket,
   backoffCeiling,
   backoffDelay,
   type ClientEvents,
@@ -79,11 +79,11 @@ class TestServer {
   }
 }
 
-const clients: ReconnectingWebSocket[] = [];
+const clients: ReconnectingWebsocket[] = [];
 const servers: TestServer[] = [];
 
-function client(url: string, options: ClientOptions = {}): ReconnectingWebSocket {
-  const created = new ReconnectingWebSocket(url, { WebSocket, ...FAST, ...options });
+function client(url: string, options: ClientOptions = {}): ReconnectingWebsocket {
+  const created = new ReconnectingWebsocket(url, { WebSocket, ...FAST, ...options });
   clients.push(created);
   return created;
 }
@@ -95,7 +95,7 @@ async function server(port = 0): Promise<TestServer> {
 }
 
 function next<K extends keyof ClientEvents>(
-  emitter: ReconnectingWebSocket,
+  emitter: ReconnectingWebsocket,
   type: K,
   predicate: (payload: ClientEvents[K]) => boolean = () => true,
   ms = 3000,
@@ -133,26 +133,26 @@ after(async () => {
 describe('options', () => {
   test('misused options throw a TypeError with an exact message', () => {
     const url = 'ws://127.0.0.1:1/';
-    assert.throws(() => new ReconnectingWebSocket(url, { WebSocket, minDelay: -1 }), {
+    assert.throws(() => new ReconnectingWebsocket(url, { WebSocket, minDelay: -1 }), {
       name: 'TypeError',
       message: 'The "minDelay" option must be a non-negative number',
     });
-    assert.throws(() => new ReconnectingWebSocket(url, { WebSocket, minDelay: 100, maxDelay: 10 }), {
+    assert.throws(() => new ReconnectingWebsocket(url, { WebSocket, minDelay: 100, maxDelay: 10 }), {
       message: 'The "maxDelay" option must be at least "minDelay"',
     });
-    assert.throws(() => new ReconnectingWebSocket(url, { WebSocket, queueSize: 1.5 }), {
+    assert.throws(() => new ReconnectingWebsocket(url, { WebSocket, queueSize: 1.5 }), {
       message: 'The "queueSize" option must be a non-negative integer',
     });
-    assert.throws(() => new ReconnectingWebSocket(url, { WebSocket, queueOverflow: 'newest' as never }), {
+    assert.throws(() => new ReconnectingWebsocket(url, { WebSocket, queueOverflow: 'newest' as never }), {
       message: 'The "queueOverflow" option must be "reject" or "drop-oldest"',
     });
-    assert.throws(() => new ReconnectingWebSocket(url, { WebSocket, heartbeat: { timeout: 0 } }), {
+    assert.throws(() => new ReconnectingWebsocket(url, { WebSocket, heartbeat: { timeout: 0 } }), {
       message: 'The "heartbeat.timeout" option must be a number > 0',
     });
   });
 
   test('without a WebSocket implementation on Node 20, the error says what to pass', { skip: 'WebSocket' in globalThis }, () => {
-    assert.throws(() => new ReconnectingWebSocket('ws://127.0.0.1:1/'), {
+    assert.throws(() => new ReconnectingWebsocket('ws://127.0.0.1:1/'), {
       name: 'TypeError',
       message: /pass \{ WebSocket \}/,
     });

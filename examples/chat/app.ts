@@ -20,7 +20,8 @@
  *   whenever the chat is served over HTTPS, as it should be in production.
  * - `CHAT_USERS_FILE`: the user store (default `examples/chat/users.json`).
  * - `ALLOWED_HOSTS`: comma-separated hosts allowed as WebSocket origins
- *   (default, outside production: localhost, 127.0.0.1, [::1]).
+ *   (default, outside production: localhost, 127.0.0.1, [::1], on the port
+ *   the page was served from).
  * - `CHAT_RATE` / `CHAT_BURST`: messages per second and burst per
  *   connection (default 10 / 20); `CHAT_MAX_CONNECTIONS_PER_ADDRESS`
  *   (default 0: no limit).
@@ -33,6 +34,7 @@ import {
 import { createAuthHttpApp } from './auth.js';
 import { ChatConsumer } from './consumers.js';
 import { chatHttpApp } from './http.js';
+import { AnonymousNames } from './names.js';
 import { websocketUrlPatterns } from './routing.js';
 import { UserStore } from './users.js';
 
@@ -70,7 +72,7 @@ export const users = new UserStore();
 export const sessions = new SessionManager({ secrets: secrets(), store: sessionStore(), secure: process.env.CHAT_SECURE_COOKIE === '1' });
 const loadUser = (id: string) => users.byId(id);
 
-ChatConsumer.isReservedName = (name) => users.has(name);
+ChatConsumer.anonymousNames = new AnonymousNames({ isRegistered: (name) => users.has(name) });
 
 export const application = ProtocolTypeRouter({
   http: AuthMiddlewareStack(createAuthHttpApp({ users, next: chatHttpApp }), { sessions, loadUser }),

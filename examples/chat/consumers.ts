@@ -9,18 +9,30 @@
  * layer, with several tabs per user (`user_join` on the first, `user_leave`
  * after the last), and after a process dies (its users leave once its
  * heartbeats stop). Every connection, signed in or not, hears those events;
- * only signed-in users are tracked. A connection that arrives in a room
- * where someone is online also gets `{"type":"presence","users":[names]}`.
+ * only signed-in users are tracked.
+ *
+ * The protocol is the tutorial's, exactly: a client that speaks only it gets
+ * only its frames. Two requests extend it, answered only when asked:
+ * `{"type":"ping"}` gets `{"type":"pong"}`, and `{"type":"presence"}` gets
+ * the online list, `{"type":"presence","users":[names]}` (the room page asks
+ * for it on every (re)connection).
+ *
+ * Lengths count characters as Python's `len` does (code points: an emoji is
+ * one). Room names are the route's Unicode `\w+`; `rooms.ts` maps each to a
+ * valid group name. Anonymous clients cannot take registered names, and learn
+ * which names are registered only at a bounded rate (`names.ts`).
  *
  * Room broadcasts go through `forward()`, so a message to a room of 500 is
  * encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer, getChannelLayer } from 'switchyard';
+import { WebsocketConsumer, getChannelLayer, logger } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
+import type { AnonymousNames } from './names.js';
+import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
 
-/** The longest message the room accepts (the tutorial's limit). */
+/** The longest message the room accepts, in characters as Python's `len` counts them (the tutorial's limit). */
 export const MAX_MESSAGE_LENGTH = 1000;
-/** The longest name a client may give itself. */
+/** The longest name a client may give itself, in characters (code points). */
 export const MAX_USERNAME_LENGTH = 150;
 
 /** What travels through the room's group for a chat line. */
@@ -37,15 +49,16 @@ const renderPresence = (event: PresenceEvent) => JSON.stringify({ type: event.ty
 
 /** `{"type": "ping"}` with no message: answered with `{"type": "pong"}` (an extension of the seeds' protocol). */
 const PONG = JSON.stringify({ type: 'pong' });
-const isPing = (content: unknown): boolean =>
-  typeof content === 'object' && content !== null && (content as { type?: unknown }).type === 'ping' && !('message' in content);
+/** A request of the extensions (`ping`, `presence`): that type and no `message` (a chat line may carry any `type`). */
+const isRequest = (content: unknown, type: string): boolean =>
+  typeof content === 'object' && content !== null && (content as { type?: unknown }).type === type && !('message' in content);
 
 class InvalidMessage extends Error {}
-class ReservedName extends Error {}
+class RefusedName extends Error {}
 
 export class ChatConsumer extends WebsocketConsumer {
-  /** Names anonymous users may not claim (the app sets it to "is a registered user"). */
-  static isReservedName: (name: string) => boolean = () => false;
+  /** Registered names anonymous users may not claim, checked at a bounded rate (the app sets it; none by default). */
+  static anonymousNames: AnonymousNames | null = null;
 
   roomName = '';
   roomGroupName = '';
@@ -55,7 +68,9 @@ export class ChatConsumer extends WebsocketConsumer {
   override async connect(): Promise<void> {
     try {
       this.roomName = String(this.scope.urlRoute?.kwargs.room_name);
-      this.roomGroupName = `chat_${this.roomName}`;
+      const group = roomGroupName(this.roomName);
+      if (group === null) return this.#refuseRoom();
+      this.roomGroupName = group;
       await this.channelLayer!.groupAdd(this.roomGroupName, this.channelName);
       await this.accept();
       await this.send(JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' }));
@@ -63,16 +78,23 @@ export class ChatConsumer extends WebsocketConsumer {
       this.#stopListening = presence.subscribe(this.roomGroupName, (change) => this.#presenceChanged(change));
       const user = this.#signedInUser();
       if (user !== null) this.#presenceRef = await presence.track(this.roomGroupName, user.username, { since: Date.now() });
-      const online = Object.keys(presence.list(this.roomGroupName)).sort();
-      if (online.length > 0) await this.send(JSON.stringify({ type: 'presence', users: online }));
     } catch {
       await this.close(4000);
     }
   }
 
+  /** A room name no group can carry: one line at warn, with the name cut short (it may be kilobytes). */
+  async #refuseRoom(): Promise<void> {
+    logger.warn(
+      { room: `${[...this.roomName].slice(0, 40).join('')}…`, length: characters(this.roomName), client: this.scope.client?.[0] ?? null },
+      `chat: room refused: names are at most ${MAX_ROOM_NAME_LENGTH} characters`,
+    );
+    await this.close(4000);
+  }
+
   override async disconnect(): Promise<void> {
     await this.#leavePresence();
-    await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
+    if (this.roomGroupName !== '') await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
   }
 
   /**
@@ -104,16 +126,15 @@ export class ChatConsumer extends WebsocketConsumer {
       return this.send(JSON.stringify({ type: 'error', message: 'Invalid JSON format' }));
     }
     // An app-level ping lets browsers, which never see protocol pings, notice a dead link.
-    if (isPing(content)) return this.send(PONG);
+    if (isRequest(content, 'ping')) return this.send(PONG);
+    if (isRequest(content, 'presence')) return this.send(JSON.stringify({ type: 'presence', users: this.#online() }));
     try {
       const message = content?.message;
-      if (typeof message !== 'string' || message === '' || message.length > MAX_MESSAGE_LENGTH) throw new InvalidMessage();
+      if (typeof message !== 'string' || message === '' || characters(message) > MAX_MESSAGE_LENGTH) throw new InvalidMessage();
       const username = this.#username(content?.username);
       await this.channelLayer!.groupSend(this.roomGroupName, { type: 'chat_message', message, username });
     } catch (error) {
-      if (error instanceof ReservedName) {
-        return this.send(JSON.stringify({ type: 'error', message: 'That name belongs to a registered user: sign in to use it' }));
-      }
+      if (error instanceof RefusedName) return this.send(JSON.stringify({ type: 'error', message: error.message }));
       if (!(error instanceof InvalidMessage)) throw error;
       await this.send(JSON.stringify({ type: 'error', message: 'Invalid message' }));
     }
@@ -137,6 +158,11 @@ export class ChatConsumer extends WebsocketConsumer {
     return Presence.forLayer(getChannelLayer((this.constructor as typeof ChatConsumer).channelLayerAlias)!, { name: 'chat' });
   }
 
+  /** Signed-in users online in this room, on every process, by name. */
+  #online(): string[] {
+    return Object.keys(this.#presence().list(this.roomGroupName)).sort();
+  }
+
   /** Called by presence, for this room, on this process: first tab in → user_join, last tab out → user_leave. */
   #presenceChanged(change: PresenceChange): void {
     const events = [
@@ -151,8 +177,10 @@ export class ChatConsumer extends WebsocketConsumer {
     const user = this.#signedInUser();
     if (user !== null) return user.username;
     if (typeof claimed !== 'string' || claimed.trim() === '') return 'Anonymous';
-    if (claimed.length > MAX_USERNAME_LENGTH) throw new InvalidMessage();
-    if ((this.constructor as typeof ChatConsumer).isReservedName(claimed)) throw new ReservedName();
+    if (characters(claimed) > MAX_USERNAME_LENGTH) throw new InvalidMessage();
+    const verdict = (this.constructor as typeof ChatConsumer).anonymousNames?.check(this.scope.client?.[0], claimed) ?? 'ok';
+    if (verdict === 'registered') throw new RefusedName('That name belongs to a registered user: sign in to use it');
+    if (verdict === 'throttled') throw new RefusedName('Too many different names from your address: wait a minute, or keep your name');
     return claimed;
   }
 

@@ -24,9 +24,10 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Application, Header, HttpScope, Send } from 'switchyard';
 import { getHeader, utf8 } from 'switchyard';
+import { ROOM_NAME, roomGroupName } from './rooms.js';
 
-/** Room names the chat accepts: the WebSocket route's `\w+`. */
-export const ROOM_NAME = /^\w+$/;
+/** Room names the chat accepts: the WebSocket route's `\w+`, in Python's (Unicode) meaning. */
+export { ROOM_NAME } from './rooms.js';
 
 interface Asset {
   body: Uint8Array;
@@ -120,9 +121,9 @@ function route(path: string): Route {
   if (path === '/') return { name: 'index.html', contentType: HTML };
   const room = /^\/chat\/([^/]+)(\/?)$/.exec(path);
   if (room) {
-    if (!ROOM_NAME.test(room[1]!)) return null;
-    // As Django's APPEND_SLASH: /chat/lobby leads to /chat/lobby/.
-    return room[2] ? { name: 'room.html', contentType: HTML } : { redirect: `/chat/${room[1]}/` };
+    if (!ROOM_NAME.test(room[1]!) || roomGroupName(room[1]!) === null) return null;
+    // As Django's APPEND_SLASH: /chat/lobby leads to /chat/lobby/ (percent-encoded: a Location header is ASCII).
+    return room[2] ? { name: 'room.html', contentType: HTML } : { redirect: `/chat/${encodeURIComponent(room[1]!)}/` };
   }
   if (path.startsWith('/static/')) {
     const name = path.slice('/static/'.length);

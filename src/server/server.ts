@@ -10,8 +10,8 @@
  */
 import cluster from 'node:cluster';
 import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Application } from '../asgi.js';

@@ -15,6 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'chat-auth-'));
 process.env.CHAT_USERS_FILE = join(dir, 'users.json');
 delete process.env.CHAT_SESSION_STORE;
 delete process.env.CHANNEL_LAYER_URL;
+// The per-connection message rate is auth-limits.test.ts's subject; here it must not drop a test's messages.
+process.env.CHAT_RATE = '1000';
+process.env.CHAT_BURST = '1000';
 
 let application: Application;
 let safeNext: (next: string | null | undefined) => string;
@@ -50,10 +53,11 @@ async function signIn(username: string, password: string): Promise<string> {
   return /^sessionid=([^;]+)/.exec(cookie!)![1]!;
 }
 
-async function joinRoom(room: string, cookie?: string) {
-  const headers: Array<[string, string]> = [['origin', 'http://localhost:8000']];
+async function joinRoom(room: string, cookie?: string, client_ = `10.2.0.${nextAddress++}`) {
+  // A browser's handshake: its page's Origin, and the Host it was served from (the same port).
+  const headers: Array<[string, string]> = [['origin', 'http://localhost:8000'], ['host', 'localhost:8000']];
   if (cookie) headers.push(['cookie', `sessionid=${cookie}`]);
-  const client = new WebsocketCommunicator(application, `/ws/chat/${room}/`, { headers });
+  const client = new WebsocketCommunicator(application, `/ws/chat/${room}/`, { headers, scope: { client: [client_, 5000] } });
   assert.equal((await client.connect()).connected, true);
   assert.equal((await client.receiveJsonFrom()).type, 'connection_established');
   return client;
@@ -80,6 +84,8 @@ test('the WebSocket is signed in from the HTTP session; the session name beats a
   const cookie = await signIn('alice', 'alice-password');
   const room = await joinRoom('authroom', cookie);
   assert.deepEqual(await room.receiveJsonFrom(), { type: 'user_join', username: 'alice' });
+  assert.equal(await room.receiveNothing(), true, 'no online list unless asked (the seeds\' protocol has none)');
+  await room.sendJsonTo({ type: 'presence' });
   assert.deepEqual(await room.receiveJsonFrom(), { type: 'presence', users: ['alice'] });
   await room.sendJsonTo({ message: 'hi', username: 'mallory' });
   assert.deepEqual(await room.receiveJsonFrom(), { message: 'hi', username: 'alice' });
@@ -101,6 +107,7 @@ test('two tabs of one user: one user_join, a leave only after the last tab; watc
   const tab1 = await joinRoom('tabs', cookie);
   assert.deepEqual(await watcher.receiveJsonFrom(), { type: 'user_join', username: 'bob' });
   const tab2 = await joinRoom('tabs', cookie);
+  await tab2.sendJsonTo({ type: 'presence' });
   assert.deepEqual(await tab2.receiveJsonFrom(), { type: 'presence', users: ['bob'] });
   assert.equal(await watcher.receiveNothing(), true, 'no second user_join');
   await tab1.disconnect();
@@ -108,7 +115,9 @@ test('two tabs of one user: one user_join, a leave only after the last tab; watc
   await tab2.disconnect();
   assert.deepEqual(await watcher.receiveJsonFrom(), { type: 'user_leave', username: 'bob' });
   const late = await joinRoom('tabs');
-  assert.equal(await late.receiveNothing(), true, 'nobody online: no presence frame');
+  assert.equal(await late.receiveNothing(), true);
+  await late.sendJsonTo({ type: 'presence' });
+  assert.deepEqual(await late.receiveJsonFrom(), { type: 'presence', users: [] }, 'nobody online');
   await watcher.disconnect();
   await late.disconnect();
 });
@@ -136,9 +145,39 @@ test('cross-site sign-in and sign-out posts are refused', async () => {
   assert.equal((await post('/login/', 'username=alice&password=alice-password', [['origin', 'http://testserver']])).status, 302);
 });
 
-test('a WebSocket from a foreign Origin is refused by the chat app', async () => {
+test('a WebSocket from a foreign Origin is refused by the chat app, and so is another local port', async () => {
   const client = new WebsocketCommunicator(application, '/ws/chat/lobby/', { headers: [['origin', 'https://evil.example']] });
   assert.deepEqual(await client.connect(), { connected: false, closeCode: 1000 });
+  // Another local server's page (cookies are not port-scoped): refused in development too.
+  const local = new WebsocketCommunicator(application, '/ws/chat/lobby/', {
+    headers: [['origin', 'http://localhost:3000'], ['host', 'localhost:8000']],
+  });
+  assert.deepEqual(await local.connect(), { connected: false, closeCode: 1000 });
+});
+
+test('anonymous clients learn whether names are registered only at a bounded rate per address', async () => {
+  // The enumeration this stops: one address trying name after name, 1,960 in 10 s before.
+  const scanner = await joinRoom('scan', undefined, '10.66.0.1');
+  const answers: string[] = [];
+  const names = ['alice', ...Array.from({ length: 40 }, (_, i) => `guess${i}`), 'bob'];
+  for (const name of names) {
+    await scanner.sendJsonTo({ message: 'hi', username: name });
+    const frame = await scanner.receiveJsonFrom();
+    answers.push(frame.type === 'error' ? String(frame.message) : 'sent');
+  }
+  assert.match(answers[0]!, /belongs to a registered user/, 'within the allowance the answer is given');
+  assert.equal(answers.filter((a) => a === 'sent').length, 19, '20 new names at once (alice was one)');
+  assert.match(answers.at(-1)!, /Too many different names/, 'bob: not revealed once throttled');
+  assert.ok(answers.slice(20).every((a) => /Too many different names/.test(a)), 'registered or not, the same answer');
+  // A name already used from this address still works: a person keeps chatting.
+  await scanner.sendJsonTo({ message: 'still me', username: 'guess0' });
+  assert.deepEqual(await scanner.receiveJsonFrom(), { message: 'still me', username: 'guess0' });
+  // Another address has its own allowance.
+  const other = await joinRoom('scan2', undefined, '10.66.0.2');
+  await other.sendJsonTo({ message: 'hi', username: 'bob' });
+  assert.match(String((await other.receiveJsonFrom()).message), /belongs to a registered user/);
+  await scanner.disconnect();
+  await other.disconnect();
 });
 
 test('sign-in attempts are throttled per address', async () => {
@@ -188,7 +227,7 @@ test('a consumer that crashes still leaves the online list (no ghost users)', as
       await super.receive(data);
     }
   }
-  const app = URLRouter([rePath(/^ws\/chat\/(?<room_name>\w+)\/$/, Crashing.asApp())]);
+  const app = URLRouter([rePath('ws/chat/(?P<room_name>\\w+)/$', Crashing.asApp())]);
   const user = { id: 'dave', username: 'dave', isAuthenticated: true };
   const client = new WebsocketCommunicator(app, '/ws/chat/crash/', { scope: { user } });
   assert.equal((await client.connect()).connected, true);

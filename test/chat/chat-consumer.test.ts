@@ -111,3 +111,109 @@ test('an app-level ping gets a pong (so browsers can detect dead links); the see
   assert.deepEqual(await client.receiveJsonFrom(), { message: 'hello', username: 'Anonymous' });
   await client.disconnect();
 });
+
+// ---- the seeds' protocol, exact by default -------------------------------------------------
+
+/** The frames of 003's protocol: a chat line, connection_established, error, user_join, user_leave. */
+function isSeedFrame(frame: Record<string, unknown>): boolean {
+  const keys = Object.keys(frame).sort().join(',');
+  if (!('type' in frame)) return keys === 'message,username' && typeof frame.message === 'string' && typeof frame.username === 'string';
+  if (frame.type === 'connection_established' || frame.type === 'error') return keys === 'message,type' && typeof frame.message === 'string';
+  if (frame.type === 'user_join' || frame.type === 'user_leave') return keys === 'type,username' && typeof frame.username === 'string';
+  return false;
+}
+
+/** Everything a client got until now, as the tutorial's page would print it (`${username}: ${message}`). */
+async function drain(client: WebsocketCommunicator): Promise<Array<Record<string, unknown>>> {
+  const frames: Array<Record<string, unknown>> = [];
+  while (!(await client.receiveNothing(50))) frames.push(await client.receiveJsonFrom() as Record<string, unknown>);
+  return frames;
+}
+
+test('a client speaking only the seeds\' protocol never receives a frame outside it, signed in or not', async () => {
+  // The tutorial's page, signed in (its scope has a user) and anonymous, with others coming and going.
+  const anonymous = await join('seeds');
+  const signedIn = await join('seeds', { username: 'alice', isAuthenticated: true });
+  const bob = await join('seeds', { username: 'bob', isAuthenticated: true });
+  await signedIn.sendJsonTo({ message: 'hello', username: 'ignored' });
+  await anonymous.sendJsonTo({ message: '你好' });
+  await anonymous.sendJsonTo({ message: '' });
+  await anonymous.sendTo({ text: 'not json' });
+  await bob.disconnect();
+  const frames = [...(await drain(anonymous)), ...(await drain(signedIn))];
+  assert.ok(frames.length >= 8, `got ${frames.length} frames`);
+  assert.deepEqual(frames.filter((f) => !isSeedFrame(f)), [], 'frames outside 003\'s protocol');
+  // Printed as the tutorial's page does: a presence list would have shown as "undefined: undefined".
+  const printed = frames.map((data) => `${String(data.username)}: ${String(data.message)}`);
+  assert.ok(!printed.includes('undefined: undefined'), printed.join('\n'));
+  await Promise.all([anonymous.disconnect(), signedIn.disconnect()]);
+});
+
+test('the online list comes when asked: {"type":"presence"} → {"type":"presence","users":[...]}', async () => {
+  const watcher = await join('asked');
+  const carol = await join('asked', { username: 'carol', isAuthenticated: true });
+  assert.deepEqual(await carol.receiveJsonFrom(), { type: 'user_join', username: 'carol' });
+  assert.deepEqual(await watcher.receiveJsonFrom(), { type: 'user_join', username: 'carol' });
+  await watcher.sendJsonTo({ type: 'presence' });
+  assert.deepEqual(await watcher.receiveJsonFrom(), { type: 'presence', users: ['carol'] });
+  assert.equal(await carol.receiveNothing(), true, 'only the asker gets it');
+  // A chat line that happens to carry type "presence" is a chat line.
+  await watcher.sendJsonTo({ type: 'presence', message: 'hi' });
+  assert.deepEqual(await watcher.receiveJsonFrom(), { message: 'hi', username: 'Anonymous' });
+  await Promise.all([watcher.disconnect(), carol.disconnect()]);
+});
+
+test('lengths count characters as Python\'s len: 600 emoji are a valid message, a name of 150 emoji a valid name', async () => {
+  const client = await join('emoji');
+  const emoji = '😀'.repeat(600); // 1,200 UTF-16 units
+  await client.sendJsonTo({ message: emoji, username: '猫'.repeat(150) });
+  assert.deepEqual(await client.receiveJsonFrom(), { message: emoji, username: '猫'.repeat(150) });
+  await client.sendJsonTo({ message: '😀'.repeat(1000), username: '😀'.repeat(150) });
+  assert.deepEqual(await client.receiveJsonFrom(), { message: '😀'.repeat(1000), username: '😀'.repeat(150) });
+  await client.sendJsonTo({ message: '😀'.repeat(1001) });
+  assert.deepEqual(await client.receiveJsonFrom(), { type: 'error', message: 'Invalid message' });
+  await client.sendJsonTo({ message: 'hi', username: '😀'.repeat(151) });
+  assert.deepEqual(await client.receiveJsonFrom(), { type: 'error', message: 'Invalid message' });
+  await client.disconnect();
+});
+
+// ---- room names: Unicode rooms work, unusable ones are refused cleanly ----------------------
+
+test('two clients in /ws/chat/聊天/ chat; the room has its own group, apart from others', async () => {
+  const { roomGroupName } = await import('../../examples/chat/rooms.js');
+  const a = await join('聊天');
+  const b = await join('聊天');
+  const other = await join('聊天室');
+  await a.sendJsonTo({ message: '大家好', username: '小红' });
+  assert.deepEqual(await b.receiveJsonFrom(), { message: '大家好', username: '小红' });
+  assert.deepEqual(await a.receiveJsonFrom(), { message: '大家好', username: '小红' });
+  assert.equal(await other.receiveNothing(), true);
+  assert.equal(roomGroupName('lobby'), 'chat_lobby', 'ASCII rooms keep the tutorial\'s group (Django peers share it)');
+  assert.match(roomGroupName('聊天')!, /^chat_\.[\w-]{43}$/);
+  assert.notEqual(roomGroupName('聊天'), roomGroupName('聊天室'));
+  assert.match(roomGroupName('x'.repeat(99))!, /^chat_\./, 'too long for chat_<room>: hashed too');
+  await Promise.all([a.disconnect(), b.disconnect(), other.disconnect()]);
+});
+
+test('a room name too long for the chat is refused: one warn line, no stack trace, nothing at error', async () => {
+  const { logger, setLogger } = await import('switchyard');
+  const { pino } = await import('pino');
+  const lines: Array<Record<string, unknown>> = [];
+  const previous = logger;
+  setLogger(pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const client = new WebsocketCommunicator(application, `/ws/chat/${'a'.repeat(16_000)}/`);
+      const result = await client.connect();
+      assert.equal(result.connected, false);
+      assert.equal(result.closeCode, 4000);
+    }
+    const ok = await join('x'.repeat(100)); // at the limit: works
+    await ok.disconnect();
+  } finally {
+    setLogger(previous);
+  }
+  assert.deepEqual(lines.map((l) => [l.level, l.msg]), [[40, 'chat: room refused: names are at most 100 characters'], [40, 'chat: room refused: names are at most 100 characters']]);
+  const text = JSON.stringify(lines);
+  assert.ok(!text.includes('stack') && text.length < 1000, `short log lines (${text.length} bytes)`);
+});

@@ -120,11 +120,11 @@ import { RedisChannelLayer } from 'switchyard/redis';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { ReconnectingWebSocket } from 'switchyard/client';
 import { Presence } from 'switchyard/presence';
-import { AuthMiddlewareStack } from 'switchyard/middleware';
+import { AllowedHostsOriginValidator } from 'switchyard/middleware';
 class Echo extends WebsocketConsumer {
   override async receive(data: string | Uint8Array): Promise<void> { await this.send(data); }
 }
-export const application = ProtocolTypeRouter({ websocket: AuthMiddlewareStack(URLRouter([rePath(/^ws\\/$/, Echo.asApp())])) });
+export const application = ProtocolTypeRouter({ websocket: AllowedHostsOriginValidator(URLRouter([rePath(/^ws\\/$/, Echo.asApp())])) });
 export const used = [serve, RedisChannelLayer, WebsocketCommunicator, ReconnectingWebSocket, Presence];
 `;
   const settings = {
@@ -137,7 +137,7 @@ export const used = [serve, RedisChannelLayer, WebsocketCommunicator, Reconnecti
     mkdirSync(dir);
     writeFileSync(join(dir, `usage.${ext}`), usage);
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { module, moduleResolution, target: 'es2022', strict: true, noEmit: true, lib: ['es2023', 'dom'], types: ['node'], skipLibCheck: false, ignoreDeprecations: '5.0' },
+      compilerOptions: { module, moduleResolution, target: 'es2022', strict: true, noEmit: true, lib: ['es2023', 'dom'], types: ['node'], esModuleInterop: true, skipLibCheck: false, ignoreDeprecations: '5.0' },
       files: [`usage.${ext}`],
     }));
     const result = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: project, encoding: 'utf8' });

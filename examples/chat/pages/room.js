@@ -1,9 +1,15 @@
 // The room page: one ReconnectingWebSocket to /ws/chat/<room>/, speaking the
-// tutorial's protocol. Everything from the network is put on the page with
-// textContent, never as HTML.
+// tutorial's protocol, plus two requests of its own: {"type":"presence"} on every
+// (re)connection for the online list, {"type":"ping"} as a heartbeat. Everything
+// from the network is put on the page with textContent, never as HTML.
 import { ReconnectingWebSocket } from '/static/switchyard-client.js';
 
-const roomName = location.pathname.match(/^\/chat\/(\w+)\/$/)?.[1] ?? 'lobby';
+/** Room names are the route's \w+ in Python's sense: letters and digits of any script, and _. */
+const ROOM_NAME = /^[\p{L}\p{N}_]+$/u;
+/** The server's limits, in characters as it counts them (code points: an emoji is one). */
+const MAX_MESSAGE_LENGTH = 1000;
+
+const roomName = roomFromPath(location.pathname) ?? 'lobby';
 const messages = document.querySelector('#chat-messages');
 const input = document.querySelector('#chat-message-input');
 const nameInput = document.querySelector('#username');
@@ -23,7 +29,7 @@ nameInput.addEventListener('change', () => localStorage.setItem(NAME_KEY, nameIn
 input.focus();
 
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/${roomName}/`, {
+const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(roomName)}/`, {
   minDelay: 250,
   maxDelay: 5000,
   // The room answers {"type":"ping"} with {"type":"pong"}: a link silent for 20 s is dead.
@@ -55,6 +61,7 @@ function showStatus() {
 
 socket.on('state', showStatus);
 socket.on('open', ({ reconnected }) => {
+  socket.sendJson({ type: 'presence' }); // who is online: the room answers only when asked
   if (reconnected) addNotice('Reconnected.');
   outageNoticed = queuedNoticed = false;
 });
@@ -106,6 +113,10 @@ const pending = [];
 function sendMessage() {
   const message = input.value;
   if (message.trim() === '') return;
+  if ([...message].length > MAX_MESSAGE_LENGTH) {
+    addNotice(`Not sent: messages are at most ${MAX_MESSAGE_LENGTH} characters.`, 'error');
+    return;
+  }
   const username = nameInput.value.trim() || 'Anonymous';
   if (!socket.sendJson({ message, username })) {
     addNotice('Not sent: offline for too long. Try again when connected.', 'error');
@@ -133,6 +144,18 @@ input.addEventListener('keydown', (event) => {
 });
 
 // ---- rendering -----------------------------------------------------------------
+
+/** The room of a /chat/<room>/ path (percent-encoded by the browser), or null. */
+function roomFromPath(pathname) {
+  const encoded = pathname.match(/^\/chat\/([^/]+)\/$/)?.[1];
+  if (encoded === undefined) return null;
+  try {
+    const room = decodeURIComponent(encoded);
+    return ROOM_NAME.test(room) ? room : null;
+  } catch {
+    return null; // malformed percent-encoding
+  }
+}
 
 function element(tag, className, text) {
   const node = document.createElement(tag);

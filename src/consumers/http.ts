@@ -4,15 +4,23 @@
  * The request body is collected from `http.request` events and `handle(body)`
  * is called once it is complete. Unlike Django, the instance lives on while
  * the response is still open: `handle()` may send headers and a first chunk
- * with `more: true` and return, and later layer events (a `chat_message`
+ * with `moreBody: true` and return, and later layer events (a `chat_message`
  * handler) continue the response. That is what Server-Sent Events and
  * long-polling need (Django's documented long-poll example cannot work
  * because its consumer stops when `handle()` returns). The instance ends when
- * the last body chunk is sent (`more: false`) or the client goes away.
+ * the last body chunk is sent (`moreBody: false`) or the client goes away.
  */
 import { type HeadersInit, type HttpRequestEvent, toHeaders } from '../asgi.js';
 import { ProtocolError, StopConsumer } from '../errors.js';
 import { reserveFrameworkMethods, AsyncConsumer } from './base.js';
+
+/** Options of {@link HttpConsumer.sendBody}. */
+export interface SendBodyOptions {
+  /** More chunks follow (ASGI's `more_body`): the response stays open. Default `false`. */
+  moreBody?: boolean;
+  /** @deprecated Renamed `moreBody` (ASGI's `more_body`, in camelCase). */
+  more?: boolean;
+}
 
 /**
  * An HTTP consumer: implement `handle(body)`.
@@ -24,11 +32,11 @@ import { reserveFrameworkMethods, AsyncConsumer } from './base.js';
  * class Ticker extends HttpConsumer {
  *   override async handle() {
  *     await this.sendHeaders({ headers: { 'content-type': 'text/event-stream' } });
- *     await this.sendBody('', { more: true });
+ *     await this.sendBody('', { moreBody: true });
  *     await this.channelLayer!.groupAdd('ticks', this.channelName);
  *   }
  *   async tick(event: { value: number }) {
- *     await this.sendBody(`data: ${event.value}\n\n`, { more: true });
+ *     await this.sendBody(`data: ${event.value}\n\n`, { moreBody: true });
  *   }
  * }
  * ```
@@ -77,8 +85,12 @@ export class HttpConsumer extends AsyncConsumer {
     await this.baseSend({ type: 'http.response.start', status, headers: toHeaders(headers) });
   }
 
-  /** Sends a body chunk; `more: true` keeps the response open for more. */
-  async sendBody(body: string | Uint8Array, { more = false }: { more?: boolean } = {}): Promise<void> {
+  /**
+   * Sends a body chunk; `moreBody: true` (ASGI's `more_body`) keeps the
+   * response open for more chunks.
+   */
+  async sendBody(body: string | Uint8Array, options: SendBodyOptions = {}): Promise<void> {
+    const more = options.moreBody ?? options.more ?? false;
     if (!this.#started) throw new ProtocolError('sendBody() before sendHeaders()');
     if (this.#finished) throw new ProtocolError('The response is already complete');
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;

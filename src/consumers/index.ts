@@ -4,3 +4,4 @@ export { WebsocketConsumer, renderOnce } from './websocket.js';
 export { JsonWebsocketConsumer } from './json.js';
 export type { InvalidFrameProblem } from './json.js';
 export { HttpConsumer } from './http.js';
+export type { SendBodyOptions } from './http.js';

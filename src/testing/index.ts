@@ -4,4 +4,4 @@
  */
 export { ApplicationCommunicator, CancelledError, TimeoutError } from './application.js';
 export { HttpCommunicator, WebsocketCommunicator } from './websocket.js';
-export type { ConnectResult, DenialResponse, HttpResponse, WebsocketCommunicatorOptions } from './websocket.js';
+export type { ConnectResult, DenialResponse, HttpBodyChunk, HttpResponse, WebsocketCommunicatorOptions } from './websocket.js';

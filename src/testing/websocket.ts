@@ -138,6 +138,15 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
   }
 }
 
+/** One chunk of a streamed response, as {@link HttpCommunicator.receiveBody} returns it. */
+export interface HttpBodyChunk {
+  body: Buffer;
+  /** More chunks follow (ASGI's `more_body`). */
+  moreBody: boolean;
+  /** @deprecated Renamed `moreBody` (ASGI's `more_body`, in camelCase). */
+  more: boolean;
+}
+
 /** A complete HTTP response as seen by {@link HttpCommunicator.getResponse}. */
 export interface HttpResponse {
   status: number;
@@ -196,9 +205,13 @@ export class HttpCommunicator extends ApplicationCommunicator {
   }
 
   /** The next body chunk of a streamed response. */
-  async receiveBody(timeout = 1000): Promise<{ body: Buffer; more: boolean }> {
+  async receiveBody(timeout = 1000): Promise<HttpBodyChunk> {
     const chunk = expectType(await this.receiveOutput(timeout), 'http.response.body');
-    return { body: Buffer.from(chunk.body ?? new Uint8Array()), more: chunk.more_body ?? false };
+    const moreBody = chunk.more_body ?? false;
+    const result = { body: Buffer.from(chunk.body ?? new Uint8Array()), moreBody } as HttpBodyChunk;
+    // The deprecated spelling, readable but kept out of the chunk's shape (deepEqual, JSON).
+    Object.defineProperty(result, 'more', { value: moreBody });
+    return result;
   }
 
   /** Sends the request and collects the whole response. */
@@ -206,9 +219,9 @@ export class HttpCommunicator extends ApplicationCommunicator {
     const { status, headers } = await this.getResponseStart(timeout);
     const chunks: Buffer[] = [];
     for (;;) {
-      const { body, more } = await this.receiveBody(timeout);
+      const { body, moreBody } = await this.receiveBody(timeout);
       chunks.push(body);
-      if (!more) break;
+      if (!moreBody) break;
     }
     return { status, headers, body: Buffer.concat(chunks) };
   }

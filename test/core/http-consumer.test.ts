@@ -71,21 +71,21 @@ test('SSE: handle() streams events and a later group message continues the strea
     override async handle() {
       await this.channelLayer!.groupAdd('ticks', this.channelName);
       await this.sendHeaders({ headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } });
-      await this.sendBody('retry: 1000\n\n', { more: true });
+      await this.sendBody('retry: 1000\n\n', { moreBody: true });
     }
     async tick(event: { value: number; last?: boolean }) {
-      await this.sendBody(`data: ${event.value}\n\n`, { more: !event.last });
+      await this.sendBody(`data: ${event.value}\n\n`, { moreBody: !event.last });
     }
   }
   const client = new HttpCommunicator(Events.asApp(), 'GET', '/events/');
   const start = await client.getResponseStart();
   assert.equal(start.status, 200);
   assert.deepEqual(header(start.headers, 'content-type'), ['text/event-stream']);
-  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('retry: 1000\n\n'), more: true });
+  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('retry: 1000\n\n'), moreBody: true });
   await layer.groupSend('ticks', { type: 'tick', value: 1 });
-  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('data: 1\n\n'), more: true });
+  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('data: 1\n\n'), moreBody: true });
   await layer.groupSend('ticks', { type: 'tick', value: 2, last: true });
-  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('data: 2\n\n'), more: false });
+  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('data: 2\n\n'), moreBody: false });
   // Finishing the response ends the instance, and it leaves its group.
   await client.wait();
   const probe = await layer.newChannel();
@@ -108,7 +108,24 @@ test('long-poll: handle() returns with the response open; a later event complete
   const client = new HttpCommunicator(LongPoll.asApp(), 'GET', '/poll/');
   await client.getResponseStart();
   await layer.send(channelName, { type: 'chat.message', text: 'hi' });
-  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('{"text":"hi"}'), more: false });
+  assert.deepEqual(await client.receiveBody(), { body: Buffer.from('{"text":"hi"}'), moreBody: false });
+  await client.wait();
+});
+
+test('the deprecated spelling `more` still works, in sendBody() and in receiveBody()', async () => {
+  class Old extends HttpConsumer {
+    override async handle() {
+      await this.sendHeaders();
+      await this.sendBody('a', { more: true });
+      await this.sendBody('b', { more: false });
+    }
+  }
+  const client = new HttpCommunicator(Old.asApp(), 'GET', '/');
+  await client.getResponseStart();
+  const first = await client.receiveBody();
+  assert.equal(first.more, true);
+  assert.deepEqual(first, { body: Buffer.from('a'), moreBody: true });
+  assert.equal((await client.receiveBody()).more, false);
   await client.wait();
 });
 
@@ -117,7 +134,7 @@ test('an SSE client going away calls disconnect() and ends the instance', async 
   class Stream extends HttpConsumer {
     override async handle() {
       await this.sendHeaders();
-      await this.sendBody('', { more: true });
+      await this.sendBody('', { moreBody: true });
     }
     override async disconnect() { disconnected = true; }
   }

@@ -25,7 +25,7 @@
  * Room broadcasts go through `forward()`, so a message to a room of 500 is
  * encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer, getChannelLayer, logger } from 'switchyard';
+import { WebsocketConsumer, getChannelLayer, logger, type WebSocketScope } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
 import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
@@ -86,7 +86,7 @@ export class ChatConsumer extends WebsocketConsumer {
   /** A room name no group can carry: one line at warn, with the name cut short (it may be kilobytes). */
   async #refuseRoom(): Promise<void> {
     logger.warn(
-      { room: `${[...this.roomName].slice(0, 40).join('')}…`, length: characters(this.roomName), client: this.scope.client?.[0] ?? null },
+      { room: `${[...this.roomName].slice(0, 40).join('')}…`, length: characters(this.roomName), client: this.#address() ?? null },
       `chat: room refused: names are at most ${MAX_ROOM_NAME_LENGTH} characters`,
     );
     await this.close(4000);
@@ -178,10 +178,15 @@ export class ChatConsumer extends WebsocketConsumer {
     if (user !== null) return user.username;
     if (typeof claimed !== 'string' || claimed.trim() === '') return 'Anonymous';
     if (characters(claimed) > MAX_USERNAME_LENGTH) throw new InvalidMessage();
-    const verdict = (this.constructor as typeof ChatConsumer).anonymousNames?.check(this.scope.client?.[0], claimed) ?? 'ok';
+    const verdict = (this.constructor as typeof ChatConsumer).anonymousNames?.check(this.#address(), claimed) ?? 'ok';
     if (verdict === 'registered') throw new RefusedName('That name belongs to a registered user: sign in to use it');
     if (verdict === 'throttled') throw new RefusedName('Too many different names from your address: wait a minute, or keep your name');
     return claimed;
+  }
+
+  /** The client's address (`scope.client`), when the server knows it. */
+  #address(): string | undefined {
+    return (this.scope as WebSocketScope).client?.[0];
   }
 
   #signedInUser(): { username: string } | null {

@@ -1,6 +1,7 @@
 // Presence across two real server processes sharing a real Redis (core layer and session
-// store): two tabs of one user on two processes, a login on one process seen by the other,
-// and a process killed with SIGKILL whose users leave the online list within a bounded time.
+// store): an observer on a process where nobody signed in, two tabs of one user on two
+// processes, a login on one process seen by the other, and a process killed with SIGKILL
+// whose users leave the online list within a bounded time.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -92,6 +93,12 @@ async function join(node: Node, room: string, cookie?: string): Promise<Client> 
 
 const presenceEvents = (c: Client) => c.frames.filter((f) => f.type === 'user_join' || f.type === 'user_leave');
 
+/** Asks for the online list, as the room page does on each connection. */
+async function online(c: Client): Promise<unknown> {
+  c.ws.send(JSON.stringify({ type: 'presence' }));
+  return (await c.next((f) => f.type === 'presence')).users;
+}
+
 let a: Node;
 let b: Node;
 
@@ -111,6 +118,22 @@ after(async () => {
   await redis.quit();
 });
 
+test('an observer on a process where nobody signed in sees users of the other process come and go', async () => {
+  // Before: A's presence replica only started when a signed-in user was tracked on A.
+  const bobCookie = await signIn(b, 'bob', 'bob-password');
+  const observer = await join(a, 'observed');
+  await new Promise((r) => setTimeout(r, 300)); // A's replica has started and asked for the state
+  const bob = await join(b, 'observed', bobCookie);
+  await observer.next((f) => f.type === 'user_join' && f.username === 'bob');
+  assert.deepEqual(await online(observer), ['bob']);
+  bob.ws.close();
+  await observer.next((f) => f.type === 'user_leave' && f.username === 'bob');
+  assert.deepEqual(await online(observer), []);
+  // Nothing but the seeds' frames unless asked.
+  assert.deepEqual(observer.frames, []);
+  observer.ws.close();
+});
+
 test('two processes on Redis: shared login, one user in two tabs on two processes, SIGKILL drops its users', async () => {
   // Logged in on A, used on B (and the other way round): one session store in Redis.
   const aliceCookie = await signIn(a, 'alice', 'alice-password');
@@ -122,7 +145,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
   const aliceTab2 = await join(b, 'multi', aliceCookie); // same user, other process
   const bobOnB = await join(b, 'multi', bobCookie);
   await watcher.next((f) => f.type === 'user_join' && f.username === 'bob');
-  assert.deepEqual((await bobOnB.next((f) => f.type === 'presence')).users, ['alice', 'bob']);
+  assert.deepEqual(await online(bobOnB), ['alice', 'bob']);
   await new Promise((r) => setTimeout(r, 400));
   assert.deepEqual(presenceEvents(watcher), [], 'alice joined once, although she has two tabs on two processes');
 
@@ -135,7 +158,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
   await new Promise((r) => setTimeout(r, 600));
   assert.deepEqual(presenceEvents(watcher), [], 'no user_leave while another tab is open');
   const late = await join(a, 'multi');
-  assert.deepEqual((await late.next((f) => f.type === 'presence')).users, ['alice', 'bob']);
+  assert.deepEqual(await online(late), ['alice', 'bob']);
 
   // B is killed: its users (alice's last tab, bob) leave A's list within the replica timeout.
   const killedAt = performance.now();
@@ -149,6 +172,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
   // Whoever arrives now sees nobody signed in.
   const latecomer = await join(a, 'multi');
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(latecomer.frames.some((f) => f.type === 'presence'), false);
+  assert.equal(latecomer.frames.some((f) => f.type === 'presence'), false, 'no list unless asked');
+  assert.deepEqual(await online(latecomer), []);
   for (const c of [watcher, late, latecomer]) c.ws.close();
 });

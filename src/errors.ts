@@ -26,6 +26,7 @@
  * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 |
  * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) |
  * | TooManyGroups | SY_TOO_MANY_GROUPS | |
+ * | LeadershipLost | SY_LEADERSHIP_LOST | (the abort reason of a `runOnce` task) |
  */
 
 /** Base class: every Switchyard error has a stable string code. */
@@ -132,5 +133,24 @@ export class TooManyGroups extends SwitchyardError {
   constructor(channel: string, limit: number) {
     super('SY_TOO_MANY_GROUPS', `Channel ${channel} is already in ${limit} groups (the limit)`);
     this.channel = channel;
+  }
+}
+
+/**
+ * A `runOnce` task lost its leader lease (renewal refused or failed, or the
+ * lease expired): the reason its `signal` aborts, as opposed to a stop.
+ *
+ * @example
+ * ```ts
+ * import { LeadershipLost } from 'switchyard';
+ * declare const signal: AbortSignal;
+ * if (signal.reason instanceof LeadershipLost) console.log('another process leads now');
+ * ```
+ */
+export class LeadershipLost extends SwitchyardError {
+  readonly lease: string;
+  constructor(lease: string, why: string) {
+    super('SY_LEADERSHIP_LOST', `Leadership of ${JSON.stringify(lease)} lost: ${why}`);
+    this.lease = lease;
   }
 }

@@ -45,6 +45,11 @@ export {
   requireValidMessage,
 } from './layers/base.js';
 export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapReceiver, TappableLayer } from './layers/base.js';
+export { MAX_MESSAGE_DEPTH, checkMessageValues, requireMessageShape } from './layers/validate.js';
+export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';
+export type { LeasableLayer, Lease } from './layers/lease.js';
+export { runOnce } from './layers/run-once.js';
+export type { Leader, RunOnceLogger, RunOnceOptions } from './layers/run-once.js';
 export { InMemoryChannelLayer } from './layers/memory.js';
 export type { InMemoryChannelLayerOptions } from './layers/memory.js';
 export {

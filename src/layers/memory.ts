@@ -41,6 +41,7 @@ import {
   requireValidGroupName,
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
+import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
 
 interface Waiter {
   resolve: (message: LayerMessage) => void;
@@ -121,7 +122,7 @@ export interface InMemoryChannelLayerOptions extends BaseLayerOptions {
  * await layer.groupAdd('chat_lobby', await layer.newChannel());
  * ```
  */
-export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
+export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, LeasableLayer {
   readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
   readonly expiry: number;
   readonly groupExpiry: number;
@@ -133,6 +134,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
   readonly #taps = new TapDispatcher();
+  #leases = new LocalLeases();
   #nextSweepAt = 0;
   readonly #sweepEvery: number;
 
@@ -253,7 +255,14 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer {
     }
   }
 
+  /** Leases `name` within this process (one holder per name; see `runOnce`): the lease, or null while it is held. */
+  lease(name: string, ttlMs: number): Promise<Lease | null> {
+    return this.#leases.lease(name, ttlMs);
+  }
+
   async flush(): Promise<void> {
+    // As a Redis layer's flush deletes its lease keys, leases are forgotten too.
+    this.#leases = new LocalLeases();
     // Waiting receivers stay: they keep waiting for new messages on their channel.
     for (const [channel, state] of this.#channels) {
       state.messages.length = 0;

@@ -41,10 +41,12 @@ import { type RedisHost, normalizeHosts } from './config.js';
 import { type PoppedMember, Shard, backoffDelay } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
+import { acquireRedisLease } from './lease.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { FLUSH, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
+import type { Lease, LeasableLayer } from '../layers/lease.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
 
 /** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
@@ -92,7 +94,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * await layer.receive(me); // { type: 'chat.message', text: 'hi' }
  * ```
  */
-export class RedisChannelLayer implements ChannelLayer {
+export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
   readonly expiry: number;
   readonly groupExpiry: number;
@@ -293,6 +295,16 @@ export class RedisChannelLayer implements ChannelLayer {
       over += Number(result.value);
     }
     if (over > 0) this.#logger.info({ group, over, keys: byKey.size }, `${over} of ${byKey.size} channels over capacity in group ${group}`);
+  }
+
+  /**
+   * Leases `name` across every process sharing this Redis (see `runOnce`):
+   * the lease, or null while another holder has it. Keys:
+   * `<prefix>switchyard:lease:<name>` (see `redis/lease.ts`).
+   */
+  lease(name: string, ttlMs: number): Promise<Lease | null> {
+    if (this.#closed) return Promise.reject(new LayerUnavailableError('The Redis channel layer is closed'));
+    return acquireRedisLease(this.#shards[this.shardFor(name)]!, this.prefix, name, ttlMs);
   }
 
   async flush(): Promise<void> {

@@ -34,6 +34,8 @@ import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { getSerializer } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
+import type { Lease } from '../layers/lease.js';
+import { acquireRedisLease } from './lease.js';
 
 /** Options of {@link RedisPubSubChannelLayer}. */
 export interface RedisPubSubChannelLayerOptions {
@@ -185,6 +187,16 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     requireValidGroupName(group);
     requireValidMessage(message);
     await this.#publish(pubsubGroupChannel(this.prefix, group), this.#codec.encode(message));
+  }
+
+  /**
+   * Leases `name` across every process sharing this Redis (see `runOnce`):
+   * the lease, or null while another holder has it. The one kind of key this
+   * layer stores: `<prefix>switchyard:lease:<name>` (see `redis/lease.ts`).
+   */
+  lease(name: string, ttlMs: number): Promise<Lease | null> {
+    if (this.#closed) return Promise.reject(new LayerUnavailableError('The Redis channel layer is closed'));
+    return acquireRedisLease(this.#shards[this.#shardOf(name)]!, this.prefix, name, ttlMs);
   }
 
   /** Forgets local channels, groups and buffers and drops the subscriptions (no Redis key is deleted). */

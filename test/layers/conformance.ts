@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import type { LayerMessage } from 'switchyard';
 import { ChannelFull, InvalidMessageError, InvalidNameError } from 'switchyard';
 import type { BaseLayerOptions, ChannelLayer } from '../../src/layers/base.js';
+import { type LeasableLayer, isLeasable } from '../../src/layers/lease.js';
 import { delay } from '../helpers/time.js';
 
 /** What a layer under test supports. */
@@ -334,6 +335,48 @@ export function layerConformance(name: string, makeLayer: MakeLayer, options: Co
     assert.ok(layer.expiry > 0);
   });
 
+  /** The layer as a {@link LeasableLayer}: every layer offers leases (runOnce needs them). */
+  const leasing = (layer: ChannelLayer): LeasableLayer => {
+    assert.ok(isLeasable(layer), 'the layer offers leases');
+    return layer;
+  };
+
+  t('lease: one holder per name; renew and release; each acquisition has a larger generation', async (layer) => {
+    const leases = leasing(layer);
+    const first = await leases.lease('job', 5000);
+    assert.ok(first !== null);
+    assert.equal(first.name, 'job');
+    assert.equal(await leases.lease('job', 5000), null, 'held: nobody else gets it');
+    const other = await leases.lease('other-job', 5000);
+    assert.ok(other !== null, 'names are independent');
+    assert.equal(await first.renew(5000), true);
+    await first.release();
+    const second = await leases.lease('job', 5000);
+    assert.ok(second !== null && second.generation > first.generation && second.token !== first.token);
+    assert.equal(await first.renew(5000), false, 'a released lease cannot be renewed');
+    await first.release(); // not the holder any more: leaves the new holder's lease alone
+    assert.equal(await leases.lease('job', 5000), null);
+    await second.release();
+    await other.release();
+    await assert.rejects(leases.lease('bad name', 1000), InvalidNameError);
+    await assert.rejects(leases.lease('job', 0), TypeError);
+  });
+
+  t('lease: it expires after ttl unless renewed, and the late holder cannot renew it back', async (layer) => {
+    const leases = leasing(layer);
+    const first = await leases.lease('ticker', 300);
+    assert.ok(first !== null);
+    await delay(150);
+    assert.equal(await first.renew(300), true);
+    await delay(200);
+    assert.equal(await leases.lease('ticker', 300), null, 'renewed: still held 350 ms after it was taken');
+    await delay(250);
+    const second = await leases.lease('ticker', 5000);
+    assert.ok(second !== null && second.generation > first.generation, 'expired: another holder takes it');
+    assert.equal(await first.renew(5000), false);
+    await second.release();
+  });
+
   if (options.persistent) {
     t('test_multi_send_receive: FIFO on a general channel sent before receiving', async (layer) => {
       for (const type of ['message.1', 'message.2', 'message.3']) await layer.send('test-channel-3', { type });
@@ -425,6 +468,18 @@ export function layerConformance(name: string, makeLayer: MakeLayer, options: Co
       await delay(100);
       await first.send('test-channel-shared', { type: 'message.1' });
       assert.equal((await pending).type, 'message.1');
+    });
+
+    t('lease: two instances (processes) sharing the backend get one holder per name', async (first) => {
+      const second = await makeLayer({}, namespace);
+      opened.push(second);
+      const [a, b] = await Promise.all([leasing(first).lease('shared-job', 5000), leasing(second).lease('shared-job', 5000)]);
+      assert.equal([a, b].filter((lease) => lease !== null).length, 1);
+      const held = (a ?? b)!;
+      await held.release();
+      const next = await leasing(a === null ? first : second).lease('shared-job', 5000);
+      assert.ok(next !== null && next.generation > held.generation);
+      await next.release();
     });
 
     t('groupSend from one instance reaches members of both instances', async (first) => {

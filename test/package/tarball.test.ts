@@ -1,0 +1,145 @@
+// `npm pack` on a fresh clone (dependencies installed, nothing built), and the
+// tarball installed in an empty project: what it ships, every subpath from
+// ESM, CommonJS and TypeScript's node10/node16/bundler resolution, and a .js
+// app served by `npx switchyard` on the Redis layer.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { freePort } from '../helpers/ports.js';
+import { Workspace, assertImportsEverywhere, npm, repo, sh, subpaths, userEnv } from './helpers.js';
+
+const tsc = join(repo, 'node_modules/typescript/bin/tsc');
+const typesNodeVersion = (JSON.parse(readFileSync(join(repo, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
+const prefix = `sy-pkg-${process.pid}-`;
+
+const workspace = new Workspace();
+let tarball = '';
+let listing: string[] = [];
+let project = '';
+
+before(() => {
+  const clone = workspace.freshClone();
+  symlinkSync(join(repo, 'node_modules'), join(clone, 'node_modules'));
+  const out = join(workspace.dir, 'pack');
+  mkdirSync(out);
+  tarball = join(out, npm(['pack', '--pack-destination', out], clone).trim().split('\n').pop()!);
+  listing = sh('tar', ['-tzf', tarball], workspace.dir).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  project = workspace.project('from-tarball');
+  npm(['install', tarball, `@types/node@${typesNodeVersion}`], project);
+});
+
+after(async () => {
+  workspace.remove();
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  await redis.connect();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+test('the tarball ships dist/, types, README, LICENSE and the browser client; no tests, benches or modules', () => {
+  const shipped = new Set(listing);
+  const expected = ['package.json', 'README.md', 'LICENSE', 'bin/switchyard.js', 'dist/src/index.js', 'dist/src/server/cli.js',
+    'dist/client/switchyard-client.js', ...subpaths.map((s) => `dist/src${s}/index.d.ts`)];
+  for (const file of expected) assert.ok(shipped.has(file), `the tarball has ${file}`);
+  assert.deepEqual(listing.filter((f) => /^(test|bench|node_modules|examples)\//.test(f)), []);
+});
+
+test('every source map in the tarball points only at files the tarball ships', () => {
+  const shipped = new Set(listing);
+  const maps = listing.filter((f) => f.endsWith('.map'));
+  assert.ok(maps.length > 0, 'source maps are shipped');
+  const installed = join(project, 'node_modules/switchyard');
+  for (const map of maps) {
+    const { sources } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[] };
+    for (const source of sources) {
+      assert.ok(shipped.has(join(dirname(map), source)), `${map} points at ${source}, which the tarball ships`);
+    }
+  }
+});
+
+test('every subpath imports from ESM and CommonJS; the browser client is an ES module a page can load', () => {
+  assertImportsEverywhere(project);
+  const browser = sh(process.execPath, ['--input-type=module', '-e', "console.log(import.meta.resolve('switchyard/client/browser'))"], project).trim();
+  assert.match(readFileSync(new URL(browser), 'utf8'), /export\{/);
+});
+
+test('TypeScript resolves every subpath with node10, node16 and bundler resolution', async () => {
+  const usage = `import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, rePath } from 'switchyard';
+import { serve } from 'switchyard/server';
+import { RedisChannelLayer } from 'switchyard/redis';
+import { WebsocketCommunicator } from 'switchyard/testing';
+import { ReconnectingWebSocket } from 'switchyard/client';
+import { Presence } from 'switchyard/presence';
+import { AllowedHostsOriginValidator } from 'switchyard/middleware';
+class Echo extends WebsocketConsumer {
+  override async receive(data: string | Uint8Array): Promise<void> { await this.send(data); }
+}
+export const application = ProtocolTypeRouter({ websocket: AllowedHostsOriginValidator(URLRouter([rePath(/^ws\\/$/, Echo.asApp())])) });
+export const used = [serve, RedisChannelLayer, WebsocketCommunicator, ReconnectingWebSocket, Presence];
+`;
+  // node16 also checks the shipped declaration files themselves (skipLibCheck off).
+  const settings = [
+    { name: 'node10', module: 'commonjs', ext: 'ts', skipLibCheck: true },
+    { name: 'node16', module: 'node16', ext: 'mts', skipLibCheck: false },
+    { name: 'bundler', module: 'esnext', ext: 'ts', skipLibCheck: true },
+  ];
+  const runs = settings.map(({ name, module, ext, skipLibCheck }) => {
+    const dir = join(project, `ts-${name}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, `usage.${ext}`), usage);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        module, moduleResolution: name, target: 'es2022', strict: true, noEmit: true, lib: ['es2023', 'dom'],
+        types: ['node'], esModuleInterop: true, skipLibCheck, ignoreDeprecations: '5.0',
+      },
+      files: [`usage.${ext}`],
+    }));
+    return new Promise<void>((done) => {
+      const child = spawn(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], { cwd: project, env: userEnv() });
+      let output = '';
+      child.stdout.on('data', (chunk) => { output += chunk; });
+      child.on('exit', (code) => { assert.equal(code, 0, `TypeScript (${name}) failed:\n${output}`); done(); });
+    });
+  });
+  await Promise.all(runs);
+});
+
+test('npx switchyard serve runs a .js app on the Redis layer, and drains on SIGTERM', async () => {
+  writeFileSync(join(project, 'app.js'), `import { ProtocolTypeRouter, URLRouter, WebsocketConsumer, rePath } from 'switchyard';
+class Room extends WebsocketConsumer {
+  async connect() { await this.channelLayer.groupAdd('room', this.channelName); await this.accept(); }
+  async receive(text) { await this.channelLayer.groupSend('room', { type: 'room.message', text }); }
+  async room_message(event) { await this.send('via redis: ' + event.text); }
+}
+export const application = ProtocolTypeRouter({ websocket: URLRouter([rePath(/^ws\\/$/, Room.asApp())]) });
+`);
+  const port = await freePort();
+  const server = spawn('npx', ['switchyard', 'serve', 'app.js:application', '--port', String(port)], {
+    cwd: project, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }), stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  server.stdout.on('data', (chunk) => { output += chunk; });
+  server.stderr.on('data', (chunk) => { output += chunk; });
+  const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
+  const ask = () => new Promise<string>((done) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/`);
+    socket.on('open', () => socket.send('hello'));
+    socket.on('message', (data) => { done(String(data)); socket.close(); });
+    socket.on('error', () => setTimeout(() => done(''), 200));
+  });
+  try {
+    let reply = '';
+    for (const deadline = Date.now() + 20_000; reply === '' && Date.now() < deadline;) reply = await ask();
+    assert.equal(reply, 'via redis: hello', `the app answered through Redis; the server said:\n${output}`);
+  } finally {
+    server.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, `npx exited 0:\n${output}`);
+  await new Promise((done) => setTimeout(done, 3000));
+  assert.equal(await ask(), '', 'the server behind npx stopped too');
+});

@@ -55,7 +55,8 @@ export function djangoUserGroup(id: number | string): string {
 
 /** The parts of a consumer {@link joinDjangoUserGroup} uses. */
 export interface UserGroupMember {
-  readonly scope: { user?: unknown };
+  /** Its scope: `scope.user` is read. */
+  readonly scope: object;
   readonly channelLayer: ChannelLayer | null;
   readonly channelName: string;
 }
@@ -79,7 +80,7 @@ export interface UserGroupMember {
  * ```
  */
 export async function joinDjangoUserGroup(consumer: UserGroupMember): Promise<string | null> {
-  const user = consumer.scope.user;
+  const user = (consumer.scope as { user?: unknown }).user;
   if (!isAuthenticated(user) || consumer.channelLayer === null) return null;
   const group = djangoUserGroup(user.id);
   await consumer.channelLayer.groupAdd(group, consumer.channelName);

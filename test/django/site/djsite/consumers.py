@@ -15,3 +15,7 @@ class Listen(AsyncJsonWebsocketConsumer):
 
     async def chat_message(self, event):
         await self.send_json(event)
+
+
+class ListenPubsub(Listen):
+    channel_layer_alias = "pubsub"

@@ -5,8 +5,8 @@ Everything that differs between test runs comes from the environment:
   DJSITE_DATABASE                postgres:<name> (127.0.0.1:5432, user postgres) or sqlite:<path>
   DJSITE_SESSION_ENGINE          db | cached_db | signed_cookies (default db)
   DJSITE_SESSION_SERIALIZER      json | pickle (default json)
-  DJSITE_LAYER                   JSON: {"hosts": [...], "prefix": "...", "keys": [...]}; the same Redis
-                                 settings for the "default" (core) and "pubsub" channel layers
+  DJSITE_LAYER                   JSON: {"hosts": [...], "prefix": "...", "keys": [...], "pubsub_keys": [...]}:
+                                 the Redis settings of the "default" (core) and "pubsub" channel layers
 """
 import json
 import os
@@ -57,10 +57,13 @@ LOGOUT_REDIRECT_URL = "/whoami/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast in tests; the hash is what matters
 
 _layer = json.loads(os.environ.get("DJSITE_LAYER", '{"hosts": ["redis://127.0.0.1:6379/0"], "prefix": "djsite"}'))
-_config = {"hosts": _layer["hosts"], "prefix": _layer["prefix"]}
+_core = {"hosts": _layer["hosts"], "prefix": _layer["prefix"]}
+_pubsub = dict(_core)
 if _layer.get("keys"):
-    _config["symmetric_encryption_keys"] = _layer["keys"]
+    _core["symmetric_encryption_keys"] = _layer["keys"]
+if _layer.get("pubsub_keys"):  # channels_redis >= 4.2 only; 4.0 ignores it
+    _pubsub["symmetric_encryption_keys"] = _layer["pubsub_keys"]
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _config},
-    "pubsub": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": _config},
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": _core},
+    "pubsub": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": _pubsub},
 }

@@ -73,14 +73,14 @@ test('TypeScript resolves every subpath with node10, node16 and bundler resoluti
 import { serve } from 'switchyard/server';
 import { RedisChannelLayer } from 'switchyard/redis';
 import { WebsocketCommunicator } from 'switchyard/testing';
-import { ReconnectingWebSocket } from 'switchyard/client';
+import { ReconnectingWebsocket } from 'switchyard/client';
 import { Presence } from 'switchyard/presence';
 import { AllowedHostsOriginValidator } from 'switchyard/middleware';
 class Echo extends WebsocketConsumer {
   override async receive(data: string | Uint8Array): Promise<void> { await this.send(data); }
 }
 export const application = ProtocolTypeRouter({ websocket: AllowedHostsOriginValidator(URLRouter([rePath(/^ws\\/$/, Echo.asApp())])) });
-export const used = [serve, RedisChannelLayer, WebsocketCommunicator, ReconnectingWebSocket, Presence];
+export const used = [serve, RedisChannelLayer, WebsocketCommunicator, ReconnectingWebsocket, Presence];
 `;
   // node16 also checks the shipped declaration files themselves (skipLibCheck off).
   const settings = [

@@ -29,6 +29,10 @@ const ALLOW_INACTIVE = /\.AllowAllUsers(?:Model|RemoteUser)Backend$/;
  *
  * @example
  * ```ts
+ * import { DjangoSite, getDjangoUser } from 'switchyard/django';
+ *
+ * const site = DjangoSite.fromEnv();
+ * declare const cookies: Record<string, string>; // scope.cookies, from CookieMiddleware
  * const user = await getDjangoUser(site.openSession(cookies.sessionid), site);
  * if (user.isAuthenticated) console.log(user.username, user.groups);
  * ```

@@ -24,8 +24,10 @@ export type SqlValue = string | number;
  *
  * @example
  * ```ts
- * import Sqlite from 'better-sqlite3';
- * const file = new Sqlite('db.sqlite3', { readonly: true, fileMustExist: true });
+ * import { type DjangoDatabase } from 'switchyard/django';
+ *
+ * // Any driver fits; this one is shaped like better-sqlite3's, opened read-only on db.sqlite3.
+ * declare const file: { prepare(sql: string): { all(...params: unknown[]): unknown[] }; close(): void };
  * const db: DjangoDatabase = {
  *   vendor: 'sqlite',
  *   label: 'db.sqlite3',
@@ -94,6 +96,8 @@ interface PgPool {
  *
  * @example
  * ```ts
+ * import { postgresDatabase } from 'switchyard/django';
+ *
  * const db = postgresDatabase('postgres://django@127.0.0.1:5432/mysite');
  * ```
  */
@@ -146,6 +150,8 @@ interface WasmDatabase {
  *
  * @example
  * ```ts
+ * import { sqliteDatabase } from 'switchyard/django';
+ *
  * const db = sqliteDatabase('/srv/mysite/db.sqlite3');
  * ```
  */
@@ -184,6 +190,8 @@ export function sqliteDatabase(path: string): DjangoDatabase {
  *
  * @example
  * ```ts
+ * import { databaseFromUrl } from 'switchyard/django';
+ *
  * const db = databaseFromUrl(process.env.DJANGO_DATABASE_URL!);
  * ```
  */

@@ -17,7 +17,11 @@ import { SwitchyardError } from '../errors.js';
  *
  * @example
  * ```ts
- * try { loads(cookie, { key }); } catch (error) { if (error instanceof BadSignature) anonymous(); }
+ * import { BadSignature, loads } from 'switchyard/django';
+ *
+ * declare const cookie: string;
+ * const key = process.env.DJANGO_SECRET_KEY!;
+ * try { loads(cookie, { key }); } catch (error) { if (error instanceof BadSignature) console.warn('tampered cookie: anonymous'); }
  * ```
  */
 export class BadSignature extends SwitchyardError {
@@ -31,7 +35,10 @@ export class BadSignature extends SwitchyardError {
  *
  * @example
  * ```ts
- * loads(cookie, { key, maxAge: 1209600 }); // throws SignatureExpired after two weeks
+ * import { loads } from 'switchyard/django';
+ *
+ * declare const cookie: string;
+ * loads(cookie, { key: process.env.DJANGO_SECRET_KEY! }, { maxAge: 1209600 }); // throws SignatureExpired after two weeks
  * ```
  */
 export class SignatureExpired extends BadSignature {
@@ -62,6 +69,9 @@ export class DjangoDatabaseError extends SwitchyardError {
  *
  * @example
  * ```ts
+ * import { getSession, type Scope } from 'switchyard';
+ *
+ * declare const scope: Scope; // after DjangoSessionMiddleware
  * await getSession(scope).save(); // throws DjangoReadOnlyError
  * ```
  */
@@ -80,7 +90,10 @@ export class DjangoReadOnlyError extends SwitchyardError {
  *
  * @example
  * ```ts
- * loads(pickledCookie, { key }); // throws PickledDataRefused; the middleware makes the user anonymous and logs why
+ * import { loads } from 'switchyard/django';
+ *
+ * declare const pickledCookie: string;
+ * loads(pickledCookie, { key: process.env.DJANGO_SECRET_KEY! }); // throws PickledDataRefused; the middleware makes the user anonymous and logs why
  * ```
  */
 export class PickledDataRefused extends SwitchyardError {

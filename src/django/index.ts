@@ -16,9 +16,10 @@
  *
  * @example
  * ```ts
- * import { ProtocolTypeRouter, URLRouter, path } from 'switchyard';
+ * import { JsonWebsocketConsumer, ProtocolTypeRouter, URLRouter, path } from 'switchyard';
  * import { DjangoAuthMiddlewareStack, DjangoSite } from 'switchyard/django';
  *
+ * class Chat extends JsonWebsocketConsumer {}
  * const site = new DjangoSite({ secretKey: process.env.DJANGO_SECRET_KEY!, database: process.env.DJANGO_DATABASE_URL! });
  * export const application = ProtocolTypeRouter({
  *   websocket: DjangoAuthMiddlewareStack(URLRouter([path('ws/chat/<str:room>/', Chat.asApp())]), site),

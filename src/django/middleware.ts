@@ -27,6 +27,11 @@ import type { DjangoSite } from './site.js';
  *
  * @example
  * ```ts
+ * import { type Application, CookieMiddleware } from 'switchyard';
+ * import { DjangoSessionMiddleware, DjangoSite } from 'switchyard/django';
+ *
+ * declare const inner: Application;
+ * const site = DjangoSite.fromEnv();
  * const app = CookieMiddleware(DjangoSessionMiddleware(inner, site));
  * // in a consumer: await getSession(this.scope).get('cart')
  * ```
@@ -61,6 +66,11 @@ async function unavailable(scope: Scope, receive: Receive, send: Send): Promise<
  *
  * @example
  * ```ts
+ * import { type Application, CookieMiddleware } from 'switchyard';
+ * import { DjangoAuthMiddleware, DjangoSessionMiddleware, DjangoSite } from 'switchyard/django';
+ *
+ * declare const inner: Application;
+ * const site = DjangoSite.fromEnv();
  * const app = CookieMiddleware(DjangoSessionMiddleware(DjangoAuthMiddleware(inner, site), site));
  * ```
  */
@@ -88,7 +98,11 @@ export function DjangoAuthMiddleware(inner: Application, site: DjangoSite): Appl
  *
  * @example
  * ```ts
- * const site = new DjangoSite({ secretKey, database: 'postgres://…/mysite' });
+ * import { AllowedHostsOriginValidator, ProtocolTypeRouter, type Route, URLRouter } from 'switchyard';
+ * import { DjangoAuthMiddlewareStack, DjangoSite } from 'switchyard/django';
+ *
+ * declare const routes: Route[];
+ * const site = new DjangoSite({ secretKey: process.env.DJANGO_SECRET_KEY!, database: 'postgres://django@db/mysite' });
  * export const application = ProtocolTypeRouter({
  *   websocket: AllowedHostsOriginValidator(DjangoAuthMiddlewareStack(URLRouter(routes), site)),
  * });

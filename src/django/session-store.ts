@@ -67,7 +67,10 @@ export interface DjangoDbSessionStoreOptions extends DjangoSigningSettings {
  *
  * @example
  * ```ts
- * const store = new DjangoDbSessionStore({ database: postgresDatabase(url), secretKey: process.env.DJANGO_SECRET_KEY! });
+ * import { DjangoDbSessionStore, postgresDatabase } from 'switchyard/django';
+ *
+ * declare const sessionid: string; // the cookie's value
+ * const store = new DjangoDbSessionStore({ database: postgresDatabase(process.env.DJANGO_DATABASE_URL!), secretKey: process.env.DJANGO_SECRET_KEY! });
  * await store.load(sessionid); // the session's data, or null
  * ```
  */
@@ -111,7 +114,13 @@ export interface DjangoSignedCookieSessionStoreOptions extends DjangoSigningSett
  *
  * @example
  * ```ts
- * const store = new DjangoSignedCookieSessionStore({ secretKey, secretKeyFallbacks, cookieAge: 1209600 });
+ * import { DjangoSignedCookieSessionStore } from 'switchyard/django';
+ *
+ * const store = new DjangoSignedCookieSessionStore({
+ *   secretKey: process.env.DJANGO_SECRET_KEY!,
+ *   secretKeyFallbacks: process.env.DJANGO_SECRET_KEY_FALLBACKS?.split(',') ?? [],
+ *   cookieAge: 1209600,
+ * });
  * ```
  */
 export class DjangoSignedCookieSessionStore implements SessionStore {

@@ -29,6 +29,10 @@ export type DjangoHashAlgorithm = 'sha1' | 'sha256' | 'sha512';
  *
  * @example
  * ```ts
+ * import { saltedHmac } from 'switchyard/django';
+ *
+ * declare const user: { password: string }; // the auth_user row's password hash
+ * const SECRET_KEY = process.env.DJANGO_SECRET_KEY!;
  * saltedHmac('django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash', user.password, SECRET_KEY, 'sha256').toString('hex');
  * ```
  */
@@ -44,6 +48,8 @@ const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
  *
  * @example
  * ```ts
+ * import { b62Encode } from 'switchyard/django';
+ *
  * b62Encode(1700000000); // '1xhHrO'
  * ```
  */
@@ -64,6 +70,8 @@ export function b62Encode(n: number): string {
  *
  * @example
  * ```ts
+ * import { b62Decode } from 'switchyard/django';
+ *
  * b62Decode('1xhHrO'); // 1700000000
  * ```
  */
@@ -110,6 +118,8 @@ export type DjangoPayloadDecoder = (data: Buffer) => unknown;
  *
  * @example
  * ```ts
+ * import { jsonPayload } from 'switchyard/django';
+ *
  * jsonPayload(Buffer.from('{"a":1}')); // { a: 1 }
  * ```
  */
@@ -126,7 +136,9 @@ const MAX_INFLATED = 8 * 1024 * 1024;
  *
  * @example
  * ```ts
- * const signer = new DjangoSigner({ key: SECRET_KEY, fallbackKeys: SECRET_KEY_FALLBACKS, salt: 'my.salt' });
+ * import { DjangoSigner } from 'switchyard/django';
+ *
+ * const signer = new DjangoSigner({ key: process.env.DJANGO_SECRET_KEY!, fallbackKeys: ['an-old-key'], salt: 'my.salt' });
  * signer.unsign(signer.sign('hello')); // 'hello'
  * ```
  */
@@ -183,7 +195,10 @@ export class DjangoSigner {
  *
  * @example
  * ```ts
- * const signer = new DjangoTimestampSigner({ key: SECRET_KEY });
+ * import { DjangoTimestampSigner } from 'switchyard/django';
+ *
+ * declare const signed: string;
+ * const signer = new DjangoTimestampSigner({ key: process.env.DJANGO_SECRET_KEY! });
  * signer.unsign(signed, 3600); // throws SignatureExpired when signed over an hour ago
  * ```
  */
@@ -271,7 +286,9 @@ export interface DjangoSigningOptions {
  *
  * @example
  * ```ts
- * const token = dumps({ user: 42 }, { key: SECRET_KEY, salt: 'invites' }, { compress: true });
+ * import { dumps } from 'switchyard/django';
+ *
+ * const token = dumps({ user: 42 }, { key: process.env.DJANGO_SECRET_KEY!, salt: 'invites' }, { compress: true });
  * ```
  */
 export function dumps(value: unknown, options: DjangoSigningOptions, extra: { compress?: boolean; now?: number } = {}): string {
@@ -285,7 +302,10 @@ export function dumps(value: unknown, options: DjangoSigningOptions, extra: { co
  *
  * @example
  * ```ts
- * loads(token, { key: SECRET_KEY, fallbackKeys: OLD_KEYS, salt: 'invites' }, { maxAge: 86400 });
+ * import { loads } from 'switchyard/django';
+ *
+ * declare const token: string;
+ * loads(token, { key: process.env.DJANGO_SECRET_KEY!, fallbackKeys: ['an-old-key'], salt: 'invites' }, { maxAge: 86400 });
  * ```
  */
 export function loads(token: string, options: DjangoSigningOptions, extra: { maxAge?: number | null; now?: number } = {}): unknown {

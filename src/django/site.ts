@@ -45,6 +45,10 @@ const ENGINES = new Set(['db', 'cached_db', 'signed_cookies']);
  *
  * @example
  * ```ts
+ * import { type Route, URLRouter } from 'switchyard';
+ *
+ * declare const routes: Route[]; import { DjangoAuthMiddlewareStack, DjangoSite } from 'switchyard/django';
+ *
  * const site = new DjangoSite({
  *   secretKey: process.env.DJANGO_SECRET_KEY!,
  *   secretKeyFallbacks: process.env.DJANGO_SECRET_KEY_FALLBACKS?.split(',') ?? [],
@@ -92,6 +96,8 @@ export class DjangoSite {
    *
    * @example
    * ```ts
+   * import { DjangoSite } from 'switchyard/django';
+   *
    * const site = DjangoSite.fromEnv();
    * ```
    */
@@ -111,6 +117,10 @@ export class DjangoSite {
    *
    * @example
    * ```ts
+   * import { DjangoSite } from 'switchyard/django';
+   *
+   * const site = DjangoSite.fromEnv();
+   * declare const cookies: Record<string, string>; // scope.cookies, from CookieMiddleware
    * const session = site.openSession(cookies.sessionid);
    * await session.get('_auth_user_id');
    * ```

@@ -22,7 +22,9 @@ export const SESSION_AUTH_HASH_SALT = 'django.contrib.auth.models.AbstractBaseUs
  *
  * @example
  * ```ts
- * sessionAuthHash('pbkdf2_sha256$260000$…', SECRET_KEY); // 64 hex characters
+ * import { sessionAuthHash } from 'switchyard/django';
+ *
+ * sessionAuthHash('pbkdf2_sha256$260000$…', process.env.DJANGO_SECRET_KEY!); // 64 hex characters
  * ```
  */
 export function sessionAuthHash(passwordHash: string, secret: string): string {
@@ -35,7 +37,11 @@ export function sessionAuthHash(passwordHash: string, secret: string): string {
  *
  * @example
  * ```ts
- * if (isAuthenticated(this.scope.user) && (this.scope.user as DjangoUser).groups.includes('moderators')) { … }
+ * import { type Scope, isAuthenticated } from 'switchyard';
+ * import type { DjangoUser } from 'switchyard/django';
+ *
+ * declare const scope: Scope; // a consumer's this.scope, after DjangoAuthMiddleware
+ * const isModerator = isAuthenticated(scope.user) && (scope.user as DjangoUser).groups.includes('moderators');
  * ```
  */
 export interface DjangoUser extends AuthenticatedUser {
@@ -101,7 +107,9 @@ const integerId = (raw: string): number | null => (/^\s*[+-]?\d{1,15}\s*$/.test(
  *
  * @example
  * ```ts
- * const users = new DjangoUsers({ database });
+ * import { databaseFromUrl, DjangoUsers } from 'switchyard/django';
+ *
+ * const users = new DjangoUsers({ database: databaseFromUrl(process.env.DJANGO_DATABASE_URL!) });
  * const record = await users.find('42');
  * ```
  */

@@ -23,6 +23,7 @@ import { Lifespan } from './lifespan.js';
 import { createLogger } from './logging.js';
 import { ServerMetrics } from './metrics.js';
 import { resolveOptions, type ServerOptions } from './options.js';
+import { stopWithNpmParent } from './parent-watch.js';
 import { TrustedProxies } from './scope.js';
 import { WebSocketHub } from './websocket-hub.js';
 
@@ -186,6 +187,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   if (opts.handleSignals) {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    stopWithNpmParent();
   }
 
   const result: Server = {

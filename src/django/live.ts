@@ -46,6 +46,8 @@ export const DJANGO_LOGOUT_CLOSE_CODE = 4401;
  *
  * @example
  * ```ts
+ * import { djangoUserGroup } from 'switchyard/django';
+ *
  * djangoUserGroup(42); // 'django.user.42'
  * ```
  */
@@ -68,6 +70,9 @@ export interface UserGroupMember {
  *
  * @example
  * ```ts
+ * import { JsonWebsocketConsumer } from 'switchyard';
+ * import { DJANGO_LOGOUT_CLOSE_CODE, joinDjangoUserGroup } from 'switchyard/django';
+ *
  * class Chat extends JsonWebsocketConsumer {
  *   override async connect() {
  *     await joinDjangoUserGroup(this);

@@ -50,7 +50,7 @@ const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
  * ```ts
  * import { b62Encode } from 'switchyard/django';
  *
- * b62Encode(1700000000); // '1xhHrO'
+ * b62Encode(1700000000); // '1r31eq'
  * ```
  */
 export function b62Encode(n: number): string {
@@ -72,7 +72,7 @@ export function b62Encode(n: number): string {
  * ```ts
  * import { b62Decode } from 'switchyard/django';
  *
- * b62Decode('1xhHrO'); // 1700000000
+ * b62Decode('1r31eq'); // 1700000000
  * ```
  */
 export function b62Decode(text: string): number {

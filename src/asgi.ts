@@ -199,10 +199,8 @@ export type Application = (scope: Scope, receive: Receive, send: Send) => Promis
 
 /**
  * A copy of a scope with more keys (Django's `dict(scope, **extra)`), for
- * routers and middleware. Prefer it to `{ ...scope, key }`: V8 gives each
- * object made by a spread followed by more keys a hidden class of its own
- * (several hundred bytes that every connection would keep), while copies
- * made with `Object.assign` share one. Symbol keys are kept.
+ * routers and middleware: the inner application gets its own scope and the
+ * outer one is left as it was. Symbol keys are kept.
  *
  * @example
  * ```ts

@@ -123,6 +123,8 @@ export class ApplicationCommunicator {
   /**
    * Resolves with the application's next event. Raises the app's error if it
    * failed; on timeout cancels it and raises {@link TimeoutError}.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
    */
   async receiveOutput(timeout = 1000): Promise<SendEvent> {
     this.#start();
@@ -147,7 +149,12 @@ export class ApplicationCommunicator {
     }
   }
 
-  /** True when the application sends nothing within `timeout` ms (and re-raises its error if it failed). */
+  /**
+   * True when the application sends nothing within `timeout` ms (and re-raises its error if it failed).
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=0.1` there is `100` here). Default 100.
+   * @param interval Milliseconds between two looks at the output. Default 10.
+   */
   async receiveNothing(timeout = 100, interval = 10): Promise<boolean> {
     this.#start();
     const until = Date.now() + timeout;
@@ -159,7 +166,11 @@ export class ApplicationCommunicator {
     return this.#output.length === 0;
   }
 
-  /** Waits for the application to end and re-raises its error; on timeout cancels it. */
+  /**
+   * Waits for the application to end and re-raises its error; on timeout cancels it.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async wait(timeout = 1000): Promise<void> {
     this.#start();
     let timer: NodeJS.Timeout | undefined;

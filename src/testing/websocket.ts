@@ -79,6 +79,8 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
   /**
    * Sends `websocket.connect` and reports whether the app accepted; an app that
    * answered with a denial response has it in `response`.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
    */
   async connect(timeout = 1000): Promise<ConnectResult> {
     await this.sendInput({ type: 'websocket.connect' });
@@ -115,7 +117,11 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
     await this.sendTo({ text: JSON.stringify(data) });
   }
 
-  /** The next frame the app sends: a `string` or a `Uint8Array`. Throws if the app sent something else. */
+  /**
+   * The next frame the app sends: a `string` or a `Uint8Array`. Throws if the app sent something else.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async receiveFrom(timeout = 1000): Promise<string | Uint8Array> {
     const event = expectType(await this.receiveOutput(timeout), 'websocket.send');
     const hasText = typeof event.text === 'string';
@@ -124,14 +130,23 @@ export class WebsocketCommunicator extends ApplicationCommunicator {
     return hasText ? event.text! : event.bytes!;
   }
 
-  /** The next frame, parsed as JSON; it must be a text frame. */
+  /**
+   * The next frame, parsed as JSON; it must be a text frame.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async receiveJsonFrom<T = Record<string, unknown>>(timeout = 1000): Promise<T> {
     const frame = await this.receiveFrom(timeout);
     if (typeof frame !== 'string') throw new Error('Expected a text frame, got a binary one');
     return JSON.parse(frame) as T;
   }
 
-  /** Sends `websocket.disconnect` and waits for the app to end. */
+  /**
+   * Sends `websocket.disconnect` and waits for the app to end.
+   *
+   * @param code The close code the app sees in `websocket.disconnect`. Default 1000.
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async disconnect(code = 1000, timeout = 1000): Promise<void> {
     await this.sendInput({ type: 'websocket.disconnect', code });
     await this.wait(timeout);
@@ -197,14 +212,22 @@ export class HttpCommunicator extends ApplicationCommunicator {
     await this.sendInput({ type: 'http.request', body: this.#body, more_body: false });
   }
 
-  /** Sends the request and returns the response's status and headers (for streamed responses). */
+  /**
+   * Sends the request and returns the response's status and headers (for streamed responses).
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async getResponseStart(timeout = 1000): Promise<{ status: number; headers: Header[] }> {
     await this.sendRequest();
     const start = expectType(await this.receiveOutput(timeout), 'http.response.start');
     return { status: start.status, headers: start.headers ?? [] };
   }
 
-  /** The next body chunk of a streamed response. */
+  /**
+   * The next body chunk of a streamed response.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000.
+   */
   async receiveBody(timeout = 1000): Promise<HttpBodyChunk> {
     const chunk = expectType(await this.receiveOutput(timeout), 'http.response.body');
     const moreBody = chunk.more_body ?? false;
@@ -214,7 +237,11 @@ export class HttpCommunicator extends ApplicationCommunicator {
     return result;
   }
 
-  /** Sends the request and collects the whole response. */
+  /**
+   * Sends the request and collects the whole response.
+   *
+   * @param timeout Milliseconds, not Django's seconds (`timeout=1` there is `1000` here). Default 1000. Each chunk may take that long.
+   */
   async getResponse(timeout = 1000): Promise<HttpResponse> {
     const { status, headers } = await this.getResponseStart(timeout);
     const chunks: Buffer[] = [];

@@ -6,9 +6,9 @@
  * and `_auth_user_backend`, and the backend must be one of
  * `AUTHENTICATION_BACKENDS`. The user row must exist and, unless the backend
  * is an `AllowAllUsers…` one, be active. The session's `_auth_user_hash` must
- * equal the user's session auth hash under `SECRET_KEY` or, as Django ≥ 4.1
- * does, under one of `SECRET_KEY_FALLBACKS` (Django then rewrites the hash
- * in the session; Switchyard, read-only, just accepts it). A mismatch means
+ * equal the user's session auth hash under `SECRET_KEY` or, as Django 5.0
+ * and later do, under one of `SECRET_KEY_FALLBACKS` (Django then rewrites the
+ * hash in the session; Switchyard, read-only, just accepts it). A mismatch means
  * the password changed (or the user logged out everywhere): Django flushes
  * the session; Switchyard forgets it on this connection, and the user is
  * anonymous. Only then are the user's groups read.

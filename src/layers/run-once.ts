@@ -30,7 +30,11 @@ export interface Leader {
   readonly generation: number;
   /** The lease's random token. */
   readonly token: string;
-  /** True while the signal has not aborted and the lease cannot have expired yet (by this process's clock). */
+  /**
+   * True while the signal has not aborted and the lease cannot have expired
+   * yet by this process's clock; read just before a side effect. Reading it
+   * past the lease's end ends leadership (the signal aborts, a warning is logged).
+   */
   readonly isLeader: boolean;
 }
 
@@ -187,7 +191,12 @@ async function lead(lease: Lease, askedAt: number, task: (leader: Leader) => unk
     signal,
     generation: lease.generation,
     token: lease.token,
-    get isLeader() { return !signal.aborted && Date.now() < deadline; },
+    get isLeader() {
+      if (signal.aborted) return false;
+      // Checked where the task is about to act: a process that stalled past its lease learns it here, loudly.
+      if (Date.now() >= deadline) lose('the lease expired before it could be renewed (was the process stalled?)');
+      return !signal.aborted;
+    },
   };
 
   const renewing = (async () => {

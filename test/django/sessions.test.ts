@@ -109,6 +109,7 @@ for (const { name, signedCookies } of DATABASES) {
     let cookies: Record<string, string>;
     const sites: DjangoSite[] = [];
     let options: Omit<DjangoSiteOptions, 'sessionEngine'>;
+    let databaseSetting = '';
     const site = (extra: Partial<DjangoSiteOptions> = {}): Application => {
       const made = new DjangoSite({ ...options, ...extra });
       sites.push(made);
@@ -126,6 +127,7 @@ for (const { name, signedCookies } of DATABASES) {
         database = `sqlite:${join(dir, 'db.sqlite3')}`;
         options = { secretKey: KEY, database: sqliteDatabase(join(dir, 'db.sqlite3')) };
       }
+      databaseSetting = database;
       cookies = await makeSessions(database, signedCookies);
     });
     after(async () => {
@@ -168,6 +170,14 @@ for (const { name, signedCookies } of DATABASES) {
         await own.sql(`UPDATE ${table} SET session_data = overlay(session_data placing 'A' from 3 for 1) WHERE session_key = $1`, [cookies.otherBackend]);
         assert.equal((await who(app, cookies.otherBackend)).isAuthenticated, false);
       }
+    });
+
+    test('db: a session Django deletes after Switchyard read it is gone on the next connection (no stale cache)', async () => {
+      const app = site();
+      const [cookie] = await djangoTools<string[]>({ DJSITE_SECRET_KEY: KEY, DJSITE_DATABASE: databaseSetting }, [{ op: 'session', username: 'ann' }]);
+      assert.equal((await who(app, cookie)).username, 'ann');
+      await djangoTools({ DJSITE_SECRET_KEY: KEY, DJSITE_DATABASE: databaseSetting }, [{ op: 'delete', session_key: cookie }]);
+      assert.equal((await who(app, cookie)).isAuthenticated, false);
     });
 
     test('db: an inactive user is anonymous, unless signed in through AllowAllUsersModelBackend', async () => {

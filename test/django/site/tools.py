@@ -10,7 +10,9 @@ prints one JSON list: each command's result, in order.
   {"op": "session", "username", "backend"?, "expiry"?, "at"?: unix seconds, "data"?: {...}, "hash"?: str}
       -> the sessionid cookie value a login would set, made by the configured SESSION_ENGINE
          (expiry: Django's set_expiry(); at: the clock while signing)
+  {"op": "delete", "session_key"} -> deletes a session (what Django's logout does to it)
   {"op": "vectors", "key", "old_key"} -> values computed with django.core.signing and salted_hmac
+  {"op": "loads", "token", "key", "salt"} -> django.core.signing.loads of a token, or the error's name
 """
 import json
 import os
@@ -65,6 +67,12 @@ def session(command):
     return store.session_key
 
 
+def delete(command):
+    """Deletes a session as Django's logout does (flush -> delete)."""
+    import_module(settings.SESSION_ENGINE).SessionStore(command["session_key"]).delete()
+    return "deleted"
+
+
 def vectors(command):
     key, old = command["key"], command["old_key"]
     payload = {"_auth_user_id": "7", "note": "héllo ☃", "list": list(range(30))}
@@ -107,6 +115,7 @@ OPS = {
     "session": session,
     "vectors": vectors,
     "loads": loads,
+    "delete": delete,
 }
 
 print(json.dumps([OPS[command["op"]](command) for command in json.loads(sys.argv[1])]))

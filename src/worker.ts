@@ -11,8 +11,15 @@
  *
  * Each channel's backlog is bounded by the layer's own capacity: the loop
  * takes a message off the layer only when the instance asks for one.
+ *
+ * An instance that fails before it got a message (the layer is unreachable,
+ * the app cannot start) is retried after a growing, jittered delay (0.1 s
+ * doubling to 10 s), and a failure that repeats is logged once and then
+ * summarised once a minute (see `backoff.ts`): a worker whose Redis is away
+ * neither spins nor floods the log, and still stops at once on SIGTERM.
  */
 import type { Application, LayerMessage, SendEvent } from './asgi.js';
+import { RepeatedErrorLog, retryDelay, sleep } from './backoff.js';
 import { InvalidChannelLayerError, ProtocolError } from './errors.js';
 import type { ChannelLayer } from './layers/base.js';
 import { getChannelLayer } from './layers/registry.js';
@@ -55,23 +62,31 @@ const refuseSend = async (event: SendEvent): Promise<void> => {
 };
 
 async function serveChannel(app: Application, layer: ChannelLayer, channel: string, signal: AbortSignal): Promise<void> {
+  const errors = new RepeatedErrorLog(() => logger, `worker application for ${channel} failed`);
+  let attempt = 0;
   while (!signal.aborted) {
-    let ended = false;
+    let received = false;
     const instance = app({ type: 'channel', channel }, async () => {
       const message = await layer.receive(channel, signal);
       if (typeof message.type !== 'string' || message.type === '') {
         throw new ProtocolError('Worker received message with no type.');
       }
+      if (!received) errors.recovered({ channel });
+      received = true;
       return message as LayerMessage;
     }, refuseSend);
+    let failure: unknown = null;
     try {
       await instance;
-      ended = true;
     } catch (error) {
       if (signal.aborted) return;
-      logger.error({ err: error, channel }, 'worker application failed; starting a new instance');
+      failure = error;
     }
-    // An app that returns without reading would spin: give it a breath.
-    if (ended) await new Promise((resolve) => setTimeout(resolve, 10));
+    // An instance that handled messages earned a fresh start; one that ended or
+    // failed before its first message would spin: wait longer each time.
+    attempt = received ? 1 : attempt + 1;
+    const delay = failure === null && received ? 10 : retryDelay(attempt);
+    if (failure !== null) errors.failed(failure, { channel }, `starting a new instance in ${delay} ms`);
+    await sleep(delay, signal);
   }
 }

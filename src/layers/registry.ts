@@ -36,7 +36,7 @@ export function registerLayerBackend(scheme: string, factory: LayerFactory): voi
   factories.set(scheme, factory);
 }
 
-/** Reads numeric, boolean and JSON options from a URL's query string. */
+/** Reads numeric, boolean and JSON options from a URL's query string, unchecked (see {@link queryOptions}). */
 export function optionsFromQuery(url: URL): Record<string, unknown> {
   const options: Record<string, unknown> = {};
   for (const [key, value] of url.searchParams) {
@@ -48,7 +48,83 @@ export function optionsFromQuery(url: URL): Record<string, unknown> {
   return options;
 }
 
-registerLayerBackend('memory:', (url) => new InMemoryChannelLayer(optionsFromQuery(url)));
+/** The type of one option a layer URL's query string may carry. */
+export type QueryOptionKind =
+  | 'string' | 'boolean' | 'positive integer' | 'non-negative integer' | 'positive number' | 'non-negative number'
+  | 'JSON object' | 'string or JSON list of strings';
+
+function parseOption(name: string, value: string, kind: QueryOptionKind): unknown {
+  const bad = (): never => {
+    throw new ImproperlyConfigured(`option ${name} must be a ${kind}, not ${JSON.stringify(value)}`);
+  };
+  switch (kind) {
+    case 'string':
+      return value;
+    case 'boolean':
+      return value === 'true' ? true : value === 'false' ? false : bad();
+    case 'positive integer':
+    case 'non-negative integer': {
+      if (!/^\d+$/.test(value)) return bad();
+      const n = Number(value);
+      return kind === 'positive integer' && n === 0 ? bad() : n;
+    }
+    case 'positive number':
+    case 'non-negative number': {
+      if (!/^\d+(\.\d+)?$/.test(value)) return bad();
+      const n = Number(value);
+      return kind === 'positive number' && n === 0 ? bad() : n;
+    }
+    case 'JSON object':
+    case 'string or JSON list of strings': {
+      if (kind === 'string or JSON list of strings' && !value.startsWith('[')) return [value];
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        return bad();
+      }
+      if (kind === 'JSON object') return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : bad();
+      return Array.isArray(parsed) && parsed.every((v) => typeof v === 'string') ? parsed : bad();
+    }
+  }
+}
+
+/**
+ * Reads a layer URL's query options against the backend's list of known
+ * options and their types, so a misspelt or mistyped option stops startup
+ * instead of being ignored. `skip` names parameters the caller reads itself.
+ *
+ * @example
+ * ```ts
+ * queryOptions(new URL('memory://?capacity=10'), { capacity: 'positive integer' }); // { capacity: 10 }
+ * queryOptions(new URL('memory://?capacity=ten'), { capacity: 'positive integer' }); // throws ImproperlyConfigured
+ * ```
+ */
+export function queryOptions(url: URL, known: Record<string, QueryOptionKind>, skip: readonly string[] = []): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [name, value] of url.searchParams) {
+    if (skip.includes(name)) continue;
+    const kind = Object.hasOwn(known, name) ? known[name] : undefined;
+    if (kind === undefined) {
+      const names = [...skip, ...Object.keys(known)].join(', ');
+      throw new ImproperlyConfigured(`unknown option ${JSON.stringify(name)} for ${url.protocol}// layers (known: ${names})`);
+    }
+    if (Object.hasOwn(options, name)) throw new ImproperlyConfigured(`option ${name} is given twice`);
+    options[name] = parseOption(name, value, kind);
+  }
+  return options;
+}
+
+/** The query options of `memory://` (the in-memory layer). */
+const MEMORY_OPTIONS: Record<string, QueryOptionKind> = {
+  capacity: 'positive integer',
+  expiry: 'positive number',
+  groupExpiry: 'positive number',
+  channelCapacity: 'JSON object',
+  validateMessages: 'boolean',
+};
+
+registerLayerBackend('memory:', (url) => new InMemoryChannelLayer(queryOptions(url, MEMORY_OPTIONS)));
 
 /**
  * Sets the layers by alias, replacing earlier configuration and forgetting
@@ -88,7 +164,7 @@ function parseLayerUrl(raw: string): URL {
   try {
     return new URL(raw);
   } catch {
-    throw new ImproperlyConfigured(`Channel layer URL ${JSON.stringify(raw)} is not a URL (expected memory://, redis://host:port/db...)`);
+    throw new ImproperlyConfigured('not a valid URL (is the port over 65535, or the host malformed?); expected memory://, redis://host:port/db, redis+pubsub://...');
   }
 }
 
@@ -105,7 +181,8 @@ export function buildChannelLayer(config: LayerConfig): ChannelLayer {
       `The ${url.protocol}// channel layer is not loaded: import 'switchyard/redis' or await prepareChannelLayers() first`,
     );
   }
-  throw new InvalidChannelLayerError(`No channel layer backend for ${url.protocol}// (known: ${[...factories.keys()].join(', ')})`);
+  const known = [...new Set([...factories.keys(), ...Object.keys(backendModules)])].map((scheme) => `${scheme}//`);
+  throw new InvalidChannelLayerError(`no channel layer backend for ${url.protocol}// (known: ${known.join(', ')})`);
 }
 
 /**
@@ -129,15 +206,52 @@ export function setChannelLayer(alias: string, layer: ChannelLayer): ChannelLaye
   return previous;
 }
 
-/** Imports the backend modules the configured URLs need (call once at startup). */
+/** A layer URL with its password hidden, for messages and logs. */
+export function redactLayerUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password === '') return raw;
+    url.password = '***';
+    return url.href;
+  } catch {
+    return raw.replace(/:[^:@/]*@/, ':***@');
+  }
+}
+
+/** The configured aliases with their URL (aliases configured with a ready layer or a factory are left out). */
+export function channelLayerUrls(): Array<{ alias: string; url: string; source: string }> {
+  const entries: Array<[string, LayerConfig]> = configured !== null ? Object.entries(configured) : [['default', configFor('default')!]];
+  const urls: Array<{ alias: string; url: string; source: string }> = [];
+  for (const [alias, config] of entries) {
+    const url = urlOf(config);
+    if (url === null) continue;
+    const fromEnv = configured === null && process.env.CHANNEL_LAYER_URL;
+    urls.push({ alias, url, source: fromEnv ? `CHANNEL_LAYER_URL=${redactLayerUrl(url)}` : `channel layer "${alias}" (${redactLayerUrl(url)})` });
+  }
+  return urls;
+}
+
+/**
+ * Imports the backend modules the configured URLs need and builds their
+ * layers, so a bad URL stops startup (call once at startup; `serve()` and
+ * the CLI do). Building connects to nothing: a Redis that does not answer
+ * is not an error here (see the server's readiness endpoint).
+ *
+ * @throws ImproperlyConfigured naming the variable (or alias) and what is
+ * wrong: an unknown scheme, a database that is not an integer, a bad port,
+ * an unknown or mistyped query option.
+ */
 export async function prepareChannelLayers(): Promise<void> {
-  const configs = configured !== null ? Object.values(configured) : [configFor('default')!];
-  for (const config of configs) {
-    const raw = urlOf(config);
-    if (raw === null) continue;
-    const scheme = parseLayerUrl(raw).protocol;
-    const module = backendModules[scheme];
-    if (!factories.has(scheme) && module !== undefined) await import(module);
+  for (const { alias, url: raw, source } of channelLayerUrls()) {
+    try {
+      const scheme = parseLayerUrl(raw).protocol;
+      const module = backendModules[scheme];
+      if (!factories.has(scheme) && module !== undefined) await import(module);
+      if (!instances.has(alias)) instances.set(alias, buildChannelLayer(raw));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ImproperlyConfigured(`${source} is invalid: ${reason}`);
+    }
   }
 }
 

@@ -19,7 +19,42 @@
  */
 import type { RedisOptions } from 'ioredis';
 import { ImproperlyConfigured } from '../errors.js';
-import { optionsFromQuery } from '../layers/registry.js';
+import { type QueryOptionKind, queryOptions } from '../layers/registry.js';
+
+/** The query options of `redis://` / `rediss://` URLs (the core layer), with their types. */
+const CORE_OPTIONS: Record<string, QueryOptionKind> = {
+  prefix: 'string',
+  expiry: 'positive number',
+  groupExpiry: 'positive number',
+  capacity: 'positive integer',
+  channelCapacity: 'JSON object',
+  symmetricEncryptionKeys: 'string or JSON list of strings',
+  randomPrefixLength: 'non-negative integer',
+  serializerFormat: 'string',
+  receiveBufferSize: 'positive integer',
+  blockTimeout: 'positive number',
+  connectTimeout: 'non-negative integer',
+};
+
+/** The query options of `redis+pubsub://` / `rediss+pubsub://` URLs. */
+const PUBSUB_OPTIONS: Record<string, QueryOptionKind> = {
+  prefix: 'string',
+  expiry: 'positive number',
+  capacity: 'positive integer',
+  symmetricEncryptionKeys: 'string or JSON list of strings',
+  serializerFormat: 'string',
+  unsubscribeDelay: 'non-negative integer',
+  connectTimeout: 'non-negative integer',
+};
+
+/** A port from a URL or a `host=` parameter: 1 to 65535. */
+function portOf(raw: string, where: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) {
+    throw new ImproperlyConfigured(`the port of ${where} must be an integer from 1 to 65535, not ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
 
 /**
  * One Redis host: a URL (`redis://h:6379/0`, `rediss://...`), a `[host, port]`
@@ -79,16 +114,17 @@ export function optionsFromRedisUrl(raw: string): RedisOptions {
   try {
     url = new URL(raw);
   } catch {
-    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw)} is not a redis:// URL`);
+    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw.replace(/:[^:@/]*@/, ':***@'))} is not a redis:// URL (a bad port or host?)`);
   }
+  const shown = url.password !== '' ? raw.replace(`:${url.password}@`, ':***@') : raw;
   const scheme = url.protocol.replace('+pubsub', '');
   if (scheme !== 'redis:' && scheme !== 'rediss:') {
-    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw)} must use redis:// or rediss://`);
+    throw new ImproperlyConfigured(`Redis host ${JSON.stringify(shown)} must use redis:// or rediss://`);
   }
-  const options: RedisOptions = { host: url.hostname || '127.0.0.1', port: url.port ? Number(url.port) : 6379 };
+  const options: RedisOptions = { host: url.hostname || '127.0.0.1', port: url.port ? portOf(url.port, shown) : 6379 };
   const db = url.pathname.replace(/^\//, '');
   if (db !== '') {
-    if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`Redis database in ${JSON.stringify(raw)} must be a number`);
+    if (!/^\d+$/.test(db)) throw new ImproperlyConfigured(`the Redis database must be an integer (redis://host:port/DB), not ${JSON.stringify(decodeURIComponent(db))}`);
     options.db = Number(db);
   }
   if (url.username) options.username = decodeURIComponent(url.username);
@@ -118,15 +154,12 @@ export function layerOptionsFromUrl(url: URL): { hosts: RedisOptions[] } & Recor
   for (const entry of extra) {
     if (/^rediss?:\/\//.test(entry)) hosts.push(optionsFromRedisUrl(entry));
     else {
-      const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(entry);
-      if (match === null) throw new ImproperlyConfigured(`Redis host parameter ${JSON.stringify(entry)} is not host:port`);
-      hosts.push({ ...first, host: match[1]!, port: match[2] !== undefined ? Number(match[2]) : 6379 });
+      const match = /^\[([^\]]+)\](?::(.*))?$/.exec(entry) ?? /^([^:/[\]]+)(?::(.*))?$/.exec(entry);
+      if (match === null) throw new ImproperlyConfigured(`the host parameter ${JSON.stringify(entry)} is not host:port or a redis:// URL`);
+      hosts.push({ ...first, host: match[1]!, port: match[2] !== undefined ? portOf(match[2], `host=${entry}`) : 6379 });
     }
   }
-  const query = new URL(url.href);
-  query.searchParams.delete('host');
-  const options = optionsFromQuery(query);
-  if (typeof options.symmetricEncryptionKeys === 'string') options.symmetricEncryptionKeys = [options.symmetricEncryptionKeys];
-  if (typeof options.prefix === 'number') options.prefix = String(options.prefix);
-  return { ...options, hosts };
+  // Every other parameter must be an option of this flavour, of the right type.
+  const known = url.protocol.includes('+pubsub') ? PUBSUB_OPTIONS : CORE_OPTIONS;
+  return { ...queryOptions(url, known, ['host']), hosts };
 }

@@ -8,6 +8,8 @@
  * variable (shown in `--help`); a flag wins over the variable.
  */
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
 import { InMemoryChannelLayer } from '../layers/memory.js';
@@ -129,11 +131,18 @@ async function runworkerCommand(target: string, channels: string[], flags: { lay
   process.exit(0);
 }
 
+/** This package's version, from its own package.json (found by the package's name, from src/ or dist/ alike). */
+function packageVersion(): string {
+  const manifest = fileURLToPath(import.meta.resolve('switchyard/package.json'));
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
+
 /** Builds the command (exported for tests and for embedding). */
 export function buildProgram(): Command {
   const d = DEFAULT_OPTIONS;
   const program = new Command('switchyard')
     .description('Serve Switchyard (ASGI) applications over HTTP/1.1 and WebSocket, and run channel workers.')
+    .version(packageVersion(), '-V, --version', 'print the version of switchyard')
     .showHelpAfterError();
 
   program.command('serve')

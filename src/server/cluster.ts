@@ -18,6 +18,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { getChannelLayer } from '../layers/registry.js';
 import { InMemoryChannelLayer } from '../layers/memory.js';
+import { processFields } from './logging.js';
 import { answerMetricsRequest } from './metrics.js';
 
 /** IPC messages from a worker to the primary. */
@@ -50,7 +51,9 @@ export function tellPrimary(message: WorkerMessage): Promise<void> {
  * Runs the primary: forks `workers` processes and supervises them until a
  * signal or a startup failure. Resolves with the exit code.
  */
-export function runPrimary(workers: number, logger: Logger, shutdownTimeout: number): Promise<number> {
+export function runPrimary(workers: number, parentLogger: Logger, shutdownTimeout: number): Promise<number> {
+  // The primary's own lines say so, as each worker's name their worker (see logging.ts).
+  const logger = parentLogger.child(processFields('primary'));
   return new Promise((resolveExit) => {
     let stopping = false;
     let ready = 0;

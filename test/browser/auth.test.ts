@@ -3,7 +3,7 @@
 // tabs, a cross-site page cannot open a socket as the user, and markup never runs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -12,6 +12,7 @@ import { configureChannelLayers } from 'switchyard';
 import { serve, type Server } from 'switchyard/server';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
 if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`npm run setup\` (Debian's chromium package)`);
 
 const dir = mkdtempSync(join(tmpdir(), 'browser-auth-'));
@@ -23,6 +24,40 @@ let server: Server;
 let base = '';
 let browser: Browser;
 const pageErrors: string[] = [];
+
+// 003's room.html, verbatim but for the room name (Django's template fills it in) and the inline
+// script, moved to a file (the page is served next to the chat, whose CSP allows no inline script).
+const TUTORIAL_SCRIPT = `
+  const roomName = 'tutorial';
+  const chatSocket = new WebSocket('ws://' + window.location.host + '/ws/chat/' + roomName + '/');
+  const messagesDiv = document.querySelector('#chat-messages');
+  chatSocket.onmessage = function(e) {
+    const data = JSON.parse(e.data);
+    const messageElement = document.createElement('div');
+    messageElement.textContent = \`\${data.username}: \${data.message}\`;
+    messagesDiv.appendChild(messageElement);
+  };
+  document.querySelector('#chat-message-submit').onclick = function() {
+    const message = document.querySelector('#chat-message-input').value;
+    const username = document.querySelector('#username').value || 'Anonymous';
+    if (message) chatSocket.send(JSON.stringify({ 'message': message, 'username': username }));
+  };`;
+const TUTORIAL_PAGE = `<!DOCTYPE html><html><head><title>Chat Room</title></head><body>
+  <div id="chat-messages"></div>
+  <input type="text" id="username" placeholder="Your name">
+  <input type="text" id="chat-message-input" placeholder="Message">
+  <button id="chat-message-submit">Send</button>
+  <script src="/tutorial/room.js"></script></body></html>`;
+
+/** The chat, plus the tutorial's page at /tutorial/ (same origin, as Django would serve it). */
+function withTutorialPage(chat: Application): Application {
+  return async (scope, receive, send) => {
+    if (scope.type !== 'http' || !scope.path.startsWith('/tutorial/')) return chat(scope, receive, send);
+    const script = scope.path.endsWith('.js');
+    await send({ type: 'http.response.start', status: 200, headers: [[Buffer.from('content-type'), Buffer.from(script ? 'text/javascript' : 'text/html')]] });
+    await send({ type: 'http.response.body', body: Buffer.from(script ? TUTORIAL_SCRIPT : TUTORIAL_PAGE) });
+  };
+}
 
 async function signedInContext(username: string, password: string): Promise<BrowserContext> {
   const context = await browser.newContext();
@@ -56,13 +91,14 @@ async function waitForOnline(page: Page, names: string[]): Promise<void> {
 
 describe('signing in, in a real browser', () => {
   before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
     const { UserStore } = await import('../../examples/chat/users.js');
     const users = new UserStore();
     await users.add('alice', 'alice-password');
     await users.add('bob', 'bob-password');
     const { application } = (await import('../../examples/chat/app.js')) as { application: Application };
     configureChannelLayers({ default: 'memory://' });
-    server = await serve(application, { host: '127.0.0.1', port: 0, accessLog: false, logLevel: 'error', lifespan: 'off', shutdownTimeout: 1 });
+    server = await serve(withTutorialPage(application), { host: '127.0.0.1', port: 0, accessLog: false, logLevel: 'error', lifespan: 'off', shutdownTimeout: 1 });
     base = `http://127.0.0.1:${(server.address as { port: number }).port}`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -116,12 +152,41 @@ describe('signing in, in a real browser', () => {
     await bob.press('#chat-message-input', 'Enter');
     await watcher.waitForFunction(() => [...document.querySelectorAll('#chat-messages .message')].some(
       (m) => m.querySelector('.text')?.textContent === 'who am I?' && m.querySelector('.username')?.textContent === 'bob'));
+    await watcher.screenshot({ path: new URL('chat-room-online.png', ARTIFACTS).pathname });
     await aliceTab1.close();
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(await onlineList(watcher), ['alice', 'bob'], 'alice still has a tab open');
     await aliceTab2.close();
     await waitForOnline(watcher, ['bob']);
     await Promise.all([aliceContext.close(), bobContext.close(), anonymous.close()]);
+  });
+
+  test('the tutorial\'s own page (003\'s room.html) prints only its protocol: never "undefined: undefined"', async () => {
+    const aliceContext = await signedInContext('alice', 'alice-password');
+    const tutorial = await aliceContext.newPage();
+    tutorial.on('pageerror', (e) => pageErrors.push(`tutorial: ${e.message}`));
+    await tutorial.goto(`${base}/tutorial/`);
+    const lines = () => tutorial.$$eval('#chat-messages div', (divs) => divs.map((d) => d.textContent ?? ''));
+    await tutorial.waitForFunction(() => document.querySelectorAll('#chat-messages div').length >= 2, null, { timeout: 5000 });
+    const bobContext = await signedInContext('bob', 'bob-password');
+    const bob = await openRoom(bobContext, 'tutorial'); // the room page, which asks for the online list
+    await waitForOnline(bob, ['alice', 'bob']);
+    await tutorial.fill('#chat-message-input', 'hello from the tutorial page');
+    await tutorial.click('#chat-message-submit');
+    await tutorial.waitForFunction(() => [...document.querySelectorAll('#chat-messages div')].some((d) => d.textContent === 'alice: hello from the tutorial page'));
+    await bob.close();
+    await tutorial.waitForFunction(() => [...document.querySelectorAll('#chat-messages div')].some((d) => d.textContent === 'bob: undefined'));
+    const printed = await lines();
+    // 003's own frames: connection_established and user_join/user_leave print as the tutorial prints them.
+    assert.deepEqual(printed, [
+      'undefined: Connected to chat room',
+      'alice: undefined',
+      'bob: undefined',
+      'alice: hello from the tutorial page',
+      'bob: undefined',
+    ]);
+    await tutorial.screenshot({ path: new URL('chat-tutorial-page.png', ARTIFACTS).pathname });
+    await Promise.all([aliceContext.close(), bobContext.close()]);
   });
 
   test('a page on another site cannot open the chat socket as the signed-in user (Origin refused)', async () => {

@@ -250,6 +250,41 @@ describe('chat in a real browser', () => {
     await page.context().close();
   });
 
+  test('a Chinese room: /chat/聊天/ from the lobby, two pages chat, the room is named right', async () => {
+    const lobby = await browser.newContext({ viewport: { width: 900, height: 640 } }).then((c) => c.newPage());
+    lobby.on('pageerror', (error) => pageErrors.push(`lobby: ${error.message}`));
+    await lobby.goto(`http://127.0.0.1:${port}/`);
+    await lobby.fill('#room-name-input', '聊天');
+    await lobby.fill('#username', '小红');
+    await lobby.press('#room-name-input', 'Enter');
+    await lobby.waitForURL(`http://127.0.0.1:${port}/chat/${encodeURIComponent('聊天')}/`);
+    await waitForStatus(lobby, 'connected');
+    const other = await openRoom('聊天', '小明');
+    assert.equal(await lobby.textContent('#room-name'), '#聊天');
+    assert.equal(await lobby.title(), '#聊天 · Switchyard chat');
+    await say(lobby, '大家好！');
+    await waitForText(other, '大家好！');
+    await say(other, '你好，小红');
+    await waitForText(lobby, '你好，小红');
+    assert.deepEqual((await shown(other)).map(({ username, text }) => ({ username, text })), [
+      { username: '小红', text: '大家好！' },
+      { username: '小明', text: '你好，小红' },
+    ]);
+    // Not the same room as an ASCII one, nor as another Chinese one.
+    assert.ok(!(await shown(alice)).some((m) => m.text === '大家好！'));
+    await screenshot(lobby, 'chat-room-chinese');
+    await Promise.all([lobby.context().close(), other.context().close()]);
+  });
+
+  test('600 emoji are one message of 600 characters: typed on the page, shown on the other', async () => {
+    const emoji = '😀'.repeat(600);
+    await say(alice, emoji);
+    await waitForText(bob, emoji);
+    await say(alice, '😀'.repeat(1001));
+    await alice.waitForFunction(() => [...document.querySelectorAll('#chat-messages .notice.error')].some((n) => /at most 1000 characters/.test(n.textContent ?? '')));
+    assert.ok(!(await shown(bob)).some((m) => m.text === '😀'.repeat(1001)));
+  });
+
   test('the page had no script errors or CSP violations', () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -26,6 +26,8 @@ export interface RetryDelayOptions {
  *
  * @example
  * ```ts
+ * import { retryDelay } from './backoff.js';
+ *
  * retryDelay(1); // 50..100
  * retryDelay(20); // 5000..10000
  * ```
@@ -55,6 +57,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  *
  * @example
  * ```ts
+ * import { logger } from 'switchyard';
+ * import { RepeatedErrorLog } from './backoff.js';
+ *
+ * const err = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+ * const channel = 'thumbnails-generate';
  * const errors = new RepeatedErrorLog(() => logger, 'worker application failed', 60_000);
  * errors.failed(err, { channel }, 'retrying in 200 ms'); // logged
  * errors.failed(err, { channel }, 'retrying in 400 ms'); // counted

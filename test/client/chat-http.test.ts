@@ -78,13 +78,15 @@ describe('chat HTTP app', () => {
     assert.doesNotMatch(res.body, /<script>/, 'no inline script: the CSP forbids them');
   });
 
-  test('room names outside \\w+ are 404; a missing trailing slash redirects', async () => {
-    for (const path of ['/chat/no-dash/', '/chat/a b/', '/chat/%3Cx%3E/', '/chat/<script>/', '/chat//', '/chat/a/b/', '/chat/中文/']) {
+  test('room names outside \\w+ (Python\'s, Unicode) are 404; a missing trailing slash redirects', async () => {
+    for (const path of ['/chat/no-dash/', '/chat/a b/', '/chat/%3Cx%3E/', '/chat/<script>/', '/chat//', '/chat/a/b/', `/chat/${'x'.repeat(101)}/`]) {
       assert.equal((await request(path)).status, 404, path);
     }
+    assert.equal((await request('/chat/中文/')).status, 200, 'a room, as in Django (\\w is Unicode there)');
     const redirect = await request('/chat/lobby');
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.location, '/chat/lobby/');
+    assert.equal((await request('/chat/中文')).headers.location, '/chat/%E4%B8%AD%E6%96%87/');
   });
 
   test('static files have their content types; anything else under /static/ is 404', async () => {

@@ -1,5 +1,6 @@
 /**
- * The seeds' `ChatConsumer`, ported: one room per URL, group `chat_<room>`,
+ * The seeds' `ChatConsumer`, ported: one room per URL, group `chat_<room>`
+ * (or, for a room name no group name can hold, the stable one of `rooms.ts`),
  * the error handling of the tutorial (invalid JSON, empty or over-long
  * messages answer with an error frame and keep the connection), and the
  * tutorial's presence events (`user_join` / `user_leave`) for signed-in users.

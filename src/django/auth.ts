@@ -17,7 +17,18 @@ import { AnonymousUser, BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, type
 import type { DjangoSite } from './site.js';
 import { type DjangoUser, sessionAuthHash } from './users.js';
 
-/** What `scope.user` holds under the Django middleware. */
+/**
+ * What `scope.user` holds under the Django middleware.
+ *
+ * @example
+ * ```ts
+ * import type { DjangoScopeUser } from 'switchyard/django';
+ *
+ * declare const scope: { user?: unknown };
+ * const user = scope.user as DjangoScopeUser;
+ * const name = user.isAuthenticated ? user.username : 'anonymous';
+ * ```
+ */
 export type DjangoScopeUser = DjangoUser | AnonymousUser;
 
 /** Backends whose `get_user` returns inactive users too. */

@@ -14,7 +14,18 @@
  */
 import { DjangoDatabaseError } from './errors.js';
 
-/** A value bound to a placeholder. */
+/**
+ * A value bound to a placeholder.
+ *
+ * @example
+ * ```ts
+ * import type { DjangoDatabase, SqlValue } from 'switchyard/django';
+ *
+ * declare const db: DjangoDatabase;
+ * const params: SqlValue[] = ['4tgyohbhqbjlr6argukqhe5s01f312b9'];
+ * await db.query('SELECT session_data FROM django_session WHERE session_key = ?', params);
+ * ```
+ */
 export type SqlValue = string | number;
 
 /**
@@ -50,7 +61,17 @@ export interface DjangoDatabase {
   close(): Promise<void>;
 }
 
-/** Options of {@link postgresDatabase}: those of a `pg` pool. */
+/**
+ * Options of {@link postgresDatabase}: those of a `pg` pool.
+ *
+ * @example
+ * ```ts
+ * import { type PostgresOptions, postgresDatabase } from 'switchyard/django';
+ *
+ * const options: PostgresOptions = { host: '127.0.0.1', database: 'mysite', user: 'django', connectionTimeoutMillis: 1000 };
+ * const db = postgresDatabase(options);
+ * ```
+ */
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/name`. */
   connectionString?: string;

@@ -35,10 +35,33 @@
 import type { ChannelLayer } from '../layers/base.js';
 import { isAuthenticated } from '../middleware/index.js';
 
-/** The message type Django sends to close a user's connections. */
+/**
+ * The message type Django sends to close a user's connections.
+ *
+ * @example
+ * ```ts
+ * import { DJANGO_LOGOUT, djangoUserGroup } from 'switchyard/django';
+ * import { getChannelLayer } from 'switchyard';
+ *
+ * // What the Django site's signal sends; from Node it would be:
+ * await getChannelLayer()!.groupSend(djangoUserGroup(42), { type: DJANGO_LOGOUT });
+ * ```
+ */
 export const DJANGO_LOGOUT = 'django.logout';
 
-/** The close code a connection gets when Django signs its user out (4000-4999 are the application's). */
+/**
+ * The close code a connection gets when Django signs its user out (4000-4999 are the application's).
+ *
+ * @example
+ * ```ts
+ * import { DJANGO_LOGOUT_CLOSE_CODE } from 'switchyard/django';
+ *
+ * declare const socket: { addEventListener(type: 'close', listener: (event: { code: number }) => void): void };
+ * socket.addEventListener('close', (event) => {
+ *   if (event.code === DJANGO_LOGOUT_CLOSE_CODE) location.assign('/login/');
+ * });
+ * ```
+ */
 export const DJANGO_LOGOUT_CLOSE_CODE = 4401;
 
 /**
@@ -55,7 +78,17 @@ export function djangoUserGroup(id: number | string): string {
   return `django.user.${String(id)}`;
 }
 
-/** The parts of a consumer {@link joinDjangoUserGroup} uses. */
+/**
+ * The parts of a consumer {@link joinDjangoUserGroup} uses.
+ *
+ * @example
+ * ```ts
+ * import type { UserGroupMember } from 'switchyard/django';
+ * import { WebsocketConsumer } from 'switchyard';
+ *
+ * const member: UserGroupMember = new WebsocketConsumer(); // any consumer is one
+ * ```
+ */
 export interface UserGroupMember {
   /** Its scope: `scope.user` is read. */
   readonly scope: object;

@@ -23,12 +23,43 @@ import type { DjangoDatabase } from './database.js';
 import { BadSignature, DjangoReadOnlyError, PickledDataRefused } from './errors.js';
 import { loads } from './signing.js';
 
-/** The salt of `db` and `cached_db` session data: `django.contrib.sessions.` + the store class's `__qualname__`. */
+/**
+ * The salt of `db` and `cached_db` session data: `django.contrib.sessions.` + the store class's `__qualname__`.
+ *
+ * @example
+ * ```ts
+ * import { DB_SESSION_SALT, loads } from 'switchyard/django';
+ *
+ * declare const sessionData: string; // a django_session.session_data value
+ * declare const SECRET_KEY: string;
+ * loads(sessionData, { key: SECRET_KEY, salt: DB_SESSION_SALT });
+ * ```
+ */
 export const DB_SESSION_SALT = 'django.contrib.sessions.SessionStore';
-/** The salt of `signed_cookies` sessions. */
+/**
+ * The salt of `signed_cookies` sessions.
+ *
+ * @example
+ * ```ts
+ * import { SIGNED_COOKIES_SALT, loads } from 'switchyard/django';
+ *
+ * declare const sessionid: string; // a signed_cookies session cookie
+ * declare const SECRET_KEY: string;
+ * loads(sessionid, { key: SECRET_KEY, salt: SIGNED_COOKIES_SALT }, { maxAge: 1209600 });
+ * ```
+ */
 export const SIGNED_COOKIES_SALT = 'django.contrib.sessions.backends.signed_cookies';
 
-/** The secrets and ages both stores need. */
+/**
+ * The secrets and ages both stores need.
+ *
+ * @example
+ * ```ts
+ * import type { DjangoSigningSettings } from 'switchyard/django';
+ *
+ * const secrets: DjangoSigningSettings = { secretKey: 'new-key', secretKeyFallbacks: ['old-key'] };
+ * ```
+ */
 export interface DjangoSigningSettings {
   /** `SECRET_KEY`. */
   secretKey: string;
@@ -53,7 +84,17 @@ function decode(token: string, settings: DjangoSigningSettings, salt: string, ma
   }
 }
 
-/** Options of {@link DjangoDbSessionStore}. */
+/**
+ * Options of {@link DjangoDbSessionStore}.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoDbSessionStoreOptions, DjangoDbSessionStore, sqliteDatabase } from 'switchyard/django';
+ *
+ * const options: DjangoDbSessionStoreOptions = { secretKey: 'k', database: sqliteDatabase('db.sqlite3'), table: 'django_session' };
+ * const store = new DjangoDbSessionStore(options);
+ * ```
+ */
 export interface DjangoDbSessionStoreOptions extends DjangoSigningSettings {
   database: DjangoDatabase;
   /** Default `django_session`. */
@@ -103,7 +144,17 @@ export class DjangoDbSessionStore implements SessionStore {
   async destroy(): Promise<void> {}
 }
 
-/** Options of {@link DjangoSignedCookieSessionStore}. */
+/**
+ * Options of {@link DjangoSignedCookieSessionStore}.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoSignedCookieSessionStoreOptions, DjangoSignedCookieSessionStore } from 'switchyard/django';
+ *
+ * const options: DjangoSignedCookieSessionStoreOptions = { secretKey: 'k', cookieAge: 3600 };
+ * const store = new DjangoSignedCookieSessionStore(options);
+ * ```
+ */
 export interface DjangoSignedCookieSessionStoreOptions extends DjangoSigningSettings {
   /** `SESSION_COOKIE_AGE`, seconds. Default 1209600 (two weeks). */
   cookieAge?: number;

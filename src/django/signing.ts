@@ -19,7 +19,17 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { BadSignature, PickledDataRefused, SignatureExpired } from './errors.js';
 
-/** Hash algorithms Django's signing accepts here. */
+/**
+ * Hash algorithms Django's signing accepts here.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoHashAlgorithm, saltedHmac } from 'switchyard/django';
+ *
+ * const algorithm: DjangoHashAlgorithm = 'sha256';
+ * saltedHmac('my.salt', 'value', 'secret', algorithm);
+ * ```
+ */
 export type DjangoHashAlgorithm = 'sha1' | 'sha256' | 'sha512';
 
 /**
@@ -95,7 +105,17 @@ function equalText(a: string, b: string): boolean {
   return ba.length === bb.length && timingSafeEqual(ba, bb);
 }
 
-/** Options of a {@link DjangoSigner}. */
+/**
+ * Options of a {@link DjangoSigner}.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoSignerOptions, DjangoSigner } from 'switchyard/django';
+ *
+ * const options: DjangoSignerOptions = { key: 'new-key', fallbackKeys: ['old-key'], salt: 'invites' };
+ * new DjangoSigner(options).sign('42');
+ * ```
+ */
 export interface DjangoSignerOptions {
   /** The site's `SECRET_KEY`: signs, and verifies first. */
   key: string;
@@ -109,7 +129,18 @@ export interface DjangoSignerOptions {
   algorithm?: DjangoHashAlgorithm;
 }
 
-/** What a serializer turns signed bytes into (Django's `serializer.loads`). */
+/**
+ * What a serializer turns signed bytes into (Django's `serializer.loads`).
+ *
+ * @example
+ * ```ts
+ * import { type DjangoPayloadDecoder, DjangoTimestampSigner } from 'switchyard/django';
+ *
+ * declare const token: string;
+ * const utf8Json: DjangoPayloadDecoder = (data) => JSON.parse(data.toString('utf8'));
+ * new DjangoTimestampSigner({ key: 'k' }).unsignObject(token, { decode: utf8Json });
+ * ```
+ */
 export type DjangoPayloadDecoder = (data: Buffer) => unknown;
 
 /**
@@ -273,7 +304,17 @@ function pythonJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Options of {@link dumps} and {@link loads}. */
+/**
+ * Options of {@link dumps} and {@link loads}.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoSigningOptions, dumps } from 'switchyard/django';
+ *
+ * const options: DjangoSigningOptions = { key: 'new-key', fallbackKeys: ['old-key'], salt: 'invites' };
+ * dumps({ invite: 7 }, options);
+ * ```
+ */
 export interface DjangoSigningOptions {
   key: string;
   fallbackKeys?: readonly string[];

@@ -12,10 +12,36 @@ import { DjangoDbSessionStore, DjangoSignedCookieSessionStore } from './session-
 import { type DjangoUserTables, DjangoUsers } from './users.js';
 import type { SqlValue } from './database.js';
 
-/** Django's `SESSION_ENGINE`, short (`db`) or dotted (`django.contrib.sessions.backends.db`). */
+/**
+ * Django's `SESSION_ENGINE`, short (`db`) or dotted (`django.contrib.sessions.backends.db`).
+ *
+ * @example
+ * ```ts
+ * import { type DjangoSessionEngine, DjangoSite } from 'switchyard/django';
+ *
+ * const engine: DjangoSessionEngine = 'django.contrib.sessions.backends.signed_cookies';
+ * new DjangoSite({ secretKey: 'k', sessionEngine: engine, database: 'sqlite:///srv/mysite/db.sqlite3' });
+ * ```
+ */
 export type DjangoSessionEngine = 'db' | 'cached_db' | 'signed_cookies' | `django.contrib.sessions.backends.${'db' | 'cached_db' | 'signed_cookies'}`;
 
-/** Settings of a {@link DjangoSite}, with Django's defaults. */
+/**
+ * Settings of a {@link DjangoSite}, with Django's defaults.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoSiteOptions, DjangoSite } from 'switchyard/django';
+ *
+ * const options: DjangoSiteOptions = {
+ *   secretKey: 'from settings.SECRET_KEY',
+ *   sessionEngine: 'cached_db',
+ *   database: 'postgres://django@127.0.0.1:5432/mysite',
+ *   sessionCookieName: 'mysite_session',
+ *   tables: { users: 'accounts_user', userGroups: 'accounts_user_groups' },
+ * };
+ * const site = new DjangoSite(options);
+ * ```
+ */
 export interface DjangoSiteOptions {
   /** `SECRET_KEY`. Required. */
   secretKey: string;

@@ -14,7 +14,17 @@ import type { AuthenticatedUser } from '../middleware/index.js';
 import type { DjangoDatabase, SqlValue } from './database.js';
 import { saltedHmac } from './signing.js';
 
-/** The key salt of Django's `get_session_auth_hash`. */
+/**
+ * The key salt of Django's `get_session_auth_hash`.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_AUTH_HASH_SALT, saltedHmac } from 'switchyard/django';
+ *
+ * declare const passwordHash: string;
+ * saltedHmac(SESSION_AUTH_HASH_SALT, passwordHash, 'SECRET_KEY', 'sha256').toString('hex'); // = sessionAuthHash(passwordHash, 'SECRET_KEY')
+ * ```
+ */
 export const SESSION_AUTH_HASH_SALT = 'django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash';
 
 /**
@@ -60,7 +70,17 @@ export interface DjangoUser extends AuthenticatedUser {
   readonly isAuthenticated: true;
 }
 
-/** Table names, for a custom user model with `AbstractUser`'s columns. */
+/**
+ * Table names, for a custom user model with `AbstractUser`'s columns.
+ *
+ * @example
+ * ```ts
+ * import type { DjangoUserTables } from 'switchyard/django';
+ *
+ * // AUTH_USER_MODEL = "accounts.User" (an AbstractUser)
+ * const tables: DjangoUserTables = { users: 'accounts_user', userGroups: 'accounts_user_groups' };
+ * ```
+ */
 export interface DjangoUserTables {
   /** Default `auth_user`. */
   users?: string;
@@ -70,7 +90,21 @@ export interface DjangoUserTables {
   userGroups?: string;
 }
 
-/** Options of {@link DjangoUsers}. */
+/**
+ * Options of {@link DjangoUsers}.
+ *
+ * @example
+ * ```ts
+ * import { type DjangoUsersOptions, DjangoUsers, postgresDatabase } from 'switchyard/django';
+ *
+ * // A UUID primary key:
+ * const options: DjangoUsersOptions = {
+ *   database: postgresDatabase('postgres://django@127.0.0.1/mysite'),
+ *   parseId: (raw) => (/^[0-9a-f-]{36}$/.test(raw) ? raw : null),
+ * };
+ * const users = new DjangoUsers(options);
+ * ```
+ */
 export interface DjangoUsersOptions {
   database: DjangoDatabase;
   tables?: DjangoUserTables;
@@ -82,7 +116,17 @@ export interface DjangoUsersOptions {
   parseId?: (raw: string) => SqlValue | null;
 }
 
-/** A row as read, with the password hash: internal to the package. */
+/**
+ * A row as read, with the password hash: internal to the package.
+ *
+ * @example
+ * ```ts
+ * import type { DjangoUserRecord, DjangoUsers } from 'switchyard/django';
+ *
+ * declare const users: DjangoUsers;
+ * const record: DjangoUserRecord | null = await users.find('42');
+ * ```
+ */
 export interface DjangoUserRecord {
   readonly id: number | string;
   readonly password: string;

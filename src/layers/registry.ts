@@ -50,7 +50,7 @@ export function optionsFromQuery(url: URL): Record<string, unknown> {
 
 /** The type of one option a layer URL's query string may carry. */
 export type QueryOptionKind =
-  | 'string' | 'boolean' | 'positive integer' | 'non-negative integer' | 'positive number' | 'non-negative number'
+  | 'string' | 'boolean' | 'number' | 'positive integer' | 'non-negative integer' | 'positive number' | 'non-negative number'
   | 'JSON object' | 'string or JSON list of strings';
 
 function parseOption(name: string, value: string, kind: QueryOptionKind): unknown {
@@ -68,6 +68,9 @@ function parseOption(name: string, value: string, kind: QueryOptionKind): unknow
       const n = Number(value);
       return kind === 'positive integer' && n === 0 ? bad() : n;
     }
+    case 'number':
+      // The range is the layer constructor's to check (it says which one it wants).
+      return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : bad();
     case 'positive number':
     case 'non-negative number': {
       if (!/^\d+(\.\d+)?$/.test(value)) return bad();
@@ -115,11 +118,11 @@ export function queryOptions(url: URL, known: Record<string, QueryOptionKind>, s
   return options;
 }
 
-/** The query options of `memory://` (the in-memory layer). */
+/** The query options of `memory://` (the in-memory layer; its constructor checks the ranges). */
 const MEMORY_OPTIONS: Record<string, QueryOptionKind> = {
-  capacity: 'positive integer',
-  expiry: 'positive number',
-  groupExpiry: 'positive number',
+  capacity: 'number',
+  expiry: 'number',
+  groupExpiry: 'number',
   channelCapacity: 'JSON object',
   validateMessages: 'boolean',
 };
@@ -182,7 +185,7 @@ export function buildChannelLayer(config: LayerConfig): ChannelLayer {
     );
   }
   const known = [...new Set([...factories.keys(), ...Object.keys(backendModules)])].map((scheme) => `${scheme}//`);
-  throw new InvalidChannelLayerError(`no channel layer backend for ${url.protocol}// (known: ${known.join(', ')})`);
+  throw new InvalidChannelLayerError(`No channel layer backend for ${url.protocol}// (known: ${known.join(', ')})`);
 }
 
 /**

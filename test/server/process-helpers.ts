@@ -1,6 +1,7 @@
 // Runs the real `switchyard` command in a child process and reads its JSON log lines.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 
 export interface Running {
   child: ChildProcess;
@@ -14,10 +15,36 @@ export interface Running {
 
 /** Starts `node bin/switchyard.js ...args`. */
 export function run(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, ['bin/switchyard.js', ...args], {
+  return watch(spawn(process.execPath, ['bin/switchyard.js', ...args], {
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }));
+}
+
+/** Starts `npm ...args` in this checkout, in its own process group (so `stop()` ends the whole tree). */
+export function runNpm(args: string[], env: Record<string, string> = {}): Running {
+  return watch(spawn('npm', args, {
+    env: { ...process.env, NODE_ENV: 'development', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  }), true);
+}
+
+/** Starts any command (`options.env` is used as given) and reads its output as `run()` does. */
+export function runCommand(command: string, args: string[], options: SpawnOptions): Running {
+  return watch(spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** A port nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function watch(child: ChildProcess, group = false): Running {
   const lines: Array<Record<string, unknown>> = [];
   let raw = '';
   let pending = '';
@@ -51,7 +78,11 @@ export function run(args: string[], env: Record<string, string> = {}): Running {
       void exited.then(() => setTimeout(() => { if (!lines.some(match)) { clearTimeout(timer); reject(new Error(`exited; output:\n${raw}`)); } }, 50));
       check();
     });
-  const stop = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  const stop = (): void => {
+    if (group) {
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
+    } else if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
   return { child, lines, output: () => raw, waitFor, exited, stop };
 }
 

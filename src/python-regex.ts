@@ -52,6 +52,8 @@ export interface PythonRegex {
  *
  * @example
  * ```ts
+ * import { compilePythonRegex } from './python-regex.js';
+ *
  * compilePythonRegex('ws/chat/(?P<room_name>\\w+)/$').search.exec('ws/chat/聊天/')?.groups; // { room_name: '聊天' }
  * ```
  */

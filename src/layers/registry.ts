@@ -99,6 +99,8 @@ function parseOption(name: string, value: string, kind: QueryOptionKind): unknow
  *
  * @example
  * ```ts
+ * import { queryOptions } from './registry.js';
+ *
  * queryOptions(new URL('memory://?capacity=10'), { capacity: 'positive integer' }); // { capacity: 10 }
  * queryOptions(new URL('memory://?capacity=ten'), { capacity: 'positive integer' }); // throws ImproperlyConfigured
  * ```

@@ -28,6 +28,10 @@ export interface LoggerOptions {
  *
  * @example
  * ```ts
+ * import { createLogger } from 'switchyard/server';
+ * import { processFields } from './logging.js';
+ *
+ * const logger = createLogger();
  * const primaryLogger = logger.child(processFields('primary')); // {"pid":4242,"worker":"primary",...}
  * ```
  */

@@ -22,6 +22,10 @@ import { MAX_NAME_LENGTH } from './base.js';
  *
  * @example
  * ```ts
+ * import type { LeasableLayer } from 'switchyard';
+ * declare const layer: LeasableLayer;
+ * declare function buildReport(generation: number): Promise<void>;
+ *
  * const lease = await layer.lease('nightly-report', 10_000);
  * if (lease !== null) {
  *   try { await buildReport(lease.generation); } finally { await lease.release(); }
@@ -51,6 +55,8 @@ export interface Lease {
  *
  * @example
  * ```ts
+ * import { getChannelLayer, isLeasable } from 'switchyard';
+ * const layer = getChannelLayer()!;
  * if (isLeasable(layer)) console.log(await layer.lease('ticker', 5000));
  * ```
  */
@@ -63,6 +69,8 @@ export interface LeasableLayer {
  *
  * @example
  * ```ts
+ * import { isLeasable, type ChannelLayer } from 'switchyard';
+ * declare const layer: ChannelLayer;
  * if (!isLeasable(layer)) throw new Error('this layer cannot elect a leader');
  * ```
  */
@@ -79,6 +87,7 @@ const LEASE_NAME = /^[a-zA-Z\d\-_.]+$/;
  *
  * @example
  * ```ts
+ * import { requireValidLease } from 'switchyard';
  * requireValidLease('ticker', 5000);
  * ```
  */
@@ -101,6 +110,7 @@ interface Held { token: string; generation: number; expiresAt: number }
  *
  * @example
  * ```ts
+ * import { LocalLeases } from 'switchyard';
  * const leases = new LocalLeases();
  * const lease = await leases.lease('ticker', 5000); // a Lease
  * await leases.lease('ticker', 5000);               // null while it is held

@@ -47,6 +47,7 @@ return redis.call('DEL', KEYS[1])
  *
  * @example
  * ```ts
+ * import { leaseKey } from 'switchyard/redis';
  * leaseKey('asgi', 'ticker'); // 'asgiswitchyard:lease:ticker'
  * ```
  */
@@ -59,6 +60,7 @@ export function leaseKey(prefix: string, name: string): string {
  *
  * @example
  * ```ts
+ * import { leaseGenerationKey } from 'switchyard/redis';
  * leaseGenerationKey('asgi', 'ticker'); // 'asgiswitchyard:lease-generation:ticker'
  * ```
  */
@@ -73,6 +75,10 @@ export function leaseGenerationKey(prefix: string, name: string): string {
  *
  * @example
  * ```ts
+ * import { acquireRedisLease } from './lease.js';
+ * import { Shard } from './connection.js';
+ * import { defaultLogger } from './log.js';
+ * const shard = new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger: defaultLogger });
  * const lease = await acquireRedisLease(shard, 'asgi', 'ticker', 5000);
  * ```
  */

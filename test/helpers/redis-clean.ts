@@ -39,14 +39,36 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
 }
 
 /**
+ * Registers an after-all hook deleting every key under `prefixes`: the
+ * cleanup of a file whose code under test writes keys it has no API to
+ * delete (sessions that live two weeks). Register it before {@link guardRedisKeys}.
+ */
+export function deleteRedisKeysAfter(...prefixes: string[]): void {
+  requireNarrow(prefixes);
+  after(async () => {
+    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
+    } finally {
+      redis.disconnect();
+    }
+  });
+}
+
+function requireNarrow(prefixes: string[]): void {
+  for (const prefix of prefixes) {
+    if (prefix.length < 4) throw new Error(`The Redis key prefix ${JSON.stringify(prefix)} is too broad to clean up by`);
+  }
+}
+
+/**
  * After all tests of the file (and the hooks registered before this call):
  * fails naming any key left under `prefixes`, then deletes those keys.
  * An empty prefix is refused: it would guard (and delete) the whole database.
  */
 export function guardRedisKeys(...prefixes: string[]): void {
-  for (const prefix of prefixes) {
-    if (prefix.length < 4) throw new Error(`guardRedisKeys: the prefix ${JSON.stringify(prefix)} is too broad`);
-  }
+  requireNarrow(prefixes);
   after(async () => {
     const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {

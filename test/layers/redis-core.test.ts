@@ -10,6 +10,7 @@ import {
 } from 'switchyard/redis';
 import { Inbox } from '../../src/redis/inbox.js';
 import { delay } from '../helpers/time.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
 import { OwnedRedis } from './redis-server.js';
 
@@ -453,3 +454,5 @@ describe('configuration', () => {
     assert.throws(() => normalizeHosts(['http://h']), ImproperlyConfigured);
   });
 });
+
+guardRedisKeys(`sy-core-${process.pid}-`, `sy-conf-${process.pid}-`);

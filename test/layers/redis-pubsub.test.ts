@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { InvalidChannelLayerError, LayerUnavailableError, buildChannelLayer } from 'switchyard';
 import { type LayerLogger, RedisPubSubChannelLayer, type RedisPubSubChannelLayerOptions } from 'switchyard/redis';
 import { delay } from '../helpers/time.js';
+import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
 import { OwnedRedis } from './redis-server.js';
 
@@ -222,3 +223,7 @@ describe('pub/sub reconnects (test_auto_reconnect, own redis-server)', () => {
     }
   });
 });
+
+// The pub/sub layer's flush() deletes no keys: the lease tests' generation counters are deleted here.
+deleteRedisKeysAfter(`sy-conf-${process.pid}-`, `sy-ps-${process.pid}-`);
+guardRedisKeys(`sy-conf-${process.pid}-`, `sy-ps-${process.pid}-`);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidChannelLayerError, buildChannelLayer, closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers } from 'switchyard';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 test('redis URLs need switchyard/redis; prepareChannelLayers() loads it for core and pub/sub flavours', async () => {
   assert.throws(() => buildChannelLayer('redis://127.0.0.1:6379/0'), InvalidChannelLayerError);
@@ -19,3 +20,5 @@ test('redis URLs need switchyard/redis; prepareChannelLayers() loads it for core
   await core.flush();
   await closeChannelLayers();
 });
+
+guardRedisKeys(`sy-registry-${process.pid}-`);

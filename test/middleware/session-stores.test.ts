@@ -6,6 +6,7 @@ import {
   MemorySessionStore, RedisSessionStore, SignedCookieSessionStore, SessionManager, type SessionStore,
 } from 'switchyard/middleware';
 import { delay } from '../helpers/time.js';
+import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 
 const REDIS_PREFIX = `test:mw-stores:${process.pid}:`;
 
@@ -93,3 +94,7 @@ for (const { name, make, serverSide } of cases) {
     });
   });
 }
+
+// The sessions a test saves live up to two weeks (a SessionManager's default): delete them all.
+deleteRedisKeysAfter(REDIS_PREFIX);
+guardRedisKeys(REDIS_PREFIX);

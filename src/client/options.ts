@@ -59,7 +59,8 @@ export interface HeartbeatOptions {
 }
 
 /**
- * How a {@link ReconnectingWebsocket} connects, retries and queues. Every field is optional.
+ * How a {@link ReconnectingWebsocket} connects, retries and queues. Every field is optional;
+ * times are in milliseconds.
  *
  * @example
  * ```ts

@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import type { Application } from '../../src/asgi.js';
 import { logger as libraryLogger, setLogger } from '../../src/log.js';
 import { getSession } from '../../src/middleware/index.js';
-import { WebsocketCommunicator } from '../../src/testing/index.js';
+import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
 import {
   DjangoAuthMiddlewareStack, DjangoReadOnlyError, DjangoSite, type DjangoSiteOptions, postgresDatabase, sqliteDatabase,
 } from '../../src/django/index.js';
@@ -289,6 +289,42 @@ describe('a Django database that is down', () => {
       assert.match(String(line!.msg), match);
     });
   }
+
+  test('an HTTP request is answered 503, with the same log line', async () => {
+    const made = new DjangoSite({ secretKey: KEY, database: postgresDatabase('postgres://postgres@127.0.0.1:1/nothing') });
+    const logs = captureLogs();
+    try {
+      const response = await new HttpCommunicator(DjangoAuthMiddlewareStack(whoAmI, made), 'GET', '/events/', {
+        headers: [['cookie', 'sessionid=abcdefghijklmnopqrstuvwxyz012345']],
+      }).getResponse(5000);
+      assert.equal(response.status, 503);
+    } finally {
+      logs.restore();
+      await made.close();
+    }
+    assert.equal(logs.lines.length, 1);
+    assert.match(String(logs.lines[0]!.msg), /^Django database unavailable: .*ECONNREFUSED.*\(request refused\)$/);
+  });
+
+  test('a user an outer middleware already signed in (a token) is kept, and the database is not asked', async () => {
+    const made = new DjangoSite({ secretKey: KEY, database: postgresDatabase('postgres://postgres@127.0.0.1:1/nothing') });
+    const tokenUser = { id: 9, username: 'robot', isAuthenticated: true as const };
+    const userOnly: Application = async (scope, receive, send) => {
+      await receive();
+      await send({ type: 'websocket.accept' });
+      await send({ type: 'websocket.send', text: JSON.stringify(scope.user) });
+    };
+    const client = new WebsocketCommunicator(DjangoAuthMiddlewareStack(userOnly, made), '/ws/', {
+      headers: [['cookie', 'sessionid=abcdefghijklmnopqrstuvwxyz012345']],
+      scope: { user: tokenUser },
+    });
+    try {
+      assert.equal((await client.connect(5000)).connected, true);
+      assert.deepEqual(await client.receiveJsonFrom(), tokenUser);
+    } finally {
+      await made.close();
+    }
+  });
 
   test('no cookie needs no database: an anonymous user connects even while it is down', async () => {
     const made = new DjangoSite({ secretKey: KEY, database: postgresDatabase('postgres://postgres@127.0.0.1:1/nothing') });

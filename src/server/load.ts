@@ -3,7 +3,10 @@
  *
  * MODULE is a file path (`./app.ts`, `examples/chat/app.ts`, `dist/app.js`)
  * or a package specifier; EXPORT defaults to `application` (then `default`).
- * TypeScript files are loaded through tsx's ESM loader, registered once.
+ * TypeScript files are loaded through tsx's ESM loader, registered once;
+ * tsx is a development dependency, so a production install without it gets
+ * one line saying what to install or how to compile instead. `.js` apps need
+ * nothing extra.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,12 +16,26 @@ import { ImproperlyConfigured } from '../errors.js';
 
 const TSX_REGISTERED = Symbol.for('switchyard.tsxRegistered');
 
-/** Registers tsx's ESM loader unless this process already has one. */
-export async function ensureTypeScript(): Promise<void> {
+/**
+ * Registers tsx's ESM loader unless this process already has one.
+ *
+ * @throws ImproperlyConfigured when tsx is not installed, naming `module`.
+ */
+export async function ensureTypeScript(module = 'a TypeScript module'): Promise<void> {
   const flags = globalThis as { [TSX_REGISTERED]?: boolean };
   if (flags[TSX_REGISTERED] === true) return;
-  const { register } = await import('tsx/esm/api');
-  register();
+  let api: typeof import('tsx/esm/api');
+  try {
+    api = await import('tsx/esm/api');
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' || !/'tsx'|tsx\//.test(String((error as Error).message))) throw error;
+    throw new ImproperlyConfigured(
+      `Cannot load ${module}: TypeScript apps need tsx, which is not installed here. Install it (npm install -D tsx), `
+        + 'or compile the app to JavaScript (npx tsc) and serve the .js file',
+    );
+  }
+  api.register();
   flags[TSX_REGISTERED] = true;
 }
 
@@ -46,7 +63,7 @@ export async function loadApplication(target: string): Promise<Application> {
   if (isPath && !existsSync(resolve(module))) {
     throw new ImproperlyConfigured(`Cannot load ${JSON.stringify(target)}: no file ${resolve(module)}`);
   }
-  if (/\.[cm]?tsx?$/.test(module)) await ensureTypeScript();
+  if (/\.[cm]?tsx?$/.test(module)) await ensureTypeScript(module);
   const namespace = (await import(isPath ? pathToFileURL(resolve(module)).href : module)) as Record<string, unknown>;
   const found = namespace[exportName] ?? (exportName === 'application' ? namespace.default : undefined);
   if (typeof found !== 'function') {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { setChannelLayer } from '../../src/layers/registry.js';
+import { Presence } from '../../src/presence/index.js';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
 import { type Server, serve } from '../../src/server/index.js';
 import { DJANGO_LOGOUT_CLOSE_CODE, DjangoSite, postgresDatabase } from '../../src/django/index.js';
@@ -131,6 +132,7 @@ describe('a Switchyard service beside a real Django site', () => {
     await Promise.all([...servers.values()].map((server) => server.close()));
     await Promise.all([...daphnes.values()].map((daphne) => daphne.stop()));
     await Promise.all(sites.map((site) => site.close()));
+    await Presence.forLayer(core, { name: 'django-chat' }).close();
     await core.flush();
     await pubsub.flush();
     await Promise.all([core.close(), pubsub.close()]);

@@ -144,4 +144,9 @@ export class LocalLeases implements LeasableLayer {
       },
     };
   }
+
+  /** Ends every lease (their holders' next renew resolves false); generations keep growing. */
+  clear(): void {
+    this.#held.clear();
+  }
 }

@@ -134,7 +134,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
   readonly #taps = new TapDispatcher();
-  #leases = new LocalLeases();
+  readonly #leases = new LocalLeases();
   #nextSweepAt = 0;
   readonly #sweepEvery: number;
 
@@ -261,8 +261,8 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   }
 
   async flush(): Promise<void> {
-    // As a Redis layer's flush deletes its lease keys, leases are forgotten too.
-    this.#leases = new LocalLeases();
+    // As the Redis core layer's flush deletes its lease keys, leases end too.
+    this.#leases.clear();
     // Waiting receivers stay: they keep waiting for new messages on their channel.
     for (const [channel, state] of this.#channels) {
       state.messages.length = 0;

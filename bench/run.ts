@@ -9,10 +9,28 @@
  * m memory per idle connection by part of the stack, p CPU profile of
  * Switchyard in (a). About 13 minutes in all on a 2-core machine.
  *
+ * Servers (bench/lib/servers.ts; BENCH_SERVERS picks by name): rawws,
+ * switchyard, switchyard-app, socketio, django, and the references of issue
+ * 12: uws (uWebSockets.js, its native pub/sub; the linux-x64 binary for
+ * Node's ABI loaded by path, so its JavaScript fallback never runs), bun
+ * (Bun.serve with server.publish, run by node_modules/@oven/bun-linux-x64/
+ * bin/bun), tunedws (raw ws, broadcast framed once and corked per turn),
+ * chat-js (the chat demo examples/chat/server.ts, transpiled) and
+ * chat-npmstart (the same demo the way `npm start` runs it, through tsx).
+ * With every server, (a) and (b) take about twice as long as above.
+ *
  * Environment: BENCH_SERVERS=rawws,switchyard (subset), BENCH_WORKERS (load
  * worker processes, default 3), BENCH_REDIS_URL (use an existing Redis
  * instead of a private one on port 6399), BENCH_NICE (autogroup/process
- * niceness, default -15), BENCH_IDLE (connections in c, default 10,000).
+ * niceness, default -15), BENCH_IDLE (connections in c, default 10,000),
+ * BENCH_ROUNDS (rounds of the interleaved (a), default 5), BENCH_RATES
+ * (rates of the interleaved (a), default 100,200), BENCH_LADDER=0 (skip (a)'s
+ * rising-rate ladder per server), BENCH_RESULTS (append results to that file
+ * instead of bench/results/results.jsonl, e.g. for a trial run).
+ *
+ * The issue-12 comparison, short (about 4 minutes; add c for idle memory):
+ *   BENCH_SERVERS=uws,bun,tunedws,rawws,switchyard,chat-js BENCH_RATES=200 \
+ *   BENCH_ROUNDS=3 BENCH_LADDER=0 npm run bench -- a
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +50,8 @@ import { scenarioE } from './scenarios/e.js';
 import { scenarioM } from './scenarios/m.js';
 import { scenarioProfile } from './scenarios/profile.js';
 
-const RESULTS = fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
+// BENCH_RESULTS=<file>: a trial run's results go there, not into the file BENCHMARKS.md is rendered from.
+const RESULTS = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
 const SCENARIOS: Record<string, (ctx: RunContext) => Promise<void>> = {
   a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, m: scenarioM, p: scenarioProfile,
 };

@@ -6,8 +6,15 @@
  * creates, which puts each closure's properties in dictionary mode (~250 bytes
  * more per closure: several KB per connection for a server that makes a few
  * closures per connection), and skews memory and CPU figures.
+ *
+ * The built files import the library by its name (`switchyard`,
+ * `switchyard/server`), which Node resolves through the nearest package.json
+ * of that name: without one in bench/.build/ that is the repository's, whose
+ * exports point at dist/, the output of the last `npm run build`, not the
+ * working tree's src/. So the build writes a package.json of its own that
+ * maps every export to the transpiled src/ beside it.
  */
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -27,6 +34,17 @@ function sources(dir: string): string[] {
     .map((f) => join(ROOT, dir, f));
 }
 
+/** The repository's package.json with each export pointing at the transpiled source of its `switchyard-source` condition. */
+function selfReference(): Record<string, unknown> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; exports: Record<string, unknown> };
+  const exports: Record<string, string> = { './package.json': './package.json' };
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    const source = typeof target === 'object' && target !== null ? (target as Record<string, unknown>)['switchyard-source'] : undefined;
+    if (typeof source === 'string') exports[subpath] = source.replace(/\.ts$/, '.js');
+  }
+  return { name: pkg.name, version: pkg.version, type: 'module', exports };
+}
+
 export async function buildForBench(): Promise<void> {
   rmSync(BUILD, { recursive: true, force: true });
   await build({
@@ -39,6 +57,7 @@ export async function buildForBench(): Promise<void> {
     bundle: false,
     logLevel: 'error',
   });
+  writeFileSync(join(BUILD, 'package.json'), `${JSON.stringify(selfReference(), null, 2)}\n`);
   // The chat app's pages (the full-stack variant builds its HTTP app at import).
   if (existsSync(join(ROOT, 'examples/chat/pages'))) cpSync(join(ROOT, 'examples/chat/pages'), join(BUILD, 'examples/chat/pages'), { recursive: true });
 }

@@ -19,16 +19,48 @@ export interface ServerDef {
   dialect: 'chat' | 'sio';
   /** Uses Redis (its CPU is reported with the server's). */
   redis: boolean;
+  /** Too slow to take turns with the others at their rates: (a) and (b) run it alone. */
+  solo?: boolean;
   command(port: number, redisUrl: string, extraNodeArgs: string[]): { cmd: string; args: string[]; env: Record<string, string>; cwd: string };
 }
 
-const node = (script: string, env: (redisUrl: string) => Record<string, string> = () => ({})) =>
+/** A file of the repository, run as transpiled JavaScript (bench/.build/). */
+const nodeFile = (path: string, env: (redisUrl: string) => Record<string, string> = () => ({})) =>
   (port: number, redisUrl: string, extra: string[]) => ({
     cmd: process.execPath,
-    args: [...extra, built(`bench/servers/${script}`)],
+    args: [...extra, built(path)],
     env: { PORT: String(port), ...env(redisUrl) },
     cwd: ROOT,
   });
+const node = (script: string, env?: (redisUrl: string) => Record<string, string>) => nodeFile(`bench/servers/${script}`, env);
+
+/** The `bun` binary the @oven/bun-linux-x64 devDependency ships (its install script is not needed). */
+const BUN = `${ROOT}node_modules/@oven/bun-linux-x64/bin/bun`;
+const bun = (script: string) => (port: number) => ({
+  cmd: BUN,
+  args: [built(`bench/servers/${script}`)],
+  // No telemetry or crash reports leave the machine.
+  env: { PORT: String(port), DO_NOT_TRACK: '1' },
+  cwd: ROOT,
+});
+
+/**
+ * What the chat demo (examples/chat/server.ts, with its whole app.ts stack)
+ * needs to take the bench's load: a signing secret (NODE_ENV is production),
+ * the load generator's origin, sessions in memory, and the per-connection
+ * rate limit raised so the bench's sender is not throttled.
+ */
+const CHAT_DEMO_ENV = {
+  CHAT_SECRET_KEYS: 'bench-only-secret', ALLOWED_HOSTS: '127.0.0.1', CHAT_RATE: '1000000', CHAT_BURST: '1000000',
+  CHAT_SESSION_STORE: 'memory', CHANNEL_LAYER_URL: 'memory://',
+};
+/** The chat demo the way `npm start` runs it: TypeScript through tsx, the library from source. */
+const npmStart = (port: number, _redisUrl: string, extra: string[]) => ({
+  cmd: process.execPath,
+  args: [...extra, '--conditions=switchyard-source', '--import', 'tsx', 'examples/chat/server.ts'],
+  env: { PORT: String(port), ...CHAT_DEMO_ENV },
+  cwd: ROOT,
+});
 
 const daphne = (port: number, redisUrl: string) => ({
   cmd: 'daphne',
@@ -44,7 +76,15 @@ export const SINGLE: ServerDef[] = [
   { name: 'switchyard-app', label: 'Switchyard, full chat app stack', dialect: 'chat', redis: false,
     command: node('switchyard.ts', () => ({ BENCH_APP: 'full' })) },
   { name: 'socketio', label: 'Socket.IO 4', dialect: 'sio', redis: false, command: node('socketio.ts') },
-  { name: 'django', label: 'Django Channels (daphne + channels_redis)', dialect: 'chat', redis: true, command: daphne },
+  { name: 'django', label: 'Django Channels (daphne + channels_redis)', dialect: 'chat', redis: true, solo: true, command: daphne },
+  // The fastest servers a JavaScript user can pick (issue 12).
+  { name: 'uws', label: 'uWebSockets.js (native pub/sub)', dialect: 'chat', redis: false, command: node('uws.ts') },
+  { name: 'bun', label: 'Bun.serve (pub/sub)', dialect: 'chat', redis: false, command: bun('bun-server.ts') },
+  { name: 'tunedws', label: 'tuned ws (framed once, corked per turn)', dialect: 'chat', redis: false, command: node('tuned-ws.ts') },
+  // The chat demo itself, not a bench entry point: examples/chat/server.ts as shipped.
+  { name: 'chat-js', label: 'Switchyard chat demo (transpiled JavaScript)', dialect: 'chat', redis: false,
+    command: nodeFile('examples/chat/server.ts', () => CHAT_DEMO_ENV) },
+  { name: 'chat-npmstart', label: 'Switchyard chat demo (`npm start`: tsx)', dialect: 'chat', redis: false, command: npmStart },
 ];
 
 /** Two processes on one Redis: scenario (d). */

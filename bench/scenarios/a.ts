@@ -34,13 +34,15 @@ export async function fanoutOn(ctx: RunContext, def: ServerDef, rates: number[],
   }
 }
 
-/** Servers in the interleaved comparison (Django cannot carry these rates at 500 members). */
-const INTERLEAVED = ['rawws', 'switchyard', 'switchyard-app', 'socketio'];
-const INTERLEAVED_RATES = [100, 200];
+/** Rates of the interleaved comparison (`BENCH_RATES=200` for a short run). */
+const INTERLEAVED_RATES = (process.env.BENCH_RATES ?? '100,200').split(',').filter(Boolean).map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** `BENCH_LADDER=0`: the interleaved comparison only, no rising-rate ladder per server. */
+const LADDER = process.env.BENCH_LADDER !== '0';
 
 export async function scenarioA(ctx: RunContext): Promise<void> {
-  const defs = SINGLE.filter((def) => INTERLEAVED.includes(def.name) && ctx.wants(def.name));
+  // Every server but the solo ones (Django cannot carry these rates at 500 members).
+  const defs = SINGLE.filter((def) => !def.solo && ctx.wants(def.name));
   if (defs.length > 0) {
     ctx.log(`(a) interleaved: ${defs.map((d) => d.label).join(', ')} at ${INTERLEAVED_RATES.join(', ')} msg/s, ${ROUNDS} rounds`);
     try {
@@ -51,7 +53,7 @@ export async function scenarioA(ctx: RunContext): Promise<void> {
     }
   }
   for (const def of SINGLE) {
-    if (!ctx.wants(def.name)) continue;
+    if (!LADDER || !ctx.wants(def.name)) continue;
     ctx.log(`(a) fan-out 1×${MEMBERS}: ${def.label}`);
     try {
       const { server: _server, ...result } = await fanoutOn(ctx, def, RATES);

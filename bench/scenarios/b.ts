@@ -19,7 +19,6 @@ const MEMBERS = 10;
 const RATE = 5;
 const DURATION_MS = 6_000;
 const ROUNDS = Number(process.env.BENCH_ROUNDS_B ?? 5);
-const INTERLEAVED = ['rawws', 'switchyard', 'switchyard-app', 'socketio'];
 
 type Result = Awaited<ReturnType<typeof roomsPhase>>;
 
@@ -74,7 +73,7 @@ function combine(list: Result[]): Result & { rounds: number } {
 }
 
 export async function scenarioB(ctx: RunContext): Promise<void> {
-  const defs = SINGLE.filter((def) => INTERLEAVED.includes(def.name) && ctx.wants(def.name));
+  const defs = SINGLE.filter((def) => !def.solo && ctx.wants(def.name));
   if (defs.length > 0) {
     ctx.log(`(b) ${ROOMS} rooms × ${MEMBERS}, ${RATE} msg/s per room, interleaved: ${defs.map((d) => d.label).join(', ')}, ${ROUNDS} rounds`);
     const running: Array<{ server: Launched; pool: LoadPool }> = [];
@@ -105,7 +104,7 @@ export async function scenarioB(ctx: RunContext): Promise<void> {
       }
     }
   }
-  for (const def of SINGLE.filter((d) => !INTERLEAVED.includes(d.name) && ctx.wants(d.name))) {
+  for (const def of SINGLE.filter((d) => d.solo && ctx.wants(d.name))) {
     ctx.log(`(b) ${ROOMS} rooms × ${MEMBERS}, ${RATE} msg/s per room: ${def.label}`);
     let running;
     try {

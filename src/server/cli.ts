@@ -37,7 +37,15 @@ interface ServeFlags {
   host: string; port: number; unixSocket?: string; workers: number; forceWorkers?: boolean; rootPath: string;
   proxyHeaders?: boolean; forwardedAllowIps: string[]; wsMaxSize: number; wsPingInterval: number; wsPingTimeout: number;
   wsPerMessageDeflate?: boolean; wsMaxSendBuffer: number; wsConnectTimeout: number; wsCloseTimeout: number; keepAliveTimeout: number; accessLog: boolean; logLevel: string; sslKeyfile?: string;
-  sslCertfile?: string; shutdownTimeout: number; metricsPath?: string; lifespan: 'auto' | 'on' | 'off';
+  sslCertfile?: string; shutdownTimeout: number; metricsPath?: string; livenessPath: string; readinessPath: string;
+  lifespan: 'auto' | 'on' | 'off';
+}
+
+/** A health endpoint's path; `off` turns it off (as `''`: commander keeps no null). */
+function endpointPath(value: string): string {
+  if (value === 'off' || value === '') return '';
+  if (!value.startsWith('/')) throw new InvalidArgumentError('expected a path starting with "/", or off');
+  return value;
 }
 
 function fail(logger: Logger, err: unknown, exitCode: number): never {
@@ -90,6 +98,8 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
     sslCertfile: flags.sslCertfile ?? null,
     shutdownTimeout: flags.shutdownTimeout,
     metricsPath: flags.metricsPath ?? null,
+    livenessPath: flags.livenessPath || null,
+    readinessPath: flags.readinessPath || null,
     lifespan: flags.lifespan,
     handleSignals: true,
   };
@@ -173,6 +183,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--ssl-certfile <file>', 'PEM certificate chain, with --ssl-keyfile').env('SWITCHYARD_SSL_CERTFILE'))
     .addOption(new Option('--shutdown-timeout <seconds>', 'on SIGTERM/SIGINT, wait this long for disconnect handlers and in-flight responses').env('SWITCHYARD_SHUTDOWN_TIMEOUT').default(d.shutdownTimeout).argParser(number('float')))
     .addOption(new Option('--metrics-path <path>', 'serve Prometheus metrics at this path (off unless given)').env('SWITCHYARD_METRICS_PATH'))
+    .addOption(new Option('--liveness-path <path>', 'liveness endpoint: 200 while the process answers; answered before the app (off: none)')
+      .env('SWITCHYARD_LIVENESS_PATH').default(d.livenessPath).argParser(endpointPath))
+    .addOption(new Option('--readiness-path <path>', 'readiness endpoint: 503 until the channel layer answers and while draining, then 200; '
+      + 'answered before the app, so an app with its own route there sets another path or off').env('SWITCHYARD_READINESS_PATH').default(d.readinessPath).argParser(endpointPath))
     .addOption(new Option('--lifespan <mode>', 'lifespan events: auto, on or off').env('SWITCHYARD_LIFESPAN').default(d.lifespan).choices(['auto', 'on', 'off']))
     .action((target: string, flags: ServeFlags) => serveCommand(target, flags));
 

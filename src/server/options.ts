@@ -60,6 +60,10 @@ export interface ServerOptions {
   shutdownTimeout?: number;
   /** Serve Prometheus metrics at this path (e.g. `/metrics`). Default none (off). */
   metricsPath?: string | null;
+  /** Liveness endpoint: 200 while the process answers (see `health.ts`); answered before the app. `null`: off. Default `/livez`. */
+  livenessPath?: string | null;
+  /** Readiness endpoint: 503 until the channel layer answers, and while draining; answered before the app. `null`: off. Default `/readyz`. */
+  readinessPath?: string | null;
   /** `auto`: run lifespan if the app supports it; `on`: require it; `off`: never. Default `auto`. */
   lifespan?: 'auto' | 'on' | 'off';
   /** Close gracefully on SIGTERM/SIGINT and exit the process with 0. Default `false` (the CLI sets it). */
@@ -97,6 +101,8 @@ export const DEFAULT_OPTIONS = {
   sslCertfile: null,
   shutdownTimeout: 10,
   metricsPath: null,
+  livenessPath: '/livez',
+  readinessPath: '/readyz',
   lifespan: 'auto',
   handleSignals: false,
 } satisfies Required<Omit<ServerOptions, 'logger'>>;
@@ -134,8 +140,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (!['auto', 'on', 'off'].includes(resolved.lifespan)) {
     throw new TypeError(`The "lifespan" option must be "auto", "on" or "off" (got ${String(resolved.lifespan)})`);
   }
-  if (resolved.metricsPath !== null && !resolved.metricsPath.startsWith('/')) {
-    throw new TypeError(`The "metricsPath" option must start with "/" (got ${resolved.metricsPath})`);
+  for (const key of ['metricsPath', 'livenessPath', 'readinessPath'] as const) {
+    const path = resolved[key];
+    if (path !== null && (typeof path !== 'string' || !path.startsWith('/'))) {
+      throw new TypeError(`The "${key}" option must start with "/" (got ${String(path)})`);
+    }
   }
   return resolved;
 }

@@ -18,6 +18,7 @@ import type { Application } from '../asgi.js';
 import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
 import { setLogger } from '../log.js';
 import type { ServerContext } from './context.js';
+import { HealthEndpoints } from './health.js';
 import { handleHttp } from './http.js';
 import { Lifespan } from './lifespan.js';
 import { createLogger } from './logging.js';
@@ -115,7 +116,8 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     closing: false,
   };
   const hub = new WebSocketHub(ctx);
-  server.on('request', (req, res) => handleHttp(ctx, req, res));
+  const health = new HealthEndpoints({ livenessPath: opts.livenessPath, readinessPath: opts.readinessPath, logger });
+  server.on('request', (req, res) => { if (!health.handle(req, res)) handleHttp(ctx, req, res); });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
 
   try {
@@ -137,6 +139,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   }
 
   logger.info({ url }, `Listening on ${url}`);
+  await health.start();
 
   let closing: Promise<void> | null = null;
   let markClosed!: () => void;
@@ -144,6 +147,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
 
   async function drain(timeoutSeconds: number): Promise<void> {
     ctx.closing = true;
+    health.drain();
     logger.info({ connections: hub.connections.size, running: ctx.running.size }, 'Shutting down: draining connections');
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     hub.closeAll(1001, 'Server shutting down');
@@ -163,6 +167,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     hub.terminateAll();
     server.closeAllConnections();
     hub.stop();
+    health.stop();
     await stopped;
     await lifespan?.shutdown(Math.max(1000, timeoutSeconds * 1000));
     logger.info('Server stopped');

@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { listening, run, type Running } from './process-helpers.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 const APP = 'test/server/fixtures/app.ts:app';
+/** Its own prefix on the shared Redis (not channels_redis's default `asgi`, which a Django peer may be using). */
+const REDIS_PREFIX = `sy-process-${process.pid}-`;
+const REDIS_URL = `redis://127.0.0.1:6379/0?prefix=${REDIS_PREFIX}`;
 
 function get(url: string, options: https.RequestOptions = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -83,7 +87,7 @@ describe('switchyard serve (processes)', () => {
   });
 
   test('--workers 2 with Redis: two processes serve one port', async () => {
-    const server = start(['serve', APP, '--port', '0', '--workers', '2', '--metrics-path', '/metrics'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
+    const server = start(['serve', APP, '--port', '0', '--workers', '2', '--metrics-path', '/metrics'], { CHANNEL_LAYER_URL: REDIS_URL });
     const ready = await server.waitFor((l) => l.workers === 2 && listening(l), 20000);
     const url = String(ready.url);
     const pids = new Set<string>();
@@ -95,14 +99,20 @@ describe('switchyard serve (processes)', () => {
     assert.match(metrics, new RegExp(`switchyard_http_requests_total\\{status="200"\\} ${requests}\\b`));
     server.child.kill('SIGTERM');
     assert.equal((await server.exited).code, 0);
+    // Each log line names its process: the primary's say so, each worker's carry its id and pid.
+    const logLines = server.lines.filter((l) => typeof l.level === 'number');
+    assert.ok(logLines.length > 4, server.output());
+    for (const line of logLines) assert.ok(typeof line.pid === 'number' && line.worker !== undefined, `unlabelled line: ${JSON.stringify(line)}`);
+    assert.ok(logLines.some((l) => l.worker === 'primary'));
+    assert.equal(new Set(logLines.filter((l) => typeof l.worker === 'number').map((l) => l.pid)).size, 2);
   });
 
   test('switchyard runworker serves a channel from Redis and stops on SIGTERM', async () => {
-    const worker = start(['runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/0' });
+    const worker = start(['runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], { CHANNEL_LAYER_URL: REDIS_URL });
     await worker.waitFor((l) => l.msg === 'worker listening');
     await import('../../src/redis/index.js');
     const { buildChannelLayer } = await import('../../src/layers/registry.js');
-    const layer = buildChannelLayer('redis://127.0.0.1:6379/0');
+    const layer = buildChannelLayer(REDIS_URL);
     try {
       await layer.send('switchyard-test-tasks', { type: 'task.run', payload: 'thumbnail 42' });
       assert.deepEqual(await worker.waitFor((l) => l.fixture === 'task'), { fixture: 'task', payload: 'thumbnail 42' });
@@ -138,3 +148,5 @@ describe('switchyard serve (processes)', () => {
     }
   });
 });
+
+guardRedisKeys(REDIS_PREFIX);

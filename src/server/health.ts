@@ -82,8 +82,7 @@ async function layerProbes(): Promise<Probe[]> {
  * @example
  * ```ts
  * import http from 'node:http';
- * import { HealthEndpoints } from 'switchyard/server';
- * import { createLogger } from 'switchyard/server';
+ * import { HealthEndpoints, createLogger } from 'switchyard/server';
  *
  * const health = new HealthEndpoints({ livenessPath: '/livez', readinessPath: '/readyz', logger: createLogger() });
  * const server = http.createServer((req, res) => { if (!health.handle(req, res)) res.end('app'); });

@@ -5,9 +5,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { delay } from '../helpers/time.js';
+import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 import { OwnedRedis } from '../layers/redis-server.js';
 
 async function freePort(): Promise<number> {
@@ -21,7 +23,10 @@ async function freePort(): Promise<number> {
 
 const children: ChildProcess[] = [];
 after(async () => {
+  const exits = children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : once(child, 'exit')));
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  // Only once the servers are gone can nothing write under the prefixes any more.
+  await Promise.all(exits);
 });
 
 /** Starts `examples/chat/server.ts` on a free port with a channel layer URL; resolves once HTTP answers. */
@@ -134,3 +139,7 @@ describe('chat example: Redis stopped and restarted under two servers', () => {
     }
   });
 });
+
+// The chat's presence group (<prefix>:group:presence.chat) outlives the servers (a day's group expiry).
+deleteRedisKeysAfter(`sy-chat2-${process.pid}-`);
+guardRedisKeys(`sy-chat2-${process.pid}-`);

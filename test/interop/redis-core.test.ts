@@ -8,6 +8,7 @@ import type { LayerLogger } from 'switchyard/redis';
 import { RedisChannelLayer } from 'switchyard/redis';
 import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
 import { DjangoPeer, bytes } from './peer.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 interface Setup {
   name: string;
@@ -167,3 +168,6 @@ describe('core layer interop through Redis Sentinel (channels_redis host entries
     }
   });
 });
+
+// DB 0 only: the two-host setups also use DBs 6 and 7, where flush() deletes the prefix too.
+guardRedisKeys(`sy-interop-core-${process.pid}-`);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { RedisPubSubChannelLayer } from 'switchyard/redis';
 import { delay } from '../helpers/time.js';
 import { DjangoPeer, bytes } from './peer.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 const SETUPS = [
   { name: 'one host', hosts: ['redis://127.0.0.1:6379/0'] },
@@ -78,3 +79,5 @@ for (const setup of SETUPS) {
     });
   });
 }
+
+guardRedisKeys(`sy-interop-ps-${process.pid}-`);

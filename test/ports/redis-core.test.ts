@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisChannelLayer, type LayerLogger } from 'switchyard/redis';
 import { abortAfter, delay } from '../helpers/time.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 const MULTIPLE_TEST_HOSTS = Array.from({ length: 10 }, (_, db) => `redis://127.0.0.1:6379/${db}`);
 let prefixes = 0;
@@ -94,3 +95,5 @@ test('test_message_expiry__group_send__one_channel_expires_message (times scaled
   await timesOut(l.receive(one, abortAfter(300)));
   for (const text of ['First!', 'Second!', 'Third!']) assert.deepEqual(await l.receive(two, abortAfter(1000)), { type: 'test.message', text });
 });
+
+guardRedisKeys(`sy-ports-${process.pid}-`);

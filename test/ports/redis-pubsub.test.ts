@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { RedisPubSubChannelLayer } from 'switchyard/redis';
 import { OwnedRedis } from '../layers/redis-server.js';
 import { abortAfter, delay } from '../helpers/time.js';
+import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 const redisModule = fileURLToPath(new URL('../../src/redis/index.ts', import.meta.url));
 
@@ -66,3 +67,5 @@ test('test_auto_reconnect: group changes made right after the connections were k
     await server.stop();
   }
 });
+
+guardRedisKeys(`sy-close-${process.pid}-`);

@@ -17,6 +17,7 @@ import { setLogger } from '../log.js';
 import { runWorker } from '../worker.js';
 import { memoryLayerProblem, runPrimary, STARTUP_FAILURE_EXIT, tellPrimary } from './cluster.js';
 import { loadApplication } from './load.js';
+import { followReloader, isReloadWorker, runReloader } from './reload.js';
 import { createLogger, type Logger } from './logging.js';
 import { DEFAULT_OPTIONS, type ServerOptions } from './options.js';
 import { serve } from './server.js';
@@ -38,7 +39,7 @@ interface ServeFlags {
   proxyHeaders?: boolean; forwardedAllowIps: string[]; wsMaxSize: number; wsPingInterval: number; wsPingTimeout: number;
   wsPerMessageDeflate?: boolean; wsMaxSendBuffer: number; wsConnectTimeout: number; wsCloseTimeout: number; keepAliveTimeout: number; accessLog: boolean; logLevel: string; sslKeyfile?: string;
   sslCertfile?: string; shutdownTimeout: number; metricsPath?: string; livenessPath: string; readinessPath: string;
-  lifespan: 'auto' | 'on' | 'off';
+  lifespan: 'auto' | 'on' | 'off'; reload?: boolean; reloadDir: string[];
 }
 
 /** A health endpoint's path; `off` turns it off (as `''`: commander keeps no null). */
@@ -60,6 +61,14 @@ function fail(logger: Logger, err: unknown, exitCode: number): never {
 async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel });
   setLogger(logger);
+  if (flags.reload === true && cluster.isPrimary) {
+    if (flags.workers > 1) {
+      logger.error('--reload runs the app in one process and restarts it when a file changes; it cannot be combined with --workers (use one or the other)');
+      process.exit(1);
+    }
+    const roots = flags.reloadDir.length > 0 ? flags.reloadDir : [process.cwd()];
+    process.exit(await runReloader({ roots, logger, shutdownTimeout: flags.shutdownTimeout }));
+  }
   if (flags.workers > 1 && cluster.isPrimary) {
     process.exit(await runPrimary(flags.workers, logger, flags.shutdownTimeout));
   }
@@ -105,6 +114,7 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
   };
   try {
     const server = await serve(app, options);
+    if (isReloadWorker()) followReloader(server);
     await tellPrimary({ switchyard: 'listening', url: server.url });
   } catch (err) {
     const code = (err as { code?: string }).code;
@@ -187,6 +197,10 @@ export function buildProgram(): Command {
       .env('SWITCHYARD_LIVENESS_PATH').default(d.livenessPath).argParser(endpointPath))
     .addOption(new Option('--readiness-path <path>', 'readiness endpoint: 503 until the channel layer answers and while draining, then 200; '
       + 'answered before the app, so an app with its own route there sets another path or off').env('SWITCHYARD_READINESS_PATH').default(d.readinessPath).argParser(endpointPath))
+    .addOption(new Option('--reload', 'development: restart the app when a source file (.ts, .js, .json...) under --reload-dir changes, '
+      + 'keeping the port; open WebSockets close with 1012 (service restart) so clients reconnect. Not with --workers'))
+    .addOption(new Option('--reload-dir <dir>', 'a directory --reload watches, recursively, skipping node_modules, dist, build and dot-directories (repeatable; default: the current directory)')
+      .default([], 'the current directory').argParser((dir: string, dirs: string[]) => [...dirs, dir]))
     .addOption(new Option('--lifespan <mode>', 'lifespan events: auto, on or off').env('SWITCHYARD_LIFESPAN').default(d.lifespan).choices(['auto', 'on', 'off']))
     .action((target: string, flags: ServeFlags) => serveCommand(target, flags));
 

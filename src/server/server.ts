@@ -44,9 +44,11 @@ export interface Server {
   /** Settles once the server has fully closed. */
   readonly closed: Promise<void>;
   /**
-   * Drains and stops (idempotent). `timeout` (seconds) overrides `shutdownTimeout`.
+   * Drains and stops (idempotent). `timeout` (seconds) overrides `shutdownTimeout`;
+   * `code` and `reason` are what open WebSockets are closed with (default 1001,
+   * "going away"; `--reload` uses 1012, "service restart", so clients come back).
    */
-  close(options?: { timeout?: number }): Promise<void>;
+  close(options?: { timeout?: number; code?: number; reason?: string }): Promise<void>;
 }
 
 function listen(server: http.Server, host: string, port: number, unixSocket: string | null): Promise<void> {
@@ -145,12 +147,12 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   let markClosed!: () => void;
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
 
-  async function drain(timeoutSeconds: number): Promise<void> {
+  async function drain(timeoutSeconds: number, code = 1001, reason = 'Server shutting down'): Promise<void> {
     ctx.closing = true;
     health.drain();
     logger.info({ connections: hub.connections.size, running: ctx.running.size }, 'Shutting down: draining connections');
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-    hub.closeAll(1001, 'Server shutting down');
+    hub.closeAll(code, reason);
     server.closeIdleConnections();
     const deadline = performance.now() + timeoutSeconds * 1000;
     while (ctx.running.size > 0 && performance.now() < deadline) {
@@ -204,7 +206,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     get openConnections() { return hub.connections.size; },
     closed,
     close(closeOptions = {}) {
-      closing ??= drain(closeOptions.timeout ?? opts.shutdownTimeout).finally(() => {
+      closing ??= drain(closeOptions.timeout ?? opts.shutdownTimeout, closeOptions.code, closeOptions.reason).finally(() => {
         if (opts.handleSignals) {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);

@@ -7,7 +7,8 @@
  * ladder per server), b 100 rooms × 10, c 10,000 idle connections, d two
  * processes on one Redis, e layer micro-benchmarks (with channels_redis),
  * m memory per idle connection by part of the stack, p CPU profile of
- * Switchyard in (a). About 13 minutes in all on a 2-core machine.
+ * Switchyard in (a). About 25 minutes in all on a 2-core machine with every
+ * server (an estimate: 13 before the references of issue 12 joined).
  *
  * Servers (bench/lib/servers.ts; BENCH_SERVERS picks by name): rawws,
  * switchyard, switchyard-app, socketio, django, and the references of issue
@@ -17,7 +18,6 @@
  * bin/bun), tunedws (raw ws, broadcast framed once and corked per turn),
  * chat-js (the chat demo examples/chat/server.ts, transpiled) and
  * chat-npmstart (the same demo the way `npm start` runs it, through tsx).
- * With every server, (a) and (b) take about twice as long as above.
  *
  * Environment: BENCH_SERVERS=rawws,switchyard (subset), BENCH_WORKERS (load
  * worker processes, default 3), BENCH_REDIS_URL (use an existing Redis
@@ -28,9 +28,10 @@
  * rising-rate ladder per server), BENCH_RESULTS (append results to that file
  * instead of bench/results/results.jsonl, e.g. for a trial run).
  *
- * The issue-12 comparison, short (about 4 minutes; add c for idle memory):
- *   BENCH_SERVERS=uws,bun,tunedws,rawws,switchyard,chat-js BENCH_RATES=200 \
- *   BENCH_ROUNDS=3 BENCH_LADDER=0 npm run bench -- a
+ * The issue-12 comparison, short (a and c for seven servers: about 3 minutes;
+ * BENCH_RESULTS keeps a trial's figures out of BENCHMARKS.md):
+ *   BENCH_SERVERS=uws,bun,tunedws,rawws,switchyard,chat-js,chat-npmstart \
+ *   BENCH_RATES=200 BENCH_ROUNDS=3 BENCH_LADDER=0 npm run bench -- a c
  */
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -40,6 +40,8 @@ export function versions(redisVersion: string) {
     socketio: pkgVersion('socket.io'),
     socketioRedisAdapter: pkgVersion('@socket.io/redis-adapter'),
     ioredis: pkgVersion('ioredis'),
+    uws: pkgVersion('@trufflesuite/uws-js-unofficial'),
+    bun: run(`${ROOT}node_modules/@oven/bun-linux-x64/bin/bun`, ['--version']),
     redis: redisVersion,
     python: run('/usr/bin/python3', ['-c', 'import sys; print(sys.version.split()[0])']),
     django: run('/usr/bin/python3', ['-c',

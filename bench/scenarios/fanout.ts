@@ -32,6 +32,8 @@ export interface FanoutOptions {
   serverPids: number[];
   redisPid: number | null;
   firstPhase: number;
+  /** Names the server in each step's log line (the interleaved runs alternate servers). */
+  label?: string;
 }
 
 export async function fanoutSteps(ctx: RunContext, pool: LoadPool, options: FanoutOptions): Promise<Step[]> {
@@ -79,7 +81,7 @@ async function measureStep(ctx: RunContext, pool: LoadPool, options: FanoutOptio
     pass,
     flags: flagsOf(w, ctx.loadCores),
   };
-  ctx.log(`  ${rate} msg/s: sent ${sent}, lost ${lost}, p50 ${latency.p50} ms, p99 ${latency.p99} ms, `
+  ctx.log(`  ${options.label ? `${options.label}, ` : ''}${rate} msg/s: sent ${sent}, lost ${lost}, p50 ${latency.p50} ms, p99 ${latency.p99} ms, `
     + `${step.cpuUsPerDelivery} µs CPU/delivery, server ${step.serverCores} cores${step.flags.length ? ` [${step.flags.join('; ')}]` : ''}`);
   return step;
 }

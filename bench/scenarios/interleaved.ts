@@ -53,7 +53,7 @@ export async function interleaved(ctx: RunContext, defs: ServerDef[], members: n
           const server = servers[i]!;
           const [step] = await fanoutSteps(ctx, pools[i]!, {
             members, senderId: 0, rates: [rate], stepMs, drainMs: 2000, stopOnFail: false,
-            serverPids: [server.pid], redisPid: server.def.redis ? ctx.redis.pid : null, firstPhase: phase++,
+            serverPids: [server.pid], redisPid: server.def.redis ? ctx.redis.pid : null, firstPhase: phase++, label: server.def.name,
           });
           const key = `${server.def.name}@${rate}`;
           steps.set(key, [...(steps.get(key) ?? []), step!]);

@@ -10,7 +10,12 @@
  * last 60 s"), plus one line when the loop recovers. A waiting loop sleeps on
  * a timer, so signals and I/O run between attempts.
  */
-import type { Logger } from './log.js';
+/** What {@link RepeatedErrorLog} writes to: pino's logger, or the Redis layers' `LayerLogger`. */
+export interface ErrorLogger {
+  error(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+}
 
 /** Bounds of {@link retryDelay}, in ms. */
 export interface RetryDelayOptions {
@@ -69,19 +74,24 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * ```
  */
 export class RepeatedErrorLog {
-  readonly #logger: () => Logger;
+  readonly #logger: () => ErrorLogger;
   readonly #what: string;
   readonly #intervalMs: number;
+  readonly #level: 'error' | 'warn';
   #lastKey: string | null = null;
   #failures = 0;
   #suppressed = 0;
   #lastWritten = 0;
 
-  /** `logger` is read at each write (the library's logger may be swapped); `what` opens every line. */
-  constructor(logger: () => Logger, what: string, intervalMs = 60_000) {
+  /**
+   * `logger` is read at each write (the library's logger may be swapped);
+   * `what` opens every line; failures are logged at `level` (default `error`).
+   */
+  constructor(logger: () => ErrorLogger, what: string, intervalMs = 60_000, level: 'error' | 'warn' = 'error') {
     this.#logger = logger;
     this.#what = what;
     this.#intervalMs = intervalMs;
+    this.#level = level;
   }
 
   /** Consecutive failures since the last recovery. */
@@ -98,7 +108,7 @@ export class RepeatedErrorLog {
       this.#flush(fields);
       this.#lastKey = key;
       this.#lastWritten = now;
-      this.#logger().error({ err: error, ...fields }, `${this.#what}; ${next}`);
+      this.#logger()[this.#level]({ err: error, ...fields }, `${this.#what}; ${next}`);
       return;
     }
     this.#suppressed++;
@@ -117,7 +127,7 @@ export class RepeatedErrorLog {
   #flush(fields: object, next?: string): void {
     if (this.#suppressed === 0) return;
     const seconds = Math.round((Date.now() - this.#lastWritten) / 1000);
-    this.#logger().error(
+    this.#logger()[this.#level](
       { ...fields, repeated: this.#suppressed, error: this.#lastKey },
       `${this.#what}: the same error ${this.#suppressed} more time(s) in the last ${seconds} s${next !== undefined ? `; ${next}` : ''}`,
     );

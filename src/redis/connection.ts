@@ -11,8 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { RepeatedErrorLog } from '../backoff.js';
 import { LayerUnavailableError } from '../errors.js';
-import { type LayerLogger, LogThrottle } from './log.js';
+import type { LayerLogger } from './log.js';
 
 /** Reconnect delay (ms) after the n-th failed attempt: 50 ms doubling to 2 s, with jitter. */
 export function backoffDelay(attempt: number, maxMs = 2000): number {
@@ -84,7 +85,8 @@ export class Shard {
   readonly options: RedisOptions;
   readonly label: string;
   readonly #shardOptions: ShardOptions;
-  readonly #throttle = new LogThrottle(5000);
+  /** Connection errors by role: the first logged, then a summary a minute while Redis stays away. */
+  readonly #errors = new Map<string, RepeatedErrorLog>();
   #commands: Redis | null = null;
   #idleBlocking: Redis[] = [];
   #allBlocking = new Set<Redis>();
@@ -120,12 +122,15 @@ export class Shard {
     });
     let wasUp = false;
     let up = false;
-    client.on('error', (error: Error) => {
-      if (this.#throttle.allow(`${role}:${error.message}`)) {
-        this.#shardOptions.logger.warn({ err: error, host: this.label, role }, 'Redis connection error');
-      }
-    });
+    let errors = this.#errors.get(role);
+    if (errors === undefined) {
+      errors = new RepeatedErrorLog(() => this.#shardOptions.logger, `Redis connection error (${this.label})`, 60_000, 'warn');
+      this.#errors.set(role, errors);
+    }
+    const roleErrors = errors;
+    client.on('error', (error: Error) => roleErrors.failed(error, { host: this.label, role }, 'reconnecting with backoff'));
     client.on('ready', () => {
+      roleErrors.recovered({ host: this.label, role });
       if (up) return;
       up = true;
       if (wasUp && !this.#closed) hooks.onUp?.();

@@ -2,10 +2,16 @@
  * The `switchyard` command.
  *
  *   switchyard serve MODULE[:EXPORT] [options]      serve an app (Daphne/Uvicorn)
+ *   switchyard serve app.ts --reload                restart on source changes (development)
  *   switchyard runworker MODULE[:EXPORT] CHANNEL... serve channels with a worker app
+ *   switchyard --version
  *
- * Every `serve` option can also come from a `SWITCHYARD_*` environment
- * variable (shown in `--help`); a flag wins over the variable.
+ * Every `serve` option but `--force-workers` can also come from a
+ * `SWITCHYARD_*` environment variable (shown in `--help`); a flag wins over
+ * the variable. Startup fails fast, before listening, with one log line and
+ * exit code 1 on a configuration error (a bad `CHANNEL_LAYER_URL`, an app
+ * that cannot be loaded, `.ts` without tsx); a Redis that does not answer is
+ * only a warning, and `/readyz` says 503 until it does.
  */
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
@@ -198,9 +204,10 @@ export function buildProgram(): Command {
     .addOption(new Option('--readiness-path <path>', 'readiness endpoint: 503 until the channel layer answers and while draining, then 200; '
       + 'answered before the app, so an app with its own route there sets another path or off').env('SWITCHYARD_READINESS_PATH').default(d.readinessPath).argParser(endpointPath))
     .addOption(new Option('--reload', 'development: restart the app when a source file (.ts, .js, .json...) under --reload-dir changes, '
-      + 'keeping the port; open WebSockets close with 1012 (service restart) so clients reconnect. Not with --workers'))
-    .addOption(new Option('--reload-dir <dir>', 'a directory --reload watches, recursively, skipping node_modules, dist, build and dot-directories (repeatable; default: the current directory)')
-      .default([], 'the current directory').argParser((dir: string, dirs: string[]) => [...dirs, dir]))
+      + 'keeping the port; open WebSockets close with 1012 (service restart) so clients reconnect. Not with --workers (the variable enables it when set)')
+      .env('SWITCHYARD_RELOAD'))
+    .addOption(new Option('--reload-dir <dir>', 'a directory --reload watches, recursively, skipping node_modules, dist, build and dot-directories (repeatable)')
+      .env('SWITCHYARD_RELOAD_DIR').default([], 'the current directory').argParser((dir: string, dirs: string[]) => [...dirs, dir]))
     .addOption(new Option('--lifespan <mode>', 'lifespan events: auto, on or off').env('SWITCHYARD_LIFESPAN').default(d.lifespan).choices(['auto', 'on', 'off']))
     .action((target: string, flags: ServeFlags) => serveCommand(target, flags));
 

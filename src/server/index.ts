@@ -11,7 +11,12 @@
  * ```
  * Every `serve` flag has a `SWITCHYARD_*` environment variable (`--help`
  * lists them). SIGTERM/SIGINT drain gracefully and exit 0; a failing
- * lifespan startup exits 3, a configuration error 1.
+ * lifespan startup exits 3, a configuration error (a bad `CHANNEL_LAYER_URL`,
+ * a `.ts` app without tsx installed) 1, before listening. `/livez` answers
+ * 200 while the process runs; `/readyz` 503 until the channel layer answers
+ * and while draining (both answered before the app; `--readiness-path off`
+ * hands the path to the app). `--reload` restarts the app on source changes
+ * (development; WebSockets close with 1012 and reconnecting clients return).
  *
  * ## What the server does, in ASGI terms
  * | situation | outcome |

@@ -83,6 +83,12 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
     app = await loadApplication(target);
     await prepareChannelLayers();
   } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (cluster.isWorker && !isReloadWorker() && code === 'SY_IMPROPERLY_CONFIGURED') {
+      // Every worker would say the same: the primary says it once and stops them all.
+      await tellPrimary({ switchyard: 'refuse', message: (err as Error).message });
+      process.exit(1);
+    }
     fail(logger, err, 1);
   }
   const total = Number(process.env.SWITCHYARD_CLUSTER_WORKERS ?? flags.workers);

@@ -47,6 +47,16 @@ describe('startup (processes)', () => {
     });
   }
 
+  test('serve --workers 2: a bad CHANNEL_LAYER_URL is one line too, from the primary', async () => {
+    const cli = start(run(['serve', APP, '--port', '0', '--workers', '2'], { CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/abc' }));
+    assert.equal((await cli.exited).code, 1, cli.output());
+    assert.equal(cli.lines.some(listening), false, cli.output());
+    const errors = cli.lines.filter((l) => l.level === 50);
+    assert.equal(errors.length, 1, cli.output());
+    assert.match(String(errors[0]!.msg), /^CHANNEL_LAYER_URL=redis:\/\/127\.0\.0\.1:6379\/abc is invalid: the Redis database must be an integer/);
+    assert.equal(errors[0]!.worker, 'primary');
+  });
+
   test('npm start: a bad CHANNEL_LAYER_URL stops the chat before it listens, non-zero, naming the variable', async () => {
     const npm = start(runNpm(['start'], { PORT: '0', CHANNEL_LAYER_URL: 'redis://127.0.0.1:6379/abc' }));
     const { code } = await npm.exited;

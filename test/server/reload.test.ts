@@ -61,6 +61,14 @@ describe('serve --reload (processes)', () => {
     client.send('hello');
     assert.equal((await first).data, 'v1:hello');
 
+    // Dependencies, build output and VCS files are not the app's sources: no restart.
+    for (const ignored of ['node_modules/dep', 'dist', '.git']) {
+      mkdirSync(join(dir, ignored), { recursive: true });
+      writeFileSync(join(dir, ignored, 'index.js'), 'export {};');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(server.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('Reloading:')), false, server.output());
+
     const closed = next<{ code: number; willReconnect: boolean }>(client, 'close');
     const reopened = next<{ reconnected: boolean }>(client, 'open');
     writeFileSync(join(dir, 'consumers', 'echo.ts'), consumer('v2'));

@@ -175,7 +175,7 @@ export class HealthEndpoints {
     }
     if (attempt === 1) {
       const readiness = this.#options.readinessPath !== null ? `, ${this.#options.readinessPath} answers 503 until it does` : '';
-      log.warn({ problem }, `${problem}; serving anyway${readiness}`);
+      log.warn(`${problem}; serving anyway${readiness}`);
     }
     this.#retry = setTimeout(() => void this.#watchStartup(attempt + 1), retryDelay(attempt, { minMs: 500, maxMs: 10_000 }));
     this.#retry.unref();

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InMemoryChannelLayer, InvalidMessageError, buildChannelLayer, requireValidMessage, type LayerMessage } from 'switchyard';
-import { getSerializer, jsonSerializer, msgpackSerializer } from 'switchyard/redis';
+import { RedisChannelLayer, RedisPubSubChannelLayer, getSerializer, jsonSerializer, msgpackSerializer } from 'switchyard/redis';
 import { checkMessageValues, isWideInteger } from '../../src/layers/validate.js';
 import { refusedMessages } from './conformance.js';
 
@@ -62,4 +62,17 @@ test('the check walks a message once: each value is read once per send', async (
   Object.defineProperty(inner, 'v', { enumerable: true, get: () => { reads++; return 1; } });
   await layer.send(channel, { type: 'x', inner });
   assert.equal(reads, 1);
+});
+
+test('Redis layers with the json serializer refuse the same values (NaN included) before talking to Redis', async () => {
+  for (const layer of [
+    new RedisChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], prefix: `sy-validation-${process.pid}-`, serializerFormat: 'json' }),
+    new RedisPubSubChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], prefix: `sy-validation-${process.pid}-`, serializerFormat: 'json' }),
+  ]) {
+    for (const [bad, error] of refusedMessages()) {
+      await assert.rejects(layer.send('worker-tasks', bad), (e) => e instanceof InvalidMessageError && error.test(e.message));
+      await assert.rejects(layer.groupSend('g', bad), (e) => e instanceof InvalidMessageError && error.test(e.message));
+    }
+    await layer.close();
+  }
 });

@@ -39,3 +39,12 @@ test('public names are camelCase, PascalCase or UPPER_SNAKE_CASE', () => {
   const offending = exports.filter((e) => !/^(?:[a-zA-Z][a-zA-Z0-9]*|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)$/.test(e.name)).map(label);
   assert.deepEqual(offending, []);
 });
+
+test('a deprecated value alias is the very same value as its replacement', async () => {
+  const aliases = exports.filter((e) => e.deprecated && e.isValue && /WebSocket/.test(e.name));
+  assert.ok(aliases.length >= 1, 'the client keeps ReconnectingWebSocket');
+  for (const alias of aliases) {
+    const module = (await import(alias.module)) as Record<string, unknown>;
+    assert.equal(module[alias.name], module[alias.name.replaceAll('WebSocket', 'Websocket')], label(alias));
+  }
+});

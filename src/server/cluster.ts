@@ -20,6 +20,7 @@ import { getChannelLayer } from '../layers/registry.js';
 import { InMemoryChannelLayer } from '../layers/memory.js';
 import { processFields } from './logging.js';
 import { answerMetricsRequest } from './metrics.js';
+import { stopWithNpmParent } from './parent-watch.js';
 
 /** IPC messages from a worker to the primary. */
 export type WorkerMessage =
@@ -110,6 +111,7 @@ export function runPrimary(workers: number, parentLogger: Logger, shutdownTimeou
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    stopWithNpmParent(); // a primary started by npm stops with npm, as a lone server does
     for (let i = 0; i < workers; i++) fork();
   });
 }

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { closeChannelLayers } from '../layers/registry.js';
 import type { WorkerMessage } from './cluster.js';
 import { processFields } from './logging.js';
+import { stopWithNpmParent } from './parent-watch.js';
 import type { Server } from './server.js';
 import { watchSources } from './watch.js';
 
@@ -132,6 +133,7 @@ export function runReloader(options: ReloadOptions): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    stopWithNpmParent(); // a primary started by npm stops with npm, as a lone server does
     logger.info({ roots: options.roots }, `Reloading on changes under ${options.roots.join(', ')}`);
     start();
   });

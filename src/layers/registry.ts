@@ -19,7 +19,24 @@ export type LayerFactory = (url: URL) => ChannelLayer;
 /** How one alias is configured: a URL, a ready layer, or a factory. */
 export type LayerConfig = string | ChannelLayer | { url: string } | (() => ChannelLayer);
 
-const factories = new Map<string, LayerFactory>();
+/**
+ * The registry's state, one per process: kept on `globalThis` under a
+ * registered symbol, so that two copies of this module (an app bundling its
+ * own copy, or `dist/` beside `src/`) still share one set of layers, instead
+ * of one copy not knowing the backends the other loaded.
+ */
+interface RegistryState {
+  factories: Map<string, LayerFactory>;
+  configured: Record<string, LayerConfig> | null;
+  instances: Map<string, ChannelLayer>;
+}
+const REGISTRY = Symbol.for('switchyard.channelLayers');
+const state: RegistryState = ((globalThis as { [REGISTRY]?: RegistryState })[REGISTRY] ??= {
+  factories: new Map(),
+  configured: null,
+  instances: new Map(),
+});
+const { factories, instances } = state;
 /** Modules that register the backend of a scheme when imported. */
 const backendModules: Record<string, string> = {
   'redis:': '../redis/index.js',
@@ -28,8 +45,6 @@ const backendModules: Record<string, string> = {
   'rediss+pubsub:': '../redis/index.js',
 };
 
-let configured: Record<string, LayerConfig> | null = null;
-const instances = new Map<string, ChannelLayer>();
 
 /** Registers the factory for a URL scheme (with its colon: `"redis:"`). */
 export function registerLayerBackend(scheme: string, factory: LayerFactory): void {
@@ -143,18 +158,18 @@ registerLayerBackend('memory:', (url) => new InMemoryChannelLayer(queryOptions(u
  * ```
  */
 export function configureChannelLayers(config: Record<string, LayerConfig>): void {
-  configured = { ...config };
+  state.configured = { ...config };
   instances.clear();
 }
 
 /** Forgets configuration and built layers: the default alias comes from `CHANNEL_LAYER_URL` again. */
 export function resetChannelLayers(): void {
-  configured = null;
+  state.configured = null;
   instances.clear();
 }
 
 function configFor(alias: string): LayerConfig | undefined {
-  if (configured !== null) return configured[alias];
+  if (state.configured !== null) return state.configured[alias];
   if (alias === 'default') return process.env.CHANNEL_LAYER_URL || 'memory://';
   return undefined;
 }
@@ -225,12 +240,12 @@ export function redactLayerUrl(raw: string): string {
 
 /** The configured aliases with their URL (aliases configured with a ready layer or a factory are left out). */
 export function channelLayerUrls(): Array<{ alias: string; url: string; source: string }> {
-  const entries: Array<[string, LayerConfig]> = configured !== null ? Object.entries(configured) : [['default', configFor('default')!]];
+  const entries: Array<[string, LayerConfig]> = state.configured !== null ? Object.entries(state.configured) : [['default', configFor('default')!]];
   const urls: Array<{ alias: string; url: string; source: string }> = [];
   for (const [alias, config] of entries) {
     const url = urlOf(config);
     if (url === null) continue;
-    const fromEnv = configured === null && process.env.CHANNEL_LAYER_URL;
+    const fromEnv = state.configured === null && process.env.CHANNEL_LAYER_URL;
     urls.push({ alias, url, source: fromEnv ? `CHANNEL_LAYER_URL=${redactLayerUrl(url)}` : `channel layer "${alias}" (${redactLayerUrl(url)})` });
   }
   return urls;

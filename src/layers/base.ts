@@ -197,7 +197,9 @@ function stripUndefined<T extends object>(options: T): Partial<T> {
 export function freezeMessage<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value) && !ArrayBuffer.isView(value)) {
     Object.freeze(value);
-    for (const key of Object.keys(value)) freezeMessage((value as Record<string, unknown>)[key]);
+    // Indexed loop and for...in rather than Object.keys: no array allocated per object.
+    if (Array.isArray(value)) for (let i = 0; i < value.length; i++) freezeMessage(value[i]);
+    else for (const key in value) freezeMessage((value as Record<string, unknown>)[key]);
   }
   return value;
 }

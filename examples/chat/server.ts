@@ -12,7 +12,13 @@ import { application } from './app.js';
 const logger = createLogger({ level: process.env.SWITCHYARD_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info' });
 setLogger(logger);
 process.env.CHANNEL_LAYER_URL ||= 'memory://';
-await prepareChannelLayers();
+try {
+  await prepareChannelLayers();
+} catch (err) {
+  // A bad CHANNEL_LAYER_URL: one line saying what is wrong, and no server.
+  logger.fatal((err as Error).message);
+  process.exit(1);
+}
 
 const server = await serve(application, {
   host: process.env.HOST || '127.0.0.1',

@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
 import type { ChannelLayer } from '../layers/base.js';
+import { RepeatedErrorLog, retryDelay } from '../backoff.js';
 import { logger } from '../log.js';
 import {
   ChangeSet, addMeta, isOp, isRow,
@@ -89,6 +90,8 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   readonly #layer: ChannelLayer;
   readonly #group: string;
   readonly #heartbeat: number;
+  /** The receive loop's failures: the first logged, then a summary a minute, and the recovery. */
+  readonly #receiveErrors = new RepeatedErrorLog(() => logger, 'presence: receive failed', 60_000, 'warn');
   readonly #timeout: number;
   readonly #local: Entries = new Map();
   readonly #peers = new Map<string, Peer>();
@@ -280,10 +283,12 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
         message = await this.#layer.receive(this.#channel, signal);
       } catch (error) {
         if (signal.aborted) return;
-        logger.warn({ err: error }, 'presence: receive failed; retrying');
-        await sleep(Math.min(this.#heartbeat, 1000));
+        const wait = retryDelay(this.#receiveErrors.failures + 1, { minMs: 100, maxMs: Math.max(1000, this.#heartbeat) });
+        this.#receiveErrors.failed(error, { channel: this.#channel }, `retrying in ${wait} ms`);
+        await sleep(wait);
         continue;
       }
+      this.#receiveErrors.recovered({ channel: this.#channel });
       try {
         this.#handle(message);
       } catch (error) {

@@ -63,6 +63,7 @@ describe('startup (processes)', () => {
     assert.notEqual(code, 0);
     assert.doesNotMatch(npm.output(), /Listening on/);
     assert.match(npm.output(), /CHANNEL_LAYER_URL=redis:\/\/127\.0\.0\.1:6379\/abc is invalid: the Redis database must be an integer/);
+    assert.doesNotMatch(npm.output(), /^\s+at /m, 'one line, no stack trace');
   });
 
   test('runworker whose layer does not answer backs off: a few log lines, not a flood, and SIGTERM still stops it', async () => {

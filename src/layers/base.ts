@@ -11,6 +11,7 @@
  */
 import type { LayerMessage } from '../asgi.js';
 import { InvalidNameError } from '../errors.js';
+import type { Lease } from './lease.js';
 
 // The message rules live in validate.ts; re-exported here, where layers import the shared rules from.
 export { checkMessageValues, requireMessageShape, requireValidMessage } from './validate.js';
@@ -46,6 +47,13 @@ export interface ChannelLayer {
   flush(): Promise<void>;
   /** Releases connections and timers. */
   close(): Promise<void>;
+  /**
+   * Optional: push delivery of a channel's messages to the one consumer that
+   * owns it (see {@link ChannelTap}). A layer without it is read with `receive()`.
+   */
+  tap?(channel: string): ChannelTap;
+  /** Optional: leases a name across every process sharing the layer (see `runOnce`). */
+  lease?(name: string, ttlMs: number): Promise<Lease | null>;
 }
 
 /** The method a {@link TapReceiver} is called through (a symbol: no message type can name it). */

@@ -4,7 +4,10 @@
  * This entry holds the contract (ASGI types), consumers, routers, the channel
  * layer interface with the in-memory layer and its registry, and workers.
  * The server is `switchyard/server`, the Redis layers `switchyard/redis`, the
- * test tools `switchyard/testing`, the reconnecting client `switchyard/client`.
+ * test tools `switchyard/testing`, the reconnecting client `switchyard/client`,
+ * middleware (sessions, auth, origin checks, limits) `switchyard/middleware`.
+ * Importing this entry loads no driver (ioredis, pg, prom-client): those
+ * load with the subpath that needs them.
  *
  * @example
  * ```ts
@@ -32,20 +35,20 @@ export {
   registerConverter,
 } from './routing.js';
 export type { PathConverter, Route, RouteOptions } from './routing.js';
+/**
+ * The rules a layer must enforce, for authors of third-party layers: a layer
+ * of yours refuses the same names and messages as the built-in ones (and so
+ * passes the shared conformance suite). Their building blocks (capacity
+ * globs, freezing, the value walk) stay internal.
+ */
 export {
   MAX_NAME_LENGTH,
-  compileCapacities,
-  freezeMessage,
-  globToRegExp,
-  isTappable,
-  nonLocalName,
   TAP_DELIVER,
   requireValidChannelName,
   requireValidGroupName,
   requireValidMessage,
 } from './layers/base.js';
 export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapReceiver, TappableLayer } from './layers/base.js';
-export { MAX_MESSAGE_DEPTH, checkMessageValues, requireMessageShape } from './layers/validate.js';
 export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';
 export type { LeasableLayer, Lease } from './layers/lease.js';
 export { runOnce } from './layers/run-once.js';
@@ -63,7 +66,6 @@ export {
   setChannelLayer,
 } from './layers/registry.js';
 export type { LayerConfig, LayerFactory } from './layers/registry.js';
-export * from './middleware/index.js';
 export { runWorker } from './worker.js';
 export type { WorkerOptions } from './worker.js';
 export { logger, setLogger } from './log.js';

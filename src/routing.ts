@@ -259,7 +259,8 @@ export function URLRouter(routes: Route[]): Application {
  *
  * @example
  * ```ts
- * import { type Application, type AuthStackOptions, AuthMiddlewareStack, ProtocolTypeRouter } from 'switchyard';
+ * import { type Application, ProtocolTypeRouter } from 'switchyard';
+ * import { AuthMiddlewareStack, type AuthStackOptions } from 'switchyard/middleware';
  *
  * declare const httpApp: Application;
  * declare const websocketRouter: Application;

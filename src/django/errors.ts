@@ -69,7 +69,8 @@ export class DjangoDatabaseError extends SwitchyardError {
  *
  * @example
  * ```ts
- * import { getSession, type Scope } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { getSession } from 'switchyard/middleware';
  *
  * declare const scope: Scope; // after DjangoSessionMiddleware
  * await getSession(scope).save(); // throws DjangoReadOnlyError

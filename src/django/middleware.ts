@@ -27,7 +27,8 @@ import type { DjangoSite } from './site.js';
  *
  * @example
  * ```ts
- * import { type Application, CookieMiddleware } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { CookieMiddleware } from 'switchyard/middleware';
  * import { DjangoSessionMiddleware, DjangoSite } from 'switchyard/django';
  *
  * declare const inner: Application;
@@ -66,7 +67,8 @@ async function unavailable(scope: Scope, receive: Receive, send: Send): Promise<
  *
  * @example
  * ```ts
- * import { type Application, CookieMiddleware } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { CookieMiddleware } from 'switchyard/middleware';
  * import { DjangoAuthMiddleware, DjangoSessionMiddleware, DjangoSite } from 'switchyard/django';
  *
  * declare const inner: Application;
@@ -98,7 +100,8 @@ export function DjangoAuthMiddleware(inner: Application, site: DjangoSite): Appl
  *
  * @example
  * ```ts
- * import { AllowedHostsOriginValidator, ProtocolTypeRouter, type Route, URLRouter } from 'switchyard';
+ * import { ProtocolTypeRouter, type Route, URLRouter } from 'switchyard';
+ * import { AllowedHostsOriginValidator } from 'switchyard/middleware';
  * import { DjangoAuthMiddlewareStack, DjangoSite } from 'switchyard/django';
  *
  * declare const routes: Route[];

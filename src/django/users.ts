@@ -47,7 +47,8 @@ export function sessionAuthHash(passwordHash: string, secret: string): string {
  *
  * @example
  * ```ts
- * import { type Scope, isAuthenticated } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { isAuthenticated } from 'switchyard/middleware';
  * import type { DjangoUser } from 'switchyard/django';
  *
  * declare const scope: Scope; // a consumer's this.scope, after DjangoAuthMiddleware

@@ -82,7 +82,8 @@ export interface AuthOptions<U extends AuthenticatedUser = AuthenticatedUser> {
  *
  * @example
  * ```ts
- * import { isAuthenticated, WebsocketConsumer } from 'switchyard';
+ * import { WebsocketConsumer } from 'switchyard';
+ * import { isAuthenticated } from 'switchyard/middleware';
  *
  * class Private extends WebsocketConsumer {
  *   override async connect() {
@@ -102,7 +103,8 @@ export function isAuthenticated(user: unknown): user is AuthenticatedUser {
  *
  * @example
  * ```ts
- * import { authEvents, logger } from 'switchyard';
+ * import { logger } from 'switchyard';
+ * import { authEvents } from 'switchyard/middleware';
  *
  * authEvents.on('userLoggedIn', ({ user }) => logger.info({ user: user.username }, 'login'));
  * ```
@@ -126,7 +128,7 @@ type Slots = { session?: unknown; user?: unknown };
  *
  * @example
  * ```ts
- * import { constantTimeEqual } from 'switchyard';
+ * import { constantTimeEqual } from 'switchyard/middleware';
  *
  * constantTimeEqual('3f7a...', '3f7a...'); // true, in a time that does not depend on where they differ
  * ```
@@ -151,7 +153,8 @@ function requireSession(target: AuthTarget): Session {
  *
  * @example
  * ```ts
- * import { getUser, type Scope, type UserLoader } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { getUser, type UserLoader } from 'switchyard/middleware';
  *
  * declare const scope: Scope; // with scope.session set by SessionMiddleware
  * declare const users: { byId: UserLoader };
@@ -182,7 +185,8 @@ export async function getUser<U extends AuthenticatedUser>(target: AuthTarget, o
  *
  * @example
  * ```ts
- * import { type AuthenticatedUser, getSession, JsonWebsocketConsumer, login } from 'switchyard';
+ * import { JsonWebsocketConsumer } from 'switchyard';
+ * import { type AuthenticatedUser, getSession, login } from 'switchyard/middleware';
  *
  * declare function checkPassword(username: string, password: string): Promise<AuthenticatedUser | null>;
  *
@@ -224,7 +228,8 @@ export async function login(target: AuthTarget, user?: AuthenticatedUser | null,
  *
  * @example
  * ```ts
- * import { logout, type Scope } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { logout } from 'switchyard/middleware';
  *
  * declare const scope: Scope; // with scope.session set by SessionMiddleware
  * await logout(scope);
@@ -245,7 +250,8 @@ export async function logout(target: AuthTarget): Promise<void> {
  *
  * @example
  * ```ts
- * import { type Application, AuthMiddleware, CookieMiddleware, SessionMiddleware, type UserLoader } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { AuthMiddleware, CookieMiddleware, SessionMiddleware, type UserLoader } from 'switchyard/middleware';
  *
  * declare const inner: Application;
  * declare const loadUser: UserLoader;
@@ -273,8 +279,8 @@ export interface AuthStackOptions<U extends AuthenticatedUser = AuthenticatedUse
  *
  * @example
  * ```ts
- * import { AllowedHostsOriginValidator, AuthMiddlewareStack, ProtocolTypeRouter, type Route, URLRouter, type UserLoader } from 'switchyard';
- * import { SessionManager } from 'switchyard/middleware';
+ * import { ProtocolTypeRouter, type Route, URLRouter } from 'switchyard';
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, SessionManager, type UserLoader } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * declare const users: { byId: UserLoader };

@@ -27,7 +27,8 @@ export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inn
  * @example
  * ```ts
  * import { randomUUID } from 'node:crypto';
- * import { type Application, middleware, scopeWith } from 'switchyard';
+ * import { type Application, scopeWith } from 'switchyard';
+ * import { middleware } from 'switchyard/middleware';
  *
  * const WithRequestId = (inner: Application) =>
  *   middleware(inner, (scope, receive, send, app) => app(scopeWith(scope, { requestId: randomUUID() }), receive, send));
@@ -54,7 +55,8 @@ export function middleware(inner: Application, handle: MiddlewareHandler): Appli
  *
  * @example
  * ```ts
- * import { type Application, BaseMiddleware, logger, type Receive, type Scope, type Send } from 'switchyard';
+ * import { type Application, logger, type Receive, type Scope, type Send } from 'switchyard';
+ * import { BaseMiddleware } from 'switchyard/middleware';
  *
  * declare const inner: Application;
  * class QueryStringLogger extends BaseMiddleware {
@@ -90,7 +92,8 @@ export class BaseMiddleware {
  *
  * @example
  * ```ts
- * import { type Application, deny } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { deny } from 'switchyard/middleware';
  *
  * const OfficeHoursOnly = (inner: Application): Application => (scope, receive, send) => {
  *   const hour = new Date().getHours();

@@ -32,7 +32,7 @@ function unquote(value: string): string {
  *
  * @example
  * ```ts
- * import { parseCookie } from 'switchyard';
+ * import { parseCookie } from 'switchyard/middleware';
  *
  * parseCookie('sessionid=abc; theme="dark"'); // { sessionid: 'abc', theme: 'dark' }
  * ```
@@ -54,7 +54,8 @@ export function parseCookie(header: string): Cookies {
  *
  * @example
  * ```ts
- * import { CookieMiddleware, type Route, URLRouter } from 'switchyard';
+ * import { type Route, URLRouter } from 'switchyard';
+ * import { CookieMiddleware } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * const app = CookieMiddleware(URLRouter(routes));
@@ -117,7 +118,7 @@ function quote(value: string): string {
  *
  * @example
  * ```ts
- * import { httpDate } from 'switchyard';
+ * import { httpDate } from 'switchyard/middleware';
  *
  * httpDate(0); // 'Thu, 01 Jan 1970 00:00:00 GMT'
  * ```
@@ -131,7 +132,7 @@ export function httpDate(epochSeconds: number): string {
  *
  * @example
  * ```ts
- * import { formatSetCookie } from 'switchyard';
+ * import { formatSetCookie } from 'switchyard/middleware';
  *
  * formatSetCookie('theme', 'dark', { maxAge: 60 }); // 'theme=dark; expires=…; Max-Age=60; Path=/; SameSite=lax'
  * ```
@@ -170,7 +171,7 @@ export type CookieMessage = Pick<HttpResponseStartEvent, 'headers'>;
  *
  * @example
  * ```ts
- * import { setCookie } from 'switchyard';
+ * import { setCookie } from 'switchyard/middleware';
  *
  * const start = { type: 'http.response.start', status: 200, headers: [] };
  * setCookie(start, 'Testing-Key', 'testing-value');
@@ -187,7 +188,8 @@ export function setCookie(message: CookieMessage, key: string, value = '', optio
  *
  * @example
  * ```ts
- * import { deleteCookie, type HttpResponseStartEvent } from 'switchyard';
+ * import type { HttpResponseStartEvent } from 'switchyard';
+ * import { deleteCookie } from 'switchyard/middleware';
  *
  * const start: HttpResponseStartEvent = { type: 'http.response.start', status: 200, headers: [] };
  * deleteCookie(start, 'sessionid');

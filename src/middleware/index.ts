@@ -8,8 +8,8 @@
  *
  * @example
  * ```ts
- * import { ProtocolTypeRouter, type Route, URLRouter, type UserLoader } from 'switchyard';
- * import { AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, RedisSessionStore, SessionManager } from 'switchyard/middleware';
+ * import { ProtocolTypeRouter, type Route, URLRouter } from 'switchyard';
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, RedisSessionStore, SessionManager, type UserLoader } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * declare const users: { byId: UserLoader };

@@ -64,7 +64,7 @@ export const DEFAULT_LIMITS: Required<LimitsOptions> = {
  *
  * @example
  * ```ts
- * import { TokenBucket } from 'switchyard';
+ * import { TokenBucket } from 'switchyard/middleware';
  *
  * const bucket = new TokenBucket(20, 10); // 20 at once, 10 per second
  * if (!bucket.take()) console.warn('over the rate: message dropped');
@@ -100,7 +100,8 @@ const RATE_NOTICE = JSON.stringify({ type: 'error', code: 'rate_limited', messag
  *
  * @example
  * ```ts
- * import { type Application, type AuthStackOptions, AuthMiddlewareStack, LimitsMiddleware } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { AuthMiddlewareStack, type AuthStackOptions, LimitsMiddleware } from 'switchyard/middleware';
  *
  * declare const router: Application;
  * declare const auth: AuthStackOptions;
@@ -189,7 +190,8 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
  *
  * @example
  * ```ts
- * import { configureChannelLayers, InMemoryChannelLayer, withGroupLimit } from 'switchyard';
+ * import { configureChannelLayers, InMemoryChannelLayer } from 'switchyard';
+ * import { withGroupLimit } from 'switchyard/middleware';
  *
  * configureChannelLayers({ default: withGroupLimit(new InMemoryChannelLayer(), 100) });
  * ```

@@ -36,7 +36,8 @@ export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (
  * @example
  * ```ts
  * import express from 'express';
- * import { type Application, type AuthenticatedUser, AuthMiddlewareStack, expressSession, login, ProtocolTypeRouter, RedisSessionStore, SessionManager, type UserLoader } from 'switchyard';
+ * import { type Application, ProtocolTypeRouter } from 'switchyard';
+ * import { type AuthenticatedUser, AuthMiddlewareStack, expressSession, login, RedisSessionStore, SessionManager, type UserLoader } from 'switchyard/middleware';
  * import { nodeHandler } from 'switchyard/server';
  *
  * declare const secret: string;

@@ -53,7 +53,7 @@ const SCHEME_CHARS = /^[A-Za-z0-9+\-.]+$/;
  *
  * @example
  * ```ts
- * import { parseOrigin } from 'switchyard';
+ * import { parseOrigin } from 'switchyard/middleware';
  *
  * parseOrigin('https://Chat.Example.com:8443'); // { scheme: 'https', hostname: 'chat.example.com', port: 8443 }
  * parseOrigin('example.com:8000');              // { scheme: 'example.com', hostname: null, port: null }
@@ -103,7 +103,7 @@ export function parseOrigin(input: string): ParsedOrigin {
  *
  * @example
  * ```ts
- * import { isSameDomain } from 'switchyard';
+ * import { isSameDomain } from 'switchyard/middleware';
  *
  * isSameDomain('a.example.com', '.example.com'); // true
  * isSameDomain('evilexample.com', '.example.com'); // false
@@ -141,7 +141,8 @@ function matchPattern(origin: ParsedOrigin | null, pattern: string): boolean {
  *
  * @example
  * ```ts
- * import { isOriginAllowed, utf8 } from 'switchyard';
+ * import { utf8 } from 'switchyard';
+ * import { isOriginAllowed } from 'switchyard/middleware';
  *
  * isOriginAllowed([[utf8('origin'), utf8('https://chat.example.com')]], ['.example.com']); // true
  * ```
@@ -196,7 +197,8 @@ export interface OriginOptions {
  *
  * @example
  * ```ts
- * import { type Application, AuthMiddlewareStack, type AuthStackOptions, OriginValidator } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { AuthMiddlewareStack, type AuthStackOptions, OriginValidator } from 'switchyard/middleware';
  *
  * declare const router: Application;
  * declare const auth: AuthStackOptions;
@@ -251,7 +253,7 @@ export interface AllowedHostsOptions extends OriginOptions {
  *
  * @example
  * ```ts
- * import { resolveAllowedHosts } from 'switchyard';
+ * import { resolveAllowedHosts } from 'switchyard/middleware';
  *
  * resolveAllowedHosts({ allowedHosts: [], debug: true }); // ['localhost', '127.0.0.1', '[::1]']
  * ```
@@ -275,7 +277,8 @@ function configuredHosts(options: AllowedHostsOptions): string[] {
  *
  * @example
  * ```ts
- * import { AllowedHostsOriginValidator, type Application, AuthMiddlewareStack, type AuthStackOptions } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { AllowedHostsOriginValidator, AuthMiddlewareStack, type AuthStackOptions } from 'switchyard/middleware';
  *
  * // ALLOWED_HOSTS=chat.example.com,.example.org
  * declare const router: Application;

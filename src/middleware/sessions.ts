@@ -33,7 +33,8 @@ import { Signer } from './signing.js';
  *
  * @example
  * ```ts
- * import { getSession, WebsocketConsumer } from 'switchyard';
+ * import { WebsocketConsumer } from 'switchyard';
+ * import { getSession } from 'switchyard/middleware';
  *
  * class Visits extends WebsocketConsumer {
  *   override async connect() {
@@ -203,7 +204,8 @@ const DEFAULTS = {
  * @example
  * ```ts
  * import express from 'express';
- * import { AuthMiddlewareStack, expressSession, RedisSessionStore, type Route, SessionManager, URLRouter, type UserLoader } from 'switchyard';
+ * import { type Route, URLRouter } from 'switchyard';
+ * import { AuthMiddlewareStack, expressSession, RedisSessionStore, SessionManager, type UserLoader } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * declare const loadUser: UserLoader;
@@ -287,7 +289,8 @@ export class SessionManager {
  *
  * @example
  * ```ts
- * import { getSession, type Scope } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { getSession } from 'switchyard/middleware';
  *
  * declare const scope: Scope; // with scope.session set by SessionMiddleware
  * const cart = await getSession(scope).get<string[]>('cart');
@@ -309,7 +312,7 @@ export type SessionConfig = SessionManager | SessionOptions;
  *
  * @example
  * ```ts
- * import { sessionManager } from 'switchyard';
+ * import { sessionManager } from 'switchyard/middleware';
  *
  * const manager = sessionManager({ secrets: [process.env.SECRET_KEY!] });
  * ```
@@ -325,7 +328,8 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
  *
  * @example
  * ```ts
- * import { type Application, CookieMiddleware, SessionMiddleware } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { CookieMiddleware, SessionMiddleware } from 'switchyard/middleware';
  *
  * declare const inner: Application;
  * const app = CookieMiddleware(SessionMiddleware(inner, { secrets: [process.env.SECRET_KEY!] }));
@@ -362,7 +366,8 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
  *
  * @example
  * ```ts
- * import { RedisSessionStore, type Route, SessionMiddlewareStack, URLRouter } from 'switchyard';
+ * import { type Route, URLRouter } from 'switchyard';
+ * import { RedisSessionStore, SessionMiddlewareStack } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * const app = SessionMiddlewareStack(URLRouter(routes), { store: new RedisSessionStore(), secrets: [process.env.SECRET_KEY!] });

@@ -27,7 +27,7 @@ export interface SignerOptions {
  *
  * @example
  * ```ts
- * import { Signer } from 'switchyard';
+ * import { Signer } from 'switchyard/middleware';
  *
  * const signer = new Signer(['new-secret', 'old-secret'], { salt: 'sessions' });
  * const cookie = signer.sign('abc');          // 'abc.t5h2k1.Qx…'

@@ -60,7 +60,8 @@ const defaultUser = (claims: JWTPayload): AuthenticatedUser | null =>
  *
  * @example
  * ```ts
- * import { findToken, type Scope } from 'switchyard';
+ * import type { Scope } from 'switchyard';
+ * import { findToken } from 'switchyard/middleware';
  *
  * declare const scope: Scope;
  * findToken(scope, { queryParam: 'access_token' }); // the JWT of ?access_token=..., or null
@@ -89,7 +90,8 @@ export function findToken(scope: Scope, options: Pick<TokenAuthOptions, 'queryPa
  *
  * @example
  * ```ts
- * import { type Route, TokenAuthMiddleware, URLRouter } from 'switchyard';
+ * import { type Route, URLRouter } from 'switchyard';
+ * import { TokenAuthMiddleware } from 'switchyard/middleware';
  *
  * declare const routes: Route[];
  * const app = TokenAuthMiddleware(URLRouter(routes), {

@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { type AuthenticatedUser, getChannelLayer, JsonWebsocketConsumer } from 'switchyard';
+ * import { getChannelLayer, JsonWebsocketConsumer } from 'switchyard';
+ * import type { AuthenticatedUser } from 'switchyard/middleware';
  * import { Presence } from 'switchyard/presence';
  *
  * class Room extends JsonWebsocketConsumer {

@@ -12,12 +12,13 @@ import {
   buildChannelLayer,
   configureChannelLayers,
   getChannelLayer,
-  globToRegExp,
   requireValidChannelName,
   requireValidGroupName,
   resetChannelLayers,
   setChannelLayer,
 } from 'switchyard';
+// An internal helper (the channelCapacity globs), not part of the public surface.
+import { globToRegExp } from '../../src/layers/base.js';
 import { abortAfter, delay } from '../helpers/time.js';
 
 test('test_channel_and_group_name_validation', () => {

@@ -17,7 +17,7 @@ export type SessionData = Record<string, unknown>;
  *
  * @example
  * ```ts
- * import { MemorySessionStore, type SessionStore } from 'switchyard';
+ * import { MemorySessionStore, type SessionStore } from 'switchyard/middleware';
  *
  * const store: SessionStore = new MemorySessionStore();
  * const token = await store.save(null, { cart: [1, 2] }, 3600);
@@ -45,7 +45,7 @@ export interface SessionStore {
  *
  * @example
  * ```ts
- * import { newSessionKey } from 'switchyard';
+ * import { newSessionKey } from 'switchyard/middleware';
  *
  * newSessionKey(); // 'q0Jx…' (32 characters)
  * ```

@@ -17,7 +17,8 @@ interface Entry { json: string; expiresAt: number }
  *
  * @example
  * ```ts
- * import { type Application, MemorySessionStore, SessionMiddlewareStack } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { MemorySessionStore, SessionMiddlewareStack } from 'switchyard/middleware';
  *
  * declare const inner: Application;
  * const app = SessionMiddlewareStack(inner, { store: new MemorySessionStore(), secrets: [process.env.SECRET!] });

@@ -28,7 +28,7 @@ export interface RedisSessionStoreOptions {
  *
  * @example
  * ```ts
- * import { RedisSessionStore } from 'switchyard';
+ * import { RedisSessionStore } from 'switchyard/middleware';
  *
  * const store = new RedisSessionStore({ url: 'redis://127.0.0.1:6379/0', prefix: 'chat:session:' });
  * ```

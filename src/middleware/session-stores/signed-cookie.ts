@@ -19,7 +19,8 @@ export const MAX_SIGNED_COOKIE_TOKEN = 3800;
  *
  * @example
  * ```ts
- * import { type Application, SessionMiddlewareStack, SignedCookieSessionStore } from 'switchyard';
+ * import type { Application } from 'switchyard';
+ * import { SessionMiddlewareStack, SignedCookieSessionStore } from 'switchyard/middleware';
  *
  * declare const inner: Application;
  * declare const secret: string;

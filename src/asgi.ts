@@ -109,14 +109,6 @@ export interface HttpResponseTrailersEvent { type: 'http.response.trailers'; hea
 
 // ---- WebSocket events ----------------------------------------------------
 
-/**
- * Key under which a consumer may attach the already-encoded bytes of a
- * `websocket.send` text frame. Servers that see it write those bytes instead of
- * encoding `text` again: the "fastlane" that lets one broadcast be serialized
- * once for every local member. Servers that do not know it use `text`.
- */
-export const ENCODED_FRAME: unique symbol = Symbol.for('switchyard.encodedFrame');
-
 export interface WebsocketConnectEvent { type: 'websocket.connect' }
 export interface WebsocketAcceptEvent { type: 'websocket.accept'; subprotocol?: string | null; headers?: Header[] }
 /** Exactly one of `text` and `bytes` is set; the other may be absent or `null`. */
@@ -125,8 +117,6 @@ export interface WebsocketSendEvent {
   type: 'websocket.send';
   text?: string | null;
   bytes?: Uint8Array | null;
-  /** The UTF-8 bytes of `text`, already encoded (see {@link ENCODED_FRAME}). */
-  [ENCODED_FRAME]?: Uint8Array;
 }
 export interface WebsocketCloseEvent { type: 'websocket.close'; code?: number; reason?: string }
 export interface WebsocketDisconnectEvent { type: 'websocket.disconnect'; code: number; reason?: string }
@@ -214,15 +204,6 @@ export type Application = (scope: Scope, receive: Receive, send: Send) => Promis
 export function scopeWith<S extends Scope, E extends object>(scope: S, extra: E): S & E {
   return Object.assign({}, scope, extra);
 }
-
-/**
- * The one already-fulfilled promise that a server's `send` returns when it
- * has handled an event completely before returning (a frame handed to the
- * socket). A consumer that gets it back from a handler goes on at once
- * instead of waiting a microtask: a broadcast to 500 members then costs no
- * promise and no microtask per member.
- */
-export const SENT: Promise<void> = Promise.resolve();
 
 /** Encodes a string once as UTF-8. */
 export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');

@@ -43,12 +43,11 @@ export type { PathConverter, Route, RouteOptions } from './routing.js';
  */
 export {
   MAX_NAME_LENGTH,
-  TAP_DELIVER,
   requireValidChannelName,
   requireValidGroupName,
   requireValidMessage,
 } from './layers/base.js';
-export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapReceiver, TappableLayer } from './layers/base.js';
+export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TappableLayer } from './layers/base.js';
 export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';
 export type { LeasableLayer, Lease } from './layers/lease.js';
 export { runOnce } from './layers/run-once.js';

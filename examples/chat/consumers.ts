@@ -23,8 +23,8 @@
  * valid group name. Anonymous clients cannot take registered names, and learn
  * which names are registered only at a bounded rate (`names.ts`).
  *
- * Room broadcasts go through `forward()`, so a message to a room of 500 is
- * encoded to JSON once, not 500 times.
+ * Room broadcasts are declared renders (`static renders`), so a message to
+ * a room of 500 is encoded to JSON once, not 500 times.
  */
 import { WebsocketConsumer, getChannelLayer, logger, type WebSocketScope } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
@@ -44,9 +44,8 @@ export interface PresenceEvent { type: 'user_join' | 'user_leave'; username: str
 /** The part of `scope.user` this consumer reads. */
 interface ScopeUser { username?: string; isAuthenticated?: boolean }
 
-// Module-level render functions: forward() caches one frame per event and function.
-const renderChatMessage = (event: ChatMessageEvent) => JSON.stringify({ message: event.message, username: event.username });
-const renderPresence = (event: PresenceEvent) => JSON.stringify({ type: event.type, username: event.username });
+/** What a room member receives when someone comes or goes. */
+const presenceFrame = (event: PresenceEvent) => JSON.stringify({ type: event.type, username: event.username });
 
 /** `{"type": "ping"}` with no message: answered with `{"type": "pong"}` (an extension of the seeds' protocol). */
 const PONG = JSON.stringify({ type: 'pong' });
@@ -60,6 +59,13 @@ class RefusedName extends Error {}
 export class ChatConsumer extends WebsocketConsumer {
   /** Registered names anonymous users may not claim, checked at a bounded rate (the app sets it; none by default). */
   static anonymousNames: AnonymousNames | null = null;
+
+  /** How the room's group events reach each member's socket. */
+  static override renders = {
+    chat_message: (event: ChatMessageEvent) => JSON.stringify({ message: event.message, username: event.username }),
+    user_join: presenceFrame,
+    user_leave: presenceFrame,
+  };
 
   roomName = '';
   roomGroupName = '';
@@ -98,17 +104,10 @@ export class ChatConsumer extends WebsocketConsumer {
     if (this.roomGroupName !== '') await this.channelLayer!.groupDiscard(this.roomGroupName, this.channelName);
   }
 
-  /**
-   * However the instance ends (a crash skips `disconnect()`), its presence goes with it.
-   * Callbacks made once per instance rather than an async method: an idle connection
-   * then holds no suspended frame here.
-   */
-  override run(...args: Parameters<WebsocketConsumer['run']>): Promise<void> {
-    return super.run(...args).then(this.#leaveAfterRun, this.#leaveAfterFailure);
+  /** However the instance ends (a crash skips `disconnect()`), its presence goes with it. */
+  protected override async cleanup(): Promise<void> {
+    await this.#leavePresence().catch(() => {});
   }
-
-  readonly #leaveAfterRun = (): Promise<void> => this.#leavePresence().catch(() => {});
-  readonly #leaveAfterFailure = (error: unknown): Promise<never> => this.#leaveAfterRun().then(() => Promise.reject(error));
 
   async #leavePresence(): Promise<void> {
     this.#stopListening();
@@ -141,19 +140,6 @@ export class ChatConsumer extends WebsocketConsumer {
     }
   }
 
-  // Not async: the send's promise is returned as it is (no suspended frame per member of a broadcast).
-  chat_message(event: ChatMessageEvent): Promise<void> {
-    return this.forward(event, renderChatMessage);
-  }
-
-  user_join(event: PresenceEvent): Promise<void> {
-    return this.forward(event, renderPresence);
-  }
-
-  user_leave(event: PresenceEvent): Promise<void> {
-    return this.forward(event, renderPresence);
-  }
-
   /** The room's presence replica for this process (one per channel layer). */
   #presence(): Presence {
     return Presence.forLayer(getChannelLayer((this.constructor as typeof ChatConsumer).channelLayerAlias)!, { name: 'chat' });
@@ -170,7 +156,7 @@ export class ChatConsumer extends WebsocketConsumer {
       ...change.joined.map((username): PresenceEvent => ({ type: 'user_join', username })),
       ...change.left.map((username): PresenceEvent => ({ type: 'user_leave', username })),
     ];
-    for (const event of events) this.send(renderPresence(event)).catch(() => {}); // the socket may be closing
+    for (const event of events) this.send(presenceFrame(event)).catch(() => {}); // the socket may be closing
   }
 
   /** A signed-in user's name always wins over what the client claims. */

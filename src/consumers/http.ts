@@ -12,7 +12,7 @@
  */
 import { type HeadersInit, type HttpRequestEvent, toHeaders } from '../asgi.js';
 import { ProtocolError, StopConsumer } from '../errors.js';
-import { reserveFrameworkMethods, AsyncConsumer } from './base.js';
+import { AsyncConsumer } from './base.js';
 
 /** Options of {@link HttpConsumer.sendBody}. */
 export interface SendBodyOptions {
@@ -108,5 +108,3 @@ export class HttpConsumer extends AsyncConsumer {
     await this.sendBody(body);
   }
 }
-
-reserveFrameworkMethods(HttpConsumer.prototype);

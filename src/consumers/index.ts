@@ -1,6 +1,18 @@
-export { AsyncConsumer, handlerName, reserveFrameworkMethods, requireGroupLayer } from './base.js';
+import { AsyncConsumer } from './base.js';
+import { frameworkClasses } from './handlers.js';
+import { HttpConsumer } from './http.js';
+import { JsonWebsocketConsumer } from './json.js';
+import { WebsocketConsumer } from './websocket.js';
+
+// The one list of the framework's consumer classes: a message type may name
+// only their event handlers (websocket_*, http_*, lifespan_*), never `close` or `send`.
+frameworkClasses(AsyncConsumer, WebsocketConsumer, JsonWebsocketConsumer, HttpConsumer);
+
+export { AsyncConsumer, requireGroupLayer } from './base.js';
 export type { ConsumerApplication, ConsumerClass, ConsumerEvent, InitKwargs } from './base.js';
-export { WebsocketConsumer, renderOnce } from './websocket.js';
+export { handlerName } from './handlers.js';
+export type { Render, Renders } from './broadcast.js';
+export { WebsocketConsumer } from './websocket.js';
 export { JsonWebsocketConsumer } from './json.js';
 export type { InvalidFrameProblem } from './json.js';
 export { HttpConsumer } from './http.js';

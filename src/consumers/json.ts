@@ -8,10 +8,12 @@
  * (`"Invalid JSON format"` for unparsable text). Override `receiveInvalid` to
  * do otherwise (close with 1003, ignore...). Django raises instead, which
  * kills the consumer.
+ *
+ * Group events render as `WebsocketConsumer`'s do: by a method named for
+ * the type, or by the class's static `renders` (rendered once per broadcast).
  */
 import type { LayerMessage } from '../asgi.js';
 import { logger } from '../log.js';
-import { reserveFrameworkMethods } from './base.js';
 import { WebsocketConsumer } from './websocket.js';
 
 /** Why a frame did not reach `receiveJson`. */
@@ -32,6 +34,16 @@ const problemMessages: Record<InvalidFrameProblem, string> = {
  *
  * class Echo extends JsonWebsocketConsumer {
  *   override async receiveJson(content: unknown) { await this.sendJson({ echo: content }); }
+ * }
+ * ```
+ *
+ * @example A declared render, as JSON
+ * ```ts
+ * import { JsonWebsocketConsumer } from 'switchyard';
+ *
+ * class Ticker extends JsonWebsocketConsumer {
+ *   static override groups = ['ticks'];
+ *   static override renders = { tick: (e: { type: 'tick'; value: number }) => JSON.stringify({ value: e.value }) };
  * }
  * ```
  */
@@ -62,9 +74,14 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
     await this.send(this.encodeJson(content), close);
   }
 
-  /** Forwards a layer event as JSON, encoded once per event for the whole process (see `forward`). */
+  /**
+   * Sends a layer event (or `pick(event)`) as JSON.
+   *
+   * @deprecated Declare the render instead (`static renders = { tick: (e) => JSON.stringify(...) }`),
+   * or write the handler plainly (`await this.sendJson(pick(event))`).
+   */
   async forwardJson<E extends LayerMessage>(event: E, pick?: (event: E) => unknown): Promise<void> {
-    await this.forward(event, this.#renderer(pick ?? identity));
+    await this.sendJson(pick === undefined ? event : pick(event));
   }
 
   /** Parses a text frame; override for another format. */
@@ -76,22 +93,4 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
   encodeJson(content: unknown): string {
     return JSON.stringify(content);
   }
-
-  // One renderer per pick function per class, so the render cache is shared by every instance.
-  #renderer<E extends LayerMessage>(pick: (event: E) => unknown): (event: E) => string {
-    const cache = renderers.get(this.constructor) ?? new WeakMap();
-    renderers.set(this.constructor, cache);
-    let render = cache.get(pick) as ((event: E) => string) | undefined;
-    if (render === undefined) {
-      const encode = this.encodeJson.bind(this);
-      render = (event: E) => encode(pick(event));
-      cache.set(pick, render as (event: never) => string);
-    }
-    return render;
-  }
 }
-
-const identity = <E>(event: E): E => event;
-const renderers = new WeakMap<object, WeakMap<object, (event: never) => string>>();
-
-reserveFrameworkMethods(JsonWebsocketConsumer.prototype);

@@ -2,37 +2,32 @@
  * The layer a consumer sees as `this.channelLayer`: the configured layer,
  * remembering which groups the consumer's own channel joined, so that the
  * consumer leaves them when it ends, however it ends (django/channels#1466).
+ * Every other member (taps and leases included) is the inner layer's.
  */
-import type { LayerMessage } from '../asgi.js';
+import { DelegatingLayer } from '../layers/delegating.js';
 import type { ChannelLayer } from '../layers/base.js';
 
 /** Delegates to a layer, remembering the groups one channel joins. */
-export class MembershipTrackingLayer implements ChannelLayer {
-  readonly #layer: ChannelLayer;
+export class MembershipTrackingLayer extends DelegatingLayer {
   readonly #own: string;
   readonly #joined: string[];
+
   constructor(layer: ChannelLayer, own: string, joined: string[]) {
-    this.#layer = layer;
+    super(layer);
     this.#own = own;
     this.#joined = joined;
   }
-  get extensions() { return this.#layer.extensions; }
-  get expiry() { return this.#layer.expiry; }
-  send(channel: string, message: LayerMessage) { return this.#layer.send(channel, message); }
-  receive(channel: string, signal?: AbortSignal) { return this.#layer.receive(channel, signal); }
-  newChannel(prefix?: string) { return this.#layer.newChannel(prefix); }
-  groupSend(group: string, message: LayerMessage) { return this.#layer.groupSend(group, message); }
-  flush() { return this.#layer.flush(); }
-  close() { return this.#layer.close(); }
-  async groupAdd(group: string, channel: string) {
-    await this.#layer.groupAdd(group, channel);
+
+  override async groupAdd(group: string, channel: string): Promise<void> {
+    await this.inner.groupAdd(group, channel);
     if (channel === this.#own && !this.#joined.includes(group)) this.#joined.push(group);
   }
-  async groupDiscard(group: string, channel: string) {
+
+  override async groupDiscard(group: string, channel: string): Promise<void> {
     if (channel === this.#own) {
       const index = this.#joined.indexOf(group);
       if (index !== -1) this.#joined.splice(index, 1);
     }
-    await this.#layer.groupDiscard(group, channel);
+    await this.inner.groupDiscard(group, channel);
   }
 }

@@ -6,71 +6,17 @@
  * and offers `accept`, `send` and `close`. Closing before accepting refuses
  * the handshake (HTTP 403 from the server).
  *
- * `forward(event, render)` is the broadcast fastlane: it renders a layer event
- * to a frame once per event object and process, however many consumers
- * forward it, and hands the server the encoded bytes so it does not encode
- * them again either.
+ * Group events are handled by methods named for their type, or rendered by
+ * the class's static `renders` (see `broadcast.ts`): a declared render is
+ * computed once per broadcast for every member in the process, and sent
+ * with `baseSend` (an override of `send()` does not see it).
  */
-import {
-  ENCODED_FRAME,
-  type Header,
-  type LayerMessage,
-  type WebsocketDisconnectEvent,
-  type WebsocketReceiveEvent,
-  type WebsocketSendEvent,
-  utf8,
-} from '../asgi.js';
+import type { Header, LayerMessage, WebsocketDisconnectEvent, WebsocketReceiveEvent, WebsocketSendEvent } from '../asgi.js';
 import { AcceptConnection, DenyConnection, StopConsumer } from '../errors.js';
-import { AsyncConsumer, requireGroupLayer, reserveFrameworkMethods } from './base.js';
+import { AsyncConsumer, requireGroupLayer } from './base.js';
+import { type Render, type Renders, renderedFrame } from './broadcast.js';
 
-/**
- * A rendered frame: the text, its UTF-8 bytes, and the `websocket.send`
- * event carrying both, all made once and shared (frozen) by every consumer
- * that forwards the same event.
- */
-interface Frame { text: string; bytes: Uint8Array; event: WebsocketSendEvent }
-
-function frameOf(text: string): Frame {
-  const bytes = utf8(text);
-  const event: WebsocketSendEvent = Object.freeze({ type: 'websocket.send', text, [ENCODED_FRAME]: bytes } as const);
-  return { text, bytes, event };
-}
-
-/** The last frozen event a render function rendered, and its frame. */
-interface LastRendered { event: object; frame: Frame }
-
-/**
- * One slot per render function. A layer hands a broadcast's members the same
- * frozen event one after the other (in one microtask for the in-memory
- * layer), so remembering the last event is enough to render once per
- * broadcast, and costs no allocation per broadcast (a cache keyed by event
- * made a Map and a WeakMap entry for every message, a GC cost in rooms of
- * ten). Interleaved events are rendered again: correct, only less shared.
- */
-const lastRendered = new WeakMap<(event: never) => string, LastRendered>();
-
-/** The most recent render of all: a broadcast's members hit it one after the other, with no lookup. */
-let latest: { event: object | null; render: unknown; frame: Frame | null } = { event: null, render: null, frame: null };
-
-/** Renders `event` with `render`, reusing the frame when the event is frozen (delivered by a layer). */
-export function renderOnce<E extends object>(event: E, render: (event: E) => string): Frame {
-  if (event === latest.event && render === latest.render) return latest.frame!;
-  if (!Object.isFrozen(event)) return frameOf(render(event));
-  const key = render as (event: never) => string;
-  const last = lastRendered.get(key);
-  if (last !== undefined && last.event === event) return last.frame;
-  const frame = frameOf(render(event));
-  if (last !== undefined) {
-    last.event = event;
-    last.frame = frame;
-  } else {
-    lastRendered.set(key, { event, frame });
-  }
-  latest = { event, render, frame };
-  return frame;
-}
-
-/** Renders a whole layer event as JSON (its `type` included). */
+/** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
 const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
 
 /**
@@ -88,10 +34,30 @@ const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
  *   async chat_message(event: { text: string }) { await this.send(event.text); }
  * }
  * ```
+ *
+ * @example A declared render: no handler method, rendered once per broadcast
+ * ```ts
+ * import { WebsocketConsumer } from 'switchyard';
+ *
+ * interface ChatEvent { type: 'chat_message'; message: string; username: string }
+ * class Chat extends WebsocketConsumer {
+ *   static override groups = ['lobby'];
+ *   static override renders = {
+ *     chat_message: (e: ChatEvent) => JSON.stringify({ message: e.message, username: e.username }),
+ *   };
+ * }
+ * ```
  */
 export class WebsocketConsumer extends AsyncConsumer {
   /** Groups every instance joins on connect and leaves on disconnect. */
   static groups: string[] = [];
+  /**
+   * How group events render, by handler name (`chat_message` for type
+   * `chat.message`): each is sent as a text (`string`) or binary frame,
+   * computed once per broadcast for every member in the process. A method
+   * of the same name takes precedence.
+   */
+  static renders: Renders = {};
 
   /** True once `accept()` has been sent. */
   accepted = false;
@@ -150,13 +116,14 @@ export class WebsocketConsumer extends AsyncConsumer {
   }
 
   /**
-   * Sends a rendering of a layer event; the frame is computed once per event
-   * for every consumer of the process that forwards it with the same `render`
-   * function (keep `render` a module-level function, not a fresh closure).
+   * Sends a rendering of a layer event, computed once per event and `render`
+   * for the whole process.
+   *
+   * @deprecated Declare the render instead (`static renders = { chat_message: render }`),
+   * or write the handler plainly (`await this.send(render(event))`).
    */
-  forward<E extends LayerMessage>(event: E, render: (event: E) => string = wholeEventAsJson): Promise<void> {
-    // Not async, and one frozen send event shared by every member: nothing is allocated per recipient.
-    return this.baseSend(renderOnce(event, render).event);
+  forward<E extends LayerMessage>(event: E, render: Render<E> = wholeEventAsJson): Promise<void> {
+    return this.baseSend(renderedFrame(event, render));
   }
 
   /** Closes the connection (before `accept()`, refuses the handshake). */
@@ -182,5 +149,3 @@ export class WebsocketConsumer extends AsyncConsumer {
   /** Called once the connection is gone, with its close code (1005 when the client gave none). */
   async disconnect(_code: number): Promise<void> {}
 }
-
-reserveFrameworkMethods(WebsocketConsumer.prototype);

@@ -51,37 +51,35 @@ export interface ChannelLayer {
    * Optional: push delivery of a channel's messages to the one consumer that
    * owns it (see {@link ChannelTap}). A layer without it is read with `receive()`.
    */
-  tap?(channel: string): ChannelTap;
+  tap?(channel: string, listener: TapListener): ChannelTap;
   /** Optional: leases a name across every process sharing the layer (see `runOnce`). */
   lease?(name: string, ttlMs: number): Promise<Lease | null>;
 }
 
-/** The method a {@link TapReceiver} is called through (a symbol: no message type can name it). */
-export const TAP_DELIVER: unique symbol = Symbol('switchyard.tapDeliver');
-
-/** What a tap delivers to: an object rather than a closure, so that arming allocates nothing. */
-export interface TapReceiver { [TAP_DELIVER](message: LayerMessage): void }
+/** What a tap calls with each message it delivers (registered once, when the tap is opened). */
+export type TapListener = (message: LayerMessage) => void;
 
 /**
  * Push delivery of one channel's messages, for the consumer that owns it
- * (see `AsyncConsumer`): an optional capability of a layer. The in-memory
- * layer implements it; a layer that does not is read with `receive()`.
+ * (see `AsyncConsumer`): an optional capability of a layer (`tap?`). The
+ * in-memory and Redis layers implement it; a layer that does not is read
+ * with `receive()`.
  */
 export interface ChannelTap {
   /** The next queued message (expired ones dropped), or `undefined`. Synchronous. */
   take(): LayerMessage | undefined;
   /**
-   * Hands the next message sent to the channel to `receiver`, once, in a
-   * microtask after that send returns. Arm only after `take()` returned
-   * `undefined`.
+   * Calls the tap's listener with the next message sent to the channel,
+   * once, in a microtask after that send returns. Arm only after `take()`
+   * returned `undefined`.
    */
-  arm(receiver: TapReceiver): void;
+  arm(): void;
   /** Ends the tap (idempotent); queued messages stay on the channel. */
   close(): void;
 }
 
 /** A layer that offers {@link ChannelTap}s. */
-export interface TappableLayer { tap(channel: string): ChannelTap }
+export interface TappableLayer { tap(channel: string, listener: TapListener): ChannelTap }
 
 /** True when `layer` offers {@link ChannelTap}s. */
 export function isTappable(layer: object): layer is TappableLayer {

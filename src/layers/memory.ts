@@ -30,7 +30,7 @@ import { TapDispatcher } from './tap.js';
 import {
   type BaseLayerOptions,
   type ChannelTap,
-  type TapReceiver,
+  type TapListener,
   type TappableLayer,
   type ChannelLayer,
   type LayerExtension,
@@ -61,8 +61,10 @@ class ChannelState implements ChannelTap {
   expiresAt: number[] = [];
   /** Pending `receive()` calls (null until one waits: a tapped channel never has any). */
   waiters: Waiter[] | null = null;
-  /** The armed receiver of the channel's tap: called once with the next message. */
-  listener: TapReceiver | null = null;
+  /** The listener of the channel's tap, while one is open. */
+  listener: TapListener | null = null;
+  /** The tap is armed: the next message goes to the listener. */
+  armed = false;
   /** True while a tap is open: the state is kept even when empty. */
   tapped = false;
   readonly layer: InMemoryChannelLayer;
@@ -77,13 +79,14 @@ class ChannelState implements ChannelTap {
     return this.messages.length === 0 ? undefined : this.layer[TAKE](this);
   }
 
-  arm(receiver: TapReceiver): void {
-    this.listener = receiver;
+  arm(): void {
+    if (this.tapped) this.armed = true;
   }
 
   close(): void {
     if (!this.tapped) return;
     this.tapped = false;
+    this.armed = false;
     this.listener = null;
     this.layer[UNTAP](this);
   }
@@ -198,11 +201,12 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   }
 
   /** Opens the push delivery of a channel (one tap per channel at a time). */
-  tap(channel: string): ChannelTap {
+  tap(channel: string, listener: TapListener): ChannelTap {
     requireValidChannelName(channel);
     const state = this.#channels.get(channel) ?? this.#stateFor(channel);
     if (state.tapped) throw new Error(`Channel ${channel} is already tapped`);
     state.tapped = true;
+    state.listener = listener;
     return state;
   }
 
@@ -285,10 +289,10 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   /** Hands a message to a waiting receiver or queues it; over capacity it throws or (for groups) skips. */
   #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
     const state = this.#channels.get(channel);
-    if (state !== undefined && state.listener !== null) {
+    if (state !== undefined && state.armed) {
       // One microtask per send/groupSend, not per member.
-      this.#taps.deliver(state.listener, message);
-      state.listener = null;
+      state.armed = false;
+      this.#taps.deliver(state.listener!, message);
       return;
     }
     if (state !== undefined && state.waiters !== null && state.waiters.length > 0) {

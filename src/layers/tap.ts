@@ -1,22 +1,22 @@
 /**
  * Delivery of messages to armed taps, batched: every delivery made during
  * one synchronous stretch (a `groupSend` to 500 members) is handed out in
- * one microtask, in order. Receivers run after the send returns, as a
+ * one microtask, in order. Listeners run after the send returns, as a
  * resolved `receive()` would, so a handler that sends in turn cannot
  * overtake the message that caused it. Shared by the layers that offer taps.
  */
 import type { LayerMessage } from '../asgi.js';
-import { TAP_DELIVER, type TapReceiver } from './base.js';
+import type { TapListener } from './base.js';
 
 /** Queues tap deliveries and runs them in the next microtask. */
 export class TapDispatcher {
-  /** Receiver, message, receiver, message...: no object per delivery. */
+  /** Listener, message, listener, message...: no object per delivery. */
   #batch: unknown[] = [];
 
-  /** Delivers `message` to `receiver` in the next microtask (with every other delivery of this stretch). */
-  deliver(receiver: TapReceiver, message: LayerMessage): void {
+  /** Calls `listener` with `message` in the next microtask (with every other delivery of this stretch). */
+  deliver(listener: TapListener, message: LayerMessage): void {
     if (this.#batch.length === 0) queueMicrotask(this.#flush);
-    this.#batch.push(receiver, message);
+    this.#batch.push(listener, message);
   }
 
   readonly #flush = (): void => {
@@ -24,9 +24,9 @@ export class TapDispatcher {
     this.#batch = [];
     for (let i = 0; i < batch.length; i += 2) {
       try {
-        (batch[i] as TapReceiver)[TAP_DELIVER](batch[i + 1] as LayerMessage);
+        (batch[i] as TapListener)(batch[i + 1] as LayerMessage);
       } catch (error) {
-        // A receiver's failure is its consumer's: report it without stopping the others.
+        // A listener's failure is its consumer's: report it without stopping the others.
         queueMicrotask(() => { throw error; });
       }
     }

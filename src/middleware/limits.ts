@@ -27,9 +27,10 @@
  * proxy, enable the server's `proxyHeaders` so `scope.client` is the real
  * client). Groups per connection: 100 with `withGroupLimit`.
  */
-import { SENT, type Application, type LayerMessage, type ReceiveEvent, type SendEvent } from '../asgi.js';
+import type { Application, LayerMessage, ReceiveEvent, SendEvent } from '../asgi.js';
 import { TooManyGroups } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
+import { DelegatingLayer } from '../layers/delegating.js';
 import { logger } from '../log.js';
 import { deny, middleware } from './base.js';
 
@@ -136,16 +137,10 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
     let lastNotice = -Infinity;
     let dropped = 0;
 
-    // Not async: the server's answer passes through as it is (SENT for a frame handed to the
-    // socket), so a broadcast through this middleware costs no promise per member either.
-    const limitedSend = (event: SendEvent): Promise<void> => {
-      if (closedByUs) return SENT; // the app may still try to talk while it cleans up
+    const limitedSend = async (event: SendEvent): Promise<void> => {
+      if (closedByUs) return; // the app may still try to talk while it cleans up
       if (event.type === 'websocket.accept') accepted = true;
-      try {
-        return send(event);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+      await send(event);
     };
     // A promise chain rather than an async loop: an idle connection holds no suspended frame here.
     const limitedReceive = (): Promise<ReceiveEvent | LayerMessage> => receive().then(admit);
@@ -197,33 +192,39 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
  * ```
  */
 export function withGroupLimit(layer: ChannelLayer, maxGroups = 100): ChannelLayer {
-  const memberships = new Map<string, Set<string>>();
-  return {
-    get extensions() { return layer.extensions; },
-    get expiry() { return layer.expiry; },
-    send: (channel, message) => layer.send(channel, message),
-    receive: (channel, signal) => layer.receive(channel, signal),
-    newChannel: (prefix) => layer.newChannel(prefix),
-    groupSend: (group, message) => layer.groupSend(group, message),
-    flush: async () => {
-      memberships.clear();
-      await layer.flush();
-    },
-    close: () => layer.close(),
-    async groupAdd(group, channel) {
-      const groups = memberships.get(channel) ?? new Set<string>();
-      if (!groups.has(group) && groups.size >= maxGroups) throw new TooManyGroups(channel, maxGroups);
-      groups.add(group);
-      memberships.set(channel, groups);
-      await layer.groupAdd(group, channel);
-    },
-    async groupDiscard(group, channel) {
-      const groups = memberships.get(channel);
-      if (groups !== undefined) {
-        groups.delete(group);
-        if (groups.size === 0) memberships.delete(channel);
-      }
-      await layer.groupDiscard(group, channel);
-    },
-  };
+  return new GroupLimitLayer(layer, maxGroups);
+}
+
+/** The layer {@link withGroupLimit} makes: every member is the inner layer's (taps, leases), bar the group count. */
+class GroupLimitLayer extends DelegatingLayer {
+  readonly #maxGroups: number;
+  /** channel → the groups it is in. */
+  readonly #memberships = new Map<string, Set<string>>();
+
+  constructor(inner: ChannelLayer, maxGroups: number) {
+    super(inner);
+    this.#maxGroups = maxGroups;
+  }
+
+  override async groupAdd(group: string, channel: string): Promise<void> {
+    const groups = this.#memberships.get(channel) ?? new Set<string>();
+    if (!groups.has(group) && groups.size >= this.#maxGroups) throw new TooManyGroups(channel, this.#maxGroups);
+    groups.add(group);
+    this.#memberships.set(channel, groups);
+    await this.inner.groupAdd(group, channel);
+  }
+
+  override async groupDiscard(group: string, channel: string): Promise<void> {
+    const groups = this.#memberships.get(channel);
+    if (groups !== undefined) {
+      groups.delete(group);
+      if (groups.size === 0) this.#memberships.delete(channel);
+    }
+    await this.inner.groupDiscard(group, channel);
+  }
+
+  override async flush(): Promise<void> {
+    this.#memberships.clear();
+    await this.inner.flush();
+  }
 }

@@ -354,9 +354,10 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
       }
       await send(event);
     };
-    // Not async: every other event (a broadcast's frames) passes through as it is, SENT included.
-    const sessionSend = (event: SendEvent): Promise<void> =>
-      event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery) ? commitThenSend(event) : send(event);
+    const sessionSend = async (event: SendEvent): Promise<void> => {
+      if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) await commitThenSend(event);
+      else await send(event);
+    };
     return app(scope, receive, sessionSend);
   });
 }

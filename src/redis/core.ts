@@ -34,6 +34,7 @@ import type { LayerMessage } from '../asgi.js';
 import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.js';
 import {
   type ChannelTap,
+  type TapListener,
   type BaseLayerOptions, type ChannelLayer, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
   nonLocalName, requireValidChannelName, requireValidGroupName,
 } from '../layers/base.js';
@@ -202,13 +203,13 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
    * Push delivery of a channel of this process (see `ChannelTap`): what a
    * consumer uses instead of one `receive()` per message.
    */
-  tap(channel: string): ChannelTap {
+  tap(channel: string, listener: TapListener): ChannelTap {
     requireValidChannelName(channel);
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
     if (!channel.includes('!') || !nonLocalName(channel).endsWith(`.${this.clientPrefix}!`)) {
       throw new InvalidNameError(`Only channels minted by this layer can be tapped, not ${channel}`);
     }
-    const tap = this.#inbox.tap(channel);
+    const tap = this.#inbox.tap(channel, listener);
     this.#openTaps++;
     this.#ensureLoops(channelKey(this.prefix, channel));
     let open = true;

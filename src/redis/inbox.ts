@@ -12,7 +12,7 @@
  * no message is lost, since a buffered message would have been returned.
  */
 import type { LayerMessage } from '../asgi.js';
-import type { ChannelTap, TapReceiver } from '../layers/base.js';
+import type { ChannelTap, TapListener } from '../layers/base.js';
 import { TapDispatcher } from '../layers/tap.js';
 
 interface Waiter {
@@ -24,10 +24,11 @@ interface Box {
   messages: LayerMessage[];
   expiresAt: number[];
   waiters: Waiter[];
-  listener: TapReceiver | null;
+  listener: TapListener | null;
+  armed: boolean;
   tapped: boolean;
 }
-const newBox = (): Box => ({ messages: [], expiresAt: [], waiters: [], listener: null, tapped: false });
+const newBox = (): Box => ({ messages: [], expiresAt: [], waiters: [], listener: null, armed: false, tapped: false });
 
 /** Counters of an {@link Inbox}, for tests and metrics. */
 export interface InboxStats {
@@ -65,11 +66,12 @@ export class Inbox {
   readonly #taps = new TapDispatcher();
 
   /** Push delivery of one channel (see the in-memory layer's ChannelTap). */
-  tap(channel: string): ChannelTap {
+  tap(channel: string, listener: TapListener): ChannelTap {
     let box = this.#boxes.get(channel);
     if (box === undefined) this.#boxes.set(channel, (box = newBox()));
     const target = box;
     target.tapped = true;
+    target.listener = listener;
     return {
       take: () => {
         if (target.messages.length === 0) return undefined;
@@ -77,10 +79,11 @@ export class Inbox {
         target.expiresAt.shift();
         return target.messages.shift();
       },
-      arm: (receiver) => { target.listener = receiver; },
+      arm: () => { if (target.tapped) target.armed = true; },
       close: () => {
         if (!target.tapped) return;
         target.tapped = false;
+        target.armed = false;
         target.listener = null;
         this.#forgetIfIdle(channel, target);
       },
@@ -111,9 +114,9 @@ export class Inbox {
   /** Hands a message to a waiter of the channel, or buffers it (dropping the oldest when full). */
   deliver(channel: string, message: LayerMessage, expiresAt: number): void {
     let box = this.#boxes.get(channel);
-    if (box !== undefined && box.listener !== null) {
-      this.#taps.deliver(box.listener, message);
-      box.listener = null;
+    if (box !== undefined && box.armed) {
+      box.armed = false;
+      this.#taps.deliver(box.listener!, message);
       return;
     }
     if (box !== undefined && box.waiters.length > 0) {

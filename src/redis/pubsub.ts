@@ -29,7 +29,7 @@ import { type RedisHost, normalizeHosts } from './config.js';
 import { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
-import type { ChannelTap } from '../layers/base.js';
+import type { ChannelTap, TapListener } from '../layers/base.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { getSerializer } from './serializers.js';
 import { shardIndex } from './sharding.js';
@@ -136,7 +136,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   }
 
   /** Push delivery for a channel of this process (minted by newChannel, so subscribed). */
-  tap(channel: string): ChannelTap {
+  tap(channel: string, listener: TapListener): ChannelTap {
     requireValidChannelName(channel);
     const pending = this.#channels.get(channel);
     if (pending === undefined) throw new InvalidChannelLayerError(`Channel ${channel} is not subscribed here`);
@@ -144,7 +144,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       clearTimeout(pending);
       this.#channels.set(channel, null);
     }
-    const tap = this.#inbox.tap(channel);
+    const tap = this.#inbox.tap(channel, listener);
     return { take: tap.take, arm: tap.arm, close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
   }
 

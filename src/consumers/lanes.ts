@@ -1,0 +1,183 @@
+/**
+ * The two lanes of a consumer instance, and how the instance ends.
+ *
+ * How it works. An instance serves two streams: the connection's events
+ * from `receive()` (the connection lane) and, with a channel layer, the
+ * messages sent to its own channel (the layer lane). Each lane runs one
+ * handler at a time, in arrival order; the two run concurrently, so a slow
+ * group handler never delays `websocket.disconnect` (Django serializes both,
+ * django/channels#1924). The layer lane opens once the first connection
+ * event (the connect) has been handled, so a group message never reaches a
+ * socket before it is accepted.
+ *
+ * The first lane to end (`StopConsumer`, an error, the connection going away)
+ * ends the other: a lane waiting for a message is not waited for, a handler
+ * in flight is. {@link Lanes.run} then settles: fulfilled for a normal end or
+ * `StopConsumer`, rejected with the first other error.
+ *
+ * The layer lane reads through the layer's tap when it offers one: the tap
+ * calls the lane with each message while it is idle (one microtask for all
+ * members of a broadcast), so a delivery costs a function call, not a
+ * `receive()` promise and an abort listener. A layer without taps is read
+ * with `receive()` in a loop.
+ */
+import type { LayerMessage, Receive } from '../asgi.js';
+import { StopConsumer } from '../errors.js';
+import type { ChannelLayer, ChannelTap } from '../layers/base.js';
+
+/** Calls the handler of an event; returns what it returns (a promise for async handlers). */
+export type Invoke = (event: { type: string }) => unknown;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Both lanes of one consumer instance. */
+export class Lanes {
+  readonly #invoke: Invoke;
+  #ended = false;
+  /** Set by `stopAfterHandler()`: end once the running handler returns. */
+  #stopping = false;
+  #failure: unknown = undefined;
+  /** The handler running on each lane, if any: the end waits for them. */
+  #connectionBusy: Promise<unknown> | null = null;
+  #layerBusy: Promise<unknown> | null = null;
+  #layerOpen = false;
+  #tap: ChannelTap | null = null;
+  /** The receive() layer lane (layers without taps): its opening and its cancellation. */
+  #openReceiveLane: (() => void) | null = null;
+  #abort: AbortController | null = null;
+  #settle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+
+  constructor(invoke: Invoke) {
+    this.#invoke = invoke;
+  }
+
+  /** Serves both lanes until the instance ends. */
+  run(receive: Receive, layer: ChannelLayer | null, channel: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject };
+      this.#connectionLane(receive).then(() => this.#end(), this.#end);
+      if (layer === null) return;
+      if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage);
+      else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
+    });
+  }
+
+  /** Ends the instance once the current handler returns. */
+  stopAfterHandler(): void {
+    this.#stopping = true;
+  }
+
+  /** Opens the layer lane (after the first connection event, or earlier for SSE and long-polling). */
+  openLayerLane(): void {
+    if (this.#layerOpen) return;
+    this.#layerOpen = true;
+    if (this.#tap !== null) this.#serveTap(this.#tap.take());
+    else this.#openReceiveLane?.();
+  }
+
+  async #connectionLane(receive: Receive): Promise<void> {
+    while (!this.#ended && !this.#stopping) {
+      const event = await receive();
+      if (this.#ended) return;
+      try {
+        await (this.#connectionBusy = this.#call(event));
+      } finally {
+        this.#connectionBusy = null;
+      }
+      this.openLayerLane();
+    }
+  }
+
+  /** The handler's result as a promise (a synchronous throw becomes a rejection). */
+  #call(event: { type: string }): Promise<unknown> {
+    try {
+      return Promise.resolve(this.#invoke(event));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  readonly #end = (error?: unknown): void => {
+    if (error !== undefined && this.#failure === undefined) this.#failure = error;
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#tap !== null && this.#layerBusy === null) this.#tap.close();
+    this.#abort?.abort(new StopConsumer());
+    this.#finish().then(this.#settle!.resolve, this.#settle!.reject);
+  };
+
+  async #finish(): Promise<void> {
+    await Promise.allSettled([this.#connectionBusy, this.#layerBusy]);
+    const failure = this.#failure;
+    if (failure !== undefined && !(failure instanceof StopConsumer)) throw failure;
+  }
+
+  /** The layer lane for a layer without taps: one `receive()` per message, aborted when the instance ends. */
+  async #receiveLane(layer: ChannelLayer, channel: string): Promise<void> {
+    const abort = (this.#abort = new AbortController());
+    const signal = abort.signal;
+    await new Promise<void>((resolve) => {
+      this.#openReceiveLane = resolve;
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    while (!signal.aborted && !this.#stopping) {
+      let message: LayerMessage;
+      try {
+        message = await layer.receive(channel, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        throw error;
+      }
+      try {
+        await (this.#layerBusy = this.#call(message));
+      } finally {
+        this.#layerBusy = null;
+      }
+    }
+  }
+
+  /** The tap's listener: called with a message while the lane is idle and armed. */
+  readonly #onTapMessage = (message: LayerMessage): void => this.#serveTap(message);
+
+  /**
+   * Runs handlers until one returns a pending promise or nothing is queued,
+   * then arms the tap. A pending handler makes later messages queue on the
+   * channel; they are taken in order once it settles.
+   */
+  #serveTap(message: LayerMessage | undefined): void {
+    const tap = this.#tap!;
+    while (message !== undefined) {
+      if (this.#ended || this.#stopping) return this.#closeTap();
+      let result: unknown;
+      try {
+        result = this.#invoke(message);
+      } catch (error) {
+        return this.#closeTap(error);
+      }
+      if (isThenable(result)) {
+        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone, this.#layerHandlerFailed);
+        return;
+      }
+      message = tap.take();
+    }
+    if (this.#ended || this.#stopping) return this.#closeTap();
+    tap.arm();
+  }
+
+  readonly #layerHandlerDone = (): void => {
+    this.#layerBusy = null;
+    this.#serveTap(this.#tap!.take());
+  };
+
+  readonly #layerHandlerFailed = (error: unknown): void => {
+    this.#layerBusy = null;
+    this.#closeTap(error);
+  };
+
+  #closeTap(error?: unknown): void {
+    this.#tap!.close();
+    this.#end(error);
+  }
+}

@@ -1,32 +1,47 @@
 /**
- * The exception vocabulary of Switchyard, in one place.
+ * The exception vocabulary of Switchyard, in one place: every error class of
+ * every subpath is defined here, each with a stable `code` (never reused)
+ * and, where it ends a connection or a request, the WebSocket close code,
+ * HTTP status or exit code it maps to. Django Channels' names are kept
+ * (`StopConsumer`, `ChannelFull`, `DenyConnection`...), and Django's
+ * (`SuspiciousOperation`, `BadSignature`...). The core errors are exported
+ * from `switchyard`; the others from the subpath whose code throws them
+ * (their old modules re-export them, so every import path keeps working).
+ * `test/package/errors.test.ts` checks that every exported error class is
+ * defined here, has its own `SY_*` code and a row in this table.
  *
- * Each error has a stable `code` (never reused) and, where it ends a
- * connection, the WebSocket close code or HTTP status it maps to. Django
- * Channels' names are kept (`StopConsumer`, `ChannelFull`, `DenyConnection`...).
- *
- * | class | code | close / status |
- * |---|---|---|
- * | StopConsumer | SY_STOP_CONSUMER | (ends the consumer cleanly) |
- * | AcceptConnection | SY_ACCEPT_CONNECTION | accepts the handshake |
- * | DenyConnection | SY_DENY_CONNECTION | HTTP 403 |
- * | ChannelFull | SY_CHANNEL_FULL | |
- * | MessageTooLarge | SY_MESSAGE_TOO_LARGE | 1009 |
- * | InvalidChannelLayerError | SY_INVALID_CHANNEL_LAYER | |
- * | InvalidNameError | SY_INVALID_NAME | |
- * | InvalidMessageError | SY_INVALID_MESSAGE | |
- * | NoHandlerError | SY_NO_HANDLER | 1011 |
- * | RouteNotFound | SY_ROUTE_NOT_FOUND | HTTP 404 / handshake refused (403) |
- * | ImproperlyConfigured | SY_IMPROPERLY_CONFIGURED | |
- * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | |
- * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 |
- * | TimeoutError (testing) | SY_TIMEOUT | |
- * | CancelledError (testing) | SY_CANCELLED | |
- * | LifespanError (server) | SY_LIFESPAN_FAILED | CLI exit code 3 |
- * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 |
- * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) |
- * | TooManyGroups | SY_TOO_MANY_GROUPS | |
- * | LeadershipLost | SY_LEADERSHIP_LOST | (the abort reason of a `runOnce` task) |
+ * | class | code | close / status | exported from |
+ * |---|---|---|---|
+ * | StopConsumer | SY_STOP_CONSUMER | (ends the consumer cleanly) | `switchyard` |
+ * | AcceptConnection | SY_ACCEPT_CONNECTION | accepts the handshake | `switchyard` |
+ * | DenyConnection | SY_DENY_CONNECTION | HTTP 403 | `switchyard` |
+ * | ChannelFull | SY_CHANNEL_FULL | | `switchyard` |
+ * | ChannelAlreadyTapped | SY_CHANNEL_ALREADY_TAPPED | | `switchyard` |
+ * | MessageTooLarge | SY_MESSAGE_TOO_LARGE | 1009 | `switchyard` |
+ * | InvalidChannelLayerError | SY_INVALID_CHANNEL_LAYER | | `switchyard` |
+ * | InvalidNameError | SY_INVALID_NAME | | `switchyard` |
+ * | InvalidMessageError | SY_INVALID_MESSAGE | | `switchyard` |
+ * | NoHandlerError | SY_NO_HANDLER | 1011 | `switchyard` |
+ * | RouteNotFound | SY_ROUTE_NOT_FOUND | HTTP 404 / handshake refused (403) | `switchyard` |
+ * | ImproperlyConfigured | SY_IMPROPERLY_CONFIGURED | | `switchyard` |
+ * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | | `switchyard` |
+ * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 | `switchyard` |
+ * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 | `switchyard` |
+ * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) | `switchyard` |
+ * | TooManyGroups | SY_TOO_MANY_GROUPS | | `switchyard` |
+ * | LeadershipLost | SY_LEADERSHIP_LOST | (the abort reason of a `runOnce` task) | `switchyard` |
+ * | TimeoutError | SY_TIMEOUT | | `switchyard/testing` |
+ * | CancelledError | SY_CANCELLED | | `switchyard/testing` |
+ * | LifespanError | SY_LIFESPAN_FAILED | CLI exit code 3 | `switchyard/server` |
+ * | InvalidToken | SY_INVALID_TOKEN | (the message is dropped) | `switchyard/redis` |
+ * | SerializerDoesNotExist | SY_SERIALIZER_DOES_NOT_EXIST | (an ImproperlyConfigured) | `switchyard/redis` |
+ * | PresenceClosed | SY_PRESENCE_CLOSED | | `switchyard/presence` |
+ * | PresenceNotFound | SY_PRESENCE_NOT_FOUND | | `switchyard/presence` |
+ * | BadSignature | SY_DJANGO_BAD_SIGNATURE | (anonymous user in the middleware) | `switchyard/django` |
+ * | SignatureExpired | SY_DJANGO_SIGNATURE_EXPIRED | (a BadSignature; anonymous user in the middleware) | `switchyard/django` |
+ * | DjangoDatabaseError | SY_DJANGO_DATABASE | HTTP 503 (handshake refused, one line logged) | `switchyard/django` |
+ * | DjangoReadOnlyError | SY_DJANGO_READ_ONLY | | `switchyard/django` |
+ * | PickledDataRefused | SY_DJANGO_PICKLED | (anonymous user in the middleware, logged once per connection) | `switchyard/django` |
  */
 
 /** Base class: every Switchyard error has a stable string code. */
@@ -60,6 +75,18 @@ export class ChannelFull extends SwitchyardError {
   readonly channel: string;
   constructor(channel: string) {
     super('SY_CHANNEL_FULL', `Channel ${channel} is full`);
+    this.channel = channel;
+  }
+}
+
+/**
+ * A second tap was opened on a channel that already has one: a channel has
+ * one owner (the consumer it was minted for), so two readers is a bug.
+ */
+export class ChannelAlreadyTapped extends SwitchyardError {
+  readonly channel: string;
+  constructor(channel: string) {
+    super('SY_CHANNEL_ALREADY_TAPPED', `Channel ${channel} is already tapped`);
     this.channel = channel;
   }
 }
@@ -101,9 +128,13 @@ export class RouteNotFound extends SwitchyardError {
   constructor(message: string) { super('SY_ROUTE_NOT_FOUND', message); }
 }
 
-/** Configuration that cannot work (an `include()`-style route, an unknown layer backend...). */
+/**
+ * Configuration that cannot work (an `include()`-style route, an unknown layer
+ * backend...). `code` is for subclasses ({@link SerializerDoesNotExist}), which
+ * keep `instanceof ImproperlyConfigured` with a code of their own.
+ */
 export class ImproperlyConfigured extends SwitchyardError {
-  constructor(message: string) { super('SY_IMPROPERLY_CONFIGURED', message); }
+  constructor(message: string, code = 'SY_IMPROPERLY_CONFIGURED') { super(code, message); }
 }
 
 /** A channel layer's backing service (Redis) cannot be reached; the caller may retry later. */
@@ -152,5 +183,195 @@ export class LeadershipLost extends SwitchyardError {
   constructor(lease: string, why: string) {
     super('SY_LEADERSHIP_LOST', `Leadership of ${JSON.stringify(lease)} lost: ${why}`);
     this.lease = lease;
+  }
+}
+
+// Errors of the subpaths, exported from `switchyard/testing`, `/server`,
+// `/redis`, `/presence` and `/django` (see the table above).
+
+/** A wait for the application ran out of time (`switchyard/testing`). */
+export class TimeoutError extends SwitchyardError {
+  constructor(message: string) { super('SY_TIMEOUT', message); }
+}
+
+/** The application was cancelled by the communicator: its `receive()` rejects with this (`switchyard/testing`). */
+export class CancelledError extends SwitchyardError {
+  constructor() { super('SY_CANCELLED', 'The application was cancelled'); }
+}
+
+/**
+ * The app's lifespan startup failed (`SY_LIFESPAN_FAILED`): `serve()` rejects with it.
+ *
+ * @example
+ * ```ts
+ * import type { Application } from 'switchyard';
+ * import { LifespanError, serve } from 'switchyard/server';
+ *
+ * declare const app: Application;
+ * try { await serve(app); } catch (err) { if (err instanceof LifespanError) process.exit(3); throw err; }
+ * ```
+ */
+export class LifespanError extends SwitchyardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SY_LIFESPAN_FAILED', message, options);
+  }
+}
+
+/**
+ * A Fernet token that no key can verify, or that is too old or too far in the future.
+ *
+ * @example
+ * ```ts
+ * import { Fernet, InvalidToken } from 'switchyard/redis';
+ *
+ * declare const crypter: Fernet;
+ * declare const token: Uint8Array;
+ * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) console.warn('expired or forged: dropped'); }
+ * ```
+ */
+export class InvalidToken extends SwitchyardError {
+  constructor(message = 'Invalid Fernet token') { super('SY_INVALID_TOKEN', message); }
+}
+
+/**
+ * No serializer is registered under the requested format (channels_redis's `SerializerDoesNotExist`).
+ *
+ * @example
+ * ```ts
+ * import { getSerializer, SerializerDoesNotExist } from 'switchyard/redis';
+ *
+ * try { getSerializer('yaml'); } catch (error) { if (error instanceof SerializerDoesNotExist) console.log(error.format); }
+ * ```
+ */
+export class SerializerDoesNotExist extends ImproperlyConfigured {
+  readonly format: string;
+  /** `known`: the formats that are registered, named in the message. */
+  constructor(format: string, known: Iterable<string> = []) {
+    super(`No serializer is registered for format ${JSON.stringify(format)} (known: ${[...known].join(', ')})`, 'SY_SERIALIZER_DOES_NOT_EXIST');
+    this.format = format;
+  }
+}
+
+/** A closed `Presence` replica was asked to start or track again. */
+export class PresenceClosed extends SwitchyardError {
+  constructor() { super('SY_PRESENCE_CLOSED', 'This Presence replica is closed'); }
+}
+
+/**
+ * `Presence.update()` named an entry this replica does not hold (never
+ * tracked here, or untracked since).
+ *
+ * @example
+ * ```ts
+ * import { Presence, PresenceNotFound } from 'switchyard/presence';
+ *
+ * declare const presence: Presence;
+ * declare const ref: string;
+ * try { await presence.update('room:1', 'ada', ref, { typing: true }); } catch (error) { if (!(error instanceof PresenceNotFound)) throw error; }
+ * ```
+ */
+export class PresenceNotFound extends SwitchyardError {
+  readonly topic: string;
+  readonly key: string;
+  readonly ref: string;
+  constructor(topic: string, key: string, ref: string) {
+    super('SY_PRESENCE_NOT_FOUND', `No presence ${ref} for ${key} on ${topic}`);
+    this.topic = topic;
+    this.key = key;
+    this.ref = ref;
+  }
+}
+
+/**
+ * A signed value whose signature matches none of the keys (Django's `BadSignature`).
+ *
+ * @example
+ * ```ts
+ * import { BadSignature, loads } from 'switchyard/django';
+ *
+ * declare const cookie: string;
+ * const key = process.env.DJANGO_SECRET_KEY!;
+ * try { loads(cookie, { key }); } catch (error) { if (error instanceof BadSignature) console.warn('tampered cookie: anonymous'); }
+ * ```
+ */
+export class BadSignature extends SwitchyardError {
+  constructor(message = 'Signature does not match', code = 'SY_DJANGO_BAD_SIGNATURE') {
+    super(code, message);
+  }
+}
+
+/**
+ * A validly signed value older than the `maxAge` asked for (Django's `SignatureExpired`).
+ *
+ * @example
+ * ```ts
+ * import { loads } from 'switchyard/django';
+ *
+ * declare const cookie: string;
+ * loads(cookie, { key: process.env.DJANGO_SECRET_KEY! }, { maxAge: 1209600 }); // throws SignatureExpired after two weeks
+ * ```
+ */
+export class SignatureExpired extends BadSignature {
+  constructor(message: string) {
+    super(message, 'SY_DJANGO_SIGNATURE_EXPIRED');
+  }
+}
+
+/**
+ * A query to Django's database failed (unreachable, wrong credentials, missing table).
+ *
+ * @example
+ * ```ts
+ * // logged by the middleware as: Django database unavailable: connect ECONNREFUSED 127.0.0.1:5432 (handshake refused)
+ * ```
+ */
+export class DjangoDatabaseError extends SwitchyardError {
+  readonly status = 503;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SY_DJANGO_DATABASE', message, options);
+  }
+}
+
+/**
+ * A write to a Django session was attempted: Switchyard reads Django's
+ * sessions and users and never writes them (log in, log out and change
+ * passwords in Django).
+ *
+ * @example
+ * ```ts
+ * import type { Scope } from 'switchyard';
+ * import { getSession } from 'switchyard/middleware';
+ *
+ * declare const scope: Scope; // after DjangoSessionMiddleware
+ * await getSession(scope).save(); // throws DjangoReadOnlyError
+ * ```
+ */
+export class DjangoReadOnlyError extends SwitchyardError {
+  constructor(what: string) {
+    super('SY_DJANGO_READ_ONLY', `${what}: Django sessions are read-only in Switchyard; change them through Django`);
+  }
+}
+
+/**
+ * Signed data that is a Python pickle (`SESSION_SERIALIZER =
+ * PickleSerializer`). Refused, never decoded: unpickling runs code chosen by
+ * whoever wrote the data (a leaked `SECRET_KEY` becomes remote code
+ * execution), and pickle is Python's own format. Switch the Django site to
+ * Django's default `JSONSerializer`.
+ *
+ * @example
+ * ```ts
+ * import { loads } from 'switchyard/django';
+ *
+ * declare const pickledCookie: string;
+ * loads(pickledCookie, { key: process.env.DJANGO_SECRET_KEY! }); // throws PickledDataRefused; the middleware makes the user anonymous and logs why
+ * ```
+ */
+export class PickledDataRefused extends SwitchyardError {
+  constructor() {
+    super(
+      'SY_DJANGO_PICKLED',
+      'Pickled session data refused: Switchyard reads only Django\'s JSONSerializer (unpickling runs arbitrary code, and pickle is Python-only); set SESSION_SERIALIZER to django.contrib.sessions.serializers.JSONSerializer',
+    );
   }
 }

@@ -34,3 +34,4 @@ export {
   type PresenceMeta,
   type PresenceOptions,
 } from './presence.js';
+export { PresenceClosed, PresenceNotFound } from '../errors.js';

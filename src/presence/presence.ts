@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
 import type { ChannelLayer } from '../layers/base.js';
+import { PresenceClosed, PresenceNotFound } from '../errors.js';
 import { RepeatedErrorLog, retryDelay } from '../backoff.js';
 import { logger } from '../log.js';
 import {
@@ -109,9 +110,9 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     this.#timeout = options.replicaTimeout ?? 5 * this.#heartbeat;
   }
 
-  /** Joins the replicas' group and asks peers for their state; `track()` calls it. Idempotent. */
+  /** Joins the replicas' group and asks peers for their state; `track()` calls it. Idempotent; after `close()` it rejects with `PresenceClosed`. */
   start(): Promise<void> {
-    if (this.#abort.signal.aborted) return Promise.reject(new Error('This Presence replica is closed'));
+    if (this.#abort.signal.aborted) return Promise.reject(new PresenceClosed());
     this.#starting ??= (async () => {
       this.#channel = await this.#layer.newChannel('presence');
       await this.#layer.groupAdd(this.#group, this.#channel);
@@ -142,9 +143,12 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     if (gone.length > 0) await this.#localOps(gone.map((r): Op => ['remove', topic, key, r, null]));
   }
 
-  /** Replaces an entry's meta (reported as a leave of the old meta and a join of the new, as Phoenix does). */
+  /**
+   * Replaces an entry's meta (reported as a leave of the old meta and a join of the new, as Phoenix does).
+   * Throws `PresenceNotFound` when this replica holds no entry `ref`.
+   */
   async update(topic: string, key: string, ref: string, meta: M): Promise<void> {
-    if (!this.#local.get(topic)?.get(key)?.has(ref)) throw new Error(`No presence ${ref} for ${key} on ${topic}`);
+    if (!this.#local.get(topic)?.get(key)?.has(ref)) throw new PresenceNotFound(topic, key, ref);
     await this.#localOps([['remove', topic, key, ref, null], ['add', topic, key, ref, { ...meta }]]);
   }
 

@@ -10,28 +10,13 @@
  * every key is tried to decrypt, so keys can be rotated. Spec §2.4.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { InvalidToken } from '../errors.js';
+
+// Defined with every other error in errors.ts; re-exported where it always was.
+export { InvalidToken };
 
 /** cryptography's `_MAX_CLOCK_SKEW`: tokens up to 60 s in the future are accepted. */
 const MAX_CLOCK_SKEW = 60;
-
-/**
- * A token that no key can verify, or that is too old or too far in the future.
- *
- * @example
- * ```ts
- * import { Fernet, InvalidToken } from 'switchyard/redis';
- *
- * declare const crypter: Fernet;
- * declare const token: Uint8Array;
- * try { crypter.decrypt(token, 70); } catch (error) { if (error instanceof InvalidToken) console.warn('expired or forged: dropped'); }
- * ```
- */
-export class InvalidToken extends Error {
-  constructor(message = 'Invalid Fernet token') {
-    super(message);
-    this.name = 'InvalidToken';
-  }
-}
 
 /**
  * The Fernet key channels_redis derives from a configured key string.

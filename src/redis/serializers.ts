@@ -13,9 +13,12 @@
  * Custom formats are registered with {@link registerSerializer}. Spec §2.3, §2.11.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { ImproperlyConfigured, InvalidMessageError } from '../errors.js';
+import { InvalidMessageError, SerializerDoesNotExist } from '../errors.js';
 import type { LayerMessage } from '../asgi.js';
 import { WIDE_INTEGERS, checkMessageValues, isWideInteger, requireMessageShape, requireValidMessage } from '../layers/validate.js';
+
+// Defined with every other error in errors.ts; re-exported where it always was.
+export { SerializerDoesNotExist };
 
 /**
  * Turns a message into bytes and back. Implement both to register a custom format.
@@ -32,24 +35,6 @@ export interface MessageSerializer {
   serialize(message: Readonly<Record<string, unknown>>): Uint8Array;
   /** Bytes back into a value (a plain object for a well-formed message). */
   deserialize(body: Uint8Array): unknown;
-}
-
-/**
- * No serializer is registered under the requested format (channels_redis's `SerializerDoesNotExist`).
- *
- * @example
- * ```ts
- * import { getSerializer, SerializerDoesNotExist } from 'switchyard/redis';
- *
- * try { getSerializer('yaml'); } catch (error) { if (error instanceof SerializerDoesNotExist) console.log(error.format); }
- * ```
- */
-export class SerializerDoesNotExist extends ImproperlyConfigured {
-  readonly format: string;
-  constructor(format: string) {
-    super(`No serializer is registered for format ${JSON.stringify(format)} (known: ${[...registry.keys()].join(', ')})`);
-    this.format = format;
-  }
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, encodeUndefinedAsNil: true, moreTypes: false });
@@ -165,7 +150,7 @@ export function registerSerializer(format: string, serializer: MessageSerializer
  */
 export function getSerializer(format: string): MessageSerializer {
   const serializer = registry.get(format);
-  if (serializer === undefined) throw new SerializerDoesNotExist(format);
+  if (serializer === undefined) throw new SerializerDoesNotExist(format, registry.keys());
   return serializer;
 }
 

@@ -14,25 +14,10 @@
  */
 import type { Logger } from 'pino';
 import type { Application, LifespanScope, ReceiveEvent, SendEvent } from '../asgi.js';
-import { NoHandlerError, ProtocolError, SwitchyardError } from '../errors.js';
+import { LifespanError, NoHandlerError, ProtocolError } from '../errors.js';
 
-/**
- * The app's lifespan startup failed (`SY_LIFESPAN_FAILED`): `serve()` rejects with it.
- *
- * @example
- * ```ts
- * import type { Application } from 'switchyard';
- * import { LifespanError, serve } from 'switchyard/server';
- *
- * declare const app: Application;
- * try { await serve(app); } catch (err) { if (err instanceof LifespanError) process.exit(3); throw err; }
- * ```
- */
-export class LifespanError extends SwitchyardError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SY_LIFESPAN_FAILED', message, options);
-  }
-}
+// Defined with every other error in errors.ts; re-exported where it always was.
+export { LifespanError };
 
 type Outcome = { ok: true } | { ok: false; message: string; cause?: unknown };
 

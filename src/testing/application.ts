@@ -12,17 +12,10 @@
  * asgiref's `send_input` does on a cancelled application.
  */
 import type { Application, ReceiveEvent, Scope, SendEvent, LayerMessage } from '../asgi.js';
-import { SwitchyardError } from '../errors.js';
+import { CancelledError, TimeoutError } from '../errors.js';
 
-/** A wait for the application ran out of time. */
-export class TimeoutError extends SwitchyardError {
-  constructor(message: string) { super('SY_TIMEOUT', message); }
-}
-
-/** The application was cancelled by the communicator (its `receive()` rejects with this). */
-export class CancelledError extends SwitchyardError {
-  constructor() { super('SY_CANCELLED', 'The application was cancelled'); }
-}
+// Defined with every other error in errors.ts; re-exported where they always were.
+export { CancelledError, TimeoutError };
 
 /** A FIFO whose `get()` waits; used for the app's input and output. */
 class AsyncQueue<T> {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InMemoryChannelLayer } from 'switchyard';
-import { Presence, type PresenceChange } from 'switchyard/presence';
+import { Presence, PresenceClosed, PresenceNotFound, type PresenceChange } from 'switchyard/presence';
 import { delay } from '../helpers/time.js';
 
 async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
@@ -128,8 +128,21 @@ test('update replaces a meta; untrack without a ref removes every local entry of
   await presence.track('t', 'alice', { status: 'second' });
   await presence.untrack('t', 'alice');
   assert.deepEqual(presence.list('t'), {});
-  await assert.rejects(presence.update('t', 'alice', ref, {}), /No presence/);
+  await assert.rejects(presence.update('t', 'alice', ref, {}), (error: unknown) => {
+    assert.ok(error instanceof PresenceNotFound);
+    assert.equal(error.code, 'SY_PRESENCE_NOT_FOUND');
+    assert.deepEqual([error.topic, error.key, error.ref], ['t', 'alice', ref]);
+    return true;
+  });
   await presence.close();
+});
+
+test('a closed replica refuses to start or track again (PresenceClosed)', async () => {
+  const presence = new Presence({ layer: new InMemoryChannelLayer(), heartbeatInterval: 50 });
+  await presence.track('t', 'alice', {});
+  await presence.close();
+  await assert.rejects(presence.start(), PresenceClosed);
+  await assert.rejects(presence.track('t', 'bob', {}), { code: 'SY_PRESENCE_CLOSED' });
 });
 
 test('Presence.forLayer gives one replica per layer and name', () => {

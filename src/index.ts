@@ -22,7 +22,30 @@
  * ```
  */
 export * from './asgi.js';
-export * from './errors.js';
+// The core errors; each subpath exports its own (TimeoutError from
+// `switchyard/testing`, LifespanError from `switchyard/server`...), all
+// defined in errors.ts.
+export {
+  AcceptConnection,
+  ChannelAlreadyTapped,
+  ChannelFull,
+  DenyConnection,
+  ImproperlyConfigured,
+  InvalidChannelLayerError,
+  InvalidMessageError,
+  InvalidNameError,
+  LayerUnavailableError,
+  LeadershipLost,
+  MessageTooLarge,
+  NoHandlerError,
+  ProtocolError,
+  RouteNotFound,
+  SessionUpdateError,
+  StopConsumer,
+  SuspiciousOperation,
+  SwitchyardError,
+  TooManyGroups,
+} from './errors.js';
 export * from './consumers/index.js';
 export {
   ChannelNameRouter,

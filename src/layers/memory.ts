@@ -25,7 +25,7 @@
  * memberships older than `groupExpiry` are dropped.
  */
 import type { LayerMessage } from '../asgi.js';
-import { ChannelFull } from '../errors.js';
+import { ChannelAlreadyTapped, ChannelFull } from '../errors.js';
 import { TapDispatcher } from './tap.js';
 import {
   type BaseLayerOptions,
@@ -204,7 +204,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   tap(channel: string, listener: TapListener): ChannelTap {
     requireValidChannelName(channel);
     const state = this.#channels.get(channel) ?? this.#stateFor(channel);
-    if (state.tapped) throw new Error(`Channel ${channel} is already tapped`);
+    if (state.tapped) throw new ChannelAlreadyTapped(channel);
     state.tapped = true;
     state.listener = listener;
     return state;

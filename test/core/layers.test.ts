@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ChannelAlreadyTapped,
   ChannelFull,
   ImproperlyConfigured,
   InMemoryChannelLayer,
@@ -174,4 +175,18 @@ test('messages must be plain objects with a string type and no reserved key', as
   await assert.rejects(layer.send('c', new (class X { type = 'x'; })() as never), /not a class instance/);
   await assert.rejects(layer.send('c', { type: 'x', __asgi_channel__: 'c' }), /reserved/);
   await assert.rejects(layer.send('bad name', { type: 'x' }), InvalidNameError);
+});
+
+test('a channel has one tap at a time: a second one is refused (ChannelAlreadyTapped) until the first closes', async () => {
+  const layer = new InMemoryChannelLayer();
+  const channel = await layer.newChannel();
+  const first = layer.tap(channel, () => {});
+  assert.throws(() => layer.tap(channel, () => {}), (error: unknown) => {
+    assert.ok(error instanceof ChannelAlreadyTapped);
+    assert.equal(error.code, 'SY_CHANNEL_ALREADY_TAPPED');
+    assert.equal(error.channel, channel);
+    return true;
+  });
+  first.close();
+  layer.tap(channel, () => {}).close();
 });

@@ -8,7 +8,8 @@ import type { Application } from 'switchyard';
 import { AllowedHostsOriginValidator, OriginValidator, isOriginAllowed, resolveAllowedHosts } from 'switchyard/middleware';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { logger, setLogger } from 'switchyard';
-import { start, until } from '../server/helpers.js';
+import { start } from '../server/helpers.js';
+import { until } from '../helpers/time.js';
 
 const echoAccept: Application = async (_scope, receive, send) => {
   await receive();

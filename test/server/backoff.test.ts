@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RepeatedErrorLog, retryDelay, sleep } from '../../src/backoff.js';
+import { delay } from '../helpers/time.js';
 
 test('retryDelay doubles its window per attempt up to the cap, jittered within [window/2, window]', () => {
   for (let i = 0; i < 200; i++) {
@@ -35,7 +36,7 @@ test('RepeatedErrorLog: the first failure in full, the same one counted, a summa
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.message, 'loop failed; retrying');
   assert.equal(lines[0]!.fields.err, down);
-  await new Promise((resolve) => setTimeout(resolve, 60));
+  await delay(60);
   errors.failed(down, { channel: 'c' }, 'retrying');
   assert.equal(lines.length, 2);
   assert.match(lines[1]!.message, /^loop failed: the same error 100 more time\(s\) in the last 0 s; retrying$/);

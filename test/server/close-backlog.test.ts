@@ -4,18 +4,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import type { Application } from 'switchyard';
-import { start, sleep } from './helpers.js';
+import { start } from './helpers.js';
+import { delay } from '../helpers/time.js';
 
 test('closing a flooded connection whose app stopped reading completes well before wsCloseTimeout', async () => {
   let closeSentAt = 0;
   const app: Application = async (_scope, receive, send) => {
     await receive(); // websocket.connect
     await send({ type: 'websocket.accept' });
-    await sleep(300); // not reading: the flood piles up and the server pauses the socket
+    await delay(300); // not reading: the flood piles up and the server pauses the socket
     closeSentAt = Date.now();
     await send({ type: 'websocket.close', code: 4008 });
     // Like a consumer that has stopped: it never reads its backlog again.
-    await sleep(3000);
+    await delay(3000);
   };
   const server = await start(app, { wsCloseTimeout: 5 });
   try {

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
-import { closedPort, listening, run, type Running } from './process-helpers.js';
+import { listening, run, type Running } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
+import { closedPort } from '../helpers/ports.js';
 
 const APP = 'test/server/fixtures/app.ts:app';
 
@@ -55,7 +57,7 @@ describe('health endpoints (processes)', () => {
     const deadline = Date.now() + 15000;
     let ready = await status(`${url}/readyz`);
     while (ready.status !== 200 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await delay(250);
       ready = await status(`${url}/readyz`);
     }
     assert.deepEqual(ready, { status: 200, body: '{"status":"ready"}\n' });

@@ -1,33 +1,19 @@
 // Shared helpers for the server's integration tests: a server on port 0 with
-// its log lines captured, and small promise utilities.
+// its log lines captured, servers closed after a describe block, bytes and text.
 import { after } from 'node:test';
-import { pino } from 'pino';
 import type { WebSocket } from 'ws';
 import type { Application } from 'switchyard';
 import { serve, type Server, type ServerOptions } from 'switchyard/server';
-
-export interface LogLine { level: number; msg: string; [key: string]: unknown }
+import { pinoInto, type LogLine } from '../helpers/logs.js';
 
 export interface TestServer extends Server { logs: LogLine[]; port: number }
 
 /** Starts `app` on 127.0.0.1:0 with logs captured in `server.logs`. */
 export async function start(app: Application, options: ServerOptions = {}): Promise<TestServer> {
-  const logs: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write(line: string) { logs.push(JSON.parse(line) as LogLine); } });
+  const { logger, lines: logs } = pinoInto('debug');
   const server = await serve(app, { port: 0, logger, shutdownTimeout: 2, ...options });
   const port = typeof server.address === 'string' ? 0 : server.address.port;
   return Object.assign(server, { logs, port });
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves when `check()` is true, polling; rejects after `ms`. */
-export async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** A promise with its resolver exposed. */

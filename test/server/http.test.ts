@@ -4,7 +4,8 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Application, HttpScope, ReceiveEvent } from 'switchyard';
 import { RouteNotFound } from 'switchyard';
-import { bytes, deferred, sleep, start, text, until, type TestServer } from './helpers.js';
+import { bytes, deferred, start, text, type TestServer } from './helpers.js';
+import { delay, until } from '../helpers/time.js';
 
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
 
@@ -81,9 +82,9 @@ describe('HTTP bridge', () => {
       res.on('end', () => done.resolve({ status: res.statusCode!, headers: res.headers, body: data }));
     });
     req.write('first,');
-    await sleep(50);
+    await delay(50);
     req.write('second,');
-    await sleep(50);
+    await delay(50);
     req.end('third');
     const reply = await done.promise;
     const body = JSON.parse(reply.body);
@@ -257,7 +258,7 @@ describe('HTTP bridge', () => {
   test('close() waits for an in-flight response', async () => {
     const server = await start(async (_scope, _receive, send) => {
       await send({ type: 'http.response.start', status: 200 });
-      await sleep(200);
+      await delay(200);
       await send({ type: 'http.response.body', body: bytes('late but complete') });
     });
     let started = false;

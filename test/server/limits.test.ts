@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Application, ReceiveEvent } from 'switchyard';
-import { deferred, serverPool, sleep, type TestServer } from './helpers.js';
+import { deferred, serverPool, type TestServer } from './helpers.js';
+import { delay } from '../helpers/time.js';
+import { openSocket } from '../helpers/ws-client.js';
 
 /** Accepts, records every event, resolves `gone` with the disconnect. */
 function recorder(): { app: Application; gone: Promise<ReceiveEvent>; received: ReceiveEvent[] } {
@@ -23,14 +25,6 @@ function recorder(): { app: Application; gone: Promise<ReceiveEvent>; received: 
   return { app, gone: gone.promise, received };
 }
 
-function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
 describe('WebSocket liveness and limits', () => {
   const { serve, clients } = serverPool();
   const wsUrl = (server: TestServer): string => `${server.url.replace('http', 'ws')}/`;
@@ -38,7 +32,7 @@ describe('WebSocket liveness and limits', () => {
   test('a peer that does not answer pings is dropped with 1006; one that answers stays', async () => {
     const silent = recorder();
     const server = await serve(silent.app, { wsPingInterval: 0.1, wsPingTimeout: 0.2 });
-    const mute = await open(wsUrl(server), { autoPong: false });
+    const mute = await openSocket(wsUrl(server), { autoPong: false });
     clients.push(mute);
     const started = Date.now();
     const event = await silent.gone;
@@ -48,11 +42,11 @@ describe('WebSocket liveness and limits', () => {
 
     const lively = recorder();
     const server2 = await serve(lively.app, { wsPingInterval: 0.1, wsPingTimeout: 0.2 });
-    const healthy = await open(wsUrl(server2));
+    const healthy = await openSocket(wsUrl(server2));
     clients.push(healthy);
     let pings = 0;
     healthy.on('ping', () => { pings++; });
-    await sleep(1000);
+    await delay(1000);
     assert.equal(healthy.readyState, WebSocket.OPEN);
     assert.ok(pings >= 2, `pinged ${pings} times`);
     assert.equal(lively.received.length, 0);
@@ -74,10 +68,10 @@ describe('WebSocket liveness and limits', () => {
         if (got.length === 2000) done.resolve();
       }
     });
-    const ws = await open(wsUrl(server));
+    const ws = await openSocket(wsUrl(server));
     clients.push(ws);
     for (let i = 0; i < 2000; i++) ws.send(String(i));
-    await sleep(200);
+    await delay(200);
     gate.resolve();
     await done.promise;
     assert.deepEqual(got, Array.from({ length: 2000 }, (_, i) => String(i)));
@@ -86,11 +80,11 @@ describe('WebSocket liveness and limits', () => {
   test('a message over wsMaxSize closes with 1009; one at the limit passes', async () => {
     const rec = recorder();
     const server = await serve(rec.app, { wsMaxSize: 1024 });
-    const ws = await open(wsUrl(server));
+    const ws = await openSocket(wsUrl(server));
     clients.push(ws);
     ws.send('x'.repeat(1024));
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-    await sleep(50);
+    await delay(50);
     ws.send('y'.repeat(1025));
     assert.equal(await closed, 1009);
     assert.equal((await rec.gone as { code: number }).code, 1009);
@@ -110,7 +104,7 @@ describe('WebSocket liveness and limits', () => {
       for (let i = 0; i < 256; i++) void send({ type: 'websocket.send', text: chunk });
       gone.resolve(await receive() as ReceiveEvent);
     }, { wsMaxSendBuffer: bound, wsCloseTimeout: 0.5 });
-    const ws = await open(wsUrl(server));
+    const ws = await openSocket(wsUrl(server));
     clients.push(ws);
     ws.pause();
     assert.equal((await gone.promise as { code: number }).code, 1008);
@@ -132,11 +126,11 @@ describe('WebSocket liveness and limits', () => {
       while (!disconnected && sentBytes < 2 * 1024 * 1024 * 1024) {
         await send({ type: 'websocket.send', text: chunk });
         sentBytes += chunk.length;
-        if (sentBytes % (1024 * 1024) === 0) await sleep(0);
+        if (sentBytes % (1024 * 1024) === 0) await delay(0);
       }
     }, { wsMaxSendBuffer: bound, wsCloseTimeout: 0.5, metricsPath: '/metrics' });
     const heapBefore = process.memoryUsage().heapUsed + process.memoryUsage().external + process.memoryUsage().arrayBuffers;
-    const ws = await open(wsUrl(server));
+    const ws = await openSocket(wsUrl(server));
     clients.push(ws);
     ws.pause(); // stop reading: the kernel buffers fill, then the server's
     const event = await gone.promise;

@@ -7,8 +7,9 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import WebSocket from 'ws';
-import { listening, run, type Running } from './process-helpers.js';
+import { listening, run, type Running } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
+import { openSocket } from '../helpers/ws-client.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 const APP = 'test/server/fixtures/app.ts:app';
@@ -27,14 +28,6 @@ function get(url: string, options: https.RequestOptions = {}): Promise<{ status:
   });
 }
 
-function open(url: string, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, options);
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
 describe('switchyard serve (processes)', () => {
   const running: Running[] = [];
   const start = (args: string[], env: Record<string, string> = {}): Running => {
@@ -47,10 +40,10 @@ describe('switchyard serve (processes)', () => {
   test('SIGTERM: open WebSockets get 1001, their disconnect handlers and an in-flight response finish, lifespan shutdown runs, exit 0', async () => {
     const server = start(['serve', APP, '--port', '0', '--shutdown-timeout', '5']);
     const url = String((await server.waitFor(listening)).url);
-    const sockets = await Promise.all([open(`${url.replace('http', 'ws')}/a`), open(`${url.replace('http', 'ws')}/b`)]);
+    const sockets = await Promise.all([openSocket(`${url.replace('http', 'ws')}/a`), openSocket(`${url.replace('http', 'ws')}/b`)]);
     const codes = sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code))));
     const slow = get(`${url}/slow`);
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the request is in flight
+    await delay(100); // the request is in flight
     server.child.kill('SIGTERM');
     assert.deepEqual(await Promise.all(codes), [1001, 1001]);
     assert.deepEqual(await slow, { status: 200, body: 'slow and complete' });
@@ -64,7 +57,7 @@ describe('switchyard serve (processes)', () => {
     const url = String((await server.waitFor(listening)).url);
     assert.doesNotMatch(url, /:1$/);
     assert.equal((await get(`${url}/m`)).status, 200);
-    const ws = await open(`${url.replace('http', 'ws')}/echo`);
+    const ws = await openSocket(`${url.replace('http', 'ws')}/echo`);
     const code = new Promise<number>((resolve) => ws.once('close', (c) => resolve(c)));
     ws.send('x'.repeat(11));
     assert.equal(await code, 1009);
@@ -136,7 +129,7 @@ describe('switchyard serve (processes)', () => {
       const { readFileSync } = await import('node:fs');
       const ca = readFileSync(cert);
       assert.equal((await get(`${url}/pid`, { ca })).status, 200);
-      const ws = await open(`${url.replace('https', 'wss')}/echo`, { ca });
+      const ws = await openSocket(`${url.replace('https', 'wss')}/echo`, { ca });
       const reply = new Promise<string>((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
       ws.send('over tls');
       assert.equal(await reply, 'over tls');

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
-import { listening, runCommand, type Running } from './process-helpers.js';
+import { listening, runCommand, type Running } from '../helpers/processes.js';
 
 const ROOT = resolve('.');
 

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { ReconnectingWebsocket } from 'switchyard/client';
-import { listening, run, type Running } from './process-helpers.js';
+import { listening, run, type Running } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
 
 const consumer = (version: string): string => `import { WebsocketConsumer } from 'switchyard';
 export class Echo extends WebsocketConsumer {
@@ -66,7 +67,7 @@ describe('serve --reload (processes)', () => {
       mkdirSync(join(dir, ignored), { recursive: true });
       writeFileSync(join(dir, ignored, 'index.js'), 'export {};');
     }
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await delay(600);
     assert.equal(server.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('Reloading:')), false, server.output());
 
     const closed = next<{ code: number; willReconnect: boolean }>(client, 'close');

@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { closedPort, listening, runNpm, type Running } from './process-helpers.js';
+import { listening, runNpm, type Running } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
+import { closedPort } from '../helpers/ports.js';
 
 /** The live (not zombie) descendants of a process, from /proc. */
 function descendants(root: number): number[] {
@@ -62,12 +64,12 @@ describe('npm start and signals (processes)', () => {
       npm.child.kill(signal);
       while (await answers(url)) {
         assert.ok(Date.now() - sent < 5000, `still answering ${Date.now() - sent} ms after ${signal}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await delay(100);
       }
       await npm.exited;
       while ([npm.child.pid!, ...tree].some(alive)) {
         assert.ok(Date.now() - sent < 5000, `still running 5 s after ${signal}: ${[npm.child.pid!, ...tree].filter(alive).join(', ')}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await delay(100);
       }
       assert.match(npm.output(), /Server stopped/);
     });

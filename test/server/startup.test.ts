@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { closedPort, listening, run, runNpm, type Running } from './process-helpers.js';
+import { listening, run, runNpm, type Running } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
+import { closedPort } from '../helpers/ports.js';
 
 const APP = 'test/server/fixtures/app.ts:app';
 const WORKER = 'test/server/fixtures/worker.ts:worker';
@@ -70,7 +72,7 @@ describe('startup (processes)', () => {
     const port = await closedPort();
     const worker = start(run(['runworker', WORKER, 'switchyard-test-tasks'], { CHANNEL_LAYER_URL: `redis+pubsub://127.0.0.1:${port}/0?connectTimeout=200` }));
     await worker.waitFor((l) => l.msg === 'worker listening');
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await delay(3000);
     const failures = worker.lines.filter((l) => l.level === 50);
     assert.ok(failures.length >= 1, worker.output());
     // Before the fix: tens of thousands of lines a second, and SIGTERM was never handled.

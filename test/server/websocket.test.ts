@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ENCODED_FRAME, type Application, type ReceiveEvent, type Send, type WebsocketScope, RouteNotFound } from 'switchyard';
-import { bytes, deferred, serverPool, text, until, type TestServer } from './helpers.js';
+import { type Application, type ReceiveEvent, type Send, type WebsocketScope, RouteNotFound } from 'switchyard';
+import { bytes, deferred, serverPool, text, type TestServer } from './helpers.js';
+import { until } from '../helpers/time.js';
 
 /** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */
 function connect(url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; upgrade: IncomingMessage } | { status: number }> {
@@ -130,13 +131,13 @@ describe('WebSocket bridge', () => {
     assert.equal((await bClosed).code, 1000);
   });
 
-  test('the server closes with the code and reason the app gives; the encoded-frame fastlane sends text', async () => {
+  test('the server closes with the code and reason the app gives; sends after the close are dropped', async () => {
     const disconnect = deferred<ReceiveEvent>();
     const server = await serve(async (scope, receive, send) => {
       if (scope.type !== 'websocket') return;
       await receive();
       await send({ type: 'websocket.accept' });
-      await send({ type: 'websocket.send', text: 'ignored when the frame is there', [ENCODED_FRAME]: Buffer.from('{"fast":"lane"}') });
+      await send({ type: 'websocket.send', text: '{"before":"close"}' });
       await send({ type: 'websocket.close', code: 4321, reason: 'done here' });
       await send({ type: 'websocket.send', text: 'after close: dropped' });
       disconnect.resolve(await receive() as ReceiveEvent);
@@ -147,7 +148,7 @@ describe('WebSocket bridge', () => {
     ws.on('message', (data: Buffer, binary) => messages.push({ data: data.toString(), binary }));
     const result = await closed(ws);
     assert.deepEqual(result, { code: 4321, reason: 'done here' });
-    assert.deepEqual(messages, [{ data: '{"fast":"lane"}', binary: false }]);
+    assert.deepEqual(messages, [{ data: '{"before":"close"}', binary: false }]);
     assert.deepEqual(await disconnect.promise, { type: 'websocket.disconnect', code: 4321, reason: 'done here' });
   });
 
@@ -178,7 +179,7 @@ describe('WebSocket bridge', () => {
     assert.deepEqual(got, [expected, expected]);
   });
 
-  test('fastlane frames of every length class arrive intact and in order among ordinary frames, with or without deflate', async () => {
+  test('text frames of every length class arrive intact and in order, repeated (a shared frame) or not, binary among them, with or without deflate', async () => {
     const sizes = [0, 1, 125, 126, 1000, 65535, 65536, 200_000];
     const payload = (n: number): Buffer => Buffer.from('é'.repeat(Math.floor(n / 2)) + 'x'.repeat(n % 2));
     for (const deflate of [false, true]) {
@@ -187,11 +188,12 @@ describe('WebSocket bridge', () => {
         await receive();
         await send({ type: 'websocket.accept' });
         for (const n of sizes) {
-          const bytes = payload(n);
-          // Twice with the same bytes (as a broadcast's members would), once as an ordinary frame.
-          await send({ type: 'websocket.send', text: bytes.toString(), [ENCODED_FRAME]: bytes });
+          const text = payload(n).toString();
+          // The same text twice in a row (the second is the frame kept from the first), a binary frame between.
+          await send({ type: 'websocket.send', text });
+          await send({ type: 'websocket.send', text });
+          await send({ type: 'websocket.send', bytes: Buffer.from(`binary ${n}`) });
           await send({ type: 'websocket.send', text: `plain ${n}` });
-          await send({ type: 'websocket.send', text: bytes.toString(), [ENCODED_FRAME]: bytes });
         }
         await send({ type: 'websocket.close', code: 4001 });
         await receive();
@@ -199,10 +201,10 @@ describe('WebSocket bridge', () => {
       const ws = new WebSocket(wsUrl(server, '/'), { perMessageDeflate: deflate });
       clients.push(ws);
       const got: string[] = [];
-      ws.on('message', (data: Buffer, binary) => got.push(binary ? 'binary!' : data.toString()));
+      ws.on('message', (data: Buffer, binary) => got.push(binary ? `bytes: ${data.toString()}` : data.toString()));
       assert.equal((await closed(ws)).code, 4001);
       assert.equal(ws.extensions.includes('permessage-deflate'), deflate);
-      assert.deepEqual(got, sizes.flatMap((n) => [payload(n).toString(), `plain ${n}`, payload(n).toString()]));
+      assert.deepEqual(got, sizes.flatMap((n) => [payload(n).toString(), payload(n).toString(), `bytes: binary ${n}`, `plain ${n}`]));
     }
   });
 
@@ -277,6 +279,6 @@ describe('WebSocket bridge', () => {
       await new Promise(() => {}); // never decides
     }, { wsConnectTimeout: 0.2 });
     assert.deepEqual(await connect(wsUrl(server, '/')), { status: 403 });
-    await until(() => server.logs.some((l) => /not answered in time/.test(l.msg)));
+    await until(() => server.logs.some((l) => /not answered in time/.test(l.msg)), 3000, 'the "not answered in time" log line');
   });
 });

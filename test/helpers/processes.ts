@@ -1,15 +1,28 @@
-// Runs the real `switchyard` command in a child process and reads its JSON log lines.
+/**
+ * Child processes for tests: spawn one, read its output as log lines (JSON
+ * lines parsed, other lines as `{ text }`), wait for a line, stop it. Every
+ * child still running when the test process exits is killed.
+ */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
+
+/** A log line of a child: its JSON object, or `{ text }` for a line that is not JSON. */
+export type Line = Record<string, unknown>;
 
 export interface Running {
   child: ChildProcess;
-  lines: Array<Record<string, unknown>>;
+  /** Every line of stdout and stderr so far, in order. */
+  lines: Line[];
+  /** stdout and stderr so far, as text. */
   output: () => string;
-  /** Resolves with the first line that matches. */
-  waitFor: (match: (line: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
+  /**
+   * Resolves with the first line that matches (now or later); rejects after
+   * `ms`, or when the child exits without one, naming `what` (default: the
+   * predicate's name) and the output so far.
+   */
+  waitFor: (match: (line: Line) => boolean, ms?: number, what?: string) => Promise<Line>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL (the whole process group for {@link runNpm}). */
   stop: () => void;
 }
 
@@ -31,21 +44,18 @@ export function runNpm(args: string[], env: Record<string, string> = {}): Runnin
 }
 
 /** Starts any command (`options.env` is used as given) and reads its output as `run()` does. */
-export function runCommand(command: string, args: string[], options: SpawnOptions): Running {
+export function runCommand(command: string, args: string[], options: SpawnOptions = {}): Running {
   return watch(spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
-/** A port nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** Matches the server's "Listening on <url>" line. */
+export const listening = (line: Line): boolean => typeof line.msg === 'string' && line.msg.startsWith('Listening on');
+
+const alive = new Set<Running>();
+process.once('exit', () => { for (const running of alive) running.stop(); });
 
 function watch(child: ChildProcess, group = false): Running {
-  const lines: Array<Record<string, unknown>> = [];
+  const lines: Line[] = [];
   let raw = '';
   let pending = '';
   const watchers: Array<() => void> = [];
@@ -56,16 +66,16 @@ function watch(child: ChildProcess, group = false): Running {
     while ((nl = pending.indexOf('\n')) !== -1) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      try { lines.push(JSON.parse(line) as Record<string, unknown>); } catch { lines.push({ text: line }); }
+      try { lines.push(JSON.parse(line) as Line); } catch { lines.push({ text: line }); }
     }
     for (const watch of [...watchers]) watch();
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const waitFor = (match: (line: Record<string, unknown>) => boolean, ms = 15000): Promise<Record<string, unknown>> =>
+  const waitFor = (match: (line: Line) => boolean, ms = 15000, what = match.name || 'a matching line'): Promise<Line> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out; output so far:\n${raw}`)), ms);
+      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; output so far:\n${raw}`)), ms);
       const check = (): void => {
         const found = lines.find(match);
         if (found !== undefined) {
@@ -75,7 +85,7 @@ function watch(child: ChildProcess, group = false): Running {
         }
       };
       watchers.push(check);
-      void exited.then(() => setTimeout(() => { if (!lines.some(match)) { clearTimeout(timer); reject(new Error(`exited; output:\n${raw}`)); } }, 50));
+      void exited.then(() => setTimeout(() => { if (!lines.some(match)) { clearTimeout(timer); reject(new Error(`exited before ${what}; output:\n${raw}`)); } }, 50));
       check();
     });
   const stop = (): void => {
@@ -83,7 +93,8 @@ function watch(child: ChildProcess, group = false): Running {
       try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ }
     } else if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
-  return { child, lines, output: () => raw, waitFor, exited, stop };
+  const running: Running = { child, lines, output: () => raw, waitFor, exited, stop };
+  alive.add(running);
+  if (!group) void exited.then(() => alive.delete(running)); // a group may outlive its leader
+  return running;
 }
-
-export const listening = (line: Record<string, unknown>): boolean => typeof line.msg === 'string' && line.msg.startsWith('Listening on');

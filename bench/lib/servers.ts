@@ -73,6 +73,11 @@ const daphne = (port: number, redisUrl: string) => ({
 export const SINGLE: ServerDef[] = [
   { name: 'rawws', label: 'raw ws', dialect: 'chat', redis: false, command: node('raw-ws.ts') },
   { name: 'switchyard', label: 'Switchyard (memory layer)', dialect: 'chat', redis: false, command: node('switchyard.ts') },
+  // Issue 12's seam: the seeds' ChatConsumer with a declared render, and written plainly (async handler, this.send).
+  { name: 'sy-declared', label: 'Switchyard, declared render', dialect: 'chat', redis: false,
+    command: node('switchyard-seam.ts', () => ({ BENCH_CONSUMER: 'declared' })) },
+  { name: 'sy-plain', label: 'Switchyard, plainly written handler', dialect: 'chat', redis: false,
+    command: node('switchyard-seam.ts', () => ({ BENCH_CONSUMER: 'plain' })) },
   { name: 'switchyard-app', label: 'Switchyard, full chat app stack', dialect: 'chat', redis: false,
     command: node('switchyard.ts', () => ({ BENCH_APP: 'full' })) },
   { name: 'socketio', label: 'Socket.IO 4', dialect: 'sio', redis: false, command: node('socketio.ts') },

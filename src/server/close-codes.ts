@@ -1,16 +1,28 @@
 /**
  * Close codes and reasons as the WebSocket protocol wants them: the code of
  * a protocol error `ws` detected, and a reason cut to the protocol's limit.
+ *
+ * How this works. When `ws` finds a protocol error in what the peer sent, it
+ * emits an error whose `code` is a stable `WS_ERR_*` string (ws's public
+ * error codes, listed in its `doc/ws.md`), sends a close frame with the code
+ * RFC 6455 §7.4.1 gives that kind of error, and stops reading, so the peer's
+ * echo of that close frame never comes. The server tells the app the code it
+ * sent, looked up here from the error's public `code`.
  */
 
-/** The close code ws sends for a protocol error (its errors carry it under a private symbol). */
+/** ws's error codes whose close code is not 1002 (protocol error). */
+const CLOSE_CODES: Readonly<Record<string, number>> = Object.freeze({
+  WS_ERR_INVALID_UTF8: 1007, // invalid frame payload data
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008, // policy violation
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009, // message too big (over maxPayload)
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009, // a length over 2^53 - 1
+});
+
+/** The close code ws sends for a protocol error, or `null` when `err` is not one (a socket error). */
 export function protocolErrorCode(err: Error & { code?: string }): number | null {
-  const symbol = Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
-  const value = symbol === undefined ? undefined : (err as unknown as Record<symbol, unknown>)[symbol];
-  if (typeof value === 'number') return value;
-  if (err.code === 'WS_ERR_INVALID_UTF8') return 1007;
-  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
-  return typeof err.code === 'string' && err.code.startsWith('WS_ERR_') ? 1002 : null;
+  const { code } = err;
+  if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return null;
+  return CLOSE_CODES[code] ?? 1002;
 }
 
 /** A close reason must fit in 123 bytes of UTF-8; cut longer ones on a character boundary. */

@@ -1,22 +1,31 @@
 /**
- * Whole WebSocket frames for the broadcast fastlane.
+ * Whole text frames, framed once per distinct text (shared frames).
  *
- * A forwarded group event reaches every member as the same encoded payload
- * (`ENCODED_FRAME`); framing it once and writing the very same bytes to
- * every member's socket leaves `ws` nothing to do per member: no header per
- * frame, no two-part write. Used only on connections without extensions
- * (no permessage-deflate), where `ws` itself writes every frame at once and
- * in order, so a frame written here cannot overtake or split one of its.
+ * How this works. A broadcast reaches every member's `send()` with the same
+ * text: the same string instance when the members render through one place,
+ * an equal one when each renders its own (`JSON.stringify` of the same
+ * event). The framer keeps the last text it framed and its frame, so the
+ * members after the first get the very same frame bytes back: one UTF-8
+ * encoding and one frame for the whole broadcast, and one write per socket
+ * with nothing for `ws` to do. `===` on strings compares pointers first, so
+ * the same instance costs nothing to recognise; an equal one costs a
+ * memcmp, far less than encoding it again. A different text replaces the
+ * kept one; any other frame is framed afresh, never wrong.
+ *
+ * The frames are sent unmasked and final, as a server sends (RFC 6455 §5.2),
+ * and only on connections without extensions (no permessage-deflate, which
+ * compresses per connection). Written buffers are never changed afterwards,
+ * so one buffer can sit in many sockets' write queues at once.
  */
 
-/** The last payload framed, and its frame: a broadcast's members ask for the same one in a row. */
-let lastPayload: Uint8Array | null = null;
+/** The last text framed, and its frame: a broadcast's members ask for the same one in a row. */
+let lastText: string | null = null;
 let lastFrame: Buffer | null = null;
 
-/** A final, unmasked text frame (server to client) carrying `payload` (RFC 6455 §5.2). */
-export function textFrame(payload: Uint8Array): Buffer {
-  if (payload === lastPayload) return lastFrame!;
-  const length = payload.byteLength;
+/** A final, unmasked text frame (server to client) carrying `text` as UTF-8. */
+export function textFrame(text: string): Buffer {
+  if (text === lastText) return lastFrame!;
+  const length = Buffer.byteLength(text, 'utf8');
   const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(headerLength + length);
   frame[0] = 0x81; // FIN, opcode 1 (text)
@@ -30,8 +39,14 @@ export function textFrame(payload: Uint8Array): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  frame.set(payload, headerLength);
-  lastPayload = payload;
+  frame.write(text, headerLength, 'utf8');
+  lastText = text;
   lastFrame = frame;
   return frame;
+}
+
+/** The payload length of a frame made by {@link textFrame} (what metrics count). */
+export function payloadLength(frame: Buffer): number {
+  const marker = frame[1]! & 0x7f;
+  return frame.length - (marker < 126 ? 2 : marker === 126 ? 4 : 10);
 }

@@ -36,6 +36,15 @@
  * `websocket.disconnect` is delivered exactly once per connection.
  * Error codes: `SY_LIFESPAN_FAILED` ({@link LifespanError}).
  *
+ * ## ASGI extensions in `scope.extensions`
+ * - `websocket.http.response`: deny a handshake with a response of the app's own.
+ * - `websocket.send.shared_frames`: a `websocket.send` whose `text` equals the
+ *   last text the server framed is not framed again: every socket it goes to
+ *   gets the very same frame bytes (connections without permessage-deflate).
+ *   A broadcast that hands every member the same string is encoded once,
+ *   whoever wrote the app; nothing to call.
+ * - `http.response.trailers`: HTTP trailers after a body started with `trailers: true`.
+ *
  * ## From code
  * @example
  * ```ts

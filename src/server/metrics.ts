@@ -4,6 +4,10 @@
  * Each server owns a prom-client `Registry`, so several servers in one process
  * (tests) do not collide. Label children are bound once here so that counting
  * a message on the hot path is a property increment, not a label lookup.
+ * The WebSocket instruments are an observer of the server's connections
+ * ({@link ServerMetrics.webSocketObserver}, handed to the hub at startup:
+ * websocket-host.ts); layer operations are timed by wrapping the layer
+ * (timed-layer.ts).
  * With `--workers N` under the Switchyard CLI, the worker that gets the
  * scrape asks the primary, which gathers every worker's registry through
  * prom-client's `AggregatorRegistry`: one scrape shows the whole server.
@@ -11,6 +15,8 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import type { ChannelLayer } from '../layers/base.js';
+import { TimedLayer } from './timed-layer.js';
+import type { WebSocketEvents } from './websocket-host.js';
 
 type Child = { inc(value?: number): void };
 
@@ -42,6 +48,8 @@ export class ServerMetrics {
   readonly httpRequests: Counter;
   readonly httpDuration: Histogram;
   readonly layerOps: Histogram;
+  /** Counts what the server's WebSocket connections report (the hub's observer). */
+  readonly webSocketObserver: WebSocketEvents;
 
   constructor() {
     const registers = [this.registry];
@@ -70,6 +78,7 @@ export class ServerMetrics {
       name: 'switchyard_layer_operation_seconds', help: 'Channel layer operation latency', labelNames: ['op'], registers,
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     });
+    this.webSocketObserver = webSocketCounters(this);
     // Every worker must answer the primary's gathering, not only the one that got the scrape.
     if (inSwitchyardCluster()) shareRegistry(this.registry);
   }
@@ -97,29 +106,30 @@ export class ServerMetrics {
   }
 
   /**
-   * Times `send`, `groupSend`, `groupAdd` and `groupDiscard` of a layer
-   * instance (wrapping its methods once; `receive` waits by design, so it is not timed).
+   * `layer`, wrapped so that `send`, `groupSend`, `groupAdd` and
+   * `groupDiscard` are timed (`receive` waits by design, so it is not);
+   * everything else, taps and leases included, is the layer's own.
+   * A layer already timed is returned as it is.
    */
-  instrumentLayer(layer: ChannelLayer): void {
-    const marked = layer as ChannelLayer & { [INSTRUMENTED]?: boolean };
-    if (marked[INSTRUMENTED] === true) return;
-    marked[INSTRUMENTED] = true;
-    for (const op of ['send', 'groupSend', 'groupAdd', 'groupDiscard'] as const) {
-      const original = layer[op].bind(layer) as (a: never, b: never) => Promise<void>;
-      const timer = this.layerOps.labels(op);
-      (layer as unknown as Record<string, unknown>)[op] = async (a: never, b: never): Promise<void> => {
-        const end = timer.startTimer();
-        try {
-          await original(a, b);
-        } finally {
-          end();
-        }
-      };
-    }
+  timeLayer(layer: ChannelLayer): ChannelLayer {
+    return layer instanceof TimedLayer ? layer : new TimedLayer(layer, this.layerOps);
   }
 }
 
-const INSTRUMENTED = Symbol('switchyard.metricsInstrumented');
+/** The WebSocket instruments as an observer of connection events. */
+function webSocketCounters(metrics: ServerMetrics): WebSocketEvents {
+  const { wsOpen, wsConnects, wsRejected, wsMessagesIn, wsBytesIn, wsMessagesOut, wsBytesOut, wsSendBufferDrops } = metrics;
+  return {
+    handshaking(): void {},
+    abandoned(): void {},
+    refused(): void { wsRejected.inc(); },
+    opened(): void { wsConnects.inc(); wsOpen.inc(); },
+    received(_conn, bytes): void { wsMessagesIn.inc(); wsBytesIn.inc(bytes); },
+    sent(_conn, bytes): void { wsMessagesOut.inc(); wsBytesOut.inc(bytes); },
+    overflowed(): void { wsSendBufferDrops.inc(); },
+    closed(_conn, code): void { wsOpen.dec(); metrics.disconnected(code); },
+  };
+}
 
 // ---- cluster aggregation -------------------------------------------------------
 

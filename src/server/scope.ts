@@ -181,9 +181,22 @@ function common(req: IncomingMessage, listen: ListenInfo, options: ResolvedOptio
   };
 }
 
-/** The ASGI extensions each scope type offers (frozen and shared: apps only read them). */
+/**
+ * The ASGI extensions each scope type offers (frozen and shared: apps only read them).
+ *
+ * `websocket.send.shared_frames` says that this server frames a
+ * `websocket.send` text equal to the last one it framed only once, and writes
+ * the same bytes to every socket it goes to (connections without
+ * permessage-deflate; see websocket.ts and frames.ts). An app that sends one
+ * event to many connections (a group broadcast) costs one encoding if every
+ * connection gets the same string. Nothing to call: the extension only
+ * announces the behaviour, so an app can know it is there.
+ */
 const HTTP_EXTENSIONS = Object.freeze({ 'http.response.trailers': Object.freeze({}) });
-const WEBSOCKET_EXTENSIONS = Object.freeze({ 'websocket.http.response': Object.freeze({}) });
+const WEBSOCKET_EXTENSIONS = Object.freeze({
+  'websocket.http.response': Object.freeze({}),
+  'websocket.send.shared_frames': Object.freeze({}),
+});
 
 /** The `http` scope of a request. */
 export function httpScope(

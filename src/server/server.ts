@@ -15,7 +15,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Application } from '../asgi.js';
-import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
+import { closeChannelLayers, getChannelLayer, prepareChannelLayers, setChannelLayer } from '../layers/registry.js';
 import { setLogger } from '../log.js';
 import type { ServerContext } from './context.js';
 import { HealthEndpoints } from './health.js';
@@ -93,8 +93,9 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   await prepareChannelLayers();
   const metrics = opts.metricsPath !== null ? new ServerMetrics() : null;
   if (metrics !== null) {
+    // Consumers ask the registry for their layer: the timed wrapper stands in for the default one.
     const layer = getChannelLayer();
-    if (layer !== null) metrics.instrumentLayer(layer);
+    if (layer !== null) setChannelLayer('default', metrics.timeLayer(layer));
   }
 
   const lifespan = opts.lifespan === 'off' ? null : new Lifespan(app, logger, opts.lifespan);
@@ -117,7 +118,8 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     running: new Set(),
     closing: false,
   };
-  const hub = new WebSocketHub(ctx);
+  // The one place that subscribes to what WebSocket connections report.
+  const hub = new WebSocketHub(ctx, metrics?.webSocketObserver);
   const health = new HealthEndpoints({ livenessPath: opts.livenessPath, readinessPath: opts.readinessPath, logger });
   server.on('request', (req, res) => { if (!health.handle(req, res)) handleHttp(ctx, req, res); });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
@@ -150,7 +152,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   async function drain(timeoutSeconds: number, code = 1001, reason = 'Server shutting down'): Promise<void> {
     ctx.closing = true;
     health.drain();
-    logger.info({ connections: hub.connections.size, running: ctx.running.size }, 'Shutting down: draining connections');
+    logger.info({ connections: hub.openCount, running: ctx.running.size }, 'Shutting down: draining connections');
     const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
     hub.closeAll(code, reason);
     server.closeIdleConnections();
@@ -203,7 +205,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     httpServer: server,
     logger,
     metrics,
-    get openConnections() { return hub.connections.size; },
+    get openConnections() { return hub.openCount; },
     closed,
     close(closeOptions = {}) {
       closing ??= drain(closeOptions.timeout ?? opts.shutdownTimeout, closeOptions.code, closeOptions.reason).finally(() => {

@@ -24,13 +24,26 @@
  * Heartbeats: one sweep timer for all connections pings a peer that has been
  * silent for `wsPingInterval` and drops it if nothing comes back within
  * `wsPingTimeout`.
+ *
+ * Shared frames (the `websocket.send.shared_frames` scope extension): on a
+ * connection without permessage-deflate, the bridge frames a `text` itself
+ * (frames.ts) and writes the frame to the TCP socket whole. The framer keeps
+ * the last text it framed, so a broadcast whose members send the same string
+ * (or an equal one) frames it once and writes the very same bytes to every
+ * socket. An app needs nothing to benefit: a plain ASGI app sending one
+ * string to many connections gets it. `ws` keeps everything else (binary
+ * frames, deflate connections, pings, the closing handshake), and since it
+ * writes every frame of a plain connection at once and in order, a frame
+ * written past it cannot overtake or split one of its own.
+ *
+ * The bridge keeps no registry and counts nothing: it reports to its host
+ * (websocket-host.ts), which keeps the server's sets and tells the metrics.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import {
-  ENCODED_FRAME, SENT, type Address, type Header, type SendEvent,
-  type WebSocketHttpResponseBodyEvent, type WebSocketHttpResponseStartEvent,
+import type {
+  Address, Header, SendEvent, WebsocketHttpResponseBodyEvent, WebsocketHttpResponseStartEvent, WebsocketSendEvent,
 } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
 import { elapsed, isDenied, isRouteNotFound } from './context.js';
@@ -38,13 +51,18 @@ import { ReceiveQueue } from './receive-queue.js';
 import { websocketScope } from './scope.js';
 import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { corkForTurn, writeTurn } from './write-turns.js';
-import { textFrame } from './frames.js';
+import { payloadLength, textFrame } from './frames.js';
 import { fitReason, protocolErrorCode } from './close-codes.js';
-import type { WebSocketHub } from './websocket-hub.js';
+import type { Connection, WebSocketHost } from './websocket-host.js';
 
 const TEXT = { binary: false } as const;
 const OPEN = 1; // WebSocket.OPEN
 const BINARY = { binary: true } as const;
+/**
+ * What `send()` returns for an event it handled completely before returning:
+ * one settled promise for every frame, so a broadcast costs no promise per member.
+ */
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Close code used when a peer's outgoing buffer overflows (1008, policy violation).
@@ -72,8 +90,8 @@ function onError(this: WebSocket, err: Error & { code?: string }): void { (this 
 function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as OwnedSocket)[BRIDGE].closed(code, reason); }
 
 /** One WebSocket connection and its app instance. */
-export class WebSocketBridge extends ReceiveQueue {
-  readonly #hub: WebSocketHub;
+export class WebSocketBridge extends ReceiveQueue implements Connection {
+  readonly #host: WebSocketHost;
   /** The upgrade request and its first bytes: needed until accept, then released (about 1 KB per connection). */
   #req: IncomingMessage | null;
   readonly #socket: Duplex;
@@ -101,27 +119,27 @@ export class WebSocketBridge extends ReceiveQueue {
   /** The write turn of this connection's last frame, and the last turn its socket was corked for (see write-turns.ts). */
   #turn = -1;
   #corkedTurn = -1;
-  /** No extension negotiated: fastlane frames can be written whole, past `ws` (see frames.ts). */
+  /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
   /** Listens for the peer leaving during the handshake; released at accept. */
   #onEarlyClose: (() => void) | null = (): void => {
-    this.#hub.handshaking.delete(this);
+    this.#host.abandoned(this);
     if (this.#state === 'connecting') this.#state = 'closed';
     this.#finishAccept();
     this.#disconnect(1006, '');
   };
 
-  constructor(hub: WebSocketHub, req: IncomingMessage, socket: Duplex, head: Buffer) {
+  constructor(host: WebSocketHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
     super({ type: 'websocket.connect' });
-    this.#hub = hub;
+    this.#host = host;
     this.#req = req;
     this.#socket = socket;
     this.#head = head;
-    const { ctx } = hub;
+    const { ctx } = host;
     const scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
     this.#path = scope.path;
     this.#client = scope.client ?? null;
-    hub.handshaking.add(this);
+    host.handshaking(this);
     socket.on('close', this.#onEarlyClose!);
     this.#connectTimer = ctx.options.wsConnectTimeout > 0
       ? setTimeout(() => {
@@ -141,7 +159,7 @@ export class WebSocketBridge extends ReceiveQueue {
   }
 
   readonly #appReturned = (): void => {
-    const { ctx } = this.#hub;
+    const { ctx } = this.#host;
     ctx.running.delete(this.#instance!);
     if (this.#state === 'connecting') {
       ctx.logger.error({ path: this.#path }, 'ASGI application returned without accepting or closing the WebSocket');
@@ -152,7 +170,7 @@ export class WebSocketBridge extends ReceiveQueue {
   };
 
   readonly #appFailed = (err: unknown): void => {
-    const { ctx } = this.#hub;
+    const { ctx } = this.#host;
     ctx.running.delete(this.#instance!);
     if (this.#state !== 'connecting') {
       ctx.logger.error({ err, path: this.#path }, 'Exception inside ASGI application');
@@ -173,24 +191,24 @@ export class WebSocketBridge extends ReceiveQueue {
   }
 
   // Not async: a broadcast calls this once per member, and a send or a close is complete when it
-  // returns, so one settled promise (SENT) answers them all (no promise per frame); errors still reject.
+  // returns, so one settled promise (DONE) answers them all (no promise per frame); errors still reject.
   readonly send = (event: SendEvent): Promise<void> => {
     try {
       switch (event.type) {
         case 'websocket.send':
           this.#send(event);
-          return SENT;
+          return DONE;
         case 'websocket.accept':
           return this.#accept(event.subprotocol ?? null, event.headers ?? []);
         case 'websocket.http.response.start':
         case 'websocket.http.response.body':
           this.#deny(event);
-          return SENT;
+          return DONE;
         case 'websocket.close':
           if (this.#denial !== null) throw new ProtocolError("'websocket.close' sent during a denial response");
           if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
           else this.close(event.code ?? 1000, event.reason ?? '');
-          return SENT;
+          return DONE;
         default:
           throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);
       }
@@ -199,11 +217,14 @@ export class WebSocketBridge extends ReceiveQueue {
     }
   };
 
-  #send(event: { text?: string | null; bytes?: Uint8Array | null; [ENCODED_FRAME]?: Uint8Array }): void {
+  #send(event: WebsocketSendEvent): void {
     if (this.#state === 'connecting') throw new ProtocolError("'websocket.send' sent before 'websocket.accept'");
     if (this.#state !== 'open') return; // closing or closed: the frame has nowhere to go
+    const { text, bytes } = event;
+    const binary = bytes !== undefined && bytes !== null;
+    if (!binary && typeof text !== 'string') throw new ProtocolError("'websocket.send' needs 'text' or 'bytes'");
     const ws = this.#ws!;
-    const metrics = this.#hub.ctx.metrics;
+    if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
     const now = writeTurn();
     if (this.#turn !== now) {
       this.#turn = now;
@@ -211,38 +232,37 @@ export class WebSocketBridge extends ReceiveQueue {
       this.#corkedTurn = now; // a second frame in this turn: the rest of the turn's frames go out together
       corkForTurn(this.#socket);
     }
-    const encoded = event[ENCODED_FRAME];
-    if (encoded !== undefined) {
-      // The fastlane: bytes encoded, and framed, once for every member of a broadcast.
-      if (this.#plainFrames && ws.readyState === OPEN) this.#socket.write(textFrame(encoded));
-      else ws.send(encoded, TEXT);
-      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(encoded.byteLength); }
-    } else if (event.bytes !== undefined && event.bytes !== null) {
-      ws.send(event.bytes, BINARY);
-      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(event.bytes.byteLength); }
-    } else if (typeof event.text === 'string') {
-      ws.send(event.text, TEXT);
-      if (metrics !== null) { metrics.wsMessagesOut.inc(); metrics.wsBytesOut.inc(Buffer.byteLength(event.text)); }
+    let length: number;
+    if (binary) {
+      ws.send(bytes, BINARY);
+      length = bytes.byteLength;
+    } else if (this.#plainFrames) {
+      // Shared frames: a text equal to the last one framed is written as the very same bytes.
+      const frame = textFrame(text!);
+      this.#socket.write(frame);
+      length = payloadLength(frame);
     } else {
-      throw new ProtocolError("'websocket.send' needs 'text' or 'bytes'");
+      ws.send(text!, TEXT); // permessage-deflate compresses per connection: nothing to share
+      length = Buffer.byteLength(text!);
     }
-    if (ws.bufferedAmount > this.#hub.ctx.options.wsMaxSendBuffer) this.#overflow(ws.bufferedAmount);
+    this.#host.sent(this, length);
+    if (ws.bufferedAmount > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(ws.bufferedAmount);
   }
 
   #overflow(buffered: number): void {
-    const { ctx } = this.#hub;
+    const { ctx } = this.#host;
     ctx.logger.warn(
       { path: this.#path, client: this.#client, buffered, limit: ctx.options.wsMaxSendBuffer },
       `WebSocket peer is not reading: send buffer over ${ctx.options.wsMaxSendBuffer} bytes, closing with ${SEND_BUFFER_CLOSE_CODE}`,
     );
-    ctx.metrics?.wsSendBufferDrops.inc();
+    this.#host.overflowed(this);
     this.#closeOverride = SEND_BUFFER_CLOSE_CODE;
     this.#overrideReason = 'Send buffer full';
     this.close(SEND_BUFFER_CLOSE_CODE, 'Send buffer full');
   }
 
   /** The denial response extension: an HTTP response of the app's own instead of accept. */
-  #deny(event: WebSocketHttpResponseStartEvent | WebSocketHttpResponseBodyEvent): void {
+  #deny(event: WebsocketHttpResponseStartEvent | WebsocketHttpResponseBodyEvent): void {
     if (event.type === 'websocket.http.response.start') {
       if (this.#state === 'open' || this.#state === 'closing' || this.#denial !== null || this.#status !== null) {
         throw new ProtocolError("'websocket.http.response.start' is only valid once, instead of 'websocket.accept'");
@@ -268,14 +288,12 @@ export class WebSocketBridge extends ReceiveQueue {
     const head = this.#head!;
     this.#req = null;
     this.#head = null;
-    this.#hub.pending.set(req, { subprotocol, headers });
     return new Promise<void>((resolve) => {
       this.#acceptDone = resolve;
-      this.#hub.wss.handleUpgrade(req, this.#socket, head, (ws) => {
+      this.#host.upgrade(req, this.#socket, head, { subprotocol, headers }, (ws) => {
         this.#socket.off('close', this.#onEarlyClose!);
         this.#socket.off('error', ignoreSocketError);
         this.#onEarlyClose = null;
-        this.#hub.handshaking.delete(this);
         this.#opened(ws);
         this.#finishAccept();
       });
@@ -294,9 +312,7 @@ export class WebSocketBridge extends ReceiveQueue {
     this.#state = 'open';
     this.#status = 101;
     this.#lastSeen = performance.now();
-    this.#hub.connections.add(this);
-    const metrics = this.#hub.ctx.metrics;
-    if (metrics !== null) { metrics.wsConnects.inc(); metrics.wsOpen.inc(); }
+    this.#host.opened(this);
     (ws as OwnedSocket)[BRIDGE] = this;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -309,8 +325,7 @@ export class WebSocketBridge extends ReceiveQueue {
     this.#lastSeen = performance.now();
     this.#pingSentAt = 0;
     if (this.#state !== 'open') return; // we are closing: the app has nothing more to read
-    const metrics = this.#hub.ctx.metrics;
-    if (metrics !== null) { metrics.wsMessagesIn.inc(); metrics.wsBytesIn.inc(data.byteLength); }
+    this.#host.received(this, data.byteLength);
     this.deliver(isBinary ? { type: 'websocket.receive', bytes: data } : { type: 'websocket.receive', text: data.toString('utf8') });
   }
 
@@ -327,15 +342,15 @@ export class WebSocketBridge extends ReceiveQueue {
       this.#closeOverride = code;
       this.#overrideReason = err.message;
     }
-    this.#hub.ctx.logger.info({ path: this.#path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
+    this.#host.ctx.logger.info({ path: this.#path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
   }
 
   /** The socket closed: report the code we sent when we overrode the peer's. */
   closed(code: number, reason: Buffer): void {
-    this.#hub.connections.delete(this);
-    this.#hub.ctx.metrics?.wsOpen.dec();
     this.#state = 'closed';
-    this.#disconnect(this.#closeOverride ?? code, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
+    const told = this.#closeOverride ?? code;
+    this.#host.closed(this, told);
+    this.#disconnect(told, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
   }
 
   /** One heartbeat check (called by the hub's sweep). */
@@ -344,7 +359,7 @@ export class WebSocketBridge extends ReceiveQueue {
     const ws = this.#ws!;
     if (this.#pingSentAt !== 0) {
       if (now - this.#pingSentAt >= timeout) {
-        this.#hub.ctx.logger.info({ path: this.#path, client: this.#client }, 'WebSocket peer did not answer a ping: dropped');
+        this.#host.ctx.logger.info({ path: this.#path, client: this.#client }, 'WebSocket peer did not answer a ping: dropped');
         ws.terminate();
       }
     } else if (now - this.#lastSeen >= interval) {
@@ -359,9 +374,8 @@ export class WebSocketBridge extends ReceiveQueue {
     this.#state = 'closed';
     this.#status = status;
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    this.#hub.handshaking.delete(this);
-    this.#hub.ctx.metrics?.wsRejected.inc();
-    this.#hub.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
+    this.#host.refused(this, status);
+    this.#host.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
     if (this.#onEarlyClose !== null) this.#socket.off('close', this.#onEarlyClose);
     if (this.#denial?.complete === true) this.#denial.send(this.#socket);
     else rawResponse(this.#socket, status);
@@ -387,8 +401,7 @@ export class WebSocketBridge extends ReceiveQueue {
     if (this.#disconnected) return;
     this.#disconnected = true;
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    const { ctx } = this.#hub;
-    if (this.#status === 101) ctx.metrics?.disconnected(code);
+    const { ctx } = this.#host;
     if (ctx.options.accessLog) {
       const ms = elapsed(this.#start);
       const client = this.#client ? `${this.#client[0]}:${this.#client[1] ?? ''}` : undefined;

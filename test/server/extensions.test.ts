@@ -56,7 +56,7 @@ describe('WebSocket denial response', () => {
     assert.equal(reply.headers['www-authenticate'], 'Bearer realm="chat"');
     assert.equal(reply.body, 'sign in first');
     assert.equal(reply.headers['content-length'], String('sign in first'.length));
-    assert.deepEqual(offered, { 'websocket.http.response': {} });
+    assert.deepEqual(offered, { 'websocket.http.response': {}, 'websocket.send.shared_frames': {} });
     assert.equal((await gone).type, 'websocket.disconnect');
     assert.ok(server.logs.some((l) => l.access === 'websocket' && l.status === 401), 'access log shows the status');
   });

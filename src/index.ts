@@ -70,7 +70,9 @@ export {
   requireValidGroupName,
   requireValidMessage,
 } from './layers/base.js';
-export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TappableLayer } from './layers/base.js';
+export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapListener, TappableLayer } from './layers/base.js';
+/** The base of a layer wrapper: it forwards the whole contract, taps and leases included. */
+export { DelegatingLayer } from './layers/delegating.js';
 export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';
 export type { LeasableLayer, Lease } from './layers/lease.js';
 export { runOnce } from './layers/run-once.js';

@@ -22,7 +22,7 @@ const namesOf = (module: string) =>
 
 /** The root's public names: values bare, types-only as `type X`. Edit on purpose, in the same commit as src/index.ts. */
 const ROOT = [
-  'AcceptConnection', 'AsyncConsumer', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DenyConnection',
+  'AcceptConnection', 'AsyncConsumer', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection',
   'HttpConsumer', 'ImproperlyConfigured', 'InMemoryChannelLayer', 'InvalidChannelLayerError', 'InvalidMessageError',
   'InvalidNameError', 'JsonWebsocketConsumer', 'LayerUnavailableError', 'LeadershipLost', 'LocalLeases',
   'MAX_NAME_LENGTH', 'MessageTooLarge', 'NoHandlerError', 'PATH_ROUTING', 'ProtocolError', 'ProtocolTypeRouter',
@@ -43,7 +43,7 @@ const ROOT = [
   'type LifespanStartupCompleteEvent', 'type LifespanStartupEvent', 'type LifespanStartupFailedEvent',
   'type PathConverter', 'type Receive', 'type ReceiveEvent', 'type Render', 'type Renders', 'type Route',
   'type RouteOptions', 'type RunOnceLogger', 'type RunOnceOptions', 'type Scope', 'type Send', 'type SendBodyOptions',
-  'type SendEvent', 'type TappableLayer', 'type URLRoute', 'type WebSocketAcceptEvent', 'type WebSocketCloseEvent',
+  'type SendEvent', 'type TapListener', 'type TappableLayer', 'type URLRoute', 'type WebSocketAcceptEvent', 'type WebSocketCloseEvent',
   'type WebSocketConnectEvent', 'type WebSocketDisconnectEvent', 'type WebSocketHttpResponseBodyEvent',
   'type WebSocketHttpResponseStartEvent', 'type WebSocketReceiveEvent', 'type WebSocketScope', 'type WebSocketSendEvent',
   'type WebsocketAcceptEvent', 'type WebsocketCloseEvent', 'type WebsocketConnectEvent', 'type WebsocketDisconnectEvent',

@@ -1,12 +1,13 @@
 /**
  * The in-memory channel layer: the embedded default, for one process.
  *
- * How it works: each channel is a FIFO of `(expiresAt, message)` plus a list
- * of waiting receivers; a send hands the message straight to the oldest
- * waiter when there is one. Messages are frozen once on send instead of being
- * deep-copied per receiver, so a `groupSend` to 500 members delivers one
- * object 500 times (which also lets consumers encode it once: see
- * `WebsocketConsumer.forward`).
+ * How it works: each channel is a {@link Mailbox} (`mailbox.ts`, shared with
+ * the Redis layers' inbox): a FIFO of `(expiresAt, message)` plus the
+ * receivers waiting; a send hands the message straight to the channel's tap
+ * or oldest waiter when there is one. Messages are frozen once on send
+ * instead of being deep-copied per receiver, so a `groupSend` to 500 members
+ * delivers one object 500 times (which also lets consumers render it once:
+ * see `consumers/broadcast.ts`).
  *
  * Consumers read their channel through a {@link ChannelTap} rather than a
  * `receive()` per message: an idle consumer *arms* the tap with a listener,
@@ -25,7 +26,8 @@
  * memberships older than `groupExpiry` are dropped.
  */
 import type { LayerMessage } from '../asgi.js';
-import { ChannelAlreadyTapped, ChannelFull } from '../errors.js';
+import { ChannelFull } from '../errors.js';
+import { Mailbox, type MailboxOwner } from './mailbox.js';
 import { TapDispatcher } from './tap.js';
 import {
   type BaseLayerOptions,
@@ -42,55 +44,6 @@ import {
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
 import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
-
-interface Waiter {
-  resolve: (message: LayerMessage) => void;
-}
-
-/** Layer internals a tapped channel calls back into (module-private keys). */
-const TAKE: unique symbol = Symbol('take');
-const UNTAP: unique symbol = Symbol('untap');
-
-/**
- * One channel's queue and waiters. It is also the channel's {@link ChannelTap}
- * once tapped: a consumer's tap costs no object or closure of its own.
- */
-class ChannelState implements ChannelTap {
-  /** Parallel arrays: cheaper than an object per message. */
-  messages: LayerMessage[] = [];
-  expiresAt: number[] = [];
-  /** Pending `receive()` calls (null until one waits: a tapped channel never has any). */
-  waiters: Waiter[] | null = null;
-  /** The listener of the channel's tap, while one is open. */
-  listener: TapListener | null = null;
-  /** The tap is armed: the next message goes to the listener. */
-  armed = false;
-  /** True while a tap is open: the state is kept even when empty. */
-  tapped = false;
-  readonly layer: InMemoryChannelLayer;
-  readonly channel: string;
-
-  constructor(layer: InMemoryChannelLayer, channel: string) {
-    this.layer = layer;
-    this.channel = channel;
-  }
-
-  take(): LayerMessage | undefined {
-    return this.messages.length === 0 ? undefined : this.layer[TAKE](this);
-  }
-
-  arm(): void {
-    if (this.tapped) this.armed = true;
-  }
-
-  close(): void {
-    if (!this.tapped) return;
-    this.tapped = false;
-    this.armed = false;
-    this.listener = null;
-    this.layer[UNTAP](this);
-  }
-}
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -133,7 +86,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   /** Whether messages are checked with the Redis layers' rules (see {@link InMemoryChannelLayerOptions.validateMessages}). */
   readonly validateMessages: boolean;
   readonly #capacityFor: (channel: string) => number;
-  #channels = new Map<string, ChannelState>();
+  #channels = new Map<string, Mailbox>();
   /** group → (channel → time of the last groupAdd, in ms). */
   #groups = new Map<string, Map<string, number>>();
   readonly #taps = new TapDispatcher();
@@ -168,58 +121,14 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
     requireValidChannelName(channel);
     signal?.throwIfAborted();
-    const now = Date.now();
-    this.#maybeSweep(now);
-    const state = this.#channels.get(channel);
-    if (state !== undefined) {
-      this.#dropExpired(channel, state, now);
-      if (state.messages.length > 0) {
-        const message = state.messages.shift()!;
-        state.expiresAt.shift();
-        this.#forgetIfIdle(channel, state);
-        return message;
-      }
-    }
-    const waiting = state ?? this.#stateFor(channel);
-    return new Promise<LayerMessage>((resolve, reject) => {
-      const waiter: Waiter = { resolve };
-      (waiting.waiters ??= []).push(waiter);
-      if (signal !== undefined) {
-        const onAbort = () => {
-          const index = waiting.waiters?.indexOf(waiter) ?? -1;
-          if (index !== -1) waiting.waiters!.splice(index, 1);
-          this.#forgetIfIdle(channel, waiting);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        waiter.resolve = (message) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(message);
-        };
-      }
-    });
+    this.#maybeSweep(Date.now());
+    return this.#mailbox(channel).receive(signal);
   }
 
   /** Opens the push delivery of a channel (one tap per channel at a time). */
   tap(channel: string, listener: TapListener): ChannelTap {
     requireValidChannelName(channel);
-    const state = this.#channels.get(channel) ?? this.#stateFor(channel);
-    if (state.tapped) throw new ChannelAlreadyTapped(channel);
-    state.tapped = true;
-    state.listener = listener;
-    return state;
-  }
-
-  /** A tapped channel's `take()` when something is queued (expired messages dropped). */
-  [TAKE](state: ChannelState): LayerMessage | undefined {
-    this.#dropExpired(state.channel, state, Date.now());
-    state.expiresAt.shift();
-    return state.messages.shift();
-  }
-
-  /** A tap was closed: the channel is forgotten when nothing else holds it. */
-  [UNTAP](state: ChannelState): void {
-    this.#forgetIfIdle(state.channel, state);
+    return this.#mailbox(channel).openTap(listener);
   }
 
   async newChannel(prefix = 'specific'): Promise<string> {
@@ -268,11 +177,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     // As the Redis core layer's flush deletes its lease keys, leases end too.
     this.#leases.clear();
     // Waiting receivers stay: they keep waiting for new messages on their channel.
-    for (const [channel, state] of this.#channels) {
-      state.messages.length = 0;
-      state.expiresAt.length = 0;
-      this.#forgetIfIdle(channel, state);
-    }
+    for (const box of this.#channels.values()) box.clear();
     this.#groups.clear();
   }
 
@@ -286,59 +191,47 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     return message;
   }
 
-  /** Hands a message to a waiting receiver or queues it; over capacity it throws or (for groups) skips. */
+  /** Hands a message to the channel's tap or a waiting receiver, or queues it; over capacity it throws or (for groups) skips. */
   #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
-    const state = this.#channels.get(channel);
-    if (state !== undefined && state.armed) {
-      // One microtask per send/groupSend, not per member.
-      state.armed = false;
-      this.#taps.deliver(state.listener!, message);
-      return;
-    }
-    if (state !== undefined && state.waiters !== null && state.waiters.length > 0) {
-      state.waiters.shift()!.resolve(message);
-      this.#forgetIfIdle(channel, state);
-      return;
-    }
-    const target = state ?? this.#stateFor(channel);
-    if (target.messages.length > 0) this.#dropExpired(channel, target, now);
-    if (target.messages.length >= this.#capacityFor(channel)) {
-      this.#forgetIfIdle(channel, target);
+    const existing = this.#channels.get(channel);
+    // One microtask per send/groupSend for the taps, not one per member.
+    if (existing !== undefined && existing.offer(message)) return;
+    const box = existing ?? this.#mailbox(channel);
+    if (box.messages.length > 0) box.dropExpired(now);
+    if (box.messages.length >= this.#capacityFor(channel)) {
+      this.#owner.released(box);
       if (throwWhenFull) throw new ChannelFull(channel);
       return;
     }
-    target.messages.push(message);
-    target.expiresAt.push(now + this.expiry * 1000);
+    box.push(message, now + this.expiry * 1000);
   }
 
-  #stateFor(channel: string): ChannelState {
-    const state = new ChannelState(this, channel);
-    this.#channels.set(channel, state);
-    return state;
+  #mailbox(channel: string): Mailbox {
+    let box = this.#channels.get(channel);
+    if (box === undefined) this.#channels.set(channel, (box = new Mailbox(channel, this.#owner, this.#taps)));
+    return box;
   }
 
-  #forgetIfIdle(channel: string, state: ChannelState): void {
-    if (state.messages.length === 0 && (state.waiters?.length ?? 0) === 0 && !state.tapped) this.#channels.delete(channel);
-  }
-
-  /** Drops expired head messages; a channel that let a message expire leaves all its groups (Django's rule). */
-  #dropExpired(channel: string, state: ChannelState, now: number): void {
-    let expired = 0;
-    while (expired < state.expiresAt.length && state.expiresAt[expired]! <= now) expired++;
-    if (expired === 0) return;
-    state.messages.splice(0, expired);
-    state.expiresAt.splice(0, expired);
-    for (const [group, members] of this.#groups) {
-      if (members.delete(channel) && members.size === 0) this.#groups.delete(group);
-    }
-  }
+  /** What the mailboxes report back. */
+  readonly #owner: MailboxOwner = {
+    // A channel that let a message expire leaves all its groups (Django's rule).
+    expired: (box) => {
+      for (const [group, members] of this.#groups) {
+        if (members.delete(box.channel) && members.size === 0) this.#groups.delete(group);
+      }
+    },
+    released: (box) => {
+      if (box.idle && this.#channels.get(box.channel) === box) this.#channels.delete(box.channel);
+    },
+    waiting: () => {},
+  };
 
   #maybeSweep(now: number): void {
     if (now < this.#nextSweepAt) return;
     this.#nextSweepAt = now + this.#sweepEvery;
-    for (const [channel, state] of this.#channels) {
-      this.#dropExpired(channel, state, now);
-      this.#forgetIfIdle(channel, state);
+    for (const box of this.#channels.values()) {
+      box.dropExpired(now);
+      this.#owner.released(box);
     }
     const oldest = now - this.groupExpiry * 1000;
     for (const [group, members] of this.#groups) {

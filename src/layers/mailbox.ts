@@ -1,0 +1,181 @@
+/**
+ * One channel's mailbox: its queued messages (each with the time it
+ * expires), the `receive()` calls waiting on it, and its tap. The in-memory
+ * layer keeps one per channel, and so does the Redis layers' inbox for the
+ * channels of its process; what differs between them stays with them: what
+ * happens when a mailbox is full (`ChannelFull`, or the oldest dropped) and
+ * what an expired message means (the in-memory layer then removes the
+ * channel from its groups, as Django does).
+ *
+ * A message offered to a mailbox goes to its armed tap (through the layer's
+ * {@link TapDispatcher}, in one microtask for a whole broadcast), else to the
+ * oldest waiting `receive()`, else the layer queues it. A mailbox is also the
+ * channel's {@link ChannelTap} once tapped: a consumer's tap costs no object
+ * of its own.
+ */
+import type { LayerMessage } from '../asgi.js';
+import { ChannelAlreadyTapped } from '../errors.js';
+import type { ChannelTap, TapListener } from './base.js';
+import type { TapDispatcher } from './tap.js';
+
+/** What a mailbox tells the layer that keeps it. */
+export interface MailboxOwner {
+  /** Expired messages were dropped from `box`. */
+  expired(box: Mailbox): void;
+  /** `box` may have become idle (see {@link Mailbox.idle}): the owner forgets it if so. */
+  released(box: Mailbox): void;
+  /** A `receive()` started (+1) or stopped (-1) waiting. */
+  waiting(delta: 1 | -1): void;
+}
+
+interface Waiter {
+  resolve: (message: LayerMessage) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A channel's queue, waiters and tap. */
+export class Mailbox implements ChannelTap {
+  readonly channel: string;
+  /** Parallel arrays: cheaper than an object per message. */
+  readonly messages: LayerMessage[] = [];
+  readonly expiresAt: number[] = [];
+  /** Pending `receive()` calls (null until one waits: a tapped channel never has any). */
+  #waiters: Waiter[] | null = null;
+  /** The tap's listener, while a tap is open. */
+  #listener: TapListener | null = null;
+  /** The tap is armed: the next message goes to the listener. */
+  #armed = false;
+  readonly #owner: MailboxOwner;
+  readonly #taps: TapDispatcher;
+
+  constructor(channel: string, owner: MailboxOwner, taps: TapDispatcher) {
+    this.channel = channel;
+    this.#owner = owner;
+    this.#taps = taps;
+  }
+
+  /** Nothing queued, nobody waiting, no tap: the owner may forget it. */
+  get idle(): boolean {
+    return this.messages.length === 0 && (this.#waiters?.length ?? 0) === 0 && this.#listener === null;
+  }
+
+  /** Receives waiting on this channel. */
+  get waiters(): number {
+    return this.#waiters?.length ?? 0;
+  }
+
+  /** Hands `message` to the armed tap or the oldest waiting receive; false when neither takes it. */
+  offer(message: LayerMessage): boolean {
+    if (this.#armed) {
+      this.#armed = false;
+      this.#taps.deliver(this.#listener!, message);
+      return true;
+    }
+    const waiter = this.#waiters?.shift();
+    if (waiter === undefined) return false;
+    this.#owner.waiting(-1);
+    waiter.resolve(message);
+    this.#owner.released(this);
+    return true;
+  }
+
+  /** Queues a message (the owner checked the room for it). */
+  push(message: LayerMessage, expiresAt: number): void {
+    this.messages.push(message);
+    this.expiresAt.push(expiresAt);
+  }
+
+  /** Drops the oldest queued message. */
+  dropOldest(): void {
+    this.messages.shift();
+    this.expiresAt.shift();
+  }
+
+  /** Drops the expired messages at the head of the queue. */
+  dropExpired(now: number): void {
+    let expired = 0;
+    while (expired < this.expiresAt.length && this.expiresAt[expired]! <= now) expired++;
+    if (expired === 0) return;
+    this.messages.splice(0, expired);
+    this.expiresAt.splice(0, expired);
+    this.#owner.expired(this);
+  }
+
+  /** Empties the queue (waiters and the tap stay). */
+  clear(): void {
+    this.messages.length = 0;
+    this.expiresAt.length = 0;
+    this.#owner.released(this);
+  }
+
+  /** The next message: a queued one at once, else the next one offered. Aborting loses nothing. */
+  receive(signal?: AbortSignal): Promise<LayerMessage> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    this.dropExpired(Date.now());
+    if (this.messages.length > 0) {
+      const message = this.#shift()!;
+      this.#owner.released(this);
+      return Promise.resolve(message);
+    }
+    return new Promise<LayerMessage>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
+      (this.#waiters ??= []).push(waiter);
+      this.#owner.waiting(1);
+      if (signal === undefined) return;
+      const onAbort = () => {
+        const index = this.#waiters?.indexOf(waiter) ?? -1;
+        if (index === -1) return;
+        this.#waiters!.splice(index, 1);
+        this.#owner.waiting(-1);
+        this.#owner.released(this);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiter.resolve = (message) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(message);
+      };
+    });
+  }
+
+  /** Rejects every waiting receive (the layer is closing). */
+  rejectWaiters(error: unknown): void {
+    const waiters = this.#waiters ?? [];
+    this.#waiters = null;
+    for (const waiter of waiters) {
+      this.#owner.waiting(-1);
+      waiter.reject(error);
+    }
+  }
+
+  /** Opens the channel's tap (one at a time). */
+  openTap(listener: TapListener): ChannelTap {
+    if (this.#listener !== null) throw new ChannelAlreadyTapped(this.channel);
+    this.#listener = listener;
+    return this;
+  }
+
+  // ---- ChannelTap ----
+
+  take(): LayerMessage | undefined {
+    if (this.messages.length === 0) return undefined;
+    this.dropExpired(Date.now());
+    return this.#shift();
+  }
+
+  arm(): void {
+    if (this.#listener !== null) this.#armed = true;
+  }
+
+  close(): void {
+    if (this.#listener === null) return;
+    this.#listener = null;
+    this.#armed = false;
+    this.#owner.released(this);
+  }
+
+  #shift(): LayerMessage | undefined {
+    this.expiresAt.shift();
+    return this.messages.shift();
+  }
+}

@@ -10,6 +10,20 @@
  * sent, looked up here from the error's public `code`.
  */
 
+/**
+ * Close code used when a peer's outgoing buffer overflows (1008, policy violation).
+ *
+ * @example
+ * ```ts
+ * import type { ReceiveEvent } from 'switchyard';
+ * import { SEND_BUFFER_CLOSE_CODE } from 'switchyard/server';
+ *
+ * declare const event: ReceiveEvent; // what an application's receive() gave
+ * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) console.warn('client too slow');
+ * ```
+ */
+export const SEND_BUFFER_CLOSE_CODE = 1008;
+
 /** ws's error codes whose close code is not 1002 (protocol error). */
 const CLOSE_CODES: Readonly<Record<string, number>> = Object.freeze({
   WS_ERR_INVALID_UTF8: 1007, // invalid frame payload data

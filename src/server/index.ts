@@ -71,4 +71,4 @@ export { createLogger, processFields, type Logger, type LoggerOptions } from './
 export { HealthEndpoints, type HealthOptions } from './health.js';
 export { ServerMetrics } from './metrics.js';
 export { loadApplication } from './load.js';
-export { SEND_BUFFER_CLOSE_CODE } from './websocket.js';
+export { SEND_BUFFER_CLOSE_CODE } from './close-codes.js';

@@ -25,19 +25,13 @@
  * silent for `wsPingInterval` and drops it if nothing comes back within
  * `wsPingTimeout`.
  *
- * Shared frames (the `websocket.send.shared_frames` scope extension): on a
- * connection without permessage-deflate, the bridge frames a `text` itself
- * (frames.ts) and writes the frame to the TCP socket whole. The framer keeps
- * the last text it framed, so a broadcast whose members send the same string
- * (or an equal one) frames it once and writes the very same bytes to every
- * socket. An app needs nothing to benefit: a plain ASGI app sending one
- * string to many connections gets it. `ws` keeps everything else (binary
- * frames, deflate connections, pings, the closing handshake), and since it
- * writes every frame of a plain connection at once and in order, a frame
- * written past it cannot overtake or split one of its own.
- *
- * The bridge keeps no registry and counts nothing: it reports to its host
- * (websocket-host.ts), which keeps the server's sets and tells the metrics.
+ * Shared frames (`websocket.send.shared_frames` in the scope's extensions):
+ * without permessage-deflate, a `text` is framed here (frames.ts), so a text
+ * equal to the last one framed goes out as the very same bytes, whatever app
+ * sent it; `ws` keeps the rest (binary, deflate, pings, closing), and writes
+ * a plain connection's frames at once and in order, so ours cannot overtake
+ * or split one of its own. The bridge counts nothing and keeps no registry:
+ * it reports to its host (websocket-host.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -52,7 +46,7 @@ import { websocketScope } from './scope.js';
 import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { corkForTurn, writeTurn } from './write-turns.js';
 import { payloadLength, textFrame } from './frames.js';
-import { fitReason, protocolErrorCode } from './close-codes.js';
+import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection, WebSocketHost } from './websocket-host.js';
 
 const TEXT = { binary: false } as const;
@@ -63,20 +57,6 @@ const BINARY = { binary: true } as const;
  * one settled promise for every frame, so a broadcast costs no promise per member.
  */
 const DONE: Promise<void> = Promise.resolve();
-
-/**
- * Close code used when a peer's outgoing buffer overflows (1008, policy violation).
- *
- * @example
- * ```ts
- * import type { ReceiveEvent } from 'switchyard';
- * import { SEND_BUFFER_CLOSE_CODE } from 'switchyard/server';
- *
- * declare const event: ReceiveEvent; // what an application's receive() gave
- * if (event.type === 'websocket.disconnect' && event.code === SEND_BUFFER_CLOSE_CODE) console.warn('client too slow');
- * ```
- */
-export const SEND_BUFFER_CLOSE_CODE = 1008;
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 

@@ -8,7 +8,8 @@ import { WebsocketConsumer } from './websocket.js';
 // only their event handlers (websocket_*, http_*, lifespan_*), never `close` or `send`.
 frameworkClasses(AsyncConsumer, WebsocketConsumer, JsonWebsocketConsumer, HttpConsumer);
 
-export { AsyncConsumer, requireGroupLayer } from './base.js';
+// requireGroupLayer (base.js) stays internal: the consumers' own check before a group call.
+export { AsyncConsumer } from './base.js';
 export type { ConsumerApplication, ConsumerClass, ConsumerEvent, InitKwargs } from './base.js';
 export { handlerName } from './handlers.js';
 export type { Render, Renders } from './broadcast.js';

@@ -30,7 +30,7 @@ const ROOT = [
   'URLRouter', 'WebsocketConsumer',
   'buildChannelLayer', 'closeChannelLayers', 'configureChannelLayers', 'getChannelLayer', 'getHeader', 'handlerName',
   'inheritPathRouting', 'isLeasable', 'logger', 'path', 'prepareChannelLayers', 'rePath', 'registerConverter',
-  'registerLayerBackend', 'requireGroupLayer', 'requireValidChannelName', 'requireValidGroupName', 'requireValidLease',
+  'registerLayerBackend', 'requireValidChannelName', 'requireValidGroupName', 'requireValidLease',
   'requireValidMessage', 'resetChannelLayers', 'runOnce', 'runWorker', 'scopeWith', 'setChannelLayer', 'setLogger',
   'toHeaders', 'utf8',
   'type Address', 'type Application', 'type BaseLayerOptions', 'type ChannelLayer', 'type ChannelScope', 'type ChannelTap',

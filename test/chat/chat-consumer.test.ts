@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { InMemoryChannelLayer, URLRouter, configureChannelLayers } from 'switchyard';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
+import { captureLibraryLogs } from '../helpers/logs.js';
 
 const application = URLRouter(websocketUrlPatterns);
 beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
@@ -196,11 +197,7 @@ test('two clients in /ws/chat/聊天/ chat; the room has its own group, apart fr
 });
 
 test('a room name too long for the chat is refused: one warn line, no stack trace, nothing at error', async () => {
-  const { logger, setLogger } = await import('switchyard');
-  const { pino } = await import('pino');
-  const lines: Array<Record<string, unknown>> = [];
-  const previous = logger;
-  setLogger(pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }));
+  const { lines, restore } = captureLibraryLogs('debug');
   try {
     for (let i = 0; i < 2; i++) {
       const client = new WebsocketCommunicator(application, `/ws/chat/${'a'.repeat(16_000)}/`);
@@ -211,7 +208,7 @@ test('a room name too long for the chat is refused: one warn line, no stack trac
     const ok = await join('x'.repeat(100)); // at the limit: works
     await ok.disconnect();
   } finally {
-    setLogger(previous);
+    restore();
   }
   assert.deepEqual(lines.map((l) => [l.level, l.msg]), [[40, 'chat: room refused: names are at most 100 characters'], [40, 'chat: room refused: names are at most 100 characters']]);
   const text = JSON.stringify(lines);

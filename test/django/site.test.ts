@@ -16,7 +16,7 @@ import { Presence } from '../../src/presence/index.js';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
 import { type Server, serve } from '../../src/server/index.js';
 import { DJANGO_LOGOUT_CLOSE_CODE, DjangoSite, postgresDatabase } from '../../src/django/index.js';
-import { OwnedRedis } from '../layers/redis-server.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
 import { Daphne, DjangoClient, OwnDatabase, type SiteEnv, djangoTools } from './django-site.js';
 import { type Hello, djangoChatApplication } from './fixtures/chat.js';
 

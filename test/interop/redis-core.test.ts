@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LayerLogger } from 'switchyard/redis';
 import { RedisChannelLayer } from 'switchyard/redis';
-import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
+import { OwnedRedis, OwnedSentinel } from '../helpers/redis-server.js';
 import { DjangoPeer, bytes } from './peer.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
 

@@ -5,14 +5,15 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ChannelFull, ImproperlyConfigured, InvalidMessageError, InvalidNameError, LayerUnavailableError, buildChannelLayer } from 'switchyard';
 import {
-  Fernet, InvalidToken, MessageCodec, layerOptionsFromUrl, normalizeHosts, MultiFernet, RedisChannelLayer, ScoreClock, SerializerDoesNotExist, type LayerLogger,
+  Fernet, InvalidToken, MessageCodec, layerOptionsFromUrl, normalizeHosts, MultiFernet, RedisChannelLayer, ScoreClock, SerializerDoesNotExist,
   channelKey, crc32, deriveFernetKey, getSerializer, groupKey, jsonSerializer, msgpackSerializer, registerSerializer, shardIndex,
 } from 'switchyard/redis';
 import { Inbox } from '../../src/redis/inbox.js';
 import { delay } from '../helpers/time.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
+import { recordingLogger } from '../helpers/logs.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
-import { OwnedRedis } from './redis-server.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
 
 const REDIS = 'redis://127.0.0.1:6379/0';
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -34,13 +35,6 @@ after(async () => {
   }
   raw.disconnect();
 });
-
-/** A logger that records what it is given. */
-function recordingLogger(): LayerLogger & { lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string }[] = [];
-  const at = (level: string) => (_fields: object, message: string) => void lines.push({ level, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 layerConformance('RedisChannelLayer', (options, namespace) => new RedisChannelLayer({ ...options, hosts: [REDIS], prefix: namespace }), {
   capacity: true,

@@ -8,7 +8,7 @@ import { type LayerLogger, RedisPubSubChannelLayer, type RedisPubSubChannelLayer
 import { delay } from '../helpers/time.js';
 import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
-import { OwnedRedis } from './redis-server.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
 
 const REDIS = 'redis://127.0.0.1:6379/0';
 let prefixes = 0;

@@ -4,9 +4,9 @@
 // tick list never go back); SIGTERM releases the lease at once.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { delay } from '../helpers/time.js';
+import { runCommand, type Running } from '../helpers/processes.js';
+import { delay, eventually } from '../helpers/time.js';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
 
 const PREFIX = `sy-runonce-proc-${process.pid}-`;
@@ -15,44 +15,13 @@ const TTL = 1000;
 const RENEW = 300;
 const redis = new Redis(TEST_REDIS_URL);
 
-interface Worker { child: ChildProcess; pid: number; lines: Array<Record<string, unknown>> }
-const workers: Worker[] = [];
+const workers: Running[] = [];
 
-async function startWorker(): Promise<Worker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/layers/fixtures/ticker.ts', PREFIX, TICKS, String(TTL), String(RENEW)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const worker: Worker = { child, pid: child.pid!, lines: [] };
+async function startWorker(): Promise<Running> {
+  const worker = runCommand(process.execPath, ['--import', 'tsx', 'test/layers/fixtures/ticker.ts', PREFIX, TICKS, String(TTL), String(RENEW)]);
   workers.push(worker);
-  let pending = '';
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        const parsed = JSON.parse(pending.slice(0, nl)) as Record<string, unknown>;
-        pending = pending.slice(nl + 1);
-        worker.lines.push(parsed);
-        if (parsed.ready !== undefined) { clearTimeout(timer); resolve(); }
-      }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`worker exited with ${code}: ${err}`)); });
-  });
+  await worker.waitFor((line) => line.ready !== undefined, 20_000, 'the worker to be ready');
   return worker;
-}
-
-/** Waits for a log line of a worker. */
-async function waitForLine(worker: Worker, match: (line: Record<string, unknown>) => boolean, ms: number): Promise<Record<string, unknown>> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const found = worker.lines.find(match);
-    if (found !== undefined) return found;
-    if (Date.now() > until) assert.fail(`no such log line within ${ms} ms: ${JSON.stringify(worker.lines)}`);
-    await delay(20);
-  }
 }
 
 interface Tick { pid: number; generation: number; at: number }
@@ -64,14 +33,8 @@ async function ticks(): Promise<Tick[]> {
 }
 
 /** Waits until a tick matching `match` is in the list; returns it. */
-async function waitForTick(match: (tick: Tick) => boolean, ms: number): Promise<Tick> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const found = (await ticks()).find(match);
-    if (found !== undefined) return found;
-    if (Date.now() > until) assert.fail(`no matching tick within ${ms} ms; ticks: ${JSON.stringify((await ticks()).slice(-5))}`);
-    await delay(20);
-  }
+function waitForTick(match: (tick: Tick) => boolean, ms: number, what: string): Promise<Tick> {
+  return eventually(async () => (await ticks()).find(match), ms, async () => `${what}; last ticks: ${JSON.stringify((await ticks()).slice(-5))}`, 20);
 }
 
 /** In Redis's order, generations never go back and each belongs to one process: never two tickers at once. */
@@ -85,11 +48,6 @@ function assertOneAtATime(all: Tick[]): void {
   }
 }
 
-const exited = (worker: Worker) => new Promise<void>((resolve) => {
-  if (worker.child.exitCode !== null || worker.child.signalCode !== null) resolve();
-  else worker.child.once('exit', () => resolve());
-});
-
 after(async () => {
   for (const worker of workers) {
     if (worker.child.exitCode === null && worker.child.signalCode === null) {
@@ -97,25 +55,25 @@ after(async () => {
       worker.child.kill('SIGKILL');
     }
   }
-  await Promise.all(workers.map(exited));
+  await Promise.all(workers.map((worker) => worker.exited));
   await redis.del(TICKS, `${PREFIX}switchyard:lease:ticker`, `${PREFIX}switchyard:lease-generation:ticker`);
   redis.disconnect();
 });
 
 test('three processes: one ticks; SIGKILL, SIGSTOP and SIGTERM of the leader each hand over to another', async (t) => {
   await Promise.all([startWorker(), startWorker(), startWorker()]);
-  const first = await waitForTick(() => true, 10_000);
+  const first = await waitForTick(() => true, 10_000, 'a first tick');
   await delay(1000);
   let all = await ticks();
   assert.ok(all.length >= 10, `the leader ticks every 50 ms (${all.length} ticks)`);
   assert.deepEqual([...new Set(all.map((t) => t.pid))], [first.pid], 'exactly one process ticks');
 
   // SIGKILL: nothing is released; the lease expires and another process takes over.
-  const killed = workers.find((w) => w.pid === first.pid)!;
+  const killed = workers.find((w) => w.child.pid === first.pid)!;
   const lastBefore = all.at(-1)!;
   const killedAt = Date.now();
   killed.child.kill('SIGKILL');
-  const second = await waitForTick((t) => t.pid !== first.pid, TTL + RENEW + 3000);
+  const second = await waitForTick((t) => t.pid !== first.pid, TTL + RENEW + 3000, 'a tick from another process after the SIGKILL');
   const takeover = second.at - killedAt;
   assert.ok(takeover <= TTL + RENEW + 250, `took over ${takeover} ms after the SIGKILL (bound: ttl ${TTL} + renewEvery ${RENEW}, +250 ms of scheduling)`);
   t.diagnostic(`takeover after SIGKILL: ${takeover} ms`);
@@ -125,24 +83,24 @@ test('three processes: one ticks; SIGKILL, SIGSTOP and SIGTERM of the leader eac
   assert.deepEqual([...new Set(all.filter((t) => t.at > second.at).map((t) => t.pid))], [second.pid], 'one process ticks after the takeover');
 
   // SIGSTOP past the ttl: a third process takes over; the woken leader must not tick again.
-  const paused = workers.find((w) => w.pid === second.pid)!;
+  const paused = workers.find((w) => w.child.pid === second.pid)!;
   paused.child.kill('SIGSTOP');
-  const third = await waitForTick((t) => t.pid !== first.pid && t.pid !== second.pid, TTL + RENEW + 3000);
+  const third = await waitForTick((t) => t.pid !== first.pid && t.pid !== second.pid, TTL + RENEW + 3000, 'a tick from the third process after the SIGSTOP');
   await delay(200);
   paused.child.kill('SIGCONT');
-  const lost = await waitForLine(paused, (l) => l.level === 'warn' && /Leadership of "ticker" lost/.test(String(l.msg)), 5000);
+  const lost = await paused.waitFor((l) => l.level === 'warn' && /Leadership of "ticker" lost/.test(String(l.msg)), 5000, 'the woken leader\'s "Leadership lost" warning');
   assert.equal(lost.generation, second.generation);
   await delay(500);
   all = await ticks();
   assert.deepEqual([...new Set(all.filter((t) => t.at > third.at).map((t) => t.pid))], [third.pid], 'the woken leader does not tick');
 
   // SIGTERM: the leader releases its lease, so the next one starts well before the ttl.
-  const stopped = workers.find((w) => w.pid === third.pid)!;
+  const stopped = workers.find((w) => w.child.pid === third.pid)!;
   const stoppedAt = Date.now();
   stopped.child.kill('SIGTERM');
-  await exited(stopped);
+  await stopped.exited;
   assert.equal(stopped.child.exitCode, 0);
-  const fourth = await waitForTick((t) => t.pid === second.pid && t.generation > third.generation, TTL + 3000);
+  const fourth = await waitForTick((t) => t.pid === second.pid && t.generation > third.generation, TTL + 3000, 'a tick of a new generation after the SIGTERM');
   assert.ok(fourth.at - stoppedAt < TTL, `after a release, taken over in ${fourth.at - stoppedAt} ms (under the ttl)`);
 
   assertOneAtATime(await ticks());

@@ -4,9 +4,10 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { InMemoryChannelLayer, InvalidChannelLayerError, LeadershipLost, LayerUnavailableError, runOnce, type ChannelLayer, type Lease, type Leader, type RunOnceLogger } from 'switchyard';
+import { InMemoryChannelLayer, InvalidChannelLayerError, LeadershipLost, LayerUnavailableError, runOnce, type ChannelLayer, type Lease, type Leader } from 'switchyard';
 import { RedisChannelLayer, leaseKey } from 'switchyard/redis';
-import { delay } from '../helpers/time.js';
+import { delay, until } from '../helpers/time.js';
+import { recordingLogger } from '../helpers/logs.js';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
 
 const PREFIX = `sy-runonce-${process.pid}-`;
@@ -16,12 +17,6 @@ after(async () => {
   for (const layer of layers) { await layer.flush().catch(() => {}); await layer.close(); }
   redis.disconnect();
 });
-
-function recordingLogger(): RunOnceLogger & { lines: Array<{ level: string; message: string }> } {
-  const lines: Array<{ level: string; message: string }> = [];
-  const at = (level: string) => (_fields: object, message: string) => void lines.push({ level, message });
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** A task that records its leaderships and runs until its signal aborts. */
 function recorder() {
@@ -37,14 +32,6 @@ function recorder() {
     running--;
   };
   return { runs, task, get maxRunning() { return maxRunning; }, get running() { return running; } };
-}
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
-    await delay(10);
-  }
 }
 
 for (const kind of ['memory', 'redis'] as const) {

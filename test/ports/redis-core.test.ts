@@ -3,9 +3,10 @@
 // bound, the "1 of 2 channels over capacity" log, and per-channel expiry with mixed sends.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedisChannelLayer, type LayerLogger } from 'switchyard/redis';
+import { RedisChannelLayer } from 'switchyard/redis';
 import { abortAfter, delay } from '../helpers/time.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
+import { recordingLogger } from '../helpers/logs.js';
 
 const MULTIPLE_TEST_HOSTS = Array.from({ length: 10 }, (_, db) => `redis://127.0.0.1:6379/${db}`);
 let prefixes = 0;
@@ -22,12 +23,6 @@ after(async () => {
   }
 });
 const timesOut = (promise: Promise<unknown>) => assert.rejects(promise, /timed out/);
-
-function recordingLogger(): LayerLogger & { lines: { level: string; message: string }[] } {
-  const lines: { level: string; message: string }[] = [];
-  const at = (level: string) => (_fields: object, message: string) => void lines.push({ level, message });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 test('test_groups_multiple_hosts', async () => {
   const l = layer({ hosts: MULTIPLE_TEST_HOSTS, capacity: 100 });

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { RedisPubSubChannelLayer } from 'switchyard/redis';
-import { OwnedRedis } from '../layers/redis-server.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
 import { abortAfter, delay } from '../helpers/time.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { layerConformance } from '../layers/conformance.js';
-import { OwnedRedis, OwnedSentinel } from '../layers/redis-server.js';
+import { OwnedRedis, OwnedSentinel } from '../helpers/redis-server.js';
 import { abortAfter } from '../helpers/time.js';
 
 const SENTINEL_PASSWORD = 'channels_redis';

@@ -13,6 +13,8 @@ import {
   type ClientEvents,
   type ClientOptions,
 } from 'switchyard/client';
+import { freePort } from '../helpers/ports.js';
+import { delay, until } from '../helpers/time.js';
 
 const FAST = { minDelay: 10, maxDelay: 40 } satisfies ClientOptions;
 
@@ -23,7 +25,6 @@ class TestServer {
   sockets: WebSocket[] = [];
   received: string[] = [];
   connections = 0;
-  #waiters: (() => void)[] = [];
   onConnection: (socket: WebSocket) => void = () => {};
 
   static async start(port = 0): Promise<TestServer> {
@@ -42,12 +43,8 @@ class TestServer {
     this.wss.on('connection', (socket) => {
       this.connections += 1;
       this.sockets.push(socket);
-      socket.on('message', (data) => {
-        this.received.push(data.toString());
-        this.#notify();
-      });
+      socket.on('message', (data) => this.received.push(data.toString()));
       this.onConnection(socket);
-      this.#notify();
     });
   }
 
@@ -60,22 +57,6 @@ class TestServer {
 
   get url(): string {
     return `ws://127.0.0.1:${this.port}/`;
-  }
-
-  /** Resolves once `condition()` holds, checked after each connection or message. */
-  async until(condition: () => boolean, what: string, ms = 3000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        this.#waiters.push(resolve);
-        setTimeout(resolve, 20);
-      });
-    }
-  }
-
-  #notify(): void {
-    for (const resolve of this.#waiters.splice(0)) resolve();
   }
 }
 
@@ -113,17 +94,6 @@ function next<K extends keyof ClientEvents>(
     });
   });
 }
-
-/** A port nothing listens on (yet): taken from the OS, then released. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 after(async () => {
   for (const c of clients) c.close();
@@ -237,7 +207,7 @@ describe('messages', () => {
     assert.deepEqual(await opened, { reconnected: false });
     assert.equal(c.state, 'open');
     assert.equal(c.queued, 0);
-    await s.until(() => s.received.length === 3, 'three messages');
+    await until(() => s.received.length === 3, 3000, 'three messages');
     assert.deepEqual(s.received, ['{"message":"one","username":"a"}', 'two', 'three']);
   });
 });
@@ -250,7 +220,7 @@ describe('reconnection', () => {
     c.on('state', ({ state }) => states.push(state));
     await next(c, 'open');
     c.send('before');
-    await s.until(() => s.received.length === 1, 'first message');
+    await until(() => s.received.length === 1, 3000, 'first message');
 
     const closed = next(c, 'close');
     s.sockets[0]!.terminate();
@@ -262,7 +232,7 @@ describe('reconnection', () => {
     assert.equal(c.queued, 3);
 
     assert.deepEqual(await next(c, 'open'), { reconnected: true });
-    await s.until(() => s.received.length === 4, 'queued messages');
+    await until(() => s.received.length === 4, 3000, 'queued messages');
     assert.deepEqual(s.received, ['before', 'q1', 'q2', 'q3']);
     assert.equal(s.connections, 2);
     assert.deepEqual(states, ['open', 'reconnecting', 'open']);
@@ -271,7 +241,7 @@ describe('reconnection', () => {
     s.sockets[1]!.terminate();
     await next(c, 'open');
     c.send('after');
-    await s.until(() => s.received.at(-1) === 'after', 'message after second drop');
+    await until(() => s.received.at(-1) === 'after', 3000, 'message after second drop');
     assert.equal(s.connections, 3);
   });
 
@@ -290,7 +260,7 @@ describe('reconnection', () => {
     await s.listen();
     const reopened = await next(c, 'open');
     assert.equal(reopened.reconnected, true);
-    await s.until(() => s.received.length === 1, 'queued message');
+    await until(() => s.received.length === 1, 3000, 'queued message');
     assert.deepEqual(JSON.parse(s.received[0]!), { message: 'while down', username: 'n' });
   });
 
@@ -347,8 +317,8 @@ describe('send queue bound', () => {
     assert.equal(c.send('c'), false);
     assert.equal(c.queued, 2);
     const s = await server(port);
-    await s.until(() => s.received.length === 2, 'flush');
-    await sleep(30);
+    await until(() => s.received.length === 2, 3000, 'flush');
+    await delay(30);
     assert.deepEqual(s.received, ['a', 'b']);
   });
 
@@ -361,8 +331,8 @@ describe('send queue bound', () => {
     assert.deepEqual(dropped, ['a', 'b']);
     assert.equal(c.queued, 2);
     const s = await server(port);
-    await s.until(() => s.received.length === 2, 'flush');
-    await sleep(30);
+    await until(() => s.received.length === 2, 3000, 'flush');
+    await delay(30);
     assert.deepEqual(s.received, ['c', 'd']);
   });
 
@@ -391,7 +361,7 @@ describe('heartbeat', () => {
     // Alive: pings are answered, so nothing is dropped for several timeouts.
     let drops = 0;
     c.on('close', () => drops++);
-    await sleep(1000); // twice the timeout
+    await delay(1000); // twice the timeout
     assert.equal(drops, 0);
     assert.deepEqual(messages, [], 'pongs are not emitted as messages');
 
@@ -419,7 +389,7 @@ describe('heartbeat', () => {
     await next(c, 'open');
     let drops = 0;
     c.on('close', () => drops++);
-    await sleep(1000); // twice the timeout
+    await delay(1000); // twice the timeout
     assert.equal(drops, 0);
     assert.equal(c.state, 'open');
   });
@@ -436,7 +406,7 @@ describe('close()', () => {
     assert.equal(c.state, 'closed');
     assert.equal((await closed).willReconnect, false);
     assert.equal(await serverSawClose, 1000);
-    await sleep(150); // several times maxDelay
+    await delay(150); // several times maxDelay
     assert.equal(s.connections, 1);
     assert.equal(c.send('x'), false);
     c.close(); // twice is fine
@@ -449,7 +419,7 @@ describe('close()', () => {
     s.sockets[0]!.terminate();
     await next(c, 'reconnecting');
     c.close();
-    await sleep(200);
+    await delay(200);
     assert.equal(s.connections, 1);
     assert.equal(c.state, 'closed');
 
@@ -468,7 +438,7 @@ describe('close()', () => {
     c.on('reconnecting', () => (retried = true));
     s.sockets[0]!.terminate();
     await next(c, 'state', ({ state }) => state === 'closed');
-    await sleep(100);
+    await delay(100);
     assert.equal(retried, false);
     assert.equal(s.connections, 1);
   });

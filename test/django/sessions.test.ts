@@ -10,10 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { Application } from '../../src/asgi.js';
-import { logger as libraryLogger, setLogger } from '../../src/log.js';
+import { captureLibraryLogs } from '../helpers/logs.js';
 import { getSession } from '../../src/middleware/index.js';
 import { HttpCommunicator, WebsocketCommunicator } from '../../src/testing/index.js';
 import {
@@ -87,14 +85,6 @@ async function makeSessions(database: string, withSignedCookies: boolean): Promi
     Object.keys(commands).forEach((name, i) => (cookies[name] = results[i]!));
   }));
   return cookies;
-}
-
-function captureLogs(): { lines: Record<string, unknown>[]; restore: () => void } {
-  const previous = libraryLogger;
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
-  setLogger(pino({ level: 'warn' }, sink));
-  return { lines, restore: () => setLogger(previous) };
 }
 
 const DATABASES = [
@@ -188,7 +178,7 @@ for (const { name, signedCookies } of DATABASES) {
     });
 
     test('db: a pickled session is anonymous, and a warning says why', async () => {
-      const logs = captureLogs();
+      const logs = captureLibraryLogs('warn');
       try {
         assert.equal((await who(site(), cookies.pickled)).isAuthenticated, false);
       } finally {
@@ -269,7 +259,7 @@ describe('a Django database that is down', () => {
   for (const { what, database, within, match } of cases) {
     test(`${what}: the handshake is refused (503) within ${within} ms, with one clear log line`, async () => {
       const made = new DjangoSite({ secretKey: KEY, database: database() });
-      const logs = captureLogs();
+      const logs = captureLibraryLogs('warn');
       const started = Date.now();
       try {
         const client = new WebsocketCommunicator(DjangoAuthMiddlewareStack(whoAmI, made), '/ws/chat/', { headers: [['cookie', 'sessionid=abcdefghijklmnopqrstuvwxyz012345']] });
@@ -292,7 +282,7 @@ describe('a Django database that is down', () => {
 
   test('an HTTP request is answered 503, with the same log line', async () => {
     const made = new DjangoSite({ secretKey: KEY, database: postgresDatabase('postgres://postgres@127.0.0.1:1/nothing') });
-    const logs = captureLogs();
+    const logs = captureLibraryLogs('warn');
     try {
       const response = await new HttpCommunicator(DjangoAuthMiddlewareStack(whoAmI, made), 'GET', '/events/', {
         headers: [['cookie', 'sessionid=abcdefghijklmnopqrstuvwxyz012345']],

@@ -18,7 +18,7 @@ export interface Running {
   /**
    * Resolves with the first line that matches (now or later); rejects after
    * `ms`, or when the child exits without one, naming `what` (default: the
-   * predicate's name) and the output so far.
+   * predicate's name or source) and the output so far.
    */
   waitFor: (match: (line: Line) => boolean, ms?: number, what?: string) => Promise<Line>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -73,7 +73,7 @@ function watch(child: ChildProcess, group = false): Running {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const waitFor = (match: (line: Line) => boolean, ms = 15000, what = match.name || 'a matching line'): Promise<Line> =>
+  const waitFor = (match: (line: Line) => boolean, ms = 15000, what = match.name || `a line matching ${String(match)}`): Promise<Line> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; output so far:\n${raw}`)), ms);
       const check = (): void => {

@@ -19,15 +19,16 @@ export interface FrameClient {
   frames: Frame[];
   /**
    * Resolves with the first frame matching `match` (now or later) and takes it
-   * out of `frames`; rejects after `ms` naming `what` and the frames received.
+   * out of `frames`; rejects after `ms` (default 5000) naming `what` (default:
+   * the predicate's source) and the frames received.
    */
-  next(match: (frame: Frame) => boolean, what: string, ms?: number): Promise<Frame>;
+  next(match: (frame: Frame) => boolean, ms?: number, what?: string): Promise<Frame>;
 }
 
 /**
  * Connects a {@link FrameClient} to `url`; resolves once the socket is open.
  *
- * @example const client = await frameClient(url); await client.next((f) => f.type === 'connection_established', 'the welcome');
+ * @example const client = await frameClient(url); await client.next((f) => f.type === 'connection_established');
  */
 export async function frameClient(url: string, options: WebSocket.ClientOptions = {}): Promise<FrameClient> {
   const ws = new WebSocket(url, options);
@@ -42,7 +43,7 @@ export async function frameClient(url: string, options: WebSocket.ClientOptions 
     ws.once('open', resolve);
     ws.once('error', reject);
   });
-  const next = (match: (frame: Frame) => boolean, what: string, ms = 5000): Promise<Frame> =>
+  const next = (match: (frame: Frame) => boolean, ms = 5000, what = `a frame matching ${String(match)}`): Promise<Frame> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         const index = frames.findIndex(match);

@@ -4,81 +4,53 @@
 // owns): the servers stay up, reconnect, and rooms work again.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { WebSocket } from 'ws';
-import { delay } from '../helpers/time.js';
+import { freePort } from '../helpers/ports.js';
+import { runCommand, type Running } from '../helpers/processes.js';
+import { delay, until } from '../helpers/time.js';
+import { frameClient, type FrameClient, type Frame } from '../helpers/ws-client.js';
 import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
-import { OwnedRedis } from '../layers/redis-server.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const children: ChildProcess[] = [];
+const servers: Running[] = [];
 after(async () => {
-  const exits = children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : once(child, 'exit')));
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const server of servers) server.stop();
   // Only once the servers are gone can nothing write under the prefixes any more.
-  await Promise.all(exits);
+  await Promise.all(servers.map((server) => server.exited));
 });
 
 /** Starts `examples/chat/server.ts` on a free port with a channel layer URL; resolves once HTTP answers. */
-async function startChat(layerUrl: string): Promise<{ port: number; child: ChildProcess }> {
+async function startChat(layerUrl: string): Promise<{ port: number; child: Running['child'] }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
+  const server = runCommand(process.execPath, ['--import', 'tsx', 'examples/chat/server.ts'], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CHANNEL_LAYER_URL: layerUrl, CHAT_SESSION_STORE: 'memory', LOG_LEVEL: 'silent' },
-    stdio: 'ignore',
   });
-  children.push(child);
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/`)).status < 500) return { port, child };
-    } catch {
-      await delay(50);
-    }
-  }
-  throw new Error('chat server did not start');
+  servers.push(server);
+  const answers = async (): Promise<boolean> => {
+    try { return (await fetch(`http://127.0.0.1:${port}/`)).status < 500; } catch { return false; }
+  };
+  await until(answers, 10_000, `the chat server on port ${port} to answer HTTP`);
+  return { port, child: server.child };
 }
 
-/** A chat client: collects the JSON frames it receives. */
-async function join(port: number, room: string): Promise<{ ws: WebSocket; frames: Record<string, unknown>[] }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/chat/${room}/`);
-  const frames: Record<string, unknown>[] = [];
-  ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve);
-    ws.once('error', reject);
-  });
-  for (let i = 0; i < 100 && !frames.some((f) => f.type === 'connection_established'); i++) await delay(20);
-  return { ws, frames };
+/** A chat client: collects the JSON frames it receives; resolves once the chat has welcomed it. */
+async function join(port: number, room: string): Promise<FrameClient> {
+  const client = await frameClient(`ws://127.0.0.1:${port}/ws/chat/${room}/`);
+  await client.next((f) => f.type === 'connection_established');
+  return client;
 }
 
-const chatLines = (frames: Record<string, unknown>[], username: string) =>
+const chatLines = (frames: Frame[], username: string) =>
   frames.filter((f) => f.username === username && typeof f.message === 'string').map((f) => f.message);
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !check(); ) {
-    if (Date.now() > end) throw new Error('timed out');
-    await delay(20);
-  }
-}
-
 /** Both clients send 20 lines; each client sees all 40, in order per sender. */
-async function exchange(a: Awaited<ReturnType<typeof join>>, b: Awaited<ReturnType<typeof join>>, tag: string): Promise<void> {
+async function exchange(a: FrameClient, b: FrameClient, tag: string): Promise<void> {
   const expected = (who: string) => Array.from({ length: 20 }, (_, i) => `${tag}-${who}-${i}`);
   for (let i = 0; i < 20; i++) {
     a.ws.send(JSON.stringify({ message: `${tag}-alice-${i}`, username: `alice${tag}` }));
     b.ws.send(JSON.stringify({ message: `${tag}-bob-${i}`, username: `bob${tag}` }));
   }
   for (const client of [a, b]) {
-    await waitFor(() => chatLines(client.frames, `alice${tag}`).length >= 20 && chatLines(client.frames, `bob${tag}`).length >= 20);
+    await until(() => chatLines(client.frames, `alice${tag}`).length >= 20 && chatLines(client.frames, `bob${tag}`).length >= 20, 5000, `all 40 "${tag}" lines`);
     assert.deepEqual(chatLines(client.frames, `alice${tag}`), expected('alice'));
     assert.deepEqual(chatLines(client.frames, `bob${tag}`), expected('bob'));
   }
@@ -119,8 +91,8 @@ describe('chat example: Redis stopped and restarted under two servers', () => {
       await redis.startAgain();
       // The restarted Redis is empty (no persistence): clients that join now find working rooms.
       // Until a server's connection is back its handshakes are refused (403): retry.
-      let c: Awaited<ReturnType<typeof join>> | null = null;
-      let d: Awaited<ReturnType<typeof join>> | null = null;
+      let c: FrameClient | null = null;
+      let d: FrameClient | null = null;
       for (let i = 0; i < 100 && (c === null || d === null); i++) {
         try {
           c ??= await join(one.port, 'lobby');

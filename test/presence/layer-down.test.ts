@@ -3,10 +3,10 @@
 // (then a summary a minute), not a line per retry.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
-import { InMemoryChannelLayer, LayerUnavailableError, logger, setLogger } from 'switchyard';
+import { InMemoryChannelLayer, LayerUnavailableError } from 'switchyard';
 import { Presence } from 'switchyard/presence';
 import { delay } from '../helpers/time.js';
+import { captureLibraryLogs } from '../helpers/logs.js';
 
 /** An in-memory layer whose receive() fails as a Redis layer's does when Redis is gone. */
 class ReceiveFails extends InMemoryChannelLayer {
@@ -16,19 +16,17 @@ class ReceiveFails extends InMemoryChannelLayer {
 }
 
 test('a presence whose layer cannot receive retries with backoff and logs the failure once', async (t) => {
-  const previous = logger;
-  const lines: Array<{ msg?: string }> = [];
-  setLogger(pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg?: string }) }));
+  const logs = captureLibraryLogs('info');
   const layer = new ReceiveFails();
   const presence = new Presence({ layer, heartbeatInterval: 50 });
   t.after(async () => {
     await presence.close().catch(() => {});
     await layer.close();
-    setLogger(previous);
+    logs.restore();
   });
   await presence.start();
   await delay(2000);
-  const failures = lines.filter((line) => line.msg?.startsWith('presence: receive failed'));
+  const failures = logs.lines.filter((line) => line.msg?.startsWith('presence: receive failed'));
   assert.ok(failures.length >= 1, 'the failure is logged');
   assert.ok(failures.length <= 2, `logged ${failures.length} times in 2 s (a line per retry before)`);
 });

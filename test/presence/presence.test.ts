@@ -3,15 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InMemoryChannelLayer } from 'switchyard';
 import { Presence, PresenceClosed, PresenceNotFound, type PresenceChange } from 'switchyard/presence';
-import { delay } from '../helpers/time.js';
-
-async function until(check: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
-}
+import { delay, until } from '../helpers/time.js';
 
 const keys = (p: Presence, topic: string) => Object.keys(p.list(topic)).sort();
 

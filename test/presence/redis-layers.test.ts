@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { ChannelLayer } from '../../src/layers/base.js';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { Presence } from 'switchyard/presence';
-import { delay } from '../helpers/time.js';
+import { until } from '../helpers/time.js';
 
 const PREFIX = `test-presence-layers-${process.pid}`;
 const layers: ChannelLayer[] = [];
@@ -18,14 +18,6 @@ after(async () => {
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
 });
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await delay(10);
-  }
-}
 
 const flavours: Array<[string, (prefix: string) => ChannelLayer]> = [
   ['core', (prefix) => new RedisChannelLayer({ hosts: ['redis://127.0.0.1:6379/0'], prefix })],

@@ -4,13 +4,15 @@
 // whose users leave the online list within a bounded time.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
 import { UserStore } from '../../examples/chat/users.js';
+import { runCommand } from '../helpers/processes.js';
+import { delay } from '../helpers/time.js';
+import { frameClient, type FrameClient } from '../helpers/ws-client.js';
 
 const PREFIX = `test-presence-${process.pid}`;
 const LAYER_URL = `redis://127.0.0.1:6379/0?prefix=${PREFIX}`;
@@ -21,27 +23,12 @@ const children: ChildProcess[] = [];
 interface Node { child: ChildProcess; port: number }
 
 async function startNode(): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/presence/fixtures/chat-node.ts'], {
+  const node = runCommand(process.execPath, ['--import', 'tsx', 'test/presence/fixtures/chat-node.ts'], {
     env: { ...process.env, NODE_ENV: 'test', CHANNEL_LAYER_URL: LAYER_URL, CHAT_USERS_FILE: usersFile, CHAT_SESSION_STORE: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /\{"port":(\d+)\}/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}: ${err}`)));
-  });
-  return { child, port };
+  children.push(node.child);
+  const ready = await node.waitFor((line) => typeof line.port === 'number', 20_000, 'the node to print its port');
+  return { child: node.child, port: ready.port as number };
 }
 
 async function signIn(node: Node, username: string, password: string): Promise<string> {
@@ -54,47 +41,19 @@ async function signIn(node: Node, username: string, password: string): Promise<s
   return /sessionid=([^;]+)/.exec(response.headers.get('set-cookie')!)![1]!;
 }
 
-interface Client { ws: WebSocket; frames: Array<Record<string, unknown>>; next(match: (f: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>> }
-
-async function join(node: Node, room: string, cookie?: string): Promise<Client> {
+/** A chat client of `room` on `node`, once the chat has welcomed it. */
+async function join(node: Node, room: string, cookie?: string): Promise<FrameClient> {
   const headers: Record<string, string> = { origin: `http://127.0.0.1:${node.port}` };
   if (cookie) headers.cookie = `sessionid=${cookie}`;
-  const ws = new WebSocket(`ws://127.0.0.1:${node.port}/ws/chat/${room}/`, { headers });
-  const frames: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  ws.on('message', (data: Buffer) => {
-    frames.push(JSON.parse(data.toString()) as Record<string, unknown>);
-    for (const wake of [...waiters]) wake();
-  });
-  const client: Client = {
-    ws,
-    frames,
-    next(match, ms = 5000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const index = frames.findIndex(match);
-          if (index === -1) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(frames.splice(index, 1)[0]!);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`no matching frame in ${ms} ms; got ${JSON.stringify(frames)}`));
-        }, ms);
-        waiters.add(check);
-        check();
-      });
-    },
-  };
+  const client = await frameClient(`ws://127.0.0.1:${node.port}/ws/chat/${room}/`, { headers });
   await client.next((f) => f.type === 'connection_established');
   return client;
 }
 
-const presenceEvents = (c: Client) => c.frames.filter((f) => f.type === 'user_join' || f.type === 'user_leave');
+const presenceEvents = (c: FrameClient) => c.frames.filter((f) => f.type === 'user_join' || f.type === 'user_leave');
 
 /** Asks for the online list, as the room page does on each connection. */
-async function online(c: Client): Promise<unknown> {
+async function online(c: FrameClient): Promise<unknown> {
   c.ws.send(JSON.stringify({ type: 'presence' }));
   return (await c.next((f) => f.type === 'presence')).users;
 }
@@ -122,7 +81,7 @@ test('an observer on a process where nobody signed in sees users of the other pr
   // Before: A's presence replica only started when a signed-in user was tracked on A.
   const bobCookie = await signIn(b, 'bob', 'bob-password');
   const observer = await join(a, 'observed');
-  await new Promise((r) => setTimeout(r, 300)); // A's replica has started and asked for the state
+  await delay(300); // A's replica has started and asked for the state
   const bob = await join(b, 'observed', bobCookie);
   await observer.next((f) => f.type === 'user_join' && f.username === 'bob');
   assert.deepEqual(await online(observer), ['bob']);
@@ -146,7 +105,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
   const bobOnB = await join(b, 'multi', bobCookie);
   await watcher.next((f) => f.type === 'user_join' && f.username === 'bob');
   assert.deepEqual(await online(bobOnB), ['alice', 'bob']);
-  await new Promise((r) => setTimeout(r, 400));
+  await delay(400);
   assert.deepEqual(presenceEvents(watcher), [], 'alice joined once, although she has two tabs on two processes');
 
   // Names come from the session on either process.
@@ -155,7 +114,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
 
   // Closing alice's tab on A: she is still online through B.
   aliceTab1.ws.close();
-  await new Promise((r) => setTimeout(r, 600));
+  await delay(600);
   assert.deepEqual(presenceEvents(watcher), [], 'no user_leave while another tab is open');
   const late = await join(a, 'multi');
   assert.deepEqual(await online(late), ['alice', 'bob']);
@@ -171,7 +130,7 @@ test('two processes on Redis: shared login, one user in two tabs on two processe
 
   // Whoever arrives now sees nobody signed in.
   const latecomer = await join(a, 'multi');
-  await new Promise((r) => setTimeout(r, 300));
+  await delay(300);
   assert.equal(latecomer.frames.some((f) => f.type === 'presence'), false, 'no list unless asked');
   assert.deepEqual(await online(latecomer), []);
   for (const c of [watcher, late, latecomer]) c.ws.close();

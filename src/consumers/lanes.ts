@@ -47,7 +47,9 @@ export class Lanes {
   /** The receive() layer lane (layers without taps): its opening and its cancellation. */
   #openReceiveLane: (() => void) | null = null;
   #abort: AbortController | null = null;
-  #settle: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** Settle the promise of {@link run}. */
+  #resolve: (() => void) | null = null;
+  #reject: ((error: unknown) => void) | null = null;
 
   constructor(invoke: Invoke) {
     this.#invoke = invoke;
@@ -56,8 +58,9 @@ export class Lanes {
   /** Serves both lanes until the instance ends. */
   run(receive: Receive, layer: ChannelLayer | null, channel: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#settle = { resolve, reject };
-      this.#connectionLane(receive).then(() => this.#end(), this.#end);
+      this.#resolve = resolve;
+      this.#reject = reject;
+      void this.#connectionLane(receive);
       if (layer === null) return;
       if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage);
       else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
@@ -77,17 +80,23 @@ export class Lanes {
     else this.#openReceiveLane?.();
   }
 
+  /** Reads one event, runs its handler to the end, reads the next; ends the instance when it stops. */
   async #connectionLane(receive: Receive): Promise<void> {
-    while (!this.#ended && !this.#stopping) {
-      const event = await receive();
-      if (this.#ended) return;
-      try {
-        await (this.#connectionBusy = this.#call(event));
-      } finally {
-        this.#connectionBusy = null;
+    try {
+      while (!this.#ended && !this.#stopping) {
+        const event = await receive();
+        if (this.#ended) return;
+        try {
+          await (this.#connectionBusy = this.#call(event));
+        } finally {
+          this.#connectionBusy = null;
+        }
+        this.openLayerLane();
       }
-      this.openLayerLane();
+    } catch (error) {
+      return this.#end(error);
     }
+    this.#end();
   }
 
   /** The handler's result as a promise (a synchronous throw becomes a rejection). */
@@ -105,7 +114,7 @@ export class Lanes {
     this.#ended = true;
     if (this.#tap !== null && this.#layerBusy === null) this.#tap.close();
     this.#abort?.abort(new StopConsumer());
-    this.#finish().then(this.#settle!.resolve, this.#settle!.reject);
+    this.#finish().then(this.#resolve, this.#reject);
   };
 
   async #finish(): Promise<void> {
@@ -157,7 +166,7 @@ export class Lanes {
         return this.#closeTap(error);
       }
       if (isThenable(result)) {
-        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone, this.#layerHandlerFailed);
+        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#closeTap.bind(this));
         return;
       }
       message = tap.take();
@@ -166,17 +175,17 @@ export class Lanes {
     tap.arm();
   }
 
-  readonly #layerHandlerDone = (): void => {
+  /** Callbacks for a pending layer handler, made once per instance (a closure per message would be garbage per delivery). */
+  #layerHandlerDone: (() => void) | null = null;
+  #layerHandlerFailed: ((error: unknown) => void) | null = null;
+
+  #afterLayerHandler(): void {
     this.#layerBusy = null;
     this.#serveTap(this.#tap!.take());
-  };
-
-  readonly #layerHandlerFailed = (error: unknown): void => {
-    this.#layerBusy = null;
-    this.#closeTap(error);
-  };
+  }
 
   #closeTap(error?: unknown): void {
+    this.#layerBusy = null;
     this.#tap!.close();
     this.#end(error);
   }

@@ -10,6 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Application } from 'switchyard';
 import { configureChannelLayers } from 'switchyard';
 import { serve, type Server } from 'switchyard/server';
+import { delay } from '../helpers/time.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -154,7 +155,7 @@ describe('signing in, in a real browser', () => {
       (m) => m.querySelector('.text')?.textContent === 'who am I?' && m.querySelector('.username')?.textContent === 'bob'));
     await watcher.screenshot({ path: new URL('chat-room-online.png', ARTIFACTS).pathname });
     await aliceTab1.close();
-    await new Promise((r) => setTimeout(r, 300));
+    await delay(300);
     assert.deepEqual(await onlineList(watcher), ['alice', 'bob'], 'alice still has a tab open');
     await aliceTab2.close();
     await waitForOnline(watcher, ['bob']);

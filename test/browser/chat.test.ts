@@ -9,6 +9,7 @@ import './typing-speed.js';
 import { configureChannelLayers } from 'switchyard';
 import { serve, type Server } from 'switchyard/server';
 import { application } from '../../examples/chat/app.js';
+import { delay } from '../helpers/time.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -167,7 +168,7 @@ describe('chat in a real browser', () => {
       (await shown(carol)).map((m) => m.text),
       ['only for elsewhere'],
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await delay(200);
     assert.ok(!(await shown(alice)).some((m) => m.text === 'only for elsewhere'));
   });
 
@@ -182,7 +183,7 @@ describe('chat in a real browser', () => {
 
     // Sent while the server is down: queued by the client, delivered after the reconnection.
     await say(alice, 'written while offline');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await delay(300);
 
     await start(); // same port
     await Promise.all([waitForStatus(alice, 'connected'), waitForStatus(bob, 'connected')]);

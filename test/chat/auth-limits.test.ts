@@ -11,6 +11,7 @@ import type { Application } from 'switchyard';
 import { InMemoryChannelLayer, ProtocolTypeRouter, URLRouter, configureChannelLayers } from 'switchyard';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 import { start, type TestServer } from '../server/helpers.js';
+import { delay } from '../helpers/time.js';
 
 const FLOODER = fileURLToPath(new URL('./auth-flooder.mjs', import.meta.url));
 let limited: TestServer;
@@ -71,10 +72,10 @@ async function measure(members: WebSocket[], ms: number, every: number): Promise
       pending.set(message, performance.now());
       ws.send(JSON.stringify({ message, username: `member${i}` }));
     });
-    await new Promise((r) => setTimeout(r, every));
+    await delay(every);
   }
   const deadline = performance.now() + 3000;
-  while (pending.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (pending.size > 0 && performance.now() < deadline) await delay(20);
   members.forEach((ws, i) => ws.off('message', listeners[i]!));
   const round = (x: number) => Math.round(x * 100) / 100;
   return { n: latencies.length, lost: pending.size, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), spamSeen };
@@ -89,7 +90,7 @@ async function underFlood(server: TestServer, room: string, members: WebSocket[]
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  await new Promise((r) => setTimeout(r, 150)); // the flood is under way
+  await delay(150); // the flood is under way
   const measured = await measure(members, 1800, 100);
   assert.equal(await exited, 0);
   return { measured, flood: JSON.parse(output) as FloodStats };

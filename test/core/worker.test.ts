@@ -2,7 +2,7 @@
 import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncConsumer, ChannelNameRouter, InMemoryChannelLayer, configureChannelLayers, runWorker, type LayerMessage } from 'switchyard';
-import { abortAfter } from '../helpers/time.js';
+import { abortAfter, until } from '../helpers/time.js';
 
 let layer: InMemoryChannelLayer;
 beforeEach(() => {
@@ -43,7 +43,7 @@ test('a failing handler is logged, and the next message gets a fresh instance', 
   const worker = runWorker(ChannelNameRouter({ jobs: Flaky.asApp() }), ['jobs'], { signal: controller.signal });
   await layer.send('jobs', { type: 'job', n: 1 });
   await layer.send('jobs', { type: 'job', n: 2 });
-  for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await until(() => seen.length >= 2, 500, 'both jobs to run');
   assert.deepEqual(seen, [1, 2]);
   controller.abort();
   await worker;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../helpers/ports.js';
-import { delay } from '../helpers/time.js';
+import { until } from '../helpers/time.js';
 
 export const SITE_DIR = fileURLToPath(new URL('./site/', import.meta.url));
 const PYTHON = '/usr/bin/python3';
@@ -92,16 +92,16 @@ export class Daphne {
 
   static async start(env: SiteEnv): Promise<Daphne> {
     const daphne = new Daphne(await freePort(), env);
-    const deadline = Date.now() + 20000;
-    for (;;) {
-      try {
-        if ((await fetch(`${daphne.url}/whoami/`)).ok) return daphne;
-      } catch { /* not listening yet */ }
-      if (daphne.#child.exitCode !== null || Date.now() > deadline) {
-        await daphne.stop();
-        throw new Error(`daphne did not start: ${daphne.#output}`);
-      }
-      await delay(100);
+    const answers = async (): Promise<boolean> => {
+      if (daphne.#child.exitCode !== null) throw new Error(`daphne exited with ${daphne.#child.exitCode}`);
+      try { return (await fetch(`${daphne.url}/whoami/`)).ok; } catch { return false; /* not listening yet */ }
+    };
+    try {
+      await until(answers, 20000, 'daphne to answer /whoami/');
+      return daphne;
+    } catch (error) {
+      await daphne.stop();
+      throw new Error(`daphne did not start (${(error as Error).message}): ${daphne.#output}`);
     }
   }
 

@@ -10,13 +10,13 @@
 //   Fernet-encrypted and sharded over two Redis databases.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from 'ws';
 import { setChannelLayer } from '../../src/layers/registry.js';
 import { Presence } from '../../src/presence/index.js';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from '../../src/redis/index.js';
 import { type Server, serve } from '../../src/server/index.js';
 import { DJANGO_LOGOUT_CLOSE_CODE, DjangoSite, postgresDatabase } from '../../src/django/index.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
+import { frameClient, type FrameClient } from '../helpers/ws-client.js';
 import { Daphne, DjangoClient, OwnDatabase, type SiteEnv, djangoTools } from './django-site.js';
 import { type Hello, djangoChatApplication } from './fixtures/chat.js';
 
@@ -31,60 +31,13 @@ const PUBSUB_KEYS: string[] = [];
 const ENGINES = ['db', 'signed_cookies'] as const;
 type Engine = (typeof ENGINES)[number];
 
-/** A WebSocket client that keeps every JSON frame and its close code. */
-class Socket {
-  readonly frames: Record<string, unknown>[] = [];
-  readonly closed: Promise<number>;
-  readonly #ws: WebSocket;
-  #wake: (() => void) | null = null;
-
-  private constructor(ws: WebSocket) {
-    this.#ws = ws;
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(String(data)) as Record<string, unknown>);
-      this.#wake?.();
-    });
-    this.closed = new Promise((resolve) => ws.on('close', (code) => { resolve(code); this.#wake?.(); }));
-  }
-
-  static open(url: string, cookie = ''): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: cookie ? { cookie } : {} });
-      const socket = new Socket(ws);
-      ws.once('open', () => resolve(socket));
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));
-      ws.once('error', reject);
-    });
-  }
-
-  /** Waits for (and takes) the first frame matching `predicate`. */
-  async next(predicate: (frame: Record<string, unknown>) => boolean = () => true, ms = 5000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const index = this.frames.findIndex(predicate);
-      if (index !== -1) return this.frames.splice(index, 1)[0]!;
-      if (Date.now() > deadline || this.#ws.readyState === WebSocket.CLOSED) {
-        throw new Error(`no matching frame within ${ms} ms; got ${JSON.stringify(this.frames)}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-  }
-
-  close(): void {
-    this.#ws.close();
-  }
-}
-
 describe('a Switchyard service beside a real Django site', () => {
   let own: OwnDatabase;
   let secondRedis: OwnedRedis;
   const daphnes = new Map<Engine, Daphne>();
   const servers = new Map<Engine, Server>();
   const sites: DjangoSite[] = [];
-  const sockets: Socket[] = [];
+  const sockets: FrameClient[] = [];
   let core: RedisChannelLayer;
   let pubsub: RedisPubSubChannelLayer;
 
@@ -95,8 +48,8 @@ describe('a Switchyard service beside a real Django site', () => {
     DJSITE_LAYER: JSON.stringify({ hosts: HOSTS, prefix: PREFIX, keys: FERNET, pubsub_keys: PUBSUB_KEYS }),
   });
   const chat = (engine: Engine) => `${servers.get(engine)!.url.replace('http', 'ws')}/ws/chat/lobby/`;
-  const open = async (url: string, cookie = ''): Promise<Socket> => {
-    const socket = await Socket.open(url, cookie);
+  const open = async (url: string, cookie = ''): Promise<FrameClient> => {
+    const socket = await frameClient(url, { headers: cookie ? { cookie } : {} });
     sockets.push(socket);
     return socket;
   };

@@ -6,6 +6,7 @@ import type { Application } from 'switchyard';
 import { TooManyGroups, InMemoryChannelLayer } from 'switchyard';
 import { LimitsMiddleware, TokenBucket, withGroupLimit } from 'switchyard/middleware';
 import { WebsocketCommunicator } from 'switchyard/testing';
+import { delay } from '../helpers/time.js';
 
 test('TokenBucket: a burst, then the refill rate', () => {
   const bucket = new TokenBucket(3, 2, 0);
@@ -75,7 +76,7 @@ test('a client under the rate is never throttled', async () => {
   for (let i = 0; i < 10; i++) {
     await client.sendTo({ text: 'x' });
     assert.deepEqual(JSON.parse(String(await client.receiveFrom())), { n: i + 1 });
-    await new Promise((r) => setTimeout(r, 25));
+    await delay(25);
   }
   await client.disconnect();
 });

@@ -4,13 +4,12 @@
 // layer registries: CHANNEL_LAYER_URL=redis:// answered every handshake 500.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { freePort } from '../helpers/ports.js';
-import { delay } from '../helpers/time.js';
+import { listening, runCommand } from '../helpers/processes.js';
 import { repo, userEnv } from './helpers.js';
 
 const prefix = `sy-onecopy-${process.pid}-`;
@@ -36,20 +35,16 @@ function firstFrame(port: number): Promise<string> {
 test('built checkout: `switchyard serve` of the example on the Redis layer uses one copy of the library', async () => {
   assert.ok(existsSync(join(repo, 'dist/src/server/cli.js')), 'npm ci built dist/ (prepare)');
   const port = await freePort();
-  const server = spawn(process.execPath, ['bin/switchyard.js', 'serve', 'examples/chat/app.ts:application', '--port', String(port)], {
-    cwd: repo, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }), stdio: ['ignore', 'pipe', 'pipe'],
+  const server = runCommand(process.execPath, ['bin/switchyard.js', 'serve', 'examples/chat/app.ts:application', '--port', String(port)], {
+    cwd: repo, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }),
   });
-  let output = '';
-  server.stdout.on('data', (chunk) => { output += chunk; });
-  server.stderr.on('data', (chunk) => { output += chunk; });
-  const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
   try {
-    for (const deadline = Date.now() + 20_000; !output.includes('Listening') && Date.now() < deadline;) await delay(50);
+    await server.waitFor(listening, 20_000);
     const frame = await firstFrame(port);
-    assert.match(frame, /connection_established/, `the chat accepted the connection; server said:\n${output}`);
-    assert.doesNotMatch(output, /InvalidChannelLayerError|not loaded/);
+    assert.match(frame, /connection_established/, `the chat accepted the connection; server said:\n${server.output()}`);
+    assert.doesNotMatch(server.output(), /InvalidChannelLayerError|not loaded/);
   } finally {
-    server.kill('SIGTERM');
+    server.child.kill('SIGTERM');
   }
-  assert.equal(await exited, 0);
+  assert.equal((await server.exited).code, 0);
 });

@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { freePort } from '../helpers/ports.js';
-import { delay } from '../helpers/time.js';
+import { runCommand } from '../helpers/processes.js';
+import { eventually, until } from '../helpers/time.js';
 import { Workspace, assertImportsEverywhere, npm, repo, sh, subpaths, userEnv } from './helpers.js';
 
 const tsc = join(repo, 'node_modules/typescript/bin/tsc');
@@ -120,13 +121,9 @@ class Room extends WebsocketConsumer {
 export const application = ProtocolTypeRouter({ websocket: URLRouter([rePath(/^ws\\/$/, Room.asApp())]) });
 `);
   const port = await freePort();
-  const server = spawn('npx', ['switchyard', 'serve', 'app.js:application', '--port', String(port)], {
-    cwd: project, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }), stdio: ['ignore', 'pipe', 'pipe'],
+  const server = runCommand('npx', ['switchyard', 'serve', 'app.js:application', '--port', String(port)], {
+    cwd: project, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }),
   });
-  let output = '';
-  server.stdout.on('data', (chunk) => { output += chunk; });
-  server.stderr.on('data', (chunk) => { output += chunk; });
-  const exited = new Promise<number | null>((done) => server.on('exit', (code) => done(code)));
   const ask = () => new Promise<string>((done) => {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/`);
     socket.on('open', () => socket.send('hello'));
@@ -134,15 +131,13 @@ export const application = ProtocolTypeRouter({ websocket: URLRouter([rePath(/^w
     socket.on('error', () => setTimeout(() => done(''), 200));
   });
   try {
-    let reply = '';
-    for (const deadline = Date.now() + 20_000; reply === '' && Date.now() < deadline;) reply = await ask();
-    assert.equal(reply, 'via redis: hello', `the app answered through Redis; the server said:\n${output}`);
+    const reply = await eventually(async () => (await ask()) || undefined, 20_000, () => `an answer; the server said:\n${server.output()}`);
+    assert.equal(reply, 'via redis: hello', `the app answered through Redis; the server said:\n${server.output()}`);
   } finally {
-    server.kill('SIGTERM');
+    server.child.kill('SIGTERM');
   }
   // npm's own exit status is npm's business; the server behind it must drain and stop.
-  await exited;
-  for (const deadline = Date.now() + 5000; !output.includes('Server stopped') && Date.now() < deadline;) await delay(100);
-  assert.match(output, /Server stopped/, 'the server behind npx drained');
+  await server.exited;
+  await until(() => server.output().includes('Server stopped'), 5000, 'the server behind npx to drain ("Server stopped")');
   assert.equal(await ask(), '', 'and no longer answers');
 });

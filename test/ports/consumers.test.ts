@@ -4,7 +4,7 @@ import { beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Application, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, WebsocketConsumer, configureChannelLayers } from 'switchyard';
 import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
-import { abortAfter } from '../helpers/time.js';
+import { abortAfter, delay, until } from '../helpers/time.js';
 
 let layer: InMemoryChannelLayer;
 beforeEach(() => {
@@ -133,10 +133,10 @@ test('README claim: a slow group handler never delays a disconnect', async () =>
   const communicator = new WebsocketCommunicator(Slow.asApp(), '/');
   await communicator.connect();
   await layer.send(channelName, { type: 'slow.event' });
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await delay(20);
   const askedAt = Date.now();
   await communicator.sendInput({ type: 'websocket.disconnect', code: 1001 });
-  for (let i = 0; i < 50 && disconnectedAt === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await until(() => disconnectedAt > 0, 500, 'disconnect() to run');
   assert.ok(disconnectedAt > 0 && disconnectedAt - askedAt < 300, 'disconnect() ran while the slow handler was still waiting');
   release();
   await communicator.wait();

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers } from 'switchyard';
 import { LifespanError } from 'switchyard/server';
 import { start } from '../server/helpers.js';
+import { runCommand } from '../helpers/processes.js';
 
 test('a consumer served directly: lifespan auto-detected as unsupported; a message type with no handler closes with 1011', async () => {
   const layer = new InMemoryChannelLayer();
@@ -38,20 +39,15 @@ test('with lifespan "on", a consumer without lifespan handlers still refuses to 
 });
 
 test('switchyard runworker on the in-memory layer warns that nothing outside the process can reach it', async () => {
-  const { spawn } = await import('node:child_process');
   const { CHANNEL_LAYER_URL: _, ...env } = process.env;
-  const child = spawn(process.execPath, ['bin/switchyard.js', 'runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], {
+  const worker = runCommand(process.execPath, ['bin/switchyard.js', 'runworker', 'test/server/fixtures/worker.ts:worker', 'switchyard-test-tasks'], {
     env: { ...env, NODE_ENV: 'development' },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (chunk) => (out += chunk));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    for (let i = 0; i < 200 && !out.includes('worker listening'); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.match(out, /runworker on the in-memory channel layer: only this process can send to switchyard-test-tasks/);
+    await worker.waitFor((line) => String(line.msg ?? line.text).includes('worker listening'), 10_000, '"worker listening"');
+    assert.match(worker.output(), /runworker on the in-memory channel layer: only this process can send to switchyard-test-tasks/);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    worker.child.kill('SIGTERM');
+    await worker.exited;
   }
 });

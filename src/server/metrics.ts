@@ -6,7 +6,7 @@
  * a message on the hot path is a property increment, not a label lookup.
  * The WebSocket instruments are an observer of the server's connections
  * ({@link ServerMetrics.webSocketObserver}, handed to the hub at startup:
- * websocket-host.ts); layer operations are timed by wrapping the layer
+ * websocket-events.ts); layer operations are timed by wrapping the layer
  * (timed-layer.ts).
  * With `--workers N` under the Switchyard CLI, the worker that gets the
  * scrape asks the primary, which gathers every worker's registry through
@@ -16,7 +16,7 @@ import cluster from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import type { ChannelLayer } from '../layers/base.js';
 import { TimedLayer } from './timed-layer.js';
-import type { WebSocketEvents } from './websocket-host.js';
+import type { WebSocketEvents } from './websocket-events.js';
 
 type Child = { inc(value?: number): void };
 

@@ -16,7 +16,8 @@ import type { ServerContext } from './context.js';
 import { latin1 } from './http.js';
 import { ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { WebSocketBridge } from './websocket.js';
-import { NO_OBSERVER, type Acceptance, type Connection, type WebSocketEvents, type WebSocketHost } from './websocket-host.js';
+import { NO_OBSERVER, type Connection, type WebSocketEvents } from './websocket-events.js';
+import type { Acceptance, WebSocketHost } from './websocket-host.js';
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 

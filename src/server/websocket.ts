@@ -47,7 +47,8 @@ import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-resp
 import { corkForTurn, writeTurn } from './write-turns.js';
 import { payloadLength, textFrame } from './frames.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
-import type { Connection, WebSocketHost } from './websocket-host.js';
+import type { Connection } from './websocket-events.js';
+import type { WebSocketHost } from './websocket-host.js';
 
 const TEXT = { binary: false } as const;
 const OPEN = 1; // WebSocket.OPEN

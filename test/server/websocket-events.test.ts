@@ -1,4 +1,4 @@
-// What WebSocket connections report to the hub (websocket-host.ts), and what
+// What WebSocket connections report to the hub (websocket-events.ts), and what
 // the hub passes on to its observer: one sequence per connection, whatever
 // ended it. The hub is built here with a recording observer, on a plain
 // http.Server, the way serve() builds it with the metrics' observer.
@@ -13,7 +13,7 @@ import type { ServerContext } from '../../src/server/context.js';
 import { resolveOptions, type ServerOptions } from '../../src/server/options.js';
 import { TrustedProxies } from '../../src/server/scope.js';
 import { WebSocketHub } from '../../src/server/websocket-hub.js';
-import type { Connection, WebSocketEvents } from '../../src/server/websocket-host.js';
+import type { Connection, WebSocketEvents } from '../../src/server/websocket-events.js';
 import { deferred } from './helpers.js';
 
 type Heard = [event: keyof WebSocketEvents, detail?: number];

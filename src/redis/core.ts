@@ -214,8 +214,8 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#ensureLoops(channelKey(this.prefix, channel));
     let open = true;
     return {
-      take: tap.take,
-      arm: tap.arm,
+      take: () => tap.take(),
+      arm: () => tap.arm(),
       close: () => {
         if (!open) return;
         open = false;

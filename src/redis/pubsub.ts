@@ -145,7 +145,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       this.#channels.set(channel, null);
     }
     const tap = this.#inbox.tap(channel, listener);
-    return { take: tap.take, arm: tap.arm, close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
+    return { take: () => tap.take(), arm: () => tap.arm(), close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
   }
 
   async newChannel(prefix = 'specific.'): Promise<string> {

@@ -341,6 +341,40 @@ export function layerConformance(name: string, makeLayer: MakeLayer, options: Co
     return layer;
   };
 
+  t('tap: an armed tap gets the next message (direct and group), once; queued ones are taken in order; a second tap is refused', async (layer) => {
+    assert.equal(typeof layer.tap, 'function', 'every layer here offers taps');
+    const channel = await layer.newChannel();
+    await layer.groupAdd('tapped', channel);
+    const got: LayerMessage[] = [];
+    let wake: () => void = () => {};
+    const tap = layer.tap!(channel, (message) => { got.push(message); wake(); });
+    const next = () => new Promise<void>((resolve) => { wake = resolve; });
+    assert.throws(() => layer.tap!(channel, () => {}), /already tapped/);
+    assert.equal(tap.take(), undefined);
+    tap.arm();
+    let arrived = next();
+    await layer.send(channel, { type: 'direct' });
+    await arrived;
+    arrived = next();
+    tap.arm();
+    await layer.groupSend('tapped', { type: 'group' });
+    await arrived;
+    assert.deepEqual(got.map((m) => m.type), ['direct', 'group']);
+    // Unarmed: messages queue on the channel and take() returns them in order.
+    await layer.send(channel, { type: 'q1' });
+    await layer.send(channel, { type: 'q2' });
+    let first: LayerMessage | undefined;
+    for (let i = 0; i < 100 && first === undefined; i++) { first = tap.take(); if (first === undefined) await delay(20); }
+    assert.equal(first?.type, 'q1');
+    let second: LayerMessage | undefined;
+    for (let i = 0; i < 100 && second === undefined; i++) { second = tap.take(); if (second === undefined) await delay(20); }
+    assert.equal(second?.type, 'q2');
+    assert.equal(got.length, 2, 'the listener is called only when armed');
+    tap.close();
+    tap.close();
+    layer.tap!(channel, () => {}).close();
+  }, { capacity: 100 });
+
   t('lease: one holder per name; renew and release; each acquisition has a larger generation', async (layer) => {
     const leases = leasing(layer);
     const first = await leases.lease('job', 5000);

@@ -1,4 +1,5 @@
-// Ports django/channels tests/test_routing.py, plus converter and error cases.
+// The routers beyond Django Channels' own tests (those are ported in test/ports/routing.test.ts):
+// error messages, converters, root_path and pathRemaining details, and rePath() patterns read as Python's re.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -40,64 +41,44 @@ async function routed(router: Application, scope: Scope, target: ReturnType<type
   return target.seen.at(-1)!;
 }
 
-test('test_protocol_type_router: dispatches by scope type; unknown type is a clear error', async () => {
-  const ws = recorder('ws');
-  const http = recorder('http');
-  const router = ProtocolTypeRouter({ websocket: ws, http });
-  await routed(router, wsScope('/'), ws);
-  await routed(router, { ...wsScope('/'), type: 'http', method: 'GET' } as Scope, http);
+test('router errors name what they did not find: the scope type, the channel, a scope with no channel', async () => {
+  const router = ProtocolTypeRouter({ websocket: recorder('ws') });
   await assert.rejects(router({ type: 'lifespan', asgi: { version: '3.0' } }, noop, noSend), (error: unknown) => {
     assert.ok(error instanceof RouteNotFound);
     assert.match((error as Error).message, /No application configured for scope type "lifespan"/);
     return true;
   });
+  const channels = ChannelNameRouter({ 'thumbnails-generate': recorder('a') });
+  await assert.rejects(channels({ type: 'channel', channel: 'other' }, noop, noSend), /No application configured for channel "other"/);
+  await assert.rejects(channels(wsScope('/'), noop, noSend), /only being used for 'channel' type messages/);
+  // Names of Object.prototype members are not channel routes either.
+  await assert.rejects(channels({ type: 'channel', channel: 'toString' }, noop, noSend), RouteNotFound);
 });
 
-test('test_channel_name_router: dispatches by channel; unknown or missing channel is an error', async () => {
-  const a = recorder('a');
-  const router = ChannelNameRouter({ 'thumbnails-generate': a });
-  await routed(router, { type: 'channel', channel: 'thumbnails-generate' }, a);
-  await assert.rejects(router({ type: 'channel', channel: 'other' }, noop, noSend), /No application configured for channel "other"/);
-  await assert.rejects(router(wsScope('/'), noop, noSend), /only being used for 'channel' type messages/);
-  // Names of Object.prototype members are not routes.
-  await assert.rejects(router({ type: 'channel', channel: 'toString' }, noop, noSend), RouteNotFound);
-});
-
-test('test_url_router: empty path, fixed path, regex prefix, args, kwargs and defaults', async () => {
-  const root = recorder('root');
+test('URLRouter beyond Django\'s test: a regex prefix leaves pathRemaining, several positional groups, route kwargs win over captured ones, a path() endpoint must match fully', async () => {
   const foo = recorder('foo');
   const bar = recorder('bar');
   const args = recorder('args');
-  const kw = recorder('kw');
   const defaults = recorder('defaults');
   const router = URLRouter([
-    path('', root),
     path('foo/', foo),
     rePath(/^bar/, bar),
     rePath(/^nameless\/(\d+)\/(\d+)\/$/, args),
-    path('named/<str:name>/', kw),
     path('defaults/<str:name>/', defaults, { kwargs: { name: 'fixed', extra: 1 } }),
   ]);
-  await routed(router, wsScope('/'), root);
-  await routed(router, wsScope('/foo/'), foo);
-  await routed(router, wsScope('/bar/'), bar);
   const baz = await routed(router, wsScope('/bar/baz/'), bar);
   assert.equal(baz.pathRemaining, '/baz/');
   const positional = await routed(router, wsScope('/nameless/123/456/'), args);
   assert.deepEqual(positional.urlRoute, { args: ['123', '456'], kwargs: {} });
-  const named = await routed(router, wsScope('/named/hello/'), kw);
-  assert.deepEqual(named.urlRoute, { args: [], kwargs: { name: 'hello' } });
   const withDefaults = await routed(router, wsScope('/defaults/given/'), defaults);
   assert.deepEqual(withDefaults.urlRoute?.kwargs, { name: 'fixed', extra: 1 });
-  await assert.rejects(router(wsScope('/nope/'), noop, noSend), RouteNotFound);
   // A path() endpoint must match fully.
   await assert.rejects(router(wsScope('/foo/bar/'), noop, noSend), /No route found for path "foo\/bar\/"/);
 });
 
-test('test_url_router: root_path is stripped by the outermost router; a foreign root is no match', async () => {
+test('root_path: a path under another prefix is no match', async () => {
   const foo = recorder('foo');
   const router = URLRouter([path('foo/', foo)]);
-  await routed(router, wsScope('/root/foo/', { root_path: '/root' }), foo);
   await assert.rejects(router(wsScope('/other/foo/', { root_path: '/root' }), noop, noSend), RouteNotFound);
 });
 
@@ -106,44 +87,24 @@ test('leading slashes are all stripped (//foo/ matches foo/)', async () => {
   await routed(URLRouter([path('foo/', foo)]), wsScope('//foo/'), foo);
 });
 
-test('test_url_router_nesting: nested rePath routers merge kwargs and concatenate args', async () => {
-  const inner = recorder('inner');
-  const positional = recorder('positional');
-  const router = URLRouter([
-    rePath(/^universe\/(?<universe>\d+)\//, URLRouter([rePath(/^book\/(?<book>\w+)\/$/, inner)])),
-    rePath(/^(\w+)\//, URLRouter([rePath(/^(\d+)\/$/, positional)])),
-  ]);
-  const scope = await routed(router, wsScope('/universe/42/book/ulysses/'), inner);
-  assert.deepEqual(scope.urlRoute, { args: [], kwargs: { universe: '42', book: 'ulysses' } });
-  const pos = await routed(router, wsScope('/foo/3/'), positional);
-  assert.deepEqual(pos.urlRoute?.args, ['foo', '3']);
-});
-
-test('test_url_router_nesting_path: path() nesting, typed int converters, through path-routing middleware', async () => {
+test('path-routing middleware: the scope it passes on reaches the inner router; <int:> refuses what is not digits', async () => {
   const leaf = recorder('leaf');
   const inner = URLRouter([path('page/<int:page>/', leaf)]);
-  // Middleware around a router keeps prefix matching when it inherits the mark.
   const middleware = inheritPathRouting(async (scope: Scope, receive, send) => inner({ ...scope, touched: true } as Scope, receive, send), inner);
   const router = URLRouter([path('number/<int:number>/', middleware)]);
   const scope = await routed(router, wsScope('/number/42/page/3/'), leaf);
-  assert.deepEqual(scope.urlRoute?.kwargs, { number: 42, page: 3 });
   assert.equal(scope.touched, true);
-  await assert.rejects(router(wsScope('/number/42/page/3/garbage/'), noop, noSend), RouteNotFound);
   await assert.rejects(router(wsScope('/number/x/page/3/'), noop, noSend), RouteNotFound);
 });
 
-test('test_url_router_path: untyped <name> and the other converters give typed values', async () => {
+test('the slug, uuid and path converters give their values; slug and uuid refuse what they do not match', async () => {
   const app = recorder('app');
   const uuid = '7f3e2a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b';
   const router = URLRouter([
-    path('untyped/<name>/', app),
-    path('year/<int:year>/', app),
     path('slug/<slug:slug>/', app),
     path('uuid/<uuid:id>/', app),
     path('files/<path:rest>', app),
   ]);
-  assert.deepEqual((await routed(router, wsScope('/untyped/abc/'), app)).urlRoute?.kwargs, { name: 'abc' });
-  assert.deepEqual((await routed(router, wsScope('/year/2024/'), app)).urlRoute?.kwargs, { year: 2024 });
   assert.deepEqual((await routed(router, wsScope('/slug/my-post_1/'), app)).urlRoute?.kwargs, { slug: 'my-post_1' });
   assert.deepEqual((await routed(router, wsScope(`/uuid/${uuid}/`), app)).urlRoute?.kwargs, { id: uuid });
   assert.deepEqual((await routed(router, wsScope('/files/a/b/c.txt'), app)).urlRoute?.kwargs, { rest: 'a/b/c.txt' });
@@ -164,25 +125,17 @@ test('Django regex rule: when a named group matched, positional groups are dropp
   assert.deepEqual(scope.urlRoute, { args: [], kwargs: { k: 'x' } });
 });
 
-test('test_path_remaining: when an inner router has no match the outer router goes on', async () => {
+test('a route matched under root_path, past an inner router with no match, leaves nothing remaining', async () => {
   const second = recorder('second');
   const router = URLRouter([
     path('prefix/', URLRouter([path('a/', recorder('a'))])),
     path('prefix/b/', second),
   ]);
-  await routed(router, wsScope('/prefix/b/'), second);
   const rooted = await routed(router, wsScope('/root/prefix/b/', { root_path: '/root' }), second);
   assert.equal(rooted.pathRemaining, '');
-  await assert.rejects(router(wsScope('/root/root/prefix/b/', { root_path: '/root' }), noop, noSend), RouteNotFound);
-  await assert.rejects(router(wsScope('/prefix/root/b/', { root_path: '/root' }), noop, noSend), RouteNotFound);
 });
 
-test('test_invalid_routes: anything but a route (include()-style) is ImproperlyConfigured', () => {
-  assert.throws(() => URLRouter([{ pattern: 'x' } as never]), (error: unknown) => {
-    assert.ok(error instanceof ImproperlyConfigured);
-    assert.match((error as Error).message, /include\(\) is not supported in URLRouter\./);
-    return true;
-  });
+test('path() refuses an unknown converter and a leading slash', () => {
   assert.throws(() => path('<bogus:x>/', recorder('x')), /Unknown path converter 'bogus'/);
   assert.throws(() => path('/leading/', recorder('x')), ImproperlyConfigured);
 });

@@ -1,6 +1,6 @@
 /**
  * Switchyard serving the chat with `serve()`: one ChatConsumer per
- * connection, groupSend through the layer, chat_message → forward(). The
+ * connection, groupSend through the layer, chat_message a declared render. The
  * layer comes from `CHANNEL_LAYER_URL` (in-memory by default); access logs
  * are off, as for the references.
  *

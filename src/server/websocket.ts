@@ -69,6 +69,11 @@ function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void { (th
 function onPong(this: WebSocket): void { (this as OwnedSocket)[BRIDGE].heard(); }
 function onError(this: WebSocket, err: Error & { code?: string }): void { (this as OwnedSocket)[BRIDGE].failed(err); }
 function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as OwnedSocket)[BRIDGE].closed(code, reason); }
+/**
+ * A peer that ends its side during the handshake has left: an upgraded socket
+ * allows half-open connections, so without this its 'close' would never come.
+ */
+function onEarlyEnd(this: Duplex): void { this.destroy(); }
 
 /** One WebSocket connection and its app instance. */
 export class WebSocketBridge extends ReceiveQueue implements Connection {
@@ -122,6 +127,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     this.#client = scope.client ?? null;
     host.handshaking(this);
     socket.on('close', this.#onEarlyClose!);
+    socket.on('end', onEarlyEnd);
     this.#connectTimer = ctx.options.wsConnectTimeout > 0
       ? setTimeout(() => {
         ctx.logger.warn({ path: this.#path }, 'WebSocket handshake not answered in time: refused');
@@ -273,6 +279,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       this.#acceptDone = resolve;
       this.#host.upgrade(req, this.#socket, head, { subprotocol, headers }, (ws) => {
         this.#socket.off('close', this.#onEarlyClose!);
+        this.#socket.off('end', onEarlyEnd);
         this.#socket.off('error', ignoreSocketError);
         this.#onEarlyClose = null;
         this.#opened(ws);

@@ -122,7 +122,7 @@ describe('WebSocket connection events', () => {
     leaver.write('GET /wait HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
       + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
     await when(changed, () => log.size === 2);
-    leaver.resetAndDestroy(); // a reset: a FIN alone leaves the socket half-open, unnoticed until wsConnectTimeout
+    leaver.end(); // a FIN: the server's socket would stay half-open if the bridge did not notice
     await when(changed, () => [...log.values()][1]!.length === 2);
     const open = new WebSocket(`${url}yes`);
     await new Promise((resolve) => open.once('open', resolve));

@@ -82,11 +82,13 @@ test('test_expiry_single', async () => {
 test('test_expiry_unread: an expired message on a channel nobody reads is gone, and that channel left its groups', async () => {
   const l = new InMemoryChannelLayer({ expiry: 0.1 });
   await l.groupAdd('test-group', 'test-channel-1');
+  await l.groupAdd('test-group', 'test-channel-2'); // added: a member that reads, which stays in the group
   await l.send('test-channel-1', { type: 'message.1' });
   await delay(110);
   await l.send('test-channel-2', { type: 'message.2' });
   assert.equal((await l.receive('test-channel-2')).type, 'message.2');
   await l.groupSend('test-group', { type: 'group.message' });
+  assert.equal((await l.receive('test-channel-2', abortAfter(1000))).type, 'group.message');
   await timesOut(l.receive('test-channel-1', abortAfter(200)));
 });
 

@@ -1,5 +1,6 @@
-// Ports django/channels tests/test_layers.py and the in-memory specifics of tests/test_inmemorychannel.py
-// (the behaviour every layer shares runs in test/layers/conformance.ts).
+// Ports django/channels tests/test_layers.py, and the in-memory layer's own rules (configuration,
+// capacities from a dict, message shape, taps). The behaviour every layer shares runs in
+// test/layers/conformance.ts; tests/test_inmemorychannel.py is ported in test/ports/inmemorychannel.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -20,7 +21,6 @@ import {
 } from 'switchyard';
 // An internal helper (the channelCapacity globs), not part of the public surface.
 import { globToRegExp } from '../../src/layers/base.js';
-import { abortAfter, delay } from '../helpers/time.js';
 
 test('test_channel_and_group_name_validation', () => {
   for (const check of [requireValidChannelName, requireValidGroupName]) {
@@ -114,57 +114,6 @@ test('per-channel capacities work from a dict (Django crashes here: §1.8 bug)',
   await assert.rejects(layer.send('big-one', { type: 'm' }), ChannelFull);
   for (let i = 0; i < 3; i++) await layer.send('other', { type: 'm' });
   await assert.rejects(layer.send('other', { type: 'm' }), (e: unknown) => e instanceof ChannelFull && e.channel === 'other');
-});
-
-test('test_race_empty: a waiting receive gets a message sent later', async () => {
-  const layer = new InMemoryChannelLayer();
-  const waiting = layer.receive('test-channel-1');
-  await delay(5);
-  await layer.send('test-channel-1', { type: 'test.message', text: 'Ahoy-hoy!' });
-  assert.deepEqual(await waiting, { type: 'test.message', text: 'Ahoy-hoy!' });
-});
-
-test('test_expiry_single / test_expiry_multi: expired messages are dropped, later ones delivered', async () => {
-  const layer = new InMemoryChannelLayer({ expiry: 0.05 });
-  await layer.send('test-channel-1', { type: 'message.1' });
-  await delay(80);
-  await layer.send('test-channel-1', { type: 'message.2' });
-  assert.equal((await layer.receive('test-channel-1')).type, 'message.2');
-  await assert.rejects(layer.receive('test-channel-1', abortAfter(30)), /timed out/);
-});
-
-test('test_expiry_unread: a channel that lets a message expire leaves its groups (Django rule)', async () => {
-  const layer = new InMemoryChannelLayer({ expiry: 0.05 });
-  await layer.groupAdd('g', 'unread-channel');
-  await layer.groupAdd('g', 'live-channel');
-  await layer.groupSend('g', { type: 'first' });
-  await layer.receive('live-channel');
-  await delay(80);
-  // The sweep on another channel's receive notices the expired message.
-  await layer.receive('live-channel', abortAfter(10)).catch(() => {});
-  await layer.groupSend('g', { type: 'second' });
-  await assert.rejects(layer.receive('unread-channel', abortAfter(30)), /timed out/);
-  assert.equal((await layer.receive('live-channel')).type, 'second');
-});
-
-test('group membership expires after groupExpiry seconds', async () => {
-  const layer = new InMemoryChannelLayer({ groupExpiry: 0.03 });
-  await layer.groupAdd('g', 'c1');
-  await delay(50);
-  await layer.groupSend('g', { type: 'late' });
-  await assert.rejects(layer.receive('c1', abortAfter(20)), /timed out/);
-});
-
-test('a group message is one frozen object for every member, not a copy per member', async () => {
-  const layer = new InMemoryChannelLayer();
-  for (const c of ['a', 'b', 'c']) await layer.groupAdd('room', c);
-  const message = { type: 'chat.message', nested: { list: [1, 2] } };
-  await layer.groupSend('room', message);
-  const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((ch) => layer.receive(ch)));
-  assert.equal(a, b);
-  assert.equal(b, c);
-  assert.ok(Object.isFrozen(a) && Object.isFrozen(a!.nested));
-  assert.throws(() => { (a as { type: string }).type = 'changed'; }, TypeError);
 });
 
 test('messages must be plain objects with a string type and no reserved key', async () => {

@@ -45,15 +45,20 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promis
  */
 export function deleteRedisKeysAfter(...prefixes: string[]): void {
   requireNarrow(prefixes);
-  after(async () => {
-    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
-    } finally {
-      redis.disconnect();
-    }
-  });
+  after(() => withTestRedis(async (redis) => {
+    for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
+  }));
+}
+
+/** Runs `use` with a connection of its own to the shared Redis, closed afterwards. */
+async function withTestRedis(use: (redis: Redis) => Promise<void>): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    await use(redis);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 function requireNarrow(prefixes: string[]): void {
@@ -69,19 +74,13 @@ function requireNarrow(prefixes: string[]): void {
  */
 export function guardRedisKeys(...prefixes: string[]): void {
   requireNarrow(prefixes);
-  after(async () => {
-    const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    try {
-      await redis.connect();
-      const left: string[] = [];
-      for (const prefix of prefixes) left.push(...(await keysWithPrefix(redis, prefix)));
-      for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
-      if (left.length > 0) {
-        const shown = left.slice(0, 20).join(', ') + (left.length > 20 ? `, ... (${left.length} in all)` : '');
-        throw new Error(`The tests left ${left.length} key(s) behind in Redis DB 0: ${shown}`);
-      }
-    } finally {
-      redis.disconnect();
+  after(() => withTestRedis(async (redis) => {
+    const left: string[] = [];
+    for (const prefix of prefixes) left.push(...(await keysWithPrefix(redis, prefix)));
+    for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
+    if (left.length > 0) {
+      const shown = left.slice(0, 20).join(', ') + (left.length > 20 ? `, ... (${left.length} in all)` : '');
+      throw new Error(`The tests left ${left.length} key(s) behind in Redis DB 0: ${shown}`);
     }
-  });
+  }));
 }

@@ -5,7 +5,7 @@
  * (tests) do not collide. Label children are bound once here so that counting
  * a message on the hot path is a property increment, not a label lookup.
  * The WebSocket instruments are an observer of the server's connections
- * ({@link ServerMetrics.webSocketObserver}, handed to the hub at startup:
+ * ({@link webSocketCounters}, handed to the hub at startup:
  * websocket-events.ts); layer operations are timed by wrapping the layer
  * (timed-layer.ts).
  * With `--workers N` under the Switchyard CLI, the worker that gets the
@@ -48,8 +48,6 @@ export class ServerMetrics {
   readonly httpRequests: Counter;
   readonly httpDuration: Histogram;
   readonly layerOps: Histogram;
-  /** Counts what the server's WebSocket connections report (the hub's observer). */
-  readonly webSocketObserver: WebSocketEvents;
 
   constructor() {
     const registers = [this.registry];
@@ -78,7 +76,6 @@ export class ServerMetrics {
       name: 'switchyard_layer_operation_seconds', help: 'Channel layer operation latency', labelNames: ['op'], registers,
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     });
-    this.webSocketObserver = webSocketCounters(this);
     // Every worker must answer the primary's gathering, not only the one that got the scrape.
     if (inSwitchyardCluster()) shareRegistry(this.registry);
   }
@@ -116,8 +113,8 @@ export class ServerMetrics {
   }
 }
 
-/** The WebSocket instruments as an observer of connection events. */
-function webSocketCounters(metrics: ServerMetrics): WebSocketEvents {
+/** The WebSocket instruments of `metrics` as an observer of connection events (internal: not part of `ServerMetrics`). */
+export function webSocketCounters(metrics: ServerMetrics): WebSocketEvents {
   const { wsOpen, wsConnects, wsRejected, wsMessagesIn, wsBytesIn, wsMessagesOut, wsBytesOut, wsSendBufferDrops } = metrics;
   return {
     handshaking(): void {},

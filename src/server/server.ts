@@ -22,7 +22,7 @@ import { HealthEndpoints } from './health.js';
 import { handleHttp } from './http.js';
 import { Lifespan } from './lifespan.js';
 import { createLogger } from './logging.js';
-import { ServerMetrics } from './metrics.js';
+import { ServerMetrics, webSocketCounters } from './metrics.js';
 import { resolveOptions, type ServerOptions } from './options.js';
 import { stopWithNpmParent } from './parent-watch.js';
 import { TrustedProxies } from './scope.js';
@@ -119,7 +119,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     closing: false,
   };
   // The one place that subscribes to what WebSocket connections report.
-  const hub = new WebSocketHub(ctx, metrics?.webSocketObserver);
+  const hub = new WebSocketHub(ctx, metrics !== null ? webSocketCounters(metrics) : undefined);
   const health = new HealthEndpoints({ livenessPath: opts.livenessPath, readinessPath: opts.readinessPath, logger });
   server.on('request', (req, res) => { if (!health.handle(req, res)) handleHttp(ctx, req, res); });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));

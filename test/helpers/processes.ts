@@ -9,6 +9,7 @@ import { once } from 'node:events';
 /** A log line of a child: its JSON object, or `{ text }` for a line that is not JSON. */
 export type Line = Record<string, unknown>;
 
+/** A child process started by {@link run}, {@link runNpm} or {@link runCommand}, with its output read as lines. */
 export interface Running {
   child: ChildProcess;
   /** Every line of stdout and stderr so far, in order. */

@@ -124,11 +124,13 @@ export const application = ProtocolTypeRouter({ websocket: URLRouter([rePath(/^w
   const server = runCommand('npx', ['switchyard', 'serve', 'app.js:application', '--port', String(port)], {
     cwd: project, env: userEnv({ CHANNEL_LAYER_URL: `redis://127.0.0.1:6379/0?prefix=${prefix}` }),
   });
+  // One question; '' when nothing answers within 3 s (a socket that opens and stays silent must not hang the test).
   const ask = () => new Promise<string>((done) => {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/`);
+    const silent = setTimeout(() => { done(''); socket.terminate(); }, 3000);
     socket.on('open', () => socket.send('hello'));
-    socket.on('message', (data) => { done(String(data)); socket.close(); });
-    socket.on('error', () => setTimeout(() => done(''), 200));
+    socket.on('message', (data) => { clearTimeout(silent); done(String(data)); socket.close(); });
+    socket.on('error', () => { clearTimeout(silent); setTimeout(() => done(''), 200); });
   });
   try {
     const reply = await eventually(async () => (await ask()) || undefined, 20_000, () => `an answer; the server said:\n${server.output()}`);

@@ -26,7 +26,7 @@
  * Room broadcasts are declared renders (`static renders`), so a message to
  * a room of 500 is encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer, getChannelLayer, logger, type WebSocketScope } from 'switchyard';
+import { WebsocketConsumer, getChannelLayer, logger, type WebsocketScope } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
 import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
@@ -173,7 +173,7 @@ export class ChatConsumer extends WebsocketConsumer {
 
   /** The client's address (`scope.client`), when the server knows it. */
   #address(): string | undefined {
-    return (this.scope as WebSocketScope).client?.[0];
+    return (this.scope as WebsocketScope).client?.[0];
   }
 
   #signedInUser(): { username: string } | null {

@@ -32,7 +32,7 @@
  * A refused handshake is closed before accept (the server answers HTTP 403),
  * the inner application never runs, and the reason is logged at `warn`.
  */
-import type { Application, Header, WebSocketScope } from '../asgi.js';
+import type { Application, Header, WebsocketScope } from '../asgi.js';
 import { getHeader } from '../asgi.js';
 import { logger } from '../log.js';
 import { deny, middleware } from './base.js';
@@ -226,7 +226,7 @@ export function OriginValidator(inner: Application, allowedOrigins: readonly str
 }
 
 /** Whether the origin's effective port is in `ports`, or is the port of the request's `Host` header. */
-function portAllowed(origin: ParsedOrigin, ports: readonly number[] | 'host', scope: WebSocketScope): boolean {
+function portAllowed(origin: ParsedOrigin, ports: readonly number[] | 'host', scope: WebsocketScope): boolean {
   const port = defaultPort(origin);
   if (port === null || Number.isNaN(port)) return false;
   if (ports !== 'host') return ports.includes(port);

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import type { Address, Header, HttpScope, WebSocketScope } from '../asgi.js';
+import type { Address, Header, HttpScope, WebsocketScope } from '../asgi.js';
 import type { ResolvedOptions } from './options.js';
 
 /** What the listening side knows about itself. */
@@ -228,12 +228,12 @@ const NO_SUBPROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
 /** The `websocket` scope of an upgrade request. */
 export function websocketScope(
   req: IncomingMessage, listen: ListenInfo, options: ResolvedOptions, trusted: TrustedProxies, state: Record<string, unknown> | undefined,
-): WebSocketScope {
+): WebsocketScope {
   const c = common(req, listen, options, trusted);
   const header = req.headers['sec-websocket-protocol'];
   const subprotocols = typeof header === 'string' ? header.split(',').map((p) => p.trim()).filter((p) => p !== '') : NO_SUBPROTOCOLS;
   // One literal with every key (no spread): the scope is a fast object with all its fields in place.
-  const scope: WebSocketScope = {
+  const scope: WebsocketScope = {
     type: 'websocket',
     asgi: ASGI_VERSION,
     http_version: c.http_version,

@@ -8,6 +8,11 @@
  * groups the instance joined, however it ended: a consumer that crashes
  * leaves no zombie member behind (django/channels#1466).
  *
+ * A handler that lets a `LayerUnavailableError` escape (Redis away) is
+ * handed to `layerUnavailable(error, event)`: here it ends the instance, as
+ * any error does; `WebsocketConsumer` keeps the connection instead. Every
+ * other error ends the instance (a WebSocket closes with 1011).
+ *
  * An event's `type` names its handler: `chat.message` → `chat_message`
  * (Django's rule). Only methods of the user's subclasses, the framework's
  * event handlers (`websocket_connect`...) and declared renders handle
@@ -15,7 +20,7 @@
  * (`handlers.ts`).
  */
 import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
-import { InvalidChannelLayerError, NoHandlerError } from '../errors.js';
+import { InvalidChannelLayerError, LayerUnavailableError, NoHandlerError } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
 import { findHandler, handlerName } from './handlers.js';
@@ -64,7 +69,7 @@ export class AsyncConsumer {
   channelName = '';
 
   #send!: Send;
-  readonly #lanes = new Lanes((event) => this.#invoke(event));
+  readonly #lanes = new Lanes((event) => this.#invoke(event), (error, event) => this.#rescue(error, event));
   /** Groups joined through `this.channelLayer`, left when the instance ends. */
   readonly #joined: string[] = [];
 
@@ -112,6 +117,17 @@ export class AsyncConsumer {
    */
   protected async cleanup(): Promise<void> {}
 
+  /**
+   * Called when a handler lets a `LayerUnavailableError` escape (the channel
+   * layer's backing service, Redis, cannot be reached). Return to keep the
+   * instance and go on with the next event; throw to end it. The default
+   * rethrows (the instance ends, as with any error); `WebsocketConsumer`'s
+   * keeps the connection.
+   */
+  async layerUnavailable(error: LayerUnavailableError, _event: ConsumerEvent): Promise<void> {
+    throw error;
+  }
+
   /** Sends a raw ASGI event to the server (Django's `base_send`). */
   baseSend(event: SendEvent): Promise<void> {
     return this.#send(event);
@@ -136,6 +152,12 @@ export class AsyncConsumer {
   #invoke(event: { type: string }): unknown {
     if (this.dispatch !== AsyncConsumer.prototype.dispatch) return this.dispatch(event as ConsumerEvent);
     return this.#handle(event);
+  }
+
+  /** A handler's error: a `LayerUnavailableError` goes to {@link layerUnavailable}; any other ends the instance. */
+  async #rescue(error: unknown, event: { type: string }): Promise<void> {
+    if (!(error instanceof LayerUnavailableError)) throw error;
+    await this.layerUnavailable(error, event as ConsumerEvent);
   }
 
   #handle(event: { type: string }): unknown {

@@ -10,6 +10,12 @@
  * event (the connect) has been handled, so a group message never reaches a
  * socket before it is accepted.
  *
+ * A handler's error is first offered to the instance's rescue (the
+ * consumer's: a `LayerUnavailableError` goes to `layerUnavailable()`, whose
+ * WebSocket default keeps the connection): when the rescue settles, the lane
+ * goes on to its next event; when it rethrows, the instance ends. Only a
+ * failure pays for this: a handler that succeeds costs what it did before.
+ *
  * The first lane to end (`StopConsumer`, an error, the connection going away)
  * ends the other: a lane waiting for a message is not waited for, a handler
  * in flight is. {@link Lanes.run} then settles: fulfilled for a normal end or
@@ -28,6 +34,9 @@ import type { ChannelLayer, ChannelTap } from '../layers/base.js';
 /** Calls the handler of an event; returns what it returns (a promise for async handlers). */
 export type Invoke = (event: { type: string }) => unknown;
 
+/** What becomes of a handler's error: resolves for the lane to go on, rejects (with it, or another) to end the instance. */
+export type Rescue = (error: unknown, event: { type: string }) => Promise<void>;
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
@@ -35,6 +44,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Both lanes of one consumer instance. */
 export class Lanes {
   readonly #invoke: Invoke;
+  readonly #rescue: Rescue;
   #ended = false;
   /** Set by `stopAfterHandler()`: end once the running handler returns. */
   #stopping = false;
@@ -43,6 +53,8 @@ export class Lanes {
   #connectionBusy: Promise<unknown> | null = null;
   #layerBusy: Promise<unknown> | null = null;
   #layerOpen = false;
+  /** The layer message whose handler is pending on the tap (its rescue needs it). */
+  #layerMessage: LayerMessage | null = null;
   #tap: ChannelTap | null = null;
   /** The receive() layer lane (layers without taps): its opening and its cancellation. */
   #openReceiveLane: (() => void) | null = null;
@@ -51,8 +63,9 @@ export class Lanes {
   #resolve: (() => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
 
-  constructor(invoke: Invoke) {
+  constructor(invoke: Invoke, rescue: Rescue) {
     this.#invoke = invoke;
+    this.#rescue = rescue;
   }
 
   /** Serves both lanes until the instance ends. */
@@ -88,6 +101,8 @@ export class Lanes {
         if (this.#ended) return;
         try {
           await (this.#connectionBusy = this.#call(event));
+        } catch (error) {
+          await (this.#connectionBusy = this.#rescue(error, event));
         } finally {
           this.#connectionBusy = null;
         }
@@ -141,6 +156,8 @@ export class Lanes {
       }
       try {
         await (this.#layerBusy = this.#call(message));
+      } catch (error) {
+        await (this.#layerBusy = this.#rescue(error, message));
       } finally {
         this.#layerBusy = null;
       }
@@ -163,10 +180,13 @@ export class Lanes {
       try {
         result = this.#invoke(message);
       } catch (error) {
-        return this.#closeTap(error);
+        this.#layerMessage = message;
+        this.#layerBusy = this.#rescueLayerHandler(error);
+        return;
       }
       if (isThenable(result)) {
-        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#closeTap.bind(this));
+        this.#layerMessage = message;
+        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#rescueLayerHandler.bind(this));
         return;
       }
       message = tap.take();
@@ -177,15 +197,22 @@ export class Lanes {
 
   /** Callbacks for a pending layer handler, made once per instance (a closure per message would be garbage per delivery). */
   #layerHandlerDone: (() => void) | null = null;
-  #layerHandlerFailed: ((error: unknown) => void) | null = null;
+  #layerHandlerFailed: ((error: unknown) => Promise<void>) | null = null;
 
   #afterLayerHandler(): void {
     this.#layerBusy = null;
+    this.#layerMessage = null;
     this.#serveTap(this.#tap!.take());
+  }
+
+  /** A layer handler failed: the lane goes on once the rescue settles, or the instance ends with what it rethrows. */
+  #rescueLayerHandler(error: unknown): Promise<void> {
+    return this.#rescue(error, this.#layerMessage!).then(() => this.#afterLayerHandler(), (fatal: unknown) => this.#closeTap(fatal));
   }
 
   #closeTap(error?: unknown): void {
     this.#layerBusy = null;
+    this.#layerMessage = null;
     this.#tap!.close();
     this.#end(error);
   }

@@ -6,15 +6,32 @@
  * and offers `accept`, `send` and `close`. Closing before accepting refuses
  * the handshake (HTTP 403 from the server).
  *
+ * A channel layer that is away (Redis down: `LayerUnavailableError`) does
+ * not crash the connection. A handler of an open connection that lets that
+ * error escape is handed to `layerUnavailable(error, event)`, whose default
+ * logs at warn (the first failure in full, then a summary a minute) and
+ * keeps the connection; the next frame is served as usual. Before accept the
+ * handshake is refused with 503 (there is no connection to keep yet); on
+ * disconnect the instance ends as usual, `disconnect()` called.
+ *
  * Group events are handled by methods named for their type, or rendered by
  * the class's static `renders` (see `broadcast.ts`): a declared render is
  * computed once per broadcast for every member in the process, and sent
  * with `baseSend` (an override of `send()` does not see it).
  */
-import type { Header, LayerMessage, WebsocketDisconnectEvent, WebsocketReceiveEvent, WebsocketSendEvent } from '../asgi.js';
-import { AcceptConnection, DenyConnection, StopConsumer } from '../errors.js';
-import { AsyncConsumer, requireGroupLayer } from './base.js';
+import { type Header, type LayerMessage, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
+import { RepeatedErrorLog } from '../backoff.js';
+import { AcceptConnection, DenyConnection, LayerUnavailableError, StopConsumer } from '../errors.js';
+import { logger } from '../log.js';
+import { AsyncConsumer, type ConsumerEvent, requireGroupLayer } from './base.js';
 import { type Render, type Renders, renderedFrame } from './broadcast.js';
+
+/**
+ * Handlers failed by an unavailable layer, for every connection of the
+ * process: while Redis is away every send fails the same way, so one line,
+ * then a count a minute, not one line per message.
+ */
+const layerUnavailableLog = new RepeatedErrorLog(() => logger, 'channel layer unavailable: a consumer handler failed', 60_000, 'warn');
 
 /** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
 const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
@@ -32,6 +49,22 @@ const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
  *     await this.channelLayer!.groupSend('lobby', { type: 'chat.message', text: String(data) });
  *   }
  *   async chat_message(event: { text: string }) { await this.send(event.text); }
+ * }
+ * ```
+ *
+ * @example The layer away: answer an error frame, keep the connection
+ * ```ts
+ * import { type ConsumerEvent, type LayerUnavailableError, WebsocketConsumer } from 'switchyard';
+ *
+ * class Chat extends WebsocketConsumer {
+ *   override async receive(data: string | Uint8Array) {
+ *     await this.channelLayer!.groupSend('lobby', { type: 'chat.message', text: String(data) });
+ *   }
+ *   override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent) {
+ *     await super.layerUnavailable(error, event); // the rate-limited warn line
+ *     await this.send(JSON.stringify({ type: 'error', message: 'Temporarily unavailable: try again in a moment' }));
+ *     // or: await this.close(1013, 'try again later');
+ *   }
  * }
  * ```
  *
@@ -64,20 +97,50 @@ export class WebsocketConsumer extends AsyncConsumer {
   /** True once `close()` has been sent. */
   closed = false;
 
-  /** Joins the static groups, then calls `connect()`; Django's `websocket_connect`. */
+  /**
+   * Joins the static groups, then calls `connect()`; Django's `websocket_connect`.
+   * A layer away before accept refuses the handshake with 503.
+   */
   async websocket_connect(): Promise<void> {
-    const groups = (this.constructor as typeof WebsocketConsumer).groups;
-    if (groups.length > 0) {
-      const layer = requireGroupLayer(this);
-      for (const group of groups) await layer.groupAdd(group, this.channelName);
-    }
     try {
+      const groups = (this.constructor as typeof WebsocketConsumer).groups;
+      if (groups.length > 0) {
+        const layer = requireGroupLayer(this);
+        for (const group of groups) await layer.groupAdd(group, this.channelName);
+      }
       await this.connect();
     } catch (error) {
       if (error instanceof AcceptConnection) await this.accept();
       else if (error instanceof DenyConnection) await this.close();
-      else throw error;
+      else if (error instanceof LayerUnavailableError && !this.accepted && !this.closed) await this.#refuseUnavailable(error);
+      else throw error; // once accepted, a LayerUnavailableError goes to layerUnavailable()
     }
+  }
+
+  /**
+   * Called when a handler of the open connection (`receive`, a group event's
+   * handler, `connect` after `accept`) lets a `LayerUnavailableError` escape:
+   * the channel layer's backing service (Redis) cannot be reached. The
+   * default logs it at warn (rate-limited) and keeps the connection; the
+   * next event is served as usual. Override to tell the client (an error
+   * frame) or to close; throw to end the instance (the server closes 1011).
+   */
+  override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
+    layerUnavailableLog.failed(error, this.#logFields(event), 'the connection is kept');
+  }
+
+  /** The handshake cannot be served while the layer is away: 503 where the server can answer one, else a refusal (403). */
+  async #refuseUnavailable(error: LayerUnavailableError): Promise<void> {
+    layerUnavailableLog.failed(error, this.#logFields({ type: 'websocket.connect' }), 'handshake refused (503)');
+    const extensions = (this.scope as WebsocketScope).extensions;
+    if (extensions?.['websocket.http.response'] === undefined) return this.close();
+    this.closed = true;
+    await this.baseSend({ type: 'websocket.http.response.start', status: 503, headers: [[utf8('content-type'), utf8('text/plain; charset=utf-8')]] });
+    await this.baseSend({ type: 'websocket.http.response.body', body: utf8('Service Unavailable\n') });
+  }
+
+  #logFields(event: { type: string }): object {
+    return { code: 'SY_LAYER_UNAVAILABLE', consumer: this.constructor.name, path: this.scope.path, event: event.type };
   }
 
   /** Called when the client asks to connect; accepts by default. Throw `DenyConnection` or call `close()` to refuse. */
@@ -135,14 +198,27 @@ export class WebsocketConsumer extends AsyncConsumer {
     await this.baseSend(event);
   }
 
-  /** Leaves the static groups, calls `disconnect(code)` and ends the instance. */
+  /**
+   * Leaves the static groups, calls `disconnect(code)` and ends the instance,
+   * even when the layer is away (the client is gone: nothing to keep).
+   */
   async websocket_disconnect(event: WebsocketDisconnectEvent): Promise<void> {
     const groups = (this.constructor as typeof WebsocketConsumer).groups;
     if (groups.length > 0) {
       const layer = requireGroupLayer(this);
-      for (const group of groups) await layer.groupDiscard(group, this.channelName);
+      try {
+        for (const group of groups) await layer.groupDiscard(group, this.channelName);
+      } catch (error) {
+        if (!(error instanceof LayerUnavailableError)) throw error;
+        layerUnavailableLog.failed(error, this.#logFields(event), 'leaving the groups on disconnect');
+      }
     }
-    await this.disconnect(event.code);
+    try {
+      await this.disconnect(event.code);
+    } catch (error) {
+      if (!(error instanceof LayerUnavailableError)) throw error;
+      layerUnavailableLog.failed(error, this.#logFields(event), 'the instance ends');
+    }
     throw new StopConsumer();
   }
 

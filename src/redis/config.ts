@@ -15,7 +15,7 @@
  * full `redis://`/`rediss://` URLs. Other query parameters are layer options
  * (`prefix`, `expiry`, `groupExpiry`, `capacity`, `channelCapacity` as JSON,
  * `symmetricEncryptionKeys` as a JSON array, `randomPrefixLength`,
- * `serializerFormat`, `connectTimeout`...).
+ * `serializerFormat`, `connectTimeout`, `processTtl`...).
  */
 import type { RedisOptions } from 'ioredis';
 import { ImproperlyConfigured } from '../errors.js';
@@ -34,6 +34,7 @@ const CORE_OPTIONS: Record<string, QueryOptionKind> = {
   receiveBufferSize: 'positive integer',
   blockTimeout: 'positive number',
   connectTimeout: 'non-negative integer',
+  processTtl: 'positive number',
 };
 
 /** The query options of `redis+pubsub://` / `rediss+pubsub://` URLs. */

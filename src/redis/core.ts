@@ -21,6 +21,13 @@
  *   Django's included, reads; the own key is read on every shard.
  * - Redis away: calls fail with `LayerUnavailableError`; receive loops back off
  *   and reconnect; an undecodable member is logged and skipped.
+ * - Redis losing its data (a restart, a flush, a failover): this process
+ *   remembers its own channels' memberships and re-asserts them when a shard's
+ *   connection comes back or its lease finds its key gone (`memberships.ts`).
+ * - A process killed with SIGKILL: it held a liveness lease (`processTtl`,
+ *   `liveness.ts`); once that lapses, the next `groupSend` to a group holding
+ *   its members removes them and deletes its process key. Django members are
+ *   never judged; the group keys stay channels_redis's.
  *
  * Deliberate differences from channels_redis (same keys and bytes, so peers
  * cannot tell): `send` and each shard's `groupSend` are one atomic Lua script
@@ -43,8 +50,10 @@ import { type PoppedMember, Shard, backoffDelay } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import { acquireRedisLease } from './lease.js';
+import { ProcessLiveness, processLivenessKey, processRegistryKey } from './liveness.js';
+import { LocalMemberships } from './memberships.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
-import { FLUSH, GROUP_ADD, GROUP_MEMBERS, GROUP_SEND, SEND } from './scripts.js';
+import { FLUSH, GROUP_ADD, GROUP_MEMBERS_LIVE, GROUP_SEND, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
@@ -70,6 +79,13 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
   connectTimeout?: number;
   /** Where warnings go (pino-compatible). Default Switchyard's logger. */
   logger?: LayerLogger;
+  /**
+   * Seconds this process's liveness lease lives without renewal (renewed every
+   * third of it, once it has group members): when it lapses (the process was
+   * killed), other processes remove its group members. `null`: no lease, as
+   * channels_redis (members of a dead process stay until `groupExpiry`). Default 30.
+   */
+  processTtl?: number | null;
 }
 
 
@@ -121,6 +137,10 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   #receiveCursor = 0;
   #nextSweep = 0;
   #closed = false;
+  /** This process's own memberships, re-asserted when Redis loses them. */
+  readonly #memberships: LocalMemberships;
+  /** The liveness lease; null when `processTtl` is null. */
+  readonly #liveness: ProcessLiveness | null;
 
   constructor(options: RedisChannelLayerOptions = {}) {
     const base = baseDefaults(options);
@@ -141,7 +161,19 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
       ttl: this.expiry + 10,
     });
     const connectTimeout = options.connectTimeout ?? 2000;
-    this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
+    this.#shards = normalizeHosts(options.hosts).map((host, index) =>
+      new Shard(host, { connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true) }));
+    this.#memberships = new LocalMemberships({
+      shards: this.#shards, prefix: this.prefix, groupExpiry: this.groupExpiry, shardOf: (group) => this.shardFor(group), logger: this.#logger,
+    });
+    const processTtl = options.processTtl === undefined ? 30 : options.processTtl;
+    if (processTtl !== null && !(typeof processTtl === 'number' && processTtl > 0)) {
+      throw new TypeError(`Channel layer option 'processTtl' must be a positive number of seconds or null, not ${String(processTtl)}`);
+    }
+    this.#liveness = processTtl === null ? null : new ProcessLiveness({
+      shards: this.#shards, prefix: this.prefix, clientPrefix: this.clientPrefix, ttlMs: processTtl * 1000,
+      registryKeepMs: this.groupExpiry * 1000, logger: this.#logger, onLost: (index) => void this.#recover(index, false),
+    });
     this.#inbox = new Inbox(options.receiveBufferSize ?? this.capacity);
     this.#inbox.onOverflow = (channel) => {
       if (this.#throttle.allow(`overflow:${channel}`)) {
@@ -239,15 +271,44 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   async groupAdd(group: string, channel: string): Promise<void> {
     requireValidGroupName(group);
     requireValidChannelName(channel);
+    const own = this.#isOwn(channel);
+    // Register before joining, so a member of this process is never judged before its lease exists.
+    if (own) await this.#liveness?.ensure(this.shardFor(group));
+    const micros = this.#clock.nextMicros();
     await this.#groupShard(group).run((redis) =>
-      GROUP_ADD.run(redis, [groupKey(this.prefix, group)], [this.#clock.nextScore(), channel, this.#ttlMs(this.groupExpiry)]),
+      GROUP_ADD.run(redis, [groupKey(this.prefix, group)], [microsToScore(micros), channel, this.#ttlMs(this.groupExpiry)]),
     );
+    if (own) this.#memberships.joined(group, channel, micros);
   }
 
   async groupDiscard(group: string, channel: string): Promise<void> {
     requireValidGroupName(group);
     requireValidChannelName(channel);
-    await this.#groupShard(group).run((redis) => redis.zrem(groupKey(this.prefix, group), channel));
+    const own = this.#isOwn(channel);
+    if (own) this.#memberships.left(group, channel);
+    try {
+      await this.#groupShard(group).run((redis) => redis.zrem(groupKey(this.prefix, group), channel));
+    } catch (error) {
+      // Redis away: the membership is removed once it is back, never re-asserted.
+      if (own) this.#memberships.discardFailed(group, channel);
+      throw error;
+    }
+  }
+
+  /** Whether a channel was minted by this layer (its memberships are this process's to keep). */
+  #isOwn(channel: string): boolean {
+    return channel.includes('!') && nonLocalName(channel).endsWith(`.${this.clientPrefix}!`);
+  }
+
+  /**
+   * A shard's connection came back (`reconnected`), or this process's lease
+   * was found gone: renew the lease, then re-assert the memberships of the
+   * groups on that shard.
+   */
+  async #recover(index: number, reconnected: boolean): Promise<void> {
+    if (this.#closed) return;
+    if (reconnected && this.#liveness?.wanted(index) === true) await this.#liveness.renew(index).catch(() => {});
+    await this.#memberships.rejoin(index);
   }
 
   async groupSend(group: string, message: LayerMessage): Promise<void> {
@@ -255,9 +316,13 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#checkMessage(message);
     const micros = this.#clock.nextMicros();
     const groupCutoff = microsToScore(Math.max(0, micros - this.groupExpiry * 1e6));
-    const members = (await this.#groupShard(group).run((redis) =>
-      GROUP_MEMBERS.run(redis, [groupKey(this.prefix, group)], [groupCutoff]),
-    )) as string[];
+    const groupShard = this.shardFor(group);
+    const [members, dead] = (await this.#shards[groupShard]!.run((redis) =>
+      GROUP_MEMBERS_LIVE.run(redis, [groupKey(this.prefix, group), processRegistryKey(this.prefix)], [
+        groupCutoff, processLivenessKey(this.prefix, ''), this.prefix, this.clientPrefix,
+      ]),
+    )) as [string[], string[]];
+    if (dead.length > 0) this.#deleteDeadKeys(group, groupShard, dead);
     if (members.length === 0) return;
     // One stored copy per receiving key (process), naming all its members.
     const byKey = new Map<string, { channels: string[]; capacity: number; shard: number }>();
@@ -299,6 +364,20 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   }
 
   /**
+   * The script deleted the keys of the dead processes it found on the group's
+   * shard; a key whose home is another shard is deleted there (rare: only
+   * with several hosts, once per dead process and group).
+   */
+  #deleteDeadKeys(group: string, groupShard: number, dead: string[]): void {
+    this.#logger.info({ group, processes: dead }, `Removed the members of ${dead.length} dead process key(s) from group ${group}`);
+    for (const nonLocal of dead) {
+      const home = this.shardFor(nonLocal);
+      if (home === groupShard) continue;
+      this.#shards[home]!.run((redis) => redis.del(channelKey(this.prefix, nonLocal))).catch(() => {});
+    }
+  }
+
+  /**
    * Leases `name` across every process sharing this Redis (see `runOnce`):
    * the lease, or null while another holder has it. Keys:
    * `<prefix>switchyard:lease:<name>` (see `redis/lease.ts`).
@@ -310,6 +389,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
 
   async flush(): Promise<void> {
     const pattern = this.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
+    this.#memberships.clear();
     await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
     this.#inbox.clear();
   }
@@ -317,6 +397,9 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#memberships.close();
+    // Memberships still here are left to the other processes to remove once the lease is gone.
+    await this.#liveness?.close(this.#memberships.size > 0);
     this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
     for (const shard of this.#shards) shard.close();
     await Promise.allSettled(this.#loops.values());

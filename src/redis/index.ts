@@ -34,6 +34,7 @@ export { Fernet, InvalidToken, MultiFernet, deriveFernetKey } from './fernet.js'
 export { type MessageSerializer, SerializerDoesNotExist, getSerializer, jsonSerializer, msgpackSerializer, registerSerializer } from './serializers.js';
 export { crc32, shardIndex } from './sharding.js';
 export { leaseGenerationKey, leaseKey } from './lease.js';
+export { processLivenessKey, processRegistryKey } from './liveness.js';
 export { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, pubsubGroupChannel } from './wire.js';
 export type { LayerLogger } from './log.js';
 

@@ -18,6 +18,11 @@
  * the online list, `{"type":"presence","users":[names]}` (the room page asks
  * for it on every (re)connection).
  *
+ * While the channel layer is away (Redis down), a message cannot reach the
+ * room: its sender gets the tutorial's error frame,
+ * `{"type":"error","message":"The room is temporarily unavailable: try again in a moment"}`,
+ * and the connection stays open (the framework logs one warn line for all).
+ *
  * Lengths count characters as Python's `len` does (code points: an emoji is
  * one). Room names are the route's Unicode `\w+`; `rooms.ts` maps each to a
  * valid group name. Anonymous clients cannot take registered names, and learn
@@ -26,7 +31,9 @@
  * Room broadcasts are declared renders (`static renders`), so a message to
  * a room of 500 is encoded to JSON once, not 500 times.
  */
-import { WebsocketConsumer, getChannelLayer, logger, type WebsocketScope } from 'switchyard';
+import {
+  WebsocketConsumer, getChannelLayer, logger, type ConsumerEvent, type LayerUnavailableError, type WebsocketScope,
+} from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
 import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
@@ -46,6 +53,10 @@ interface ScopeUser { username?: string; isAuthenticated?: boolean }
 
 /** What a room member receives when someone comes or goes. */
 const presenceFrame = (event: PresenceEvent) => JSON.stringify({ type: event.type, username: event.username });
+
+/** What the sender of a message hears while the room's layer is away. */
+export const ROOM_UNAVAILABLE = 'The room is temporarily unavailable: try again in a moment';
+const ROOM_UNAVAILABLE_FRAME = JSON.stringify({ type: 'error', message: ROOM_UNAVAILABLE });
 
 /** `{"type": "ping"}` with no message: answered with `{"type": "pong"}` (an extension of the seeds' protocol). */
 const PONG = JSON.stringify({ type: 'pong' });
@@ -138,6 +149,12 @@ export class ChatConsumer extends WebsocketConsumer {
       if (!(error instanceof InvalidMessage)) throw error;
       await this.send(JSON.stringify({ type: 'error', message: 'Invalid message' }));
     }
+  }
+
+  /** The layer is away (Redis down): the framework logs it and keeps the connection; the sender is told. */
+  override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
+    await super.layerUnavailable(error, event);
+    await this.send(ROOM_UNAVAILABLE_FRAME);
   }
 
   /** The room's presence replica for this process (one per channel layer). */

@@ -27,11 +27,27 @@ import { AsyncConsumer, type ConsumerEvent, requireGroupLayer } from './base.js'
 import { type Render, type Renders, renderedFrame } from './broadcast.js';
 
 /**
- * Handlers failed by an unavailable layer, for every connection of the
- * process: while Redis is away every send fails the same way, so one line,
- * then a count a minute, not one line per message.
+ * Handlers failed by an unavailable layer, per consumer class: while Redis
+ * is away every send fails the same way, so one line per class, then a count
+ * a minute, not one line per message.
  */
-const layerUnavailableLog = new RepeatedErrorLog(() => logger, 'channel layer unavailable: a consumer handler failed', 60_000, 'warn');
+const unavailableLogs = new WeakMap<object, RepeatedErrorLog>();
+
+/**
+ * Logs one failure of `consumer`'s class. A repeat is recognised by the
+ * error's code, not its message: one outage fails with several messages
+ * ("reconnecting", "max retries per request", "not connected within
+ * 2000 ms"), still one outage. The line carries the error itself (`err`).
+ */
+function logUnavailable(consumer: WebsocketConsumer, error: LayerUnavailableError, event: { type: string }, next: string): void {
+  const consumerClass = consumer.constructor;
+  let log = unavailableLogs.get(consumerClass);
+  if (log === undefined) {
+    log = new RepeatedErrorLog(() => logger, `channel layer unavailable: a ${consumerClass.name} handler failed`, 60_000, 'warn');
+    unavailableLogs.set(consumerClass, log);
+  }
+  log.failed(error.code, { err: error, path: consumer.scope.path, event: event.type }, next);
+}
 
 /** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
 const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
@@ -117,32 +133,6 @@ export class WebsocketConsumer extends AsyncConsumer {
     }
   }
 
-  /**
-   * Called when a handler of the open connection (`receive`, a group event's
-   * handler, `connect` after `accept`) lets a `LayerUnavailableError` escape:
-   * the channel layer's backing service (Redis) cannot be reached. The
-   * default logs it at warn (rate-limited) and keeps the connection; the
-   * next event is served as usual. Override to tell the client (an error
-   * frame) or to close; throw to end the instance (the server closes 1011).
-   */
-  override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
-    layerUnavailableLog.failed(error, this.#logFields(event), 'the connection is kept');
-  }
-
-  /** The handshake cannot be served while the layer is away: 503 where the server can answer one, else a refusal (403). */
-  async #refuseUnavailable(error: LayerUnavailableError): Promise<void> {
-    layerUnavailableLog.failed(error, this.#logFields({ type: 'websocket.connect' }), 'handshake refused (503)');
-    const extensions = (this.scope as WebsocketScope).extensions;
-    if (extensions?.['websocket.http.response'] === undefined) return this.close();
-    this.closed = true;
-    await this.baseSend({ type: 'websocket.http.response.start', status: 503, headers: [[utf8('content-type'), utf8('text/plain; charset=utf-8')]] });
-    await this.baseSend({ type: 'websocket.http.response.body', body: utf8('Service Unavailable\n') });
-  }
-
-  #logFields(event: { type: string }): object {
-    return { code: 'SY_LAYER_UNAVAILABLE', consumer: this.constructor.name, path: this.scope.path, event: event.type };
-  }
-
   /** Called when the client asks to connect; accepts by default. Throw `DenyConnection` or call `close()` to refuse. */
   async connect(): Promise<void> {
     await this.accept();
@@ -210,18 +200,40 @@ export class WebsocketConsumer extends AsyncConsumer {
         for (const group of groups) await layer.groupDiscard(group, this.channelName);
       } catch (error) {
         if (!(error instanceof LayerUnavailableError)) throw error;
-        layerUnavailableLog.failed(error, this.#logFields(event), 'leaving the groups on disconnect');
+        logUnavailable(this, error, event, 'leaving the groups on disconnect');
       }
     }
     try {
       await this.disconnect(event.code);
     } catch (error) {
       if (!(error instanceof LayerUnavailableError)) throw error;
-      layerUnavailableLog.failed(error, this.#logFields(event), 'the instance ends');
+      logUnavailable(this, error, event, 'the instance ends');
     }
     throw new StopConsumer();
   }
 
   /** Called once the connection is gone, with its close code (1005 when the client gave none). */
   async disconnect(_code: number): Promise<void> {}
+
+  /**
+   * Called when a handler of the open connection (`receive`, a group event's
+   * handler, `connect` after `accept`) lets a `LayerUnavailableError` escape:
+   * the channel layer's backing service (Redis) cannot be reached. The
+   * default logs it at warn (rate-limited) and keeps the connection; the
+   * next event is served as usual. Override to tell the client (an error
+   * frame) or to close; throw to end the instance (the server closes 1011).
+   */
+  override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
+    logUnavailable(this, error, event, 'the connection is kept');
+  }
+
+  /** The handshake cannot be served while the layer is away: 503 where the server can answer one, else a refusal (403). */
+  async #refuseUnavailable(error: LayerUnavailableError): Promise<void> {
+    logUnavailable(this, error, { type: 'websocket.connect' }, 'handshake refused (503)');
+    const extensions = (this.scope as WebsocketScope).extensions;
+    if (extensions?.['websocket.http.response'] === undefined) return this.close();
+    this.closed = true;
+    await this.baseSend({ type: 'websocket.http.response.start', status: 503, headers: [[utf8('content-type'), utf8('text/plain; charset=utf-8')]] });
+    await this.baseSend({ type: 'websocket.http.response.body', body: utf8('Service Unavailable\n') });
+  }
 }

@@ -12,7 +12,9 @@
  * see `inbox.ts`). Nothing is stored in Redis: a message published while a
  * subscriber is away is lost. Unlike channels_redis 4, the `onDisconnect` /
  * `onReconnect` hooks do fire, subscriptions are restored after a reconnect,
- * and `send`/`groupSend` fail with `LayerUnavailableError` while Redis is away.
+ * and `send`/`groupSend` fail with `LayerUnavailableError` while Redis is away;
+ * a group or channel left while Redis was away is not resubscribed (ioredis
+ * restores its own subscription list; the layer unsubscribes what it left).
  * An aborted `receive` keeps its subscription for `unsubscribeDelay` ms (a new
  * receive in that window loses nothing), then unsubscribes and forgets the
  * channel and its local group memberships, as channels_redis does on
@@ -92,6 +94,8 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   readonly #channels = new Map<string, NodeJS.Timeout | null>();
   /** Group pub/sub channel → local member channels. */
   readonly #groups = new Map<string, Set<string>>();
+  /** Pub/sub channels left while their connection was down: ioredis resubscribes them on reconnect, so they are unsubscribed then. */
+  readonly #staleSubscriptions = new Set<string>();
   #closed = false;
 
   constructor(options: RedisPubSubChannelLayerOptions = {}) {
@@ -264,7 +268,11 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const shard = this.#shards[index]!;
     const sub = shard.createConnection('subscriber', {
       onDown: () => this.#options.onDisconnect?.(shard.label),
-      onUp: () => this.#options.onReconnect?.(shard.label),
+      onUp: () => {
+        // ioredis resubscribes right after 'ready', in the same tick: unsubscribe after it.
+        queueMicrotask(() => this.#dropStaleSubscriptions(index));
+        this.#options.onReconnect?.(shard.label);
+      },
     });
     sub.on('messageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
     this.#subscribers[index] = sub;
@@ -285,7 +293,20 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
 
   async #unsubscribeRaw(name: string): Promise<void> {
     const sub = this.#subscribers[this.#shardOf(name)];
-    if (sub !== null && sub !== undefined && sub.status === 'ready') await sub.unsubscribe(name);
+    if (sub === null || sub === undefined) return;
+    if (sub.status === 'ready') await sub.unsubscribe(name);
+    else this.#staleSubscriptions.add(name);
+  }
+
+  /** Unsubscribes what was left while a shard's connection was down and is still not wanted. */
+  #dropStaleSubscriptions(index: number): void {
+    const sub = this.#subscribers[index];
+    for (const name of this.#staleSubscriptions) {
+      if (this.#shardOf(name) !== index) continue;
+      this.#staleSubscriptions.delete(name);
+      if (this.#channels.has(name) || this.#groups.has(name) || sub === null || sub === undefined) continue;
+      sub.unsubscribe(name).catch(() => {});
+    }
   }
 
   #onMessage(channel: string, body: Buffer): void {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { LayerUnavailableError, type ChannelLayer, type LayerMessage } from 'switchyard';
-import { RedisChannelLayer, RedisPubSubChannelLayer, groupKey } from 'switchyard/redis';
+import { RedisChannelLayer, RedisPubSubChannelLayer, groupKey, pubsubGroupChannel } from 'switchyard/redis';
 import { OwnedRedis } from '../helpers/redis-server.js';
 import { recordingLogger } from '../helpers/logs.js';
 import { delay } from '../helpers/time.js';
@@ -49,8 +49,9 @@ async function sendUntilReceived(sender: ChannelLayer, group: string, got: Array
   assert.fail(`old members did not receive within ${BOUND_MS + 2000} ms; got ${JSON.stringify(got.map(([c, m]) => [c.slice(-6), m]))}`);
 }
 
-for (const flavour of ['core', 'pubsub'] as const) {
-  test(`${flavour} layer: kill -9 Redis, restart it empty: old members receive again within ${BOUND_MS} ms; left ones do not`, async (t) => {
+// A short outage, and one long enough for the reconnect backoff to reach its 2 s cap.
+for (const [flavour, outageMs] of [['core', 300], ['pubsub', 300], ['core', 4000], ['pubsub', 4000]] as const) {
+  test(`${flavour} layer: kill -9 Redis, ${outageMs} ms later restart it empty: old members receive again within ${BOUND_MS} ms; left ones do not`, async (t) => {
     const server = await OwnedRedis.start();
     const make = (): ChannelLayer => flavour === 'core'
       ? new RedisChannelLayer({ hosts: [server.url], prefix: 'sy-restart-', logger: recordingLogger(), connectTimeout: 500 })
@@ -61,9 +62,10 @@ for (const flavour of ['core', 'pubsub'] as const) {
     admin.on('error', () => {});
     try {
       const [kept1, kept2, leftBefore, leftDuring] = [await members.newChannel(), await members.newChannel(), await members.newChannel(), await members.newChannel()];
-      const other = await members.newChannel();
+      const [other, solo] = [await members.newChannel(), await members.newChannel()];
       for (const channel of [kept1, kept2, leftBefore, leftDuring]) await members.groupAdd('room', channel);
       await members.groupAdd('lobby', other);
+      await members.groupAdd('gone', solo); // its only member leaves during the outage
       await members.groupDiscard('room', leftBefore);
       const got = collect(members, [kept1, kept2, leftBefore, leftDuring, other]);
       await sender.groupSend('room', { type: 'before' });
@@ -73,13 +75,15 @@ for (const flavour of ['core', 'pubsub'] as const) {
       await server.stop();
       // The consumer of leftDuring ends while Redis is away: the core layer's discard fails
       // (and must stick all the same); the pub/sub layer's is local and succeeds.
-      if (flavour === 'core') await assert.rejects(members.groupDiscard('room', leftDuring), LayerUnavailableError);
-      else await members.groupDiscard('room', leftDuring);
-      await delay(300);
+      for (const [group, channel] of [['room', leftDuring], ['gone', solo]] as const) {
+        if (flavour === 'core') await assert.rejects(members.groupDiscard(group, channel), LayerUnavailableError);
+        else await members.groupDiscard(group, channel);
+      }
+      await delay(outageMs);
       await server.startAgain();
       const back = Date.now();
       const took = await sendUntilReceived(sender, 'room', got, [kept1, kept2], back);
-      t.diagnostic(`${flavour}: old members received ${took} ms after Redis was back`);
+      t.diagnostic(`${flavour}, outage ${outageMs} ms: old members received ${took} ms after Redis was back`);
       assert.ok(took <= BOUND_MS, `old members received ${took} ms after Redis was back (bound ${BOUND_MS} ms)`);
       await sender.groupSend('lobby', { type: 'after.restart', seq: -1 });
       await delay(300);
@@ -87,6 +91,10 @@ for (const flavour of ['core', 'pubsub'] as const) {
       assert.deepEqual([...receivers].sort(), [kept1, kept2, other].sort(), 'the lobby member is back too; the channels that left are not');
       if (flavour === 'core') {
         assert.deepEqual((await admin.zrange(groupKey('sy-restart-', 'room'), '0', '-1')).sort(), [kept1, kept2].sort());
+        assert.equal(await admin.exists(groupKey('sy-restart-', 'gone')), 0);
+      } else {
+        assert.deepEqual(await admin.call('PUBSUB', 'NUMSUB', pubsubGroupChannel('sy-restart-', 'gone')), [pubsubGroupChannel('sy-restart-', 'gone'), 0], 'the left group is not resubscribed');
+        assert.deepEqual(await admin.call('PUBSUB', 'NUMSUB', pubsubGroupChannel('sy-restart-', 'room')), [pubsubGroupChannel('sy-restart-', 'room'), 1]);
       }
       assert.equal(await receiveWithin(sender, await sender.newChannel(), 50), NOTHING);
     } finally {

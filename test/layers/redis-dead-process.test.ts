@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { groupKey } from 'switchyard/redis';
+import { RedisChannelLayer, groupKey, processLivenessKey } from 'switchyard/redis';
+import { recordingLogger } from '../helpers/logs.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
 import { type Running, runCommand } from '../helpers/processes.js';
 import { delay, eventually, until } from '../helpers/time.js';
@@ -123,6 +124,69 @@ test('SIGSTOP past the lease: judged dead, then it re-asserts its memberships wh
       member.running.child.kill('SIGCONT');
       member.running.stop();
     }
+    admin.disconnect();
+    await server.stop();
+  }
+});
+
+/** Two group names whose keys live on different shards of a two-host layer. */
+function groupsOnBothShards(layer: RedisChannelLayer): [string, string] {
+  const names = Array.from({ length: 50 }, (_, i) => `room${i}`);
+  return [names.find((name) => layer.shardFor(name) === 0)!, names.find((name) => layer.shardFor(name) === 1)!];
+}
+
+test('two shards, in process: a closed layer\'s leftover members leave groups on both shards, its key goes on its home shard; foreign members stay', async () => {
+  const server = await OwnedRedis.start();
+  const hosts = [`redis://127.0.0.1:${server.port}/0`, `redis://127.0.0.1:${server.port}/1`];
+  const dbs = [new Redis(hosts[0]!), new Redis(hosts[1]!)];
+  const victim = new RedisChannelLayer({ hosts, prefix: PREFIX, logger: recordingLogger() });
+  const survivor = new RedisChannelLayer({ hosts, prefix: PREFIX, logger: recordingLogger() });
+  try {
+    const groups = groupsOnBothShards(victim);
+    const foreign = 'specific.0123456789abcdef0123456789abcdef!django'; // a process that registered nothing
+    const mine = await survivor.newChannel();
+    for (const group of groups) {
+      for (let i = 0; i < 2; i++) await victim.groupAdd(group, await victim.newChannel());
+      await survivor.groupAdd(group, mine);
+      await survivor.groupAdd(group, foreign);
+      await survivor.groupSend(group, { type: 'before' });
+    }
+    const home = victim.shardFor(`specific.${victim.clientPrefix}!`);
+    const victimKey = `${PREFIX}specific.${victim.clientPrefix}!`;
+    assert.equal(await dbs[home]!.zcard(victimKey), 2, 'both group sends wait in the victim\'s key');
+    assert.equal(await dbs[home]!.exists(processLivenessKey(PREFIX, victim.clientPrefix)), 1);
+    await victim.close(); // never read: its memberships are left behind, and its lease deleted
+    assert.equal(await dbs[home]!.exists(processLivenessKey(PREFIX, victim.clientPrefix)), 0);
+    // First the group on the other shard: its script cannot reach the key, the layer deletes it on its home shard.
+    const ordered = [groups[1 - home]!, groups[home]!];
+    await survivor.groupSend(ordered[0]!, { type: 'after' });
+    await until(async () => (await dbs[home]!.exists(victimKey)) === 0, 2000, 'the dead process key deleted on its home shard');
+    await survivor.groupSend(ordered[1]!, { type: 'after' });
+    for (const group of groups) {
+      const db = dbs[survivor.shardFor(group)]!;
+      assert.deepEqual((await db.zrange(groupKey(PREFIX, group), '0', '-1')).sort(), [foreign, mine].sort(), `members of ${group}`);
+    }
+    assert.deepEqual([(await survivor.receive(mine)).type, (await survivor.receive(mine)).type, (await survivor.receive(mine)).type, (await survivor.receive(mine)).type], ['before', 'before', 'after', 'after']);
+  } finally {
+    await survivor.flush();
+    await survivor.close();
+    for (const db of dbs) db.disconnect();
+    await server.stop();
+  }
+});
+
+test('processTtl: null holds no lease (no Switchyard keys); a bad processTtl is refused', async () => {
+  const server = await OwnedRedis.start();
+  const admin = new Redis(server.url);
+  const layer = new RedisChannelLayer({ hosts: [server.url], prefix: PREFIX, processTtl: null, logger: recordingLogger() });
+  try {
+    await layer.groupAdd('room', await layer.newChannel());
+    assert.deepEqual(await admin.keys('*'), [groupKey(PREFIX, 'room')]);
+    for (const bad of [0, -1, Number.NaN, '30']) {
+      assert.throws(() => new RedisChannelLayer({ processTtl: bad as never }), { name: 'TypeError', message: /'processTtl' must be a positive number of seconds or null/ });
+    }
+  } finally {
+    await layer.close();
     admin.disconnect();
     await server.stop();
   }

@@ -105,3 +105,30 @@ for (const [flavour, outageMs] of [['core', 300], ['pubsub', 300], ['core', 4000
     }
   });
 }
+
+test('core layer over two shards (DBs 0 and 1 of one Redis): memberships on both are re-asserted after a restart', async (t) => {
+  const server = await OwnedRedis.start();
+  const hosts = [`redis://127.0.0.1:${server.port}/0`, `redis://127.0.0.1:${server.port}/1`];
+  const make = () => new RedisChannelLayer({ hosts, prefix: 'sy-restart2-', logger: recordingLogger(), connectTimeout: 500 });
+  const [members, sender] = [make(), make()];
+  try {
+    const names = Array.from({ length: 50 }, (_, i) => `room${i}`);
+    const groups = [names.find((name) => members.shardFor(name) === 0)!, names.find((name) => members.shardFor(name) === 1)!];
+    const channels = [await members.newChannel(), await members.newChannel()];
+    for (let i = 0; i < 2; i++) await members.groupAdd(groups[i]!, channels[i]!);
+    const got = collect(members, channels);
+    await server.stop();
+    await delay(300);
+    await server.startAgain();
+    const back = Date.now();
+    for (let i = 0; i < 2; i++) {
+      const took = await sendUntilReceived(sender, groups[i]!, got, [channels[i]!], back);
+      assert.ok(took <= BOUND_MS, `the member of ${groups[i]} (shard ${i}) received ${took} ms after Redis was back`);
+      t.diagnostic(`shard ${i}: received ${took} ms after Redis was back`);
+    }
+  } finally {
+    await members.close();
+    await sender.close();
+    await server.stop();
+  }
+});

@@ -53,7 +53,8 @@ import { acquireRedisLease } from './lease.js';
 import { ProcessLiveness, processLivenessKey, processRegistryKey } from './liveness.js';
 import { LocalMemberships } from './memberships.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
-import { FLUSH, GROUP_ADD, GROUP_MEMBERS_LIVE, GROUP_SEND, SEND } from './scripts.js';
+import { deliverToMembers } from './group-send.js';
+import { FLUSH, GROUP_ADD, GROUP_MEMBERS, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
@@ -318,49 +319,17 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     const groupCutoff = microsToScore(Math.max(0, micros - this.groupExpiry * 1e6));
     const groupShard = this.shardFor(group);
     const [members, dead] = (await this.#shards[groupShard]!.run((redis) =>
-      GROUP_MEMBERS_LIVE.run(redis, [groupKey(this.prefix, group), processRegistryKey(this.prefix)], [
+      GROUP_MEMBERS.run(redis, [groupKey(this.prefix, group), processRegistryKey(this.prefix)], [
         groupCutoff, processLivenessKey(this.prefix, ''), this.prefix, this.clientPrefix,
       ]),
     )) as [string[], string[]];
     if (dead.length > 0) this.#deleteDeadKeys(group, groupShard, dead);
     if (members.length === 0) return;
-    // One stored copy per receiving key (process), naming all its members.
-    const byKey = new Map<string, { channels: string[]; capacity: number; shard: number }>();
-    for (const channel of members) {
-      const key = channelKey(this.prefix, channel);
-      const entry = byKey.get(key);
-      if (entry !== undefined) entry.channels.push(channel);
-      else byKey.set(key, { channels: [channel], capacity: this.#capacityFor(channel), shard: this.shardFor(nonLocalName(channel)) });
-    }
-    const encode = this.#codec.encoderFor(message);
-    const perShard = new Map<number, { keys: string[]; members: Buffer[]; capacities: number[] }>();
-    for (const [key, entry] of byKey) {
-      let batch = perShard.get(entry.shard);
-      if (batch === undefined) perShard.set(entry.shard, (batch = { keys: [], members: [], capacities: [] }));
-      batch.keys.push(key);
-      batch.members.push(encode(entry.channels));
-      batch.capacities.push(entry.capacity);
-    }
-    const score = microsToScore(micros);
-    const cutoff = this.#cutoff(micros);
-    const ttl = this.#ttlMs(this.expiry);
-    const results = await Promise.allSettled(
-      [...perShard].flatMap(([index, batch]) => {
-        const runs: Promise<unknown>[] = [];
-        for (let i = 0; i < batch.keys.length; i += 500) {
-          const keys = batch.keys.slice(i, i + 500);
-          const args = [...batch.members.slice(i, i + 500), ...batch.capacities.slice(i, i + 500), score, cutoff, ttl];
-          runs.push(this.#shards[index]!.run((redis) => GROUP_SEND.run(redis, keys, args)));
-        }
-        return runs;
-      }),
-    );
-    let over = 0;
-    for (const result of results) {
-      if (result.status === 'rejected') throw result.reason;
-      over += Number(result.value);
-    }
-    if (over > 0) this.#logger.info({ group, over, keys: byKey.size }, `${over} of ${byKey.size} channels over capacity in group ${group}`);
+    const { over, keys } = await deliverToMembers(members, {
+      shards: this.#shards, prefix: this.prefix, capacityFor: this.#capacityFor, shardFor: (name) => this.shardFor(name),
+      encode: this.#codec.encoderFor(message), score: microsToScore(micros), cutoff: this.#cutoff(micros), ttlMs: this.#ttlMs(this.expiry),
+    });
+    if (over > 0) this.#logger.info({ group, over, keys }, `${over} of ${keys} channels over capacity in group ${group}`);
   }
 
   /**

@@ -14,7 +14,7 @@
  *   prefix is in it can be judged, so a Django process (which registers
  *   nothing) never loses a member. A registered process whose lease key is
  *   gone is dead: the next `groupSend` to a group holding its members removes
- *   them and deletes its process key (`GROUP_MEMBERS_LIVE` in `scripts.ts`),
+ *   them and deletes its process key (`GROUP_MEMBERS` in `scripts.ts`),
  *   in the script that reads the members anyway: no extra round trip.
  * - The lease is also this process's probe of Redis losing its data: a
  *   renewal that finds its own key missing (Redis restarted or was flushed,

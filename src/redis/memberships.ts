@@ -13,8 +13,9 @@
  * membership expires when it would have (`groupExpiry`) and a newer score
  * (a later `groupAdd`, from here or from Django) is kept; the leaving ones are
  * removed. It retries with backoff until it succeeds or the layer closes.
- * Memberships older than `groupExpiry` are forgotten, so the record stays
- * bounded by what Redis would hold.
+ * Memberships older than `groupExpiry` are forgotten (at a re-assertion, and
+ * by a sweep at most once a minute), so the record stays bounded by what
+ * Redis would hold.
  */
 import { backoffDelay, type Shard } from './connection.js';
 import type { LayerLogger } from './log.js';
@@ -59,6 +60,8 @@ export class LocalMemberships {
   /** Per shard: the re-assertion running, and whether it must run once more. */
   readonly #running: Array<Promise<void> | null>;
   readonly #again: boolean[];
+  /** When (ms) the next sweep of expired memberships is due. */
+  #nextSweep = 0;
   #closed = false;
 
   constructor(options: LocalMembershipsOptions) {
@@ -76,6 +79,7 @@ export class LocalMemberships {
 
   /** Records a membership Redis acknowledged. */
   joined(group: string, channel: string, micros: number): void {
+    this.#sweepIfDue();
     let channels = this.#joined.get(group);
     if (channels === undefined) this.#joined.set(group, (channels = new Map()));
     channels.set(channel, micros);
@@ -163,6 +167,21 @@ export class LocalMemberships {
       for (const [group, channel] of leaves) this.#unleave(group, channel);
     }
     if (added > 0) logger.info({ host: shards[shard]!.label, added }, `Re-asserted ${added} group membership(s) Redis had lost`);
+  }
+
+  /**
+   * Forgets memberships older than `groupExpiry`, at most once a minute (a
+   * consumer that ended without leaving its groups costs nothing for long).
+   */
+  #sweepIfDue(): void {
+    const now = Date.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 60_000;
+    const cutoff = now * 1000 - this.#options.groupExpiry * 1e6;
+    for (const [group, channels] of this.#joined) {
+      for (const [channel, micros] of channels) if (micros <= cutoff) channels.delete(channel);
+      if (channels.size === 0) this.#joined.delete(group);
+    }
   }
 
   #unleave(group: string, channel: string): void {

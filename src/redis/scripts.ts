@@ -37,12 +37,6 @@ end
 return over
 `);
 
-/** The members of a group after dropping expired memberships. KEYS[1] group key; ARGV cutoff score. */
-export const GROUP_MEMBERS = new LuaScript(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
-return redis.call('ZRANGE', KEYS[1], 0, -1)
-`);
-
 /** `group_add`: KEYS[1] group key; ARGV score, channel, TTL (ms). */
 export const GROUP_ADD = new LuaScript(`
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
@@ -61,18 +55,19 @@ return #keys
 
 /**
  * `group_send`'s member read, judging Switchyard processes (see `liveness.ts`):
- * trims expired memberships as {@link GROUP_MEMBERS} does, then removes the
+ * drops expired memberships and reads the members (channels_redis's
+ * `ZREMRANGEBYSCORE` + `ZRANGE`), then removes the
  * members of every process listed in the registry whose liveness key is gone,
  * and deletes those processes' keys on this shard. A channel whose process is
  * not in the registry (Django's, general channels) is never judged; with no
- * registry on this shard the script is {@link GROUP_MEMBERS}. Process keys are
+ * registry on this shard nothing is judged. Process keys are
  * built from ARGV (not declared): fine on one Redis or Sentinel, which is all
  * channels_redis supports.
  * KEYS[1] group key, KEYS[2] registry; ARGV cutoff score, liveness key prefix,
  * channel key prefix, own client prefix (never judged).
  * Returns `[live members, non-local names of the dead processes' keys]`.
  */
-export const GROUP_MEMBERS_LIVE = new LuaScript(`
+export const GROUP_MEMBERS = new LuaScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 if #members == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {members, {}} end

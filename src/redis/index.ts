@@ -8,6 +8,12 @@
  * - {@link RedisPubSubChannelLayer}: channels_redis's `pubsub` layer
  *   (PUBLISH/SUBSCRIBE, no persistence).
  *
+ * Switchyard's own keys live under `<prefix>switchyard:` (a `:` no channel
+ * name holds, so they never meet channels_redis's): leases (`runOnce`), and
+ * on the core layer each process's liveness lease and the registry of
+ * Switchyard processes, with which a dead process's group members are
+ * removed (see {@link processLivenessKey}).
+ *
  * Importing this module registers the URL schemes `redis:`, `rediss:`,
  * `redis+pubsub:` and `rediss+pubsub:` with the layer registry, so
  * `CHANNEL_LAYER_URL=redis://127.0.0.1:6379/0?prefix=asgi` works. Several

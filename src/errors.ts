@@ -28,6 +28,7 @@
  * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 | `switchyard` |
  * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 | `switchyard` |
  * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) | `switchyard` |
+ * | SessionStoreUnavailableError | SY_SESSION_STORE_UNAVAILABLE | HTTP 503 / handshake refused (503), one line logged | `switchyard/middleware` |
  * | TooManyGroups | SY_TOO_MANY_GROUPS | | `switchyard` |
  * | LeadershipLost | SY_LEADERSHIP_LOST | (the abort reason of a `runOnce` task) | `switchyard` |
  * | TimeoutError | SY_TIMEOUT | | `switchyard/testing` |
@@ -156,6 +157,26 @@ export class SuspiciousOperation extends SwitchyardError {
 /** A session store was asked to update a session that no longer exists (Django's `UpdateError`). */
 export class SessionUpdateError extends SwitchyardError {
   constructor(message = 'Session was deleted before it could be updated') { super('SY_SESSION_UPDATE', message); }
+}
+
+/**
+ * A session store's backing service (Redis) cannot be reached, or did not
+ * answer in time: the session cannot be read or written. The session
+ * middleware answers 503 (HTTP) or refuses the handshake with 503.
+ *
+ * @example
+ * ```ts
+ * import { getSession, SessionStoreUnavailableError } from 'switchyard/middleware';
+ *
+ * declare const scope: object; // with scope.session set by SessionMiddleware
+ * try { await getSession(scope).get('cart'); } catch (error) { if (error instanceof SessionStoreUnavailableError) console.warn('sessions away: retry later'); }
+ * ```
+ */
+export class SessionStoreUnavailableError extends SwitchyardError {
+  readonly status = 503;
+  constructor(message = 'The session store is unavailable', options?: { cause?: unknown }) {
+    super('SY_SESSION_STORE_UNAVAILABLE', message, options);
+  }
 }
 
 /** A connection tried to join more groups than its limit allows (`withGroupLimit`). */

@@ -28,6 +28,7 @@ export {
 } from './cookies.js';
 export { Signer, type SignerOptions } from './signing.js';
 export { newSessionKey, type SessionData, type SessionStore } from './session-stores/base.js';
+export { SessionStoreUnavailableError } from '../errors.js';
 export { MemorySessionStore } from './session-stores/memory.js';
 export { RedisSessionStore, type RedisSessionStoreOptions } from './session-stores/redis.js';
 export { MAX_SIGNED_COOKIE_TOKEN, SignedCookieSessionStore } from './session-stores/signed-cookie.js';

@@ -18,13 +18,21 @@
  * no response to carry a cookie: save explicitly with `await
  * session.save()`; the browser keeps its cookie, so this works for sessions
  * that already had one.
+ *
+ * A store that cannot be reached (`SessionStoreUnavailableError`, Redis
+ * down) fails the session's reads and writes fast; when that error escapes
+ * the application before it answered, the middleware answers 503 (the
+ * WebSocket handshake is refused with 503) and logs one line for the outage
+ * (`session-stores/unavailable.ts`). A failed load is not remembered: the
+ * next read of the session tries the store again.
  */
-import type { Application, HttpResponseStartEvent, SendEvent } from '../asgi.js';
-import { ImproperlyConfigured, SessionUpdateError, SuspiciousOperation } from '../errors.js';
+import type { Application, HttpResponseStartEvent, Send } from '../asgi.js';
+import { ImproperlyConfigured, SessionStoreUnavailableError, SessionUpdateError, SuspiciousOperation } from '../errors.js';
 import { middleware } from './base.js';
 import { CookieMiddleware, formatSetCookie, httpDate } from './cookies.js';
 import type { SessionData, SessionStore } from './session-stores/base.js';
 import { MemorySessionStore } from './session-stores/memory.js';
+import { refuseSessionUnavailable } from './session-stores/unavailable.js';
 import { Signer } from './signing.js';
 
 /**
@@ -69,7 +77,10 @@ export class Session {
     return this.#token;
   }
 
-  /** Loads the data (once); an unknown or expired token becomes a new, empty session. */
+  /**
+   * Loads the data (once); an unknown or expired token becomes a new, empty
+   * session. A store that fails (unavailable) is asked again next time.
+   */
   async load(): Promise<SessionData> {
     this.accessed = true;
     if (this.#data !== null) return this.#data;
@@ -78,7 +89,10 @@ export class Session {
       if (data === null) this.#token = null;
       this.#data = data ?? {};
       return this.#data;
-    })();
+    })().catch((error: unknown) => {
+      this.#loading = null;
+      throw error;
+    });
     return this.#loading;
   }
 
@@ -324,7 +338,8 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
 /**
  * Adds `scope.session` (Django's `SessionMiddleware`); must run inside
  * `CookieMiddleware`. A scope that already has a session passes through
- * untouched (the outer session middleware saves).
+ * untouched (the outer session middleware saves). A store that cannot be
+ * reached before the app answered gives 503 (HTTP and WebSocket handshake).
  *
  * @example
  * ```ts
@@ -347,18 +362,32 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
     const session = manager.open(hadCookie ? cookies[manager.cookieName] : undefined);
     scope.session = session;
     const saveEvery = manager.options.saveEveryRequest;
+    /** Set once the app sent something that answers the connection: a 503 is too late then. */
+    let answered = false;
     const commitThenSend = async (event: HttpResponseStartEvent): Promise<void> => {
       const header = await manager.commit(session, hadCookie);
       if (header !== null) {
         event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
       }
+      answered = true;
       await send(event);
     };
-    const sessionSend = async (event: SendEvent): Promise<void> => {
-      if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) await commitThenSend(event);
-      else await send(event);
-    };
-    return app(scope, receive, sessionSend);
+    // HTTP saves on the response start; a WebSocket only needs to know when it was answered
+    // (not async: a frame costs no promise of ours).
+    const sessionSend: Send = scope.type === 'http'
+      ? async (event) => {
+        if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) return commitThenSend(event);
+        if (event.type === 'http.response.start') answered = true;
+        await send(event);
+      }
+      : (event) => {
+        if (event.type !== 'websocket.send') answered = true;
+        return send(event);
+      };
+    return app(scope, receive, sessionSend).catch((error: unknown) => {
+      if (!(error instanceof SessionStoreUnavailableError) || answered) throw error;
+      return refuseSessionUnavailable(scope, send, error);
+    });
   });
 }
 

@@ -294,8 +294,15 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   async #unsubscribeRaw(name: string): Promise<void> {
     const sub = this.#subscribers[this.#shardOf(name)];
     if (sub === null || sub === undefined) return;
-    if (sub.status === 'ready') await sub.unsubscribe(name);
-    else this.#staleSubscriptions.add(name);
+    try {
+      if (sub.status === 'ready') {
+        await sub.unsubscribe(name);
+        return;
+      }
+    } catch {
+      // The connection died under the command (Redis just went away): as when it was down already.
+    }
+    this.#staleSubscriptions.add(name);
   }
 
   /** Unsubscribes what was left while a shard's connection was down and is still not wanted. */

@@ -227,9 +227,13 @@ export class WebsocketConsumer extends AsyncConsumer {
     logUnavailable(this, error, event, 'the connection is kept');
   }
 
-  /** The handshake cannot be served while the layer is away: 503 where the server can answer one, else a refusal (403). */
+  /**
+   * The handshake cannot be served while the layer is away: 503 where the
+   * server can answer one, else a refusal (403); the instance then ends.
+   */
   async #refuseUnavailable(error: LayerUnavailableError): Promise<void> {
     logUnavailable(this, error, { type: 'websocket.connect' }, 'handshake refused (503)');
+    this.stopAfterHandler();
     const extensions = (this.scope as WebsocketScope).extensions;
     if (extensions?.['websocket.http.response'] === undefined) return this.close();
     this.closed = true;

@@ -12,7 +12,7 @@ import { RedisChannelLayer } from 'switchyard/redis';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { captureLibraryLogs, recordingLogger, type LogLine } from '../helpers/logs.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
-import { delay } from '../helpers/time.js';
+import { delay, until } from '../helpers/time.js';
 import { frameClient } from '../helpers/ws-client.js';
 import { start } from '../server/helpers.js';
 
@@ -126,7 +126,7 @@ describe('communicators, in-memory layer', () => {
     await assert.rejects(raw.connect(), LayerUnavailableError);
   });
 
-  test('before accept, the handshake is refused with 503 (denial response), not left pending', async () => {
+  test('before accept, the handshake is refused with 503 (denial response) and the instance ends, not left pending', async () => {
     class JoinsFirst extends WebsocketConsumer {
       override async connect() {
         await this.channelLayer!.groupAdd('room', this.channelName);
@@ -137,7 +137,7 @@ describe('communicators, in-memory layer', () => {
     const result = await client.connect();
     assert.equal(result.connected, false);
     assert.equal('response' in result ? result.response?.status : undefined, 503);
-    await client.wait();
+    await until(() => client.done, 500, 'the refused instance to end (no layer event reaches it)');
   });
 
   test('a disconnect whose group leave or disconnect() fails that way still ends the instance cleanly, disconnect() called', async () => {

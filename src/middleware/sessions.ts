@@ -384,7 +384,7 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
         if (event.type !== 'websocket.send') answered = true;
         return send(event);
       };
-    return app(scope, receive, sessionSend).catch((error: unknown) => {
+    return Promise.resolve(app(scope, receive, sessionSend)).catch((error: unknown) => {
       if (!(error instanceof SessionStoreUnavailableError) || answered) throw error;
       return refuseSessionUnavailable(scope, send, error);
     });

@@ -9,10 +9,17 @@
  * long-polling need (Django's documented long-poll example cannot work
  * because its consumer stops when `handle()` returns). The instance ends when
  * the last body chunk is sent (`moreBody: false`) or the client goes away.
+ *
+ * A channel layer that is away (`LayerUnavailableError` escaping `handle()`
+ * or a layer event's handler) is answered 503 while the response has not
+ * started, and logged at warn once per outage; a response under way cannot
+ * change its status, so the instance ends with the error (the server cuts
+ * the response short).
  */
 import { type HeadersInit, type HttpRequestEvent, toHeaders } from '../asgi.js';
-import { ProtocolError, StopConsumer } from '../errors.js';
-import { AsyncConsumer } from './base.js';
+import { type LayerUnavailableError, ProtocolError, StopConsumer } from '../errors.js';
+import { AsyncConsumer, type ConsumerEvent } from './base.js';
+import { logLayerUnavailable } from './unavailable.js';
 
 /** Options of {@link HttpConsumer.sendBody}. */
 export interface SendBodyOptions {
@@ -77,6 +84,17 @@ export class HttpConsumer extends AsyncConsumer {
 
   /** Called when the instance ends (response done or client gone). Do not send from it. */
   async disconnect(): Promise<void> {}
+
+  /**
+   * Called when a handler lets a `LayerUnavailableError` escape (Redis away).
+   * The default answers 503 if the response has not started, else ends the
+   * instance with the error. Override to answer otherwise.
+   */
+  override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
+    if (this.#started) throw error;
+    logLayerUnavailable(this, error, event, 'answered 503');
+    await this.sendResponse(503, 'Service Unavailable\n', { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  }
 
   /** Starts the response. */
   async sendHeaders({ status = 200, headers }: { status?: number; headers?: HeadersInit } = {}): Promise<void> {

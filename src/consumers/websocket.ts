@@ -20,34 +20,10 @@
  * with `baseSend` (an override of `send()` does not see it).
  */
 import { type Header, type LayerMessage, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
-import { RepeatedErrorLog } from '../backoff.js';
 import { AcceptConnection, DenyConnection, LayerUnavailableError, StopConsumer } from '../errors.js';
-import { logger } from '../log.js';
 import { AsyncConsumer, type ConsumerEvent, requireGroupLayer } from './base.js';
 import { type Render, type Renders, renderedFrame } from './broadcast.js';
-
-/**
- * Handlers failed by an unavailable layer, per consumer class: while Redis
- * is away every send fails the same way, so one line per class, then a count
- * a minute, not one line per message.
- */
-const unavailableLogs = new WeakMap<object, RepeatedErrorLog>();
-
-/**
- * Logs one failure of `consumer`'s class. A repeat is recognised by the
- * error's code, not its message: one outage fails with several messages
- * ("reconnecting", "max retries per request", "not connected within
- * 2000 ms"), still one outage. The line carries the error itself (`err`).
- */
-function logUnavailable(consumer: WebsocketConsumer, error: LayerUnavailableError, event: { type: string }, next: string): void {
-  const consumerClass = consumer.constructor;
-  let log = unavailableLogs.get(consumerClass);
-  if (log === undefined) {
-    log = new RepeatedErrorLog(() => logger, `channel layer unavailable: a ${consumerClass.name} handler failed`, 60_000, 'warn');
-    unavailableLogs.set(consumerClass, log);
-  }
-  log.failed(error.code, { err: error, path: consumer.scope.path, event: event.type }, next);
-}
+import { logLayerUnavailable } from './unavailable.js';
 
 /** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
 const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
@@ -200,14 +176,14 @@ export class WebsocketConsumer extends AsyncConsumer {
         for (const group of groups) await layer.groupDiscard(group, this.channelName);
       } catch (error) {
         if (!(error instanceof LayerUnavailableError)) throw error;
-        logUnavailable(this, error, event, 'leaving the groups on disconnect');
+        logLayerUnavailable(this, error, event, 'leaving the groups on disconnect');
       }
     }
     try {
       await this.disconnect(event.code);
     } catch (error) {
       if (!(error instanceof LayerUnavailableError)) throw error;
-      logUnavailable(this, error, event, 'the instance ends');
+      logLayerUnavailable(this, error, event, 'the instance ends');
     }
     throw new StopConsumer();
   }
@@ -224,7 +200,7 @@ export class WebsocketConsumer extends AsyncConsumer {
    * frame) or to close; throw to end the instance (the server closes 1011).
    */
   override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
-    logUnavailable(this, error, event, 'the connection is kept');
+    logLayerUnavailable(this, error, event, 'the connection is kept');
   }
 
   /**
@@ -232,7 +208,7 @@ export class WebsocketConsumer extends AsyncConsumer {
    * server can answer one, else a refusal (403); the instance then ends.
    */
   async #refuseUnavailable(error: LayerUnavailableError): Promise<void> {
-    logUnavailable(this, error, { type: 'websocket.connect' }, 'handshake refused (503)');
+    logLayerUnavailable(this, error, { type: 'websocket.connect' }, 'handshake refused (503)');
     this.stopAfterHandler();
     const extensions = (this.scope as WebsocketScope).extensions;
     if (extensions?.['websocket.http.response'] === undefined) return this.close();

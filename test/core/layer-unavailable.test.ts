@@ -5,11 +5,11 @@
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AsyncConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, LayerUnavailableError, WebsocketConsumer,
+  AsyncConsumer, HttpConsumer, InMemoryChannelLayer, JsonWebsocketConsumer, LayerUnavailableError, WebsocketConsumer,
   configureChannelLayers, setChannelLayer, type ConsumerEvent,
 } from 'switchyard';
 import { RedisChannelLayer } from 'switchyard/redis';
-import { WebsocketCommunicator } from 'switchyard/testing';
+import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 import { captureLibraryLogs, recordingLogger, type LogLine } from '../helpers/logs.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
 import { delay, until } from '../helpers/time.js';
@@ -155,6 +155,42 @@ describe('communicators, in-memory layer', () => {
     await client.disconnect(4001);
     await client.wait();
     assert.deepEqual(calls, [4001]);
+  });
+});
+
+describe('HttpConsumer, the layer away', () => {
+  test('before the response starts, the request is answered 503 (was: the server\'s 500), logged once', async () => {
+    const logs = captureLibraryLogs('warn');
+    try {
+      class Feed extends HttpConsumer {
+        override async handle() {
+          await this.channelLayer!.groupAdd('feed', this.channelName); // as if Redis were away:
+          throw away();
+        }
+      }
+      for (let i = 0; i < 2; i++) {
+        const response = await new HttpCommunicator(Feed.asApp(), 'GET', '/feed').getResponse();
+        assert.equal(response.status, 503);
+        assert.equal(response.body.toString(), 'Service Unavailable\n');
+      }
+      assert.equal(unavailableLines(logs.lines, 'Feed').length, 1, JSON.stringify(logs.lines));
+    } finally {
+      logs.restore();
+    }
+  });
+
+  test('once the response started, the instance ends with the error (a status cannot change)', async () => {
+    class Stream extends HttpConsumer {
+      override async handle() {
+        await this.sendHeaders();
+        await this.sendBody('first', { moreBody: true });
+        throw away();
+      }
+    }
+    const client = new HttpCommunicator(Stream.asApp(), 'GET', '/stream');
+    assert.equal((await client.getResponseStart()).status, 200);
+    await client.receiveBody();
+    await assert.rejects(client.wait(), LayerUnavailableError);
   });
 });
 

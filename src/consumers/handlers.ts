@@ -5,8 +5,9 @@
  * underscores (`chat.message` → `chat_message`), refused when it starts with
  * `_`. Switchyard adds one rule, so that a layer message can never call the
  * framework (`close`, `send`, `groupSend`...): a handler is a method defined
- * on the user's subclasses, or one of the framework's event handlers
- * (`websocket_*`, `http_*`, `lifespan_*`). A consumer may instead declare how
+ * on the user's subclasses under a name the framework does not define (an
+ * override of `receive` or `connect` is not a handler), or one of the
+ * framework's event handlers (`websocket_*`, `http_*`, `lifespan_*`). A consumer may instead declare how
  * a message type renders (`static renders`, see `broadcast.ts`); a method of
  * that name wins over the declared render.
  *
@@ -74,13 +75,16 @@ export function findHandler(consumerClass: abstract new () => object, name: stri
 }
 
 function lookUp(consumerClass: abstract new () => object, name: string): Handler | null {
+  let own: PropertyDescriptor | undefined;
   for (let proto: object | null = consumerClass.prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     const descriptor = Object.getOwnPropertyDescriptor(proto, name);
     if (descriptor === undefined) continue;
-    const callable = typeof descriptor.value === 'function' && (!framework.has(proto) || EVENT_HANDLER.test(name));
-    if (callable) return descriptor.value as Handler;
-    break; // a framework method or a non-method: only a declared render can handle it
+    // A name the framework defines is not a handler even where the user's class overrides it
+    // (`receive`, `connect`, `disconnect`...): only the framework's event handlers are.
+    if (framework.has(proto)) return EVENT_HANDLER.test(name) ? ((own ?? descriptor).value as Handler) : null;
+    own ??= descriptor;
   }
+  if (own !== undefined) return typeof own.value === 'function' ? (own.value as Handler) : null;
   const renders = rendersOf(consumerClass);
   return renders !== undefined && Object.hasOwn(renders, name) ? renderedHandler(renders[name]!) : null;
 }

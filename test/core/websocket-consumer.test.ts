@@ -192,6 +192,24 @@ test('a layer message cannot call framework methods (close, send, groupSend...)'
   await assert.rejects(client.receiveOutput(), NoHandlerError);
 });
 
+test('a layer message cannot call a framework method the consumer overrides (connect, receive, disconnect...)', async () => {
+  const calls: string[] = [];
+  let channelName = '';
+  class Overrides extends WebsocketConsumer {
+    override async connect() { channelName = this.channelName; calls.push('connect'); await this.accept(); }
+    override async receive() { calls.push('receive'); }
+    override async disconnect() { calls.push('disconnect'); }
+    override async layerUnavailable() { calls.push('layerUnavailable'); }
+  }
+  for (const type of ['connect', 'receive', 'disconnect', 'layerUnavailable']) {
+    const client = new WebsocketCommunicator(Overrides.asApp(), '/testws/');
+    await client.connect();
+    await layer.send(channelName, { type });
+    await assert.rejects(client.receiveOutput(), NoHandlerError, type);
+  }
+  assert.deepEqual(calls, ['connect', 'connect', 'connect', 'connect'], 'only the real connects ran');
+});
+
 test('test_accept_headers: accept(subprotocol, headers) passes headers to the server', async () => {
   class Headers extends WebsocketConsumer {
     override async connect() { await this.accept(null, [[Buffer.from('foo'), Buffer.from('bar')]]); }

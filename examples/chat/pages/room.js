@@ -1,8 +1,8 @@
-// The room page: one ReconnectingWebSocket to /ws/chat/<room>/, speaking the
+// The room page: one ReconnectingWebsocket to /ws/chat/<room>/, speaking the
 // tutorial's protocol, plus two requests of its own: {"type":"presence"} on every
 // (re)connection for the online list, {"type":"ping"} as a heartbeat. Everything
 // from the network is put on the page with textContent, never as HTML.
-import { ReconnectingWebSocket } from '/static/switchyard-client.js';
+import { ReconnectingWebsocket } from '/static/switchyard-client.js';
 
 /** Room names are the route's \w+ in Python's sense: letters and digits of any script, and _. */
 const ROOM_NAME = /^[\p{L}\p{N}_]+$/u;
@@ -29,7 +29,7 @@ nameInput.addEventListener('change', () => localStorage.setItem(NAME_KEY, nameIn
 input.focus();
 
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-const socket = new ReconnectingWebSocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(roomName)}/`, {
+const socket = new ReconnectingWebsocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(roomName)}/`, {
   minDelay: 250,
   maxDelay: 5000,
   // The room answers {"type":"ping"} with {"type":"pong"}: a link silent for 20 s is dead.

@@ -55,15 +55,9 @@ export function sessionAuthHash(passwordHash: string, secret: string): string {
  * const isModerator = isAuthenticated(scope.user) && (scope.user as DjangoUser).groups.includes('moderators');
  * ```
  */
-export interface DjangoUser extends AuthenticatedUser {
+export interface DjangoUser extends AuthenticatedUser, Omit<DjangoUserRecord, 'password'> {
   readonly id: number | string;
   readonly username: string;
-  readonly email: string;
-  readonly firstName: string;
-  readonly lastName: string;
-  readonly isActive: boolean;
-  readonly isStaff: boolean;
-  readonly isSuperuser: boolean;
   /** Names of the user's groups, sorted. */
   readonly groups: readonly string[];
   /** The session auth hash under the current `SECRET_KEY`. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine:
 # Redis, Chromium (Debian's, never a downloaded build), CJK fonts for screenshots,
-# the Python side of the interop tests (channels, channels_redis, daphne, websockets),
+# the Python side of the interop tests (channels, channels_redis, daphne, websockets,
+# psycopg2 for the Django site test on the PostgreSQL this machine kind runs),
 # openssl for the TLS test's self-signed certificate,
 # and the npm packages from the lock file.
 set -euo pipefail

@@ -102,8 +102,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #acceptDone: (() => void) | null = null;
   #lastSeen = 0;
   #pingSentAt = 0;
-  /** The write turn of this connection's last frame, and the last turn its socket was corked for (see write-turns.ts). */
-  #turn = -1;
+  /** The last write turn this connection's socket was corked for (see write-turns.ts). */
   #corkedTurn = -1;
   /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
@@ -213,10 +212,8 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     const ws = this.#ws!;
     if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
     const now = writeTurn();
-    if (this.#turn !== now) {
-      this.#turn = now;
-    } else if (this.#corkedTurn !== now) {
-      this.#corkedTurn = now; // a second frame in this turn: the rest of the turn's frames go out together
+    if (this.#corkedTurn !== now) {
+      this.#corkedTurn = now;
       corkForTurn(this.#socket);
     }
     let length: number;

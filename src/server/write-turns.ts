@@ -1,13 +1,17 @@
 /**
  * Write coalescing ("corking", as uWebSockets does it), by event-loop turn.
  *
- * A connection's first frame in a turn is written at once; when it writes
- * again in the same turn, its socket is corked, and every corked socket is
- * uncorked once the turn's I/O is done (setImmediate), so the burst goes
- * out in one writev. A write costs the kernel far more per call than per
- * byte (on loopback, most of a delivery's CPU), so a server that falls
- * behind, with broadcasts piling up in one turn, writes less often instead
- * of falling further behind; a lone frame is never delayed.
+ * A connection's socket is corked at its first frame in a turn, and every
+ * corked socket is uncorked once the turn's I/O is done (setImmediate): the
+ * turn's frames for one socket go out in one writev, and the kernel is
+ * entered once per socket after the turn's JavaScript has run rather than in
+ * the middle of a broadcast loop. A write costs the kernel far more per call
+ * than per byte (on loopback, most of a delivery's CPU), so this is cheaper
+ * even for one frame per socket (measured in bench (a): CPU per delivery
+ * 1.55-1.75x uWebSockets.js before, 1.44-1.59x after; p99 1.9-2.9x before,
+ * 1.3-1.7x after), and a server that falls behind, with broadcasts piling up
+ * in one turn, writes less often instead of falling further behind. A frame
+ * waits at most until the end of its turn's I/O.
  */
 import type { Duplex } from 'node:stream';
 

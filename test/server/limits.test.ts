@@ -142,7 +142,8 @@ describe('WebSocket liveness and limits', () => {
     const metric = await server.metrics!.registry.getSingleMetric('switchyard_ws_bytes_total')!.get();
     const written = metric.values.find((v) => v.labels.direction === 'out')!.value;
     assert.ok(written < 64 * 1024 * 1024, `${Math.round(written / 1048576)} MiB reached the socket before the close`);
-    assert.ok(written > bound, 'the bound was actually reached');
+    // Frames wait corked until the turn ends, so the bound can be hit with nothing yet in the kernel.
+    assert.ok(written >= bound, 'the bound was actually reached');
     assert.ok(server.logs.some((l) => /not reading/.test(l.msg) && l.level === 40), 'overflow logged as a warning');
   });
 });

@@ -271,6 +271,11 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       onUp: () => {
         // ioredis resubscribes right after 'ready', in the same tick: unsubscribe after it.
         queueMicrotask(() => this.#dropStaleSubscriptions(index));
+        // Redis pub/sub keeps nothing for a subscriber that is away: say so, never lose silently.
+        this.#logger.warn(
+          { host: shard.label },
+          'Pub/sub subscriber reconnected: messages published to its channels and groups while it was away are lost (this layer keeps no history)',
+        );
         this.#options.onReconnect?.(shard.label);
       },
     });

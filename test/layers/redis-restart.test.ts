@@ -53,9 +53,10 @@ async function sendUntilReceived(sender: ChannelLayer, group: string, got: Array
 for (const [flavour, outageMs] of [['core', 300], ['pubsub', 300], ['core', 4000], ['pubsub', 4000]] as const) {
   test(`${flavour} layer: kill -9 Redis, ${outageMs} ms later restart it empty: old members receive again within ${BOUND_MS} ms; left ones do not`, async (t) => {
     const server = await OwnedRedis.start();
+    const logs = recordingLogger();
     const make = (): ChannelLayer => flavour === 'core'
-      ? new RedisChannelLayer({ hosts: [server.url], prefix: 'sy-restart-', logger: recordingLogger(), connectTimeout: 500 })
-      : new RedisPubSubChannelLayer({ hosts: [server.url], prefix: 'sy-restart-', logger: recordingLogger(), connectTimeout: 500 });
+      ? new RedisChannelLayer({ hosts: [server.url], prefix: 'sy-restart-', logger: logs, connectTimeout: 500 })
+      : new RedisPubSubChannelLayer({ hosts: [server.url], prefix: 'sy-restart-', logger: logs, connectTimeout: 500 });
     const members = make();
     const sender = make();
     const admin = new Redis(server.url, { maxRetriesPerRequest: 0 });
@@ -95,6 +96,8 @@ for (const [flavour, outageMs] of [['core', 300], ['pubsub', 300], ['core', 4000
       } else {
         assert.deepEqual(await admin.call('PUBSUB', 'NUMSUB', pubsubGroupChannel('sy-restart-', 'gone')), [pubsubGroupChannel('sy-restart-', 'gone'), 0], 'the left group is not resubscribed');
         assert.deepEqual(await admin.call('PUBSUB', 'NUMSUB', pubsubGroupChannel('sy-restart-', 'room')), [pubsubGroupChannel('sy-restart-', 'room'), 1]);
+        // Messages published during the outage are gone: the layer says so rather than losing them silently.
+        assert.ok(logs.lines.some((line) => line.level === 'warn' && /reconnected: .* are lost/.test(line.message)), 'the loss is logged');
       }
       assert.equal(await receiveWithin(sender, await sender.newChannel(), 50), NOTHING);
     } finally {

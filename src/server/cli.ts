@@ -14,7 +14,7 @@
  * only a warning, and `/readyz` says 503 until it does.
  */
 import cluster from 'node:cluster';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { closeChannelLayers, getChannelLayer, prepareChannelLayers } from '../layers/registry.js';
@@ -73,6 +73,12 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
       process.exit(1);
     }
     const roots = flags.reloadDir.length > 0 ? flags.reloadDir : [process.cwd()];
+    // A directory that is not there would be watched silently for nothing: say so and stop.
+    const missing = roots.find((root) => !statSync(root, { throwIfNoEntry: false })?.isDirectory());
+    if (missing !== undefined) {
+      logger.error(`--reload-dir ${missing}: no such directory to watch`);
+      process.exit(1);
+    }
     process.exit(await runReloader({ roots, logger, shutdownTimeout: flags.shutdownTimeout }));
   }
   if (flags.workers > 1 && cluster.isPrimary) {

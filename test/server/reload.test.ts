@@ -114,4 +114,11 @@ describe('serve --reload (processes)', () => {
     assert.equal((await server.exited).code, 1);
     assert.match(server.output(), /--reload .* cannot be combined with --workers/);
   });
+
+  test('--reload-dir that is not a directory is refused with a clear error', async () => {
+    const server = run(['serve', `${join(dir, 'app.ts')}:application`, '--port', '0', '--reload', '--reload-dir', join(dir, 'no-such-dir')]);
+    running.push(server);
+    assert.equal((await server.exited).code, 1);
+    assert.match(server.output(), /--reload-dir .*no-such-dir: no such directory to watch/);
+  });
 });

@@ -69,7 +69,11 @@ export class AsyncConsumer {
   channelName = '';
 
   #send!: Send;
-  readonly #lanes = new Lanes((event) => this.#invoke(event), (error, event) => this.#rescue(error, event));
+  readonly #lanes = new Lanes(
+    (event) => this.#invoke(event),
+    (message) => this.handleLayerMessage(message as LayerMessage),
+    (error, event) => this.#rescue(error, event),
+  );
   /** Groups joined through `this.channelLayer`, left when the instance ends. */
   readonly #joined: string[] = [];
 
@@ -146,6 +150,20 @@ export class AsyncConsumer {
   /** Lets layer messages be dispatched before the first connection event's handler returns (SSE, long-poll). */
   protected openLayerLane(): void {
     this.#lanes.openLayerLane();
+  }
+
+  /**
+   * Handles a message of the instance's channel (or an injected one); the
+   * layer lane calls it for each, one at a time. Returns what the handler
+   * returns. `WebsocketConsumer` overrides it for recovery.
+   */
+  protected handleLayerMessage(message: LayerMessage): unknown {
+    return this.#invoke(message);
+  }
+
+  /** Queues messages for the layer lane, ahead of the channel's (see `Lanes.inject`). */
+  protected injectLayerMessages(messages: readonly LayerMessage[]): void {
+    this.#lanes.inject(messages);
   }
 
   /** What the lanes call: `dispatch()` when a subclass overrides it, else the handler directly. */

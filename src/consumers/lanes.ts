@@ -26,6 +26,10 @@
  * members of a broadcast), so a delivery costs a function call, not a
  * `receive()` promise and an abort listener. A layer without taps is read
  * with `receive()` in a loop.
+ *
+ * Messages can also be *injected* ahead of the channel's (a recovery's
+ * replay, see `recovery.ts`): the layer lane serves them first, in order,
+ * with the same one-handler-at-a-time rule.
  */
 import type { LayerMessage, Receive } from '../asgi.js';
 import { StopConsumer } from '../errors.js';
@@ -44,6 +48,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Both lanes of one consumer instance. */
 export class Lanes {
   readonly #invoke: Invoke;
+  readonly #invokeLayer: Invoke;
   readonly #rescue: Rescue;
   #ended = false;
   /** Set by `stopAfterHandler()`: end once the running handler returns. */
@@ -56,6 +61,10 @@ export class Lanes {
   /** The layer message whose handler is pending on the tap (its rescue needs it). */
   #layerMessage: LayerMessage | null = null;
   #tap: ChannelTap | null = null;
+  /** The tap was armed and has not called back yet. */
+  #tapArmed = false;
+  /** Messages injected ahead of the channel's, and tap messages that came while a handler ran; null until the first. */
+  #injected: LayerMessage[] | null = null;
   /** The receive() layer lane (layers without taps): its opening and its cancellation. */
   #openReceiveLane: (() => void) | null = null;
   #abort: AbortController | null = null;
@@ -63,8 +72,10 @@ export class Lanes {
   #resolve: (() => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
 
-  constructor(invoke: Invoke, rescue: Rescue) {
+  /** `invoke` runs connection events' handlers, `invokeLayer` layer messages'. */
+  constructor(invoke: Invoke, invokeLayer: Invoke, rescue: Rescue) {
     this.#invoke = invoke;
+    this.#invokeLayer = invokeLayer;
     this.#rescue = rescue;
   }
 
@@ -89,8 +100,31 @@ export class Lanes {
   openLayerLane(): void {
     if (this.#layerOpen) return;
     this.#layerOpen = true;
-    if (this.#tap !== null) this.#serveTap(this.#tap.take());
+    if (this.#tap !== null) this.#serveTap(this.#nextLayerMessage());
     else this.#openReceiveLane?.();
+  }
+
+  /**
+   * Queues messages for the layer lane ahead of the channel's: served in
+   * order, once the lane is open and its current handler is done.
+   */
+  inject(messages: readonly LayerMessage[]): void {
+    if (messages.length === 0 || this.#ended) return;
+    (this.#injected ??= []).push(...messages);
+    // Later, so that a handler that injects is never re-entered.
+    if (this.#tap !== null) queueMicrotask(() => this.#wake());
+  }
+
+  /** Serves injected messages if the tap lane is open and idle. */
+  #wake(): void {
+    if (this.#layerOpen && !this.#serving && this.#layerBusy === null && !this.#ended) this.#serveTap(this.#nextLayerMessage());
+  }
+
+  /** The next message for the layer lane: injected ones first. */
+  #nextLayerMessage(): LayerMessage | undefined {
+    const injected = this.#injected;
+    if (injected !== null && injected.length > 0) return injected.shift();
+    return this.#tap!.take();
   }
 
   /** Reads one event, runs its handler to the end, reads the next; ends the instance when it stops. */
@@ -123,6 +157,14 @@ export class Lanes {
     }
   }
 
+  #callLayer(message: LayerMessage): Promise<unknown> {
+    try {
+      return Promise.resolve(this.#invokeLayer(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   readonly #end = (error?: unknown): void => {
     if (error !== undefined && this.#failure === undefined) this.#failure = error;
     if (this.#ended) return;
@@ -149,13 +191,14 @@ export class Lanes {
     while (!signal.aborted && !this.#stopping) {
       let message: LayerMessage;
       try {
-        message = await layer.receive(channel, signal);
+        // Injected messages go first (they are queued before the lane opens: a recovery's replay).
+        message = this.#injected?.shift() ?? await layer.receive(channel, signal);
       } catch (error) {
         if (signal.aborted) return;
         throw error;
       }
       try {
-        await (this.#layerBusy = this.#call(message));
+        await (this.#layerBusy = this.#callLayer(message));
       } catch (error) {
         await (this.#layerBusy = this.#rescue(error, message));
       } finally {
@@ -164,8 +207,15 @@ export class Lanes {
     }
   }
 
-  /** The tap's listener: called with a message while the lane is idle and armed. */
-  readonly #onTapMessage = (message: LayerMessage): void => this.#serveTap(message);
+  /** The tap's listener: called with a message once the lane armed it (queued if injected messages keep the lane busy). */
+  readonly #onTapMessage = (message: LayerMessage): void => {
+    this.#tapArmed = false;
+    if (this.#serving || this.#layerBusy !== null) (this.#injected ??= []).push(message);
+    else this.#serveTap(message);
+  };
+
+  /** True while {@link #serveTap} runs handlers synchronously. */
+  #serving = false;
 
   /**
    * Runs handlers until one returns a pending promise or nothing is queued,
@@ -173,26 +223,33 @@ export class Lanes {
    * channel; they are taken in order once it settles.
    */
   #serveTap(message: LayerMessage | undefined): void {
-    const tap = this.#tap!;
-    while (message !== undefined) {
+    this.#serving = true;
+    try {
+      while (message !== undefined) {
+        if (this.#ended || this.#stopping) return this.#closeTap();
+        let result: unknown;
+        try {
+          result = this.#invokeLayer(message);
+        } catch (error) {
+          this.#layerMessage = message;
+          this.#layerBusy = this.#rescueLayerHandler(error);
+          return;
+        }
+        if (isThenable(result)) {
+          this.#layerMessage = message;
+          this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#rescueLayerHandler.bind(this));
+          return;
+        }
+        message = this.#nextLayerMessage();
+      }
       if (this.#ended || this.#stopping) return this.#closeTap();
-      let result: unknown;
-      try {
-        result = this.#invoke(message);
-      } catch (error) {
-        this.#layerMessage = message;
-        this.#layerBusy = this.#rescueLayerHandler(error);
-        return;
+      if (!this.#tapArmed) {
+        this.#tapArmed = true;
+        this.#tap!.arm();
       }
-      if (isThenable(result)) {
-        this.#layerMessage = message;
-        this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#rescueLayerHandler.bind(this));
-        return;
-      }
-      message = tap.take();
+    } finally {
+      this.#serving = false;
     }
-    if (this.#ended || this.#stopping) return this.#closeTap();
-    tap.arm();
   }
 
   /** Callbacks for a pending layer handler, made once per instance (a closure per message would be garbage per delivery). */
@@ -202,7 +259,7 @@ export class Lanes {
   #afterLayerHandler(): void {
     this.#layerBusy = null;
     this.#layerMessage = null;
-    this.#serveTap(this.#tap!.take());
+    this.#serveTap(this.#nextLayerMessage());
   }
 
   /** A layer handler failed: the lane goes on once the rescue settles, or the instance ends with what it rethrows. */

@@ -7,6 +7,12 @@
 import { DelegatingLayer } from '../layers/delegating.js';
 import type { ChannelLayer } from '../layers/base.js';
 
+/** What {@link MembershipTrackingLayer.observer} is told. */
+export interface MembershipObserver {
+  joined(group: string): Promise<void>;
+  left(group: string): void;
+}
+
 /** Delegates to a layer, remembering the groups one channel joins. */
 export class MembershipTrackingLayer extends DelegatingLayer {
   readonly #own: string;
@@ -18,15 +24,21 @@ export class MembershipTrackingLayer extends DelegatingLayer {
     this.#joined = joined;
   }
 
+  /** Told when the own channel joins or leaves a group (recovery reads the group's history on a join). */
+  observer: MembershipObserver | null = null;
+
   override async groupAdd(group: string, channel: string): Promise<void> {
     await this.inner.groupAdd(group, channel);
-    if (channel === this.#own && !this.#joined.includes(group)) this.#joined.push(group);
+    if (channel !== this.#own) return;
+    if (!this.#joined.includes(group)) this.#joined.push(group);
+    if (this.observer !== null) await this.observer.joined(group);
   }
 
   override async groupDiscard(group: string, channel: string): Promise<void> {
     if (channel === this.#own) {
       const index = this.#joined.indexOf(group);
       if (index !== -1) this.#joined.splice(index, 1);
+      this.observer?.left(group);
     }
     await this.inner.groupDiscard(group, channel);
   }

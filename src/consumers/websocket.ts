@@ -19,10 +19,12 @@
  * computed once per broadcast for every member in the process, and sent
  * with `baseSend` (an override of `send()` does not see it).
  */
-import { type Header, type LayerMessage, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
+import { type Header, type LayerMessage, type SendEvent, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
 import { AcceptConnection, DenyConnection, LayerUnavailableError, StopConsumer } from '../errors.js';
 import { AsyncConsumer, type ConsumerEvent, requireGroupLayer } from './base.js';
 import { type Render, type Renders, renderedFrame } from './broadcast.js';
+import { MembershipTrackingLayer } from './memberships.js';
+import { RecoverySession, requestedPositions } from './recovery.js';
 import { logLayerUnavailable } from './unavailable.js';
 
 /** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
@@ -88,12 +90,15 @@ export class WebsocketConsumer extends AsyncConsumer {
   accepted = false;
   /** True once `close()` has been sent. */
   closed = false;
+  /** Recovery, when the client asked for it and the layer keeps history (`docs/recovery.md`). */
+  #recovery: RecoverySession | null = null;
 
   /**
    * Joins the static groups, then calls `connect()`; Django's `websocket_connect`.
    * A layer away before accept refuses the handshake with 503.
    */
   async websocket_connect(): Promise<void> {
+    this.#startRecovery();
     try {
       const groups = (this.constructor as typeof WebsocketConsumer).groups;
       if (groups.length > 0) {
@@ -107,6 +112,31 @@ export class WebsocketConsumer extends AsyncConsumer {
       else if (error instanceof LayerUnavailableError && !this.accepted && !this.closed) await this.#refuseUnavailable(error);
       else throw error; // once accepted, a LayerUnavailableError goes to layerUnavailable()
     }
+  }
+
+  /** A client that put `switchyard.recover=1` on its URL, on a layer that keeps history: recovery for its groups. */
+  #startRecovery(): void {
+    const layer = this.channelLayer;
+    if (!(layer instanceof MembershipTrackingLayer) || layer.readHistory === undefined) return;
+    const requested = requestedPositions(this.scope);
+    if (requested === null) return;
+    const session = new RecoverySession(
+      this, layer, requested,
+      (messages) => this.injectLayerMessages(messages as LayerMessage[]),
+      (message) => super.handleLayerMessage(message),
+    );
+    this.#recovery = session;
+    layer.observer = session;
+  }
+
+  /** Layer messages go through recovery when it is on (once each, marked with their position). */
+  protected override handleLayerMessage(message: LayerMessage): unknown {
+    return this.#recovery === null ? super.handleLayerMessage(message) : this.#recovery.deliver(message);
+  }
+
+  /** Sends a raw ASGI event; with recovery on, a group event's text frame goes out marked with its position. */
+  override baseSend(event: SendEvent): Promise<void> {
+    return super.baseSend(this.#recovery === null || event.type !== 'websocket.send' ? event : this.#recovery.mark(event));
   }
 
   /** Called when the client asks to connect; accepts by default. Throw `DenyConnection` or call `close()` to refuse. */
@@ -169,6 +199,7 @@ export class WebsocketConsumer extends AsyncConsumer {
    * even when the layer is away (the client is gone: nothing to keep).
    */
   async websocket_disconnect(event: WebsocketDisconnectEvent): Promise<void> {
+    this.#recovery?.end();
     const groups = (this.constructor as typeof WebsocketConsumer).groups;
     if (groups.length > 0) {
       const layer = requireGroupLayer(this);

@@ -11,6 +11,7 @@
  */
 import type { LayerMessage } from '../asgi.js';
 import { InvalidNameError } from '../errors.js';
+import type { HistoryRead, StreamPosition } from './history.js';
 import type { Lease } from './lease.js';
 
 // The message rules live in validate.ts; re-exported here, where layers import the shared rules from.
@@ -54,6 +55,14 @@ export interface ChannelLayer {
   tap?(channel: string, listener: TapListener): ChannelTap;
   /** Optional: leases a name across every process sharing the layer (see `runOnce`). */
   lease?(name: string, ttlMs: number): Promise<Lease | null>;
+  /**
+   * Optional: what a group's history holds after `since` (at most `limit`
+   * messages, default 1000), or null when the group keeps none (see
+   * `history.ts`). With `since` null, only the group's epoch and top offset.
+   * A layer that keeps history stamps each message `groupSend` delivers to
+   * such a group with its position (`POSITION_KEY`).
+   */
+  readHistory?(group: string, since: StreamPosition | null, limit?: number): Promise<HistoryRead | null>;
 }
 
 /** What a tap calls with each message it delivers (registered once, when the tap is opened). */

@@ -5,7 +5,7 @@
  * loses one: a wrapped in-memory layer still offers taps (the fast consumer
  * lane) and leases (`runOnce`). A subclass overrides only what it changes.
  *
- * The optional members (`tap`, `lease`) are defined on the instance only when
+ * The optional members (`tap`, `lease`, `readHistory`) are defined on the instance only when
  * the inner layer has them, so `isTappable()` and `isLeasable()` stay truthful.
  */
 import type { LayerMessage } from '../asgi.js';
@@ -14,6 +14,7 @@ import type { Lease } from './lease.js';
 
 type TapMember = NonNullable<ChannelLayer['tap']>;
 type LeaseMember = NonNullable<ChannelLayer['lease']>;
+type ReadHistoryMember = NonNullable<ChannelLayer['readHistory']>;
 
 // Shared functions rather than per-instance closures: a wrapper is made per
 // consumer, and a bound function would add an object to every connection.
@@ -22,6 +23,9 @@ function forwardTap(this: DelegatingLayer, ...args: Parameters<TapMember>): Chan
 }
 function forwardLease(this: DelegatingLayer, name: string, ttlMs: number): Promise<Lease | null> {
   return this.inner.lease!(name, ttlMs);
+}
+function forwardReadHistory(this: DelegatingLayer, ...args: Parameters<ReadHistoryMember>): ReturnType<ReadHistoryMember> {
+  return this.inner.readHistory!(...args);
 }
 
 /**
@@ -47,11 +51,13 @@ export class DelegatingLayer implements ChannelLayer {
   readonly inner: ChannelLayer;
   declare tap?: TapMember;
   declare lease?: LeaseMember;
+  declare readHistory?: ReadHistoryMember;
 
   constructor(inner: ChannelLayer) {
     this.inner = inner;
     if (typeof inner.tap === 'function') this.tap = forwardTap;
     if (typeof inner.lease === 'function') this.lease = forwardLease;
+    if (typeof inner.readHistory === 'function') this.readHistory = forwardReadHistory;
   }
 
   get extensions(): readonly LayerExtension[] { return this.inner.extensions; }

@@ -44,6 +44,7 @@ import {
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
 import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
+import { type GroupHistoryConfig, type HistoryRead, MemoryHistory, type StreamPosition } from './history.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -64,6 +65,12 @@ export interface InMemoryChannelLayerOptions extends BaseLayerOptions {
    * wants to pass such values between its own consumers.
    */
   validateMessages?: boolean;
+  /**
+   * Groups that keep a bounded history of their messages, for connections
+   * that come back (see `history.ts` and `docs/recovery.md`). The epoch is
+   * this instance's: a new process starts a new one.
+   */
+  groupHistory?: GroupHistoryConfig;
 }
 
 /**
@@ -91,6 +98,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   #groups = new Map<string, Map<string, number>>();
   readonly #taps = new TapDispatcher();
   readonly #leases = new LocalLeases();
+  readonly #history: MemoryHistory;
   #nextSweepAt = 0;
   readonly #sweepEvery: number;
 
@@ -104,6 +112,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     }
     this.validateMessages = options.validateMessages ?? true;
     this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
+    this.#history = new MemoryHistory(options.groupHistory);
     this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
   }
 
@@ -156,8 +165,8 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
 
   async groupSend(group: string, message: LayerMessage): Promise<void> {
     requireValidGroupName(group);
-    const frozen = this.#checkAndFreeze(message);
     const now = Date.now();
+    const frozen = this.#history.append(group, this.#checkAndFreeze(message), now);
     this.#maybeSweep(now);
     const members = this.#groups.get(group);
     if (members === undefined) return;
@@ -166,6 +175,12 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
       if (addedAt < oldest) members.delete(channel);
       else this.#deliver(channel, frozen, now, false);
     }
+  }
+
+  /** What the group's history holds after `since` (see `ChannelLayer.readHistory`). */
+  async readHistory(group: string, since: StreamPosition | null, limit = 1000): Promise<HistoryRead | null> {
+    requireValidGroupName(group);
+    return this.#history.read(group, since, limit, Date.now());
   }
 
   /** Leases `name` within this process (one holder per name; see `runOnce`): the lease, or null while it is held. */
@@ -179,6 +194,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     // Waiting receivers stay: they keep waiting for new messages on their channel.
     for (const box of this.#channels.values()) box.clear();
     this.#groups.clear();
+    this.#history.clear();
   }
 
   async close(): Promise<void> {}

@@ -66,7 +66,9 @@ export function optionsFromQuery(url: URL): Record<string, unknown> {
 /** The type of one option a layer URL's query string may carry. */
 export type QueryOptionKind =
   | 'string' | 'boolean' | 'number' | 'positive integer' | 'non-negative integer' | 'positive number' | 'non-negative number'
-  | 'JSON object' | 'string or JSON list of strings';
+  | 'JSON object' | 'string or JSON list of strings'
+  /** `chat_*`, a JSON list of patterns, or a JSON object of pattern → options (`groupHistory`). */
+  | 'JSON object or list of patterns';
 
 function parseOption(name: string, value: string, kind: QueryOptionKind): unknown {
   const bad = (): never => {
@@ -93,7 +95,9 @@ function parseOption(name: string, value: string, kind: QueryOptionKind): unknow
       return kind === 'positive number' && n === 0 ? bad() : n;
     }
     case 'JSON object':
-    case 'string or JSON list of strings': {
+    case 'string or JSON list of strings':
+    case 'JSON object or list of patterns': {
+      if (kind === 'JSON object or list of patterns' && !/^[[{]/.test(value)) return value.split(',');
       if (kind === 'string or JSON list of strings' && !value.startsWith('[')) return [value];
       let parsed: unknown;
       try {
@@ -101,7 +105,9 @@ function parseOption(name: string, value: string, kind: QueryOptionKind): unknow
       } catch {
         return bad();
       }
-      if (kind === 'JSON object') return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : bad();
+      const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+      if (kind === 'JSON object') return isObject ? parsed : bad();
+      if (kind === 'JSON object or list of patterns' && isObject) return parsed;
       return Array.isArray(parsed) && parsed.every((v) => typeof v === 'string') ? parsed : bad();
     }
   }
@@ -142,6 +148,7 @@ const MEMORY_OPTIONS: Record<string, QueryOptionKind> = {
   groupExpiry: 'number',
   channelCapacity: 'JSON object',
   validateMessages: 'boolean',
+  groupHistory: 'JSON object or list of patterns',
 };
 
 registerLayerBackend('memory:', (url) => new InMemoryChannelLayer(queryOptions(url, MEMORY_OPTIONS)));

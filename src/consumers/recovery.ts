@@ -1,0 +1,256 @@
+/**
+ * Recovery, the consumer's half: for a WebSocket client that asked for it,
+ * each group event reaches the client once, marked with its position, and
+ * what the client missed while away is replayed when it comes back
+ * (protocol and guarantees: `docs/recovery.md`).
+ *
+ * How it works. A {@link RecoverySession} lives with a consumer whose client
+ * put `switchyard.recover=1` on the URL, on a layer that keeps history.
+ * - **Join.** When the consumer's channel joins a group that keeps history,
+ *   the session reads what came after the client's position and injects an
+ *   outcome frame (`r`) and the replay ahead of the channel's live messages.
+ * - **Once.** Per group it keeps `floor`, the offset up to which everything
+ *   was handled (or is known lost), and the handled offsets above it. A
+ *   stamped message at or under the floor, or handled already, is dropped:
+ *   a live copy of a replayed message, or a message two senders raced.
+ * - **Gaps.** A message past a gap is handled, and the gap waits
+ *   {@link GAP_WAIT_MS} for the missing ones (another process's send may be
+ *   a moment behind); then the history is read for them. What it no longer
+ *   has is declared lost with an `r` frame, `recovered:false`.
+ * - **Epochs.** A message of another epoch (Redis lost the history) starts
+ *   the group over: `r` with `recovered:false`, and the gap below it read
+ *   from the new epoch's history.
+ * - **Marks.** Text frames the handler sends before its first `await` are
+ *   wrapped in an `m` frame with the event's position (the same wrapped
+ *   string for every member of a broadcast: the server still frames it
+ *   once); a handler that wrapped none is followed by a `p` frame.
+ */
+import type { LayerMessage, Scope, WebsocketScope, WebsocketSendEvent } from '../asgi.js';
+import { LayerUnavailableError } from '../errors.js';
+import type { ChannelLayer } from '../layers/base.js';
+import { type MessagePosition, type StreamPosition, positionOf } from '../layers/history.js';
+import { logger } from '../log.js';
+
+/** How long a gap may wait for a racing sender's message before the history is read. */
+export const GAP_WAIT_MS = 250;
+/** The most messages one history read replays. */
+const READ_LIMIT = 1000;
+
+/** What the session needs of its consumer. */
+export interface RecoveryHost {
+  readonly accepted: boolean;
+  readonly closed: boolean;
+  baseSend(event: WebsocketSendEvent): Promise<void>;
+}
+
+/** One group's delivery state. */
+interface GroupState {
+  epoch: string;
+  /** Everything up to here was handled or is known lost. */
+  floor: number;
+  /** Handled offsets above the floor (out of order arrivals). */
+  above: Set<number>;
+  gapTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/** An outcome frame waiting in the layer lane for its turn (after accept, before the replay). */
+class OutcomeFrame {
+  readonly type = 'switchyard.recovery.outcome';
+  constructor(readonly text: string) {}
+}
+
+const SKIP = Symbol('skip');
+
+/** The positions a client sent on its URL, by group; null when it did not ask for recovery. */
+export function requestedPositions(scope: Scope): Map<string, StreamPosition> | null {
+  const raw = (scope as Partial<WebsocketScope>).query_string;
+  if (raw === undefined || raw.length === 0) return null;
+  const query = new URLSearchParams(Buffer.from(raw).toString('latin1'));
+  if (query.get('switchyard.recover') !== '1') return null;
+  const positions = new Map<string, StreamPosition>();
+  for (const value of query.getAll('switchyard.position')) {
+    const match = /^([a-zA-Z\d\-_.]{1,99}):([a-zA-Z\d]{1,64}):(\d{1,15})$/.exec(value);
+    if (match !== null) positions.set(match[1]!, { epoch: match[2]!, offset: Number(match[3]) });
+  }
+  return positions;
+}
+
+// Marked frames of the last broadcast: every member of a broadcast sends the same text for the same position.
+let lastText: string | null = null;
+let lastPosition: MessagePosition | null = null;
+let lastMarked: WebsocketSendEvent | null = null;
+
+/** The text frame wrapped in an `m` frame with its position (one object per broadcast). */
+function markedFrame(text: string, position: MessagePosition): WebsocketSendEvent {
+  if (text === lastText && position === lastPosition) return lastMarked!;
+  lastText = text;
+  lastPosition = position;
+  lastMarked = Object.freeze({
+    type: 'websocket.send',
+    text: `{"$sy":"m","g":${JSON.stringify(position.group)},"e":${JSON.stringify(position.epoch)},"o":${position.offset},"d":${JSON.stringify(text)}}`,
+  });
+  return lastMarked;
+}
+
+function positionMark(position: MessagePosition): WebsocketSendEvent {
+  return { type: 'websocket.send', text: JSON.stringify({ $sy: 'p', g: position.group, e: position.epoch, o: position.offset }) };
+}
+
+function outcome(group: string, epoch: string, offset: number, recovered: boolean, replayed: number): OutcomeFrame {
+  return new OutcomeFrame(JSON.stringify({ $sy: 'r', g: group, e: epoch, o: offset, recovered, replayed }));
+}
+
+/** Recovery for one connection (see the module doc). */
+export class RecoverySession {
+  readonly #host: RecoveryHost;
+  readonly #layer: ChannelLayer;
+  readonly #requested: Map<string, StreamPosition>;
+  readonly #inject: (messages: readonly object[]) => void;
+  readonly #handle: (message: LayerMessage) => unknown;
+  readonly #groups = new Map<string, GroupState>();
+  /** The position of the stamped message whose handler is running its synchronous part. */
+  #current: MessagePosition | null = null;
+  #marked = false;
+  #ended = false;
+
+  /**
+   * `inject` queues messages ahead of the channel's in the consumer's layer
+   * lane; `handle` runs a layer message's handler.
+   */
+  constructor(
+    host: RecoveryHost,
+    layer: ChannelLayer,
+    requested: Map<string, StreamPosition>,
+    inject: (messages: readonly object[]) => void,
+    handle: (message: LayerMessage) => unknown,
+  ) {
+    this.#host = host;
+    this.#layer = layer;
+    this.#requested = requested;
+    this.#inject = inject;
+    this.#handle = handle;
+  }
+
+  /** The consumer's channel joined `group`: queue the outcome and the replay of what the client missed. */
+  async joined(group: string): Promise<void> {
+    if (this.#groups.has(group) || this.#layer.readHistory === undefined) return;
+    const since = this.#requested.get(group) ?? null;
+    const read = await this.#layer.readHistory(group, since, READ_LIMIT);
+    if (read === null) return;
+    const floor = since !== null && read.recovered ? since.offset : read.messages.length > 0 ? offsetOf(read.messages[0]!) - 1 : read.top;
+    this.#groups.set(group, { epoch: read.epoch, floor, above: new Set(), gapTimer: null });
+    this.#inject([outcome(group, read.epoch, floor, since === null || read.recovered, read.messages.length), ...read.messages]);
+  }
+
+  /** The consumer's channel left `group`. */
+  left(group: string): void {
+    const state = this.#groups.get(group);
+    if (state?.gapTimer) clearTimeout(state.gapTimer);
+    this.#groups.delete(group);
+  }
+
+  /**
+   * Runs the message's handler if it is due (not a duplicate), with its
+   * frames marked; returns what the handler returns.
+   */
+  deliver(message: LayerMessage | OutcomeFrame): unknown {
+    const handle = this.#handle;
+    if (message instanceof OutcomeFrame) return this.#send({ type: 'websocket.send', text: message.text });
+    const position = this.#admit(message);
+    if (position === SKIP) return undefined;
+    if (position === null) return handle(message);
+    this.#current = position;
+    this.#marked = false;
+    let result: unknown;
+    try {
+      result = handle(message);
+    } finally {
+      this.#current = null;
+    }
+    if (this.#marked) return result;
+    // Nothing carried the position: a mark follows whatever the handler sends.
+    if (result instanceof Promise) return result.then(() => this.#send(positionMark(position)));
+    return this.#send(positionMark(position));
+  }
+
+  /** A frame the consumer sends: wrapped with the position of the event being handled, if any. */
+  mark(event: WebsocketSendEvent): WebsocketSendEvent {
+    const position = this.#current;
+    if (position === null || typeof event.text !== 'string') return event;
+    this.#marked = true;
+    return markedFrame(event.text, position);
+  }
+
+  /** Stops the gap timers (the instance ended). */
+  end(): void {
+    this.#ended = true;
+    for (const state of this.#groups.values()) if (state.gapTimer) clearTimeout(state.gapTimer);
+    this.#groups.clear();
+  }
+
+  /** The message's position if it is due, SKIP for a duplicate, null when it is not a tracked group's. */
+  #admit(message: LayerMessage): MessagePosition | typeof SKIP | null {
+    const position = positionOf(message);
+    if (position === null) return null;
+    const state = this.#groups.get(position.group);
+    if (state === undefined) return null;
+    const offset = position.offset;
+    if (position.epoch !== state.epoch) {
+      // The history was lost (Redis restarted empty): start over in the new epoch.
+      state.epoch = position.epoch;
+      state.floor = 0;
+      state.above.clear();
+      this.#send({ type: 'websocket.send', text: outcome(position.group, state.epoch, 0, false, 0).text });
+    } else if (offset <= state.floor || state.above.has(offset)) return SKIP;
+    state.above.add(offset);
+    while (state.above.delete(state.floor + 1)) state.floor++;
+    if (state.above.size > 0 && state.gapTimer === null) state.gapTimer = setTimeout(() => void this.#repair(position.group), GAP_WAIT_MS);
+    return position;
+  }
+
+  /** Reads a gap's missing messages from the history; what it lacks is declared lost. */
+  async #repair(group: string): Promise<void> {
+    const state = this.#groups.get(group);
+    if (state === undefined || this.#ended) return;
+    state.gapTimer = null;
+    if (state.above.size === 0) return;
+    const epoch = state.epoch;
+    let read;
+    try {
+      read = await this.#layer.readHistory!(group, { epoch, offset: state.floor }, READ_LIMIT);
+    } catch (error) {
+      if (!(error instanceof LayerUnavailableError)) throw error;
+      logger.warn({ group, err: error.message }, 'recovery: the history cannot be read now; will retry');
+      if (!this.#ended && this.#groups.get(group) === state) state.gapTimer = setTimeout(() => void this.#repair(group), GAP_WAIT_MS * 4);
+      return;
+    }
+    if (read === null || this.#ended || this.#groups.get(group) !== state || state.epoch !== epoch) return;
+    if (read.recovered) {
+      this.#inject(read.messages.filter((m) => !state.above.has(offsetOf(m))));
+      return;
+    }
+    // Lost for good (out of the window, or the history itself was lost): the floor moves
+    // to just under what the history still holds, and the client is told.
+    if (read.epoch !== epoch) {
+      state.epoch = read.epoch;
+      state.above.clear();
+      state.floor = 0;
+    }
+    const first = read.messages.length > 0 ? offsetOf(read.messages[0]!) : read.top + 1;
+    logger.warn({ group, lost: Math.max(0, first - 1 - state.floor) }, 'recovery: messages were lost before they reached this connection; the client is told (recovered: false)');
+    for (let o = state.floor + 1; o < first; o++) state.above.delete(o);
+    state.floor = Math.max(state.floor, first - 1);
+    while (state.above.delete(state.floor + 1)) state.floor++;
+    const missing = read.messages.filter((m) => offsetOf(m) > state.floor && !state.above.has(offsetOf(m)));
+    this.#inject([outcome(group, state.epoch, state.floor, false, missing.length), ...missing]);
+  }
+
+  #send(event: WebsocketSendEvent): Promise<void> | undefined {
+    if (!this.#host.accepted || this.#host.closed) return undefined;
+    return this.#host.baseSend(event);
+  }
+}
+
+function offsetOf(message: LayerMessage): number {
+  return positionOf(message)!.offset;
+}

@@ -7,6 +7,7 @@
  * {@link ClientState}.
  */
 import type { Outgoing } from './options.js';
+import type { RecoveryDetail } from './recovery.js';
 
 /**
  * - `connecting`: the first connection is being made;
@@ -69,6 +70,8 @@ export interface ClientEvents {
   error: ErrorDetail;
   state: StateDetail;
   drop: DropDetail;
+  /** With `recover: true`: the outcome of catching up with a group (see {@link RecoveryDetail}). */
+  recovery: RecoveryDetail;
 }
 
 /** Close codes the client uses when it drops a link itself (the private-use range 4000–4999). */

@@ -19,6 +19,7 @@ export { ReconnectingWebsocket, ReconnectingWebSocket } from './reconnecting-web
 export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 export type { OverflowPolicy } from './send-queue.js';
 export type { Listener } from './emitter.js';
+export type { RecoveryDetail } from './recovery.js';
 export type { ClientOptions, HeartbeatOptions, Outgoing, WebsocketConstructor, WebsocketLike, WebSocketConstructor, WebSocketLike } from './options.js';
 export {
   CLOSE_CONNECT_TIMEOUT,

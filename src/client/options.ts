@@ -92,6 +92,13 @@ export interface ClientOptions {
   heartbeat?: HeartbeatOptions;
   /** Parse text frames as JSON when they are JSON. Default `true`. */
   parseJson?: boolean;
+  /**
+   * Ask the server for recovery (`docs/recovery.md`): after a reconnection,
+   * the messages of the server's groups missed while away are replayed, each
+   * delivered once, and a `recovery` event says whether nothing was lost.
+   * Needs a server whose layer keeps history for those groups. Default `false`.
+   */
+  recover?: boolean;
   /** Binary frames arrive as `ArrayBuffer` (default) or `Blob` (browsers). */
   binaryType?: 'arraybuffer' | 'blob';
   /** Decides whether to reconnect after a connection closed. Default: always (until `close()`). */
@@ -125,6 +132,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     queueSize: 100,
     queueOverflow: 'reject',
     parseJson: true,
+    recover: false,
     binaryType: 'arraybuffer',
     shouldReconnect: () => true,
     random: Math.random,

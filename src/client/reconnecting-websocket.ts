@@ -20,6 +20,7 @@ import {
   type MessageDetail,
 } from './events.js';
 import { resolveOptions, type ClientOptions, type Outgoing, type ResolvedOptions, type WebsocketLike } from './options.js';
+import { RecoveryTracker } from './recovery.js';
 import { SendQueue } from './send-queue.js';
 
 const OPEN = 1; // WebSocket.OPEN, the same in every implementation
@@ -37,6 +38,9 @@ type Timer = ReturnType<typeof setTimeout>;
  *   event reports it). The queue is flushed in order on reconnect, before any
  *   `state` or `open` listener runs, so sends made in listeners follow it.
  * - Delivery is at most once: what was sent on a link that then died is not resent.
+ * - With `recover: true`, what the server's groups said while the client was
+ *   away is replayed on reconnect, each message once (`docs/recovery.md`);
+ *   a `recovery` event tells when something was lost.
  * - Parses JSON text frames (`message` event `data`); `sendJson` encodes.
  * - Optional heartbeat: with `heartbeat: { timeout }`, a link on which nothing
  *   arrives for `timeout` ms is dropped and replaced (see {@link HeartbeatOptions}).
@@ -71,6 +75,8 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
   readonly #url: string | URL | (() => string | URL);
   readonly #options: ResolvedOptions;
   readonly #queue: SendQueue<Outgoing>;
+  /** With `recover: true`: where the client stands in each group. */
+  readonly #recovery: RecoveryTracker | null;
   #state: ClientState = 'connecting';
   #socket: WebsocketLike | null = null;
   /** Consecutive attempts that failed since the last open. */
@@ -92,12 +98,18 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     this.#url = url;
     this.#options = resolveOptions(options);
     this.#queue = new SendQueue(this.#options.queueSize, this.#options.queueOverflow);
+    this.#recovery = this.#options.recover ? new RecoveryTracker() : null;
     this.#open();
   }
 
   /** Where the client is in its life; see {@link ClientState}. */
   get state(): ClientState {
     return this.#state;
+  }
+
+  /** With `recover: true`: where the client stands in each group (epoch and offset), else `{}`. */
+  get positions(): Record<string, { epoch: string; offset: number }> {
+    return this.#recovery?.positions() ?? {};
   }
 
   /** How many sends wait in the queue for the next connection. */
@@ -200,8 +212,8 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     const { WebSocket, protocols, binaryType, connectTimeout } = this.#options;
     let socket: WebsocketLike;
     try {
-      const url = typeof this.#url === 'function' ? this.#url() : this.#url;
-      socket = new WebSocket(String(url), protocols);
+      const url = String(typeof this.#url === 'function' ? this.#url() : this.#url);
+      socket = new WebSocket(this.#recovery === null ? url : this.#recovery.url(url), protocols);
       socket.binaryType = binaryType;
     } catch (error) {
       // A bad URL on the very first attempt is the caller's bug: say so at once.
@@ -233,6 +245,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     const reconnected = this.#hasOpened;
     this.#hasOpened = true;
     this.#failures = 0;
+    this.#recovery?.connected();
     // Flush before any listener runs (even a `state` one), so nothing overtakes the queue.
     const socket = this.#socket as WebsocketLike;
     for (const data of this.#queue.drain()) socket.send(data);
@@ -243,6 +256,12 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
 
   #onMessage(raw: string | ArrayBuffer | Blob): void {
     this.#resetHeartbeatTimeout();
+    if (this.#recovery !== null && typeof raw === 'string') {
+      const unwrapped = this.#recovery.unwrap(raw);
+      if (unwrapped.kind === 'none') return;
+      if (unwrapped.kind === 'outcome') return this.emit('recovery', unwrapped.detail);
+      raw = unwrapped.text;
+    }
     let detail: MessageDetail = { data: raw, raw, json: false };
     if (typeof raw === 'string' && this.#options.parseJson) {
       try {

@@ -1,7 +1,9 @@
 // The room page: one ReconnectingWebsocket to /ws/chat/<room>/, speaking the
 // tutorial's protocol, plus two requests of its own: {"type":"presence"} on every
-// (re)connection for the online list, {"type":"ping"} as a heartbeat. Everything
-// from the network is put on the page with textContent, never as HTML.
+// (re)connection for the online list, {"type":"ping"} as a heartbeat. It asks for
+// recovery (docs/recovery.md): after a reconnection the room replays what was said
+// meanwhile, each message once, and the page says so when some were lost.
+// Everything from the network is put on the page with textContent, never as HTML.
 import { ReconnectingWebsocket } from '/static/switchyard-client.js';
 
 /** Room names are the route's \w+ in Python's sense: letters and digits of any script, and _. */
@@ -32,6 +34,7 @@ const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
 const socket = new ReconnectingWebsocket(`${scheme}://${location.host}/ws/chat/${encodeURIComponent(roomName)}/`, {
   minDelay: 250,
   maxDelay: 5000,
+  recover: true,
   // The room answers {"type":"ping"} with {"type":"pong"}: a link silent for 20 s is dead.
   heartbeat: {
     timeout: 20000,
@@ -70,6 +73,10 @@ socket.on('close', ({ willReconnect }) => {
   if (!hasConnected || outageNoticed) return;
   outageNoticed = true;
   addNotice(willReconnect ? 'Connection lost. Reconnecting…' : 'Disconnected.', 'warning');
+});
+socket.on('recovery', ({ recovered, replayed }) => {
+  if (!recovered) addNotice(`Some messages were lost while you were away${replayed > 0 ? `; the last ${replayed} follow` : ''}.`, 'warning');
+  else if (replayed > 0) addNotice(`You missed ${replayed} message${replayed === 1 ? '' : 's'} while away:`);
 });
 window.addEventListener('offline', showStatus);
 window.addEventListener('online', () => {

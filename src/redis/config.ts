@@ -15,7 +15,8 @@
  * full `redis://`/`rediss://` URLs. Other query parameters are layer options
  * (`prefix`, `expiry`, `groupExpiry`, `capacity`, `channelCapacity` as JSON,
  * `symmetricEncryptionKeys` as a JSON array, `randomPrefixLength`,
- * `serializerFormat`, `connectTimeout`, `processTtl`...).
+ * `serializerFormat`, `connectTimeout`, `processTtl`, `groupHistory` as
+ * `chat_*,news` or a JSON object...).
  */
 import type { RedisOptions } from 'ioredis';
 import { ImproperlyConfigured } from '../errors.js';
@@ -35,6 +36,7 @@ const CORE_OPTIONS: Record<string, QueryOptionKind> = {
   blockTimeout: 'positive number',
   connectTimeout: 'non-negative integer',
   processTtl: 'positive number',
+  groupHistory: 'JSON object or list of patterns',
 };
 
 /** The query options of `redis+pubsub://` / `rediss+pubsub://` URLs. */
@@ -46,6 +48,7 @@ const PUBSUB_OPTIONS: Record<string, QueryOptionKind> = {
   serializerFormat: 'string',
   unsubscribeDelay: 'non-negative integer',
   connectTimeout: 'non-negative integer',
+  groupHistory: 'JSON object or list of patterns',
 };
 
 /** A port from a URL or a `host=` parameter: 1 to 65535. */

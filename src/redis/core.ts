@@ -19,6 +19,9 @@
  *   on a pooled connection; one aborted mid-pop puts its message back.
  * - Writes go to the shard `crc32(nonLocalName) → host` where any reader,
  *   Django's included, reads; the own key is read on every shard.
+ * - Groups matching `groupHistory` also keep their recent messages in a
+ *   Redis Stream, and their members receive each message stamped with its
+ *   position (`history.ts`).
  * - Redis away: calls fail with `LayerUnavailableError`; receive loops back off
  *   and reconnect; an undecodable member is logged and skipped.
  * - Redis losing its data (a restart, a flush, a failover): this process
@@ -50,14 +53,16 @@ import { type PoppedMember, Shard, backoffDelay } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import { acquireRedisLease } from './lease.js';
-import { ProcessLiveness, processLivenessKey, processRegistryKey } from './liveness.js';
+import { ProcessLiveness } from './liveness.js';
 import { LocalMemberships } from './memberships.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
-import { deliverToMembers } from './group-send.js';
-import { FLUSH, GROUP_ADD, GROUP_MEMBERS, SEND } from './scripts.js';
+import { type MemberRead, deliverToMembers, readMembers } from './group-send.js';
+import { RedisHistory } from './history.js';
+import { FLUSH, GROUP_ADD, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
+import type { GroupHistoryConfig, HistoryRead, StreamPosition } from '../layers/history.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
 
 /** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
@@ -87,6 +92,12 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
    * channels_redis (members of a dead process stay until `groupExpiry`). Default 30.
    */
   processTtl?: number | null;
+  /**
+   * Groups that keep a bounded history of their messages in a Redis Stream,
+   * for connections that come back (see `redis/history.ts` and
+   * `docs/recovery.md`); URL: `?groupHistory=chat_*` or a JSON object. Default none.
+   */
+  groupHistory?: GroupHistoryConfig;
 }
 
 
@@ -142,6 +153,8 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   readonly #memberships: LocalMemberships;
   /** The liveness lease; null when `processTtl` is null. */
   readonly #liveness: ProcessLiveness | null;
+  readonly #history: RedisHistory;
+  readonly #memberRead: MemberRead;
 
   constructor(options: RedisChannelLayerOptions = {}) {
     const base = baseDefaults(options);
@@ -155,12 +168,8 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     const keys = options.symmetricEncryptionKeys;
     const serializer = getSerializer(options.serializerFormat ?? 'msgpack');
     this.#checkMessage = messageCheckFor(serializer);
-    this.#codec = new MessageCodec({
-      serializer,
-      randomPrefixLength: options.randomPrefixLength ?? 12,
-      crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
-      ttl: this.expiry + 10,
-    });
+    const crypter = keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null;
+    this.#codec = new MessageCodec({ serializer, randomPrefixLength: options.randomPrefixLength ?? 12, crypter, ttl: this.expiry + 10 });
     const connectTimeout = options.connectTimeout ?? 2000;
     this.#shards = normalizeHosts(options.hosts).map((host, index) =>
       new Shard(host, { connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true) }));
@@ -174,6 +183,13 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#liveness = processTtl === null ? null : new ProcessLiveness({
       shards: this.#shards, prefix: this.prefix, clientPrefix: this.clientPrefix, ttlMs: processTtl * 1000,
       registryKeepMs: this.groupExpiry * 1000, logger: this.#logger, onLost: (index) => void this.#recover(index, false),
+    });
+    this.#memberRead = {
+      shards: this.#shards, prefix: this.prefix, clientPrefix: this.clientPrefix, shardFor: (name) => this.shardFor(name), logger: this.#logger,
+    };
+    this.#history = new RedisHistory({
+      config: options.groupHistory, prefix: this.prefix, shards: this.#shards, shardOf: (group) => this.shardFor(group),
+      codec: new MessageCodec({ serializer, randomPrefixLength: 0, crypter }), metaSeconds: this.groupExpiry, logger: this.#logger,
     });
     this.#inbox = new Inbox(options.receiveBufferSize ?? this.capacity);
     this.#inbox.onOverflow = (channel) => {
@@ -312,38 +328,33 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     await this.#memberships.rejoin(index);
   }
 
+  /**
+   * Sends to every member of a group. A group that keeps history (see
+   * {@link RedisChannelLayerOptions.groupHistory}) first gets the message
+   * appended to its stream, in the same round trip as the members read, and
+   * its members receive it stamped with its position.
+   */
   async groupSend(group: string, message: LayerMessage): Promise<void> {
     requireValidGroupName(group);
     this.#checkMessage(message);
+    const history = this.#history.optionsFor(group);
+    const appended = history === null ? null : this.#history.append(group, history, message);
+    appended?.catch(() => {}); // awaited below, once the members are read
     const micros = this.#clock.nextMicros();
-    const groupCutoff = microsToScore(Math.max(0, micros - this.groupExpiry * 1e6));
-    const groupShard = this.shardFor(group);
-    const [members, dead] = (await this.#shards[groupShard]!.run((redis) =>
-      GROUP_MEMBERS.run(redis, [groupKey(this.prefix, group), processRegistryKey(this.prefix)], [
-        groupCutoff, processLivenessKey(this.prefix, ''), this.prefix, this.clientPrefix,
-      ]),
-    )) as [string[], string[]];
-    if (dead.length > 0) this.#deleteDeadKeys(group, groupShard, dead);
+    const members = await readMembers(group, micros - this.groupExpiry * 1e6, this.#memberRead);
+    const stamped = appended === null ? message : await appended;
     if (members.length === 0) return;
     const { over, keys } = await deliverToMembers(members, {
       shards: this.#shards, prefix: this.prefix, capacityFor: this.#capacityFor, shardFor: (name) => this.shardFor(name),
-      encode: this.#codec.encoderFor(message), score: microsToScore(micros), cutoff: this.#cutoff(micros), ttlMs: this.#ttlMs(this.expiry),
+      encode: this.#codec.encoderFor(stamped), score: microsToScore(micros), cutoff: this.#cutoff(micros), ttlMs: this.#ttlMs(this.expiry),
     });
     if (over > 0) this.#logger.info({ group, over, keys }, `${over} of ${keys} channels over capacity in group ${group}`);
   }
 
-  /**
-   * The script deleted the keys of the dead processes it found on the group's
-   * shard; a key whose home is another shard is deleted there (rare: only
-   * with several hosts, once per dead process and group).
-   */
-  #deleteDeadKeys(group: string, groupShard: number, dead: string[]): void {
-    this.#logger.info({ group, processes: dead }, `Removed the members of ${dead.length} dead process key(s) from group ${group}`);
-    for (const nonLocal of dead) {
-      const home = this.shardFor(nonLocal);
-      if (home === groupShard) continue;
-      this.#shards[home]!.run((redis) => redis.del(channelKey(this.prefix, nonLocal))).catch(() => {});
-    }
+  /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */
+  async readHistory(group: string, since: StreamPosition | null, limit = 1000): Promise<HistoryRead | null> {
+    requireValidGroupName(group);
+    return this.#history.read(group, since, limit);
   }
 
   /**
@@ -356,6 +367,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     return acquireRedisLease(this.#shards[this.shardFor(name)]!, this.prefix, name, ttlMs);
   }
 
+  /** Deletes every key of this prefix (channels, groups, leases, histories: each group's history starts a new epoch). */
   async flush(): Promise<void> {
     const pattern = this.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
     this.#memberships.clear();

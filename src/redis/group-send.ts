@@ -1,8 +1,9 @@
 /**
- * The delivery half of the core layer's `groupSend`, after the members were
- * read (and dead processes judged, see `liveness.ts`).
+ * The core layer's `groupSend`, less the message checks and the history
+ * append: reading the members (and judging dead processes, see
+ * `liveness.ts`), then delivering.
  *
- * How it works, as channels_redis (spec §2.8): members are grouped by
+ * How delivery works, as channels_redis (spec §2.8): members are grouped by
  * receiving key (`prefix + nonLocalName`, one per process for
  * process-specific channels); each key gets one stored copy naming all its
  * members in `__asgi_channel__`, with the capacity of its first member, on the
@@ -11,11 +12,60 @@
  */
 import { nonLocalName } from '../layers/base.js';
 import type { Shard } from './connection.js';
-import { GROUP_SEND } from './scripts.js';
-import { channelKey } from './wire.js';
+import { processLivenessKey, processRegistryKey } from './liveness.js';
+import type { LayerLogger } from './log.js';
+import { GROUP_MEMBERS, GROUP_SEND } from './scripts.js';
+import { channelKey, groupKey, microsToScore } from './wire.js';
 
 /** Keys per `GROUP_SEND` script. */
 const KEYS_PER_SCRIPT = 500;
+
+/** What {@link readMembers} needs of the layer. */
+export interface MemberRead {
+  shards: readonly Shard[];
+  prefix: string;
+  /** This process's client prefix: its own members are never judged. */
+  clientPrefix: string;
+  shardFor: (name: string) => number;
+  logger: LayerLogger;
+}
+
+/**
+ * The live members of a group (`GROUP_MEMBERS`: memberships older than
+ * `cutoffMicros` dropped, dead Switchyard processes' members removed). The
+ * script deletes the dead processes' keys on the group's shard; a key whose
+ * home is another shard is deleted there (rare: only with several hosts,
+ * once per dead process and group).
+ *
+ * @example
+ * ```ts
+ * import { readMembers } from './group-send.js';
+ * import { Shard } from './connection.js';
+ * import { defaultLogger as logger } from './log.js';
+ *
+ * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
+ * await readMembers('chat_lobby', Date.now() * 1000 - 86400e6, {
+ *   shards, prefix: 'asgi', clientPrefix: '0123456789abcdef0123456789abcdef', shardFor: () => 0, logger,
+ * });
+ * ```
+ */
+export async function readMembers(group: string, cutoffMicros: number, read: MemberRead): Promise<string[]> {
+  const { shards, prefix, shardFor, logger } = read;
+  const groupShard = shardFor(group);
+  const [members, dead] = (await shards[groupShard]!.run((redis) =>
+    GROUP_MEMBERS.run(redis, [groupKey(prefix, group), processRegistryKey(prefix)], [
+      microsToScore(Math.max(0, cutoffMicros)), processLivenessKey(prefix, ''), prefix, read.clientPrefix,
+    ]),
+  )) as [string[], string[]];
+  if (dead.length > 0) {
+    logger.info({ group, processes: dead }, `Removed the members of ${dead.length} dead process key(s) from group ${group}`);
+    for (const nonLocal of dead) {
+      const home = shardFor(nonLocal);
+      if (home !== groupShard) shards[home]!.run((redis) => redis.del(channelKey(prefix, nonLocal))).catch(() => {});
+    }
+  }
+  return members;
+}
 
 /** What {@link deliverToMembers} needs of the layer. */
 export interface GroupDelivery {

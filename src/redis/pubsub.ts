@@ -10,7 +10,9 @@
  * subscribes the group's pub/sub channel and a message on it is decoded once
  * and the same frozen object handed to every local member (bounded buffers,
  * see `inbox.ts`). Nothing is stored in Redis: a message published while a
- * subscriber is away is lost. Unlike channels_redis 4, the `onDisconnect` /
+ * subscriber is away is lost, except in the groups that keep a history
+ * (`groupHistory`, a Redis Stream per group, see `history.ts`), where it can
+ * be read back. Unlike channels_redis 4, the `onDisconnect` /
  * `onReconnect` hooks do fire, subscriptions are restored after a reconnect,
  * and `send`/`groupSend` fail with `LayerUnavailableError` while Redis is away;
  * a group or channel left while Redis was away is not resubscribed (ioredis
@@ -38,6 +40,9 @@ import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
+import type { GroupHistoryConfig, HistoryRead, StreamPosition } from '../layers/history.js';
+import { RedisHistory, historyKey } from './history.js';
+import { FLUSH } from './scripts.js';
 
 /** Options of {@link RedisPubSubChannelLayer}. */
 export interface RedisPubSubChannelLayerOptions {
@@ -63,6 +68,13 @@ export interface RedisPubSubChannelLayerOptions {
   onReconnect?: (host: string) => void;
   /** Where warnings go (pino-compatible). */
   logger?: LayerLogger;
+  /**
+   * Groups that keep a bounded history of their messages in a Redis Stream,
+   * for connections that come back (see `redis/history.ts` and
+   * `docs/recovery.md`): what a subscriber that was away missed can be read
+   * back. URL: `?groupHistory=chat_*` or a JSON object. Default none.
+   */
+  groupHistory?: GroupHistoryConfig;
 }
 
 /**
@@ -96,6 +108,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   readonly #groups = new Map<string, Set<string>>();
   /** Pub/sub channels left while their connection was down: ioredis resubscribes them on reconnect, so they are unsubscribed then. */
   readonly #staleSubscriptions = new Set<string>();
+  readonly #history: RedisHistory;
   #closed = false;
 
   constructor(options: RedisPubSubChannelLayerOptions = {}) {
@@ -113,6 +126,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
     this.#subscribers = this.#shards.map(() => null);
     this.#inbox = new Inbox(options.capacity ?? 100);
+    // The codec has no random prefix and no token TTL: stored payloads are framed as published ones.
+    this.#history = new RedisHistory({
+      config: options.groupHistory, prefix: this.prefix, shards: this.#shards, codec: this.#codec, logger: this.#logger,
+      // An idle group's epoch is kept a day, channels_redis's default group_expiry (this layer has none).
+      shardOf: (group) => this.#shardOf(pubsubGroupChannel(this.prefix, group)), metaSeconds: 86400,
+    });
   }
 
   async send(channel: string, message: LayerMessage): Promise<void> {
@@ -187,10 +206,23 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     await this.#unsubscribeRaw(groupChannel);
   }
 
+  /**
+   * Publishes to a group. A group that keeps history (see
+   * {@link RedisPubSubChannelLayerOptions.groupHistory}) first gets the
+   * message appended to its stream, then published stamped with its position.
+   */
   async groupSend(group: string, message: LayerMessage): Promise<void> {
     requireValidGroupName(group);
     requireValidMessage(message);
-    await this.#publish(pubsubGroupChannel(this.prefix, group), this.#codec.encode(message));
+    const history = this.#history.optionsFor(group);
+    const sent = history === null ? message : await this.#history.append(group, history, message);
+    await this.#publish(pubsubGroupChannel(this.prefix, group), this.#codec.encode(sent));
+  }
+
+  /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */
+  async readHistory(group: string, since: StreamPosition | null, limit = 1000): Promise<HistoryRead | null> {
+    requireValidGroupName(group);
+    return this.#history.read(group, since, limit);
   }
 
   /**
@@ -203,13 +235,21 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     return acquireRedisLease(this.#shards[this.#shardOf(name)]!, this.prefix, name, ttlMs);
   }
 
-  /** Forgets local channels, groups and buffers and drops the subscriptions (no Redis key is deleted). */
+  /**
+   * Forgets local channels, groups and buffers and drops the subscriptions;
+   * deletes the group histories of this prefix (each starts a new epoch), the
+   * only Redis keys deleted.
+   */
   async flush(): Promise<void> {
     for (const timer of this.#channels.values()) if (timer !== null) clearTimeout(timer);
     this.#channels.clear();
     this.#groups.clear();
     this.#inbox.clear();
     await Promise.allSettled(this.#subscribers.map((sub) => (sub !== null && sub.status === 'ready' ? sub.unsubscribe() : undefined)));
+    if (this.#history.enabled) {
+      const pattern = historyKey(this.prefix, '').replace(/[*?[\]\\]/g, '\\$&') + '*';
+      await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+    }
   }
 
   async close(): Promise<void> {

@@ -129,3 +129,71 @@ for i = 1, #KEYS do
 end
 return total
 `);
+
+// Group history (see `history.ts`). Both scripts start a new epoch when the
+// group's meta hash is missing (never written, expired, evicted, or Redis lost
+// it): the stream of a lost epoch is deleted, so offsets restart at 1.
+const HISTORY_EPOCH = `
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+local top = 0
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], 'epoch', epoch, 'top', 0)
+else
+  top = tonumber(redis.call('HGET', KEYS[2], 'top'))
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local clock = redis.call('TIME')
+local ms = clock[1] .. string.format('%03d', math.floor(tonumber(clock[2]) / 1000))
+`;
+
+/**
+ * Appends a message to a group's history. KEYS[1] stream, KEYS[2] meta hash;
+ * ARGV new epoch (used only when none exists), meta TTL (ms), size, payload,
+ * stream TTL (ms). The entry's id is `0-<offset>` (dense, ordered), its
+ * fields `m` (payload) and `t` (Redis time, ms). Returns `[epoch, offset]`.
+ */
+export const HISTORY_APPEND = new LuaScript(HISTORY_EPOCH + `
+local offset = redis.call('HINCRBY', KEYS[2], 'top', 1)
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '0-' .. offset, 'm', ARGV[4], 't', ms)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {epoch, offset}
+`);
+
+/**
+ * Reads a group's history after a position. KEYS[1] stream, KEYS[2] meta
+ * hash; ARGV new epoch (used only when none exists), meta TTL (ms), size,
+ * ttl (ms), then the position's epoch and offset and the limit (none: the
+ * top only). The window is the entries above `top - size` from
+ * the first one younger than the ttl on (as `MemoryHistory` trims). Returns
+ * `[epoch, top, recovered (1/0), [offset, payload, ...]]`: the entries after
+ * the position, or the whole window when the epoch differs or the position
+ * fell out of it.
+ */
+export const HISTORY_READ = new LuaScript(HISTORY_EPOCH + `
+if ARGV[7] == nil then return {epoch, top, 1, {}} end
+local cutoff = tonumber(ms) - tonumber(ARGV[4])
+local oldest = top + 1
+local start = '(0-' .. math.max(0, top - tonumber(ARGV[3]))
+while oldest > top do
+  local batch = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 100)
+  if #batch == 0 then break end
+  for _, entry in ipairs(batch) do
+    if tonumber(entry[2][4]) >= cutoff then
+      oldest = tonumber(string.sub(entry[1], 3))
+      break
+    end
+  end
+  start = '(' .. batch[#batch][1]
+end
+local same = ARGV[5] == epoch
+local after = same and tonumber(ARGV[6]) or 0
+local recovered = same and after <= top and after >= oldest - 1
+local out = {}
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '(0-' .. math.max(0, math.min(after, top), oldest - 1), '+', 'COUNT', ARGV[7])) do
+  out[#out + 1] = string.sub(entry[1], 3)
+  out[#out + 1] = entry[2][2]
+end
+return {epoch, top, recovered and 1 or 0, out}
+`);

@@ -4,7 +4,9 @@
  * With many events unread, the subclass is told to stop reading its socket
  * (`backlog(true)`), and told to read again once the app has caught up, so
  * a client cannot queue up the server's memory. A base class rather than a
- * member object: a connection holds no extra object for it.
+ * member object, `receive` a bound method rather than a closure, and the
+ * queue an array only while events wait: an idle connection holds no extra
+ * object for it.
  */
 import type { ReceiveEvent } from '../asgi.js';
 
@@ -13,31 +15,37 @@ const HIGH_WATER = 64;
 const LOW_WATER = 16;
 
 export abstract class ReceiveQueue {
-  #queue: ReceiveEvent[];
+  /** Events the app has not read yet (null when there are none). */
+  #queue: ReceiveEvent[] | null;
   /** The app's pending `receive()` (apps read one event at a time; more wait in `#moreWaiters`). */
   #waiter: ((event: ReceiveEvent) => void) | null = null;
   #moreWaiters: Array<(event: ReceiveEvent) => void> | null = null;
   #paused = false;
 
+  /** The ASGI `receive` callable. */
+  readonly receive: () => Promise<ReceiveEvent>;
+
   constructor(first: ReceiveEvent) {
     this.#queue = [first];
+    this.receive = this.#read.bind(this);
   }
 
   /** Called when the unread events cross the high water mark (true) or fall back to the low one (false). */
   protected abstract backlog(paused: boolean): void;
 
-  /** The ASGI `receive` callable. */
-  readonly receive = (): Promise<ReceiveEvent> => {
-    const next = this.#queue.shift();
-    if (next === undefined) {
+  #read(): Promise<ReceiveEvent> {
+    const queue = this.#queue;
+    if (queue === null) {
       return new Promise((resolve) => {
         if (this.#waiter === null) this.#waiter = resolve;
         else (this.#moreWaiters ??= []).push(resolve);
       });
     }
-    if (this.#paused && this.#queue.length <= LOW_WATER) this.#resume();
+    const next = queue.shift()!;
+    if (queue.length === 0) this.#queue = null;
+    if (this.#paused && queue.length <= LOW_WATER) this.#resume();
     return Promise.resolve(next);
-  };
+  }
 
   /** Hands an event to the app: to its pending read, or to the queue. */
   protected deliver(event: ReceiveEvent): void {
@@ -46,8 +54,9 @@ export abstract class ReceiveQueue {
       this.#waiter = this.#moreWaiters?.shift() ?? null;
       return waiter(event);
     }
-    this.#queue.push(event);
-    if (!this.#paused && this.#queue.length >= HIGH_WATER) {
+    const queue = (this.#queue ??= []);
+    queue.push(event);
+    if (!this.#paused && queue.length >= HIGH_WATER) {
       this.#paused = true;
       this.backlog(true);
     }
@@ -55,7 +64,7 @@ export abstract class ReceiveQueue {
 
   /** Drops the unread events (the connection is closing) and reads again if paused. */
   protected dropUnread(): void {
-    this.#queue.length = 0;
+    this.#queue = null;
     if (this.#paused) this.#resume();
   }
 

@@ -75,13 +75,30 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as
  */
 function onEarlyEnd(this: Duplex): void { this.destroy(); }
 
+/**
+ * What a connection needs only until the app decides: the upgrade request
+ * and its first bytes, the handshake timer, a denial response under way.
+ * Released at accept, so an open connection keeps none of it (the request
+ * alone is about 1 KB).
+ */
+interface Handshake {
+  req: IncomingMessage;
+  head: Buffer;
+  timer: NodeJS.Timeout | null;
+  /** Listens for the peer leaving during the handshake. */
+  onEarlyClose: () => void;
+  /** A denial response the app has started (see handshake-responses.ts). */
+  denial: DenialResponse | null;
+  /** Resolves the app's `websocket.accept` once the 101 went out (or the peer left). */
+  acceptDone: (() => void) | null;
+}
+
 /** One WebSocket connection and its app instance. */
 export class WebSocketBridge extends ReceiveQueue implements Connection {
   readonly #host: WebSocketHost;
-  /** The upgrade request and its first bytes: needed until accept, then released (about 1 KB per connection). */
-  #req: IncomingMessage | null;
   readonly #socket: Duplex;
-  #head: Buffer | null;
+  /** Until the app decides (then null). */
+  #handshake: Handshake | null;
   /** What the logs say of the connection (the scope itself is the app's: not kept here). */
   readonly #path: string;
   readonly #client: Address | null;
@@ -91,60 +108,62 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   /** The app instance until it settles (shutdown waits for it). */
   #instance: Promise<void> | null = null;
   #disconnected = false;
-  /** A close code the server chose and the peer may never echo (overflow, protocol error). */
-  #closeOverride: number | null = null;
-  #overrideReason = '';
+  /** A close code the server chose and the peer may never echo (overflow, protocol error), with its reason. */
+  #closeOverride: { code: number; reason: string } | null = null;
   /** The HTTP status the handshake was answered with (101 once accepted). */
   #status: number | null = null;
-  /** A denial response the app has started (see handshake-responses.ts). */
-  #denial: DenialResponse | null = null;
-  #connectTimer: NodeJS.Timeout | null;
-  #acceptDone: (() => void) | null = null;
   #lastSeen = 0;
   #pingSentAt = 0;
   /** The last write turn this connection's socket was corked for (see write-turns.ts). */
   #corkedTurn = -1;
   /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
-  /** Listens for the peer leaving during the handshake; released at accept. */
-  #onEarlyClose: (() => void) | null = (): void => {
-    this.#host.abandoned(this);
-    if (this.#state === 'connecting') this.#state = 'closed';
-    this.#finishAccept();
-    this.#disconnect(1006, '');
-  };
+  /** The ASGI `send` callable: a bound method, not a closure per connection. */
+  readonly send: (event: SendEvent) => Promise<void>;
 
   constructor(host: WebSocketHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
     super({ type: 'websocket.connect' });
     this.#host = host;
-    this.#req = req;
     this.#socket = socket;
-    this.#head = head;
+    this.send = this.#dispatch.bind(this);
     const { ctx } = host;
     const scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
     this.#path = scope.path;
     this.#client = scope.client ?? null;
+    const handshake: Handshake = {
+      req, head, timer: null, onEarlyClose: this.#earlyClose.bind(this), denial: null, acceptDone: null,
+    };
+    this.#handshake = handshake;
     host.handshaking(this);
-    socket.on('close', this.#onEarlyClose!);
+    socket.on('close', handshake.onEarlyClose);
     socket.on('end', onEarlyEnd);
-    this.#connectTimer = ctx.options.wsConnectTimeout > 0
-      ? setTimeout(() => {
+    if (ctx.options.wsConnectTimeout > 0) {
+      handshake.timer = setTimeout(() => {
         ctx.logger.warn({ path: this.#path }, 'WebSocket handshake not answered in time: refused');
         this.refuse(403, 'connect timeout');
-      }, ctx.options.wsConnectTimeout * 1000)
-      : null;
-    // A promise chain, not an async function: an idle connection holds no suspended frame here.
+      }, ctx.options.wsConnectTimeout * 1000);
+    }
+    // A promise chain, not an async function, and bound methods, not closures: an idle
+    // connection holds no suspended frame here.
     let app: Promise<void>;
     try {
       app = Promise.resolve(ctx.app(scope, this.receive, this.send));
     } catch (err) {
       app = Promise.reject(err);
     }
-    this.#instance = app.then(this.#appReturned, this.#appFailed);
+    this.#instance = app.then(this.#appReturned.bind(this), this.#appFailed.bind(this));
     ctx.running.add(this.#instance);
   }
 
-  readonly #appReturned = (): void => {
+  /** The peer left during the handshake. */
+  #earlyClose(): void {
+    this.#host.abandoned(this);
+    if (this.#state === 'connecting') this.#state = 'closed';
+    this.#finishAccept();
+    this.#disconnect(1006, '');
+  }
+
+  #appReturned(): void {
     const { ctx } = this.#host;
     ctx.running.delete(this.#instance!);
     if (this.#state === 'connecting') {
@@ -153,9 +172,9 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     } else if (this.#state === 'open') {
       this.close(1000, '');
     }
-  };
+  }
 
-  readonly #appFailed = (err: unknown): void => {
+  #appFailed(err: unknown): void {
     const { ctx } = this.#host;
     ctx.running.delete(this.#instance!);
     if (this.#state !== 'connecting') {
@@ -168,7 +187,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       ctx.logger.error({ err, path: this.#path }, 'Exception inside ASGI application during the WebSocket handshake');
       this.refuse(500, 'app error');
     }
-  };
+  }
 
   /** Unread events pile up (or have been read): stop (or resume) reading the socket. */
   protected backlog(paused: boolean): void {
@@ -178,7 +197,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
 
   // Not async: a broadcast calls this once per member, and a send or a close is complete when it
   // returns, so one settled promise (DONE) answers them all (no promise per frame); errors still reject.
-  readonly send = (event: SendEvent): Promise<void> => {
+  #dispatch(event: SendEvent): Promise<void> {
     try {
       switch (event.type) {
         case 'websocket.send':
@@ -191,7 +210,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
           this.#deny(event);
           return DONE;
         case 'websocket.close':
-          if (this.#denial !== null) throw new ProtocolError("'websocket.close' sent during a denial response");
+          if (this.#handshake?.denial) throw new ProtocolError("'websocket.close' sent during a denial response");
           if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
           else this.close(event.code ?? 1000, event.reason ?? '');
           return DONE;
@@ -201,7 +220,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     } catch (error) {
       return Promise.reject(error);
     }
-  };
+  }
 
   #send(event: WebsocketSendEvent): void {
     if (this.#state === 'connecting') throw new ProtocolError("'websocket.send' sent before 'websocket.accept'");
@@ -240,54 +259,54 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       `WebSocket peer is not reading: send buffer over ${ctx.options.wsMaxSendBuffer} bytes, closing with ${SEND_BUFFER_CLOSE_CODE}`,
     );
     this.#host.overflowed(this);
-    this.#closeOverride = SEND_BUFFER_CLOSE_CODE;
-    this.#overrideReason = 'Send buffer full';
+    this.#closeOverride = { code: SEND_BUFFER_CLOSE_CODE, reason: 'Send buffer full' };
     this.close(SEND_BUFFER_CLOSE_CODE, 'Send buffer full');
   }
 
   /** The denial response extension: an HTTP response of the app's own instead of accept. */
   #deny(event: WebsocketHttpResponseStartEvent | WebsocketHttpResponseBodyEvent): void {
+    const handshake = this.#handshake;
+    const denial = handshake?.denial ?? null;
     if (event.type === 'websocket.http.response.start') {
-      if (this.#state === 'open' || this.#state === 'closing' || this.#denial !== null || this.#status !== null) {
+      if (this.#state === 'open' || this.#state === 'closing' || denial !== null || this.#status !== null || handshake === null) {
         throw new ProtocolError("'websocket.http.response.start' is only valid once, instead of 'websocket.accept'");
       }
-      this.#denial = new DenialResponse(event.status, event.headers ?? []);
+      handshake.denial = new DenialResponse(event.status, event.headers ?? []);
       return;
     }
-    if (this.#denial === null) throw new ProtocolError("'websocket.http.response.body' sent before 'websocket.http.response.start'");
+    if (denial === null) throw new ProtocolError("'websocket.http.response.body' sent before 'websocket.http.response.start'");
     if (this.#status !== null) throw new ProtocolError("'websocket.http.response.body' sent after the response completed");
     if (this.#state !== 'connecting') return; // the peer left: nothing to answer
-    if (this.#denial.add(event.body, event.more_body === true)) this.refuse(this.#denial.status, 'denial response');
+    if (denial.add(event.body, event.more_body === true)) this.refuse(denial.status, 'denial response');
   }
 
   #accept(subprotocol: string | null, headers: Header[]): Promise<void> {
-    if (this.#denial !== null) throw new ProtocolError("'websocket.accept' sent during a denial response");
-    if (this.#state !== 'connecting') {
+    const handshake = this.#handshake;
+    if (handshake?.denial) throw new ProtocolError("'websocket.accept' sent during a denial response");
+    if (this.#state !== 'connecting' || handshake === null) {
       if (this.#state === 'closed') return Promise.resolve(); // the peer left during the handshake
       throw new ProtocolError("'websocket.accept' sent twice");
     }
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    this.#connectTimer = null;
-    const req = this.#req!;
-    const head = this.#head!;
-    this.#req = null;
-    this.#head = null;
+    if (handshake.timer !== null) clearTimeout(handshake.timer);
+    handshake.timer = null;
+    const { req, head } = handshake;
     return new Promise<void>((resolve) => {
-      this.#acceptDone = resolve;
+      handshake.acceptDone = resolve;
       this.#host.upgrade(req, this.#socket, head, { subprotocol, headers }, (ws) => {
-        this.#socket.off('close', this.#onEarlyClose!);
+        this.#socket.off('close', handshake.onEarlyClose);
         this.#socket.off('end', onEarlyEnd);
         this.#socket.off('error', ignoreSocketError);
-        this.#onEarlyClose = null;
         this.#opened(ws);
         this.#finishAccept();
+        this.#handshake = null;
       });
     });
   }
 
   #finishAccept(): void {
-    const done = this.#acceptDone;
-    this.#acceptDone = null;
+    const handshake = this.#handshake;
+    const done = handshake?.acceptDone;
+    if (handshake) handshake.acceptDone = null;
     done?.();
   }
 
@@ -323,19 +342,17 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   /** A protocol error: ws closes with its code (1007, 1009, 1002...) and stops reading, so the peer's echo never comes. */
   failed(err: Error & { code?: string }): void {
     const code = protocolErrorCode(err);
-    if (code !== null && this.#closeOverride === null) {
-      this.#closeOverride = code;
-      this.#overrideReason = err.message;
-    }
+    if (code !== null && this.#closeOverride === null) this.#closeOverride = { code, reason: err.message };
     this.#host.ctx.logger.info({ path: this.#path, code: err.code, closeCode: code, reason: err.message }, 'WebSocket protocol error');
   }
 
   /** The socket closed: report the code we sent when we overrode the peer's. */
   closed(code: number, reason: Buffer): void {
     this.#state = 'closed';
-    const told = this.#closeOverride ?? code;
+    const override = this.#closeOverride;
+    const told = override?.code ?? code;
     this.#host.closed(this, told);
-    this.#disconnect(told, this.#closeOverride !== null ? this.#overrideReason : reason.toString('utf8'));
+    this.#disconnect(told, override !== null ? override.reason : reason.toString('utf8'));
   }
 
   /** One heartbeat check (called by the hub's sweep). */
@@ -358,11 +375,12 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     if (this.#state !== 'connecting') return;
     this.#state = 'closed';
     this.#status = status;
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    const handshake = this.#handshake;
+    if (handshake?.timer) clearTimeout(handshake.timer);
     this.#host.refused(this, status);
     this.#host.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
-    if (this.#onEarlyClose !== null) this.#socket.off('close', this.#onEarlyClose);
-    if (this.#denial?.complete === true) this.#denial.send(this.#socket);
+    if (handshake !== null) this.#socket.off('close', handshake.onEarlyClose);
+    if (handshake?.denial?.complete === true) handshake.denial.send(this.#socket);
     else rawResponse(this.#socket, status);
     this.#disconnect(1006, '');
   }
@@ -385,7 +403,8 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #disconnect(code: number, reason: string): void {
     if (this.#disconnected) return;
     this.#disconnected = true;
-    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    const timer = this.#handshake?.timer;
+    if (timer) clearTimeout(timer);
     const { ctx } = this.#host;
     if (ctx.options.accessLog) {
       const ms = elapsed(this.#start);

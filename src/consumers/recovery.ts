@@ -28,7 +28,7 @@
 import type { LayerMessage, Scope, WebsocketScope, WebsocketSendEvent } from '../asgi.js';
 import { LayerUnavailableError } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
-import { type MessagePosition, type StreamPosition, positionOf } from '../layers/history.js';
+import { type HistoryRead, type MessagePosition, type StreamPosition, onGroupResync, positionOf } from '../layers/history.js';
 import { logger } from '../log.js';
 
 /** How long a gap may wait for a racing sender's message before the history is read. */
@@ -51,6 +51,8 @@ interface GroupState {
   /** Handled offsets above the floor (out of order arrivals). */
   above: Set<number>;
   gapTimer: ReturnType<typeof setTimeout> | null;
+  /** Stops listening for the layer's resyncs of the group. */
+  unwatch: () => void;
 }
 
 /** An outcome frame waiting in the layer lane for its turn (after accept, before the replay). */
@@ -135,19 +137,29 @@ export class RecoverySession {
   async joined(group: string): Promise<void> {
     if (this.#groups.has(group) || this.#layer.readHistory === undefined) return;
     const since = this.#requested.get(group) ?? null;
-    const read = await this.#layer.readHistory(group, since, READ_LIMIT);
+    const read = await sharedRead(this.#layer, group, since);
     if (read === null) return;
     const floor = since !== null && read.recovered ? since.offset : read.messages.length > 0 ? offsetOf(read.messages[0]!) - 1 : read.top;
-    this.#groups.set(group, { epoch: read.epoch, floor, above: new Set(), gapTimer: null });
+    const unwatch = onGroupResync(group, this.#resynced);
+    this.#groups.set(group, { epoch: read.epoch, floor, above: new Set(), gapTimer: null, unwatch });
     this.#inject([outcome(group, read.epoch, floor, since === null || read.recovered, read.messages.length), ...read.messages]);
   }
 
   /** The consumer's channel left `group`. */
   left(group: string): void {
     const state = this.#groups.get(group);
-    if (state?.gapTimer) clearTimeout(state.gapTimer);
+    if (state === undefined) return;
+    if (state.gapTimer) clearTimeout(state.gapTimer);
+    state.unwatch();
     this.#groups.delete(group);
   }
+
+  /** The layer may have missed live messages of the group for this process: read what came after the floor. */
+  readonly #resynced = (group: string): void => {
+    const state = this.#groups.get(group);
+    if (state === undefined || state.gapTimer !== null) return;
+    state.gapTimer = setTimeout(() => void this.#repair(group, true), 0);
+  };
 
   /**
    * Runs the message's handler if it is due (not a duplicate), with its
@@ -184,8 +196,7 @@ export class RecoverySession {
   /** Stops the gap timers (the instance ended). */
   end(): void {
     this.#ended = true;
-    for (const state of this.#groups.values()) if (state.gapTimer) clearTimeout(state.gapTimer);
-    this.#groups.clear();
+    for (const group of [...this.#groups.keys()]) this.left(group);
   }
 
   /** The message's position if it is due, SKIP for a duplicate, null when it is not a tracked group's. */
@@ -208,16 +219,19 @@ export class RecoverySession {
     return position;
   }
 
-  /** Reads a gap's missing messages from the history; what it lacks is declared lost. */
-  async #repair(group: string): Promise<void> {
+  /**
+   * Reads a gap's missing messages from the history (or, after a resync,
+   * whatever came after the floor); what it lacks is declared lost.
+   */
+  async #repair(group: string, resync = false): Promise<void> {
     const state = this.#groups.get(group);
     if (state === undefined || this.#ended) return;
     state.gapTimer = null;
-    if (state.above.size === 0) return;
+    if (state.above.size === 0 && !resync) return;
     const epoch = state.epoch;
-    let read;
+    let read: HistoryRead | null;
     try {
-      read = await this.#layer.readHistory!(group, { epoch, offset: state.floor }, READ_LIMIT);
+      read = await sharedRead(this.#layer, group, { epoch, offset: state.floor });
     } catch (error) {
       if (!(error instanceof LayerUnavailableError)) throw error;
       logger.warn({ group, err: error.message }, 'recovery: the history cannot be read now; will retry');
@@ -249,6 +263,23 @@ export class RecoverySession {
     if (!this.#host.accepted || this.#host.closed) return undefined;
     return this.#host.baseSend(event);
   }
+}
+
+/** History reads in flight, by layer, group and position: the members of a group in one process catching up share one read. */
+const reads = new WeakMap<ChannelLayer, Map<string, Promise<HistoryRead | null>>>();
+
+function sharedRead(layer: ChannelLayer, group: string, since: StreamPosition | null): Promise<HistoryRead | null> {
+  let inFlight = reads.get(layer);
+  if (inFlight === undefined) reads.set(layer, (inFlight = new Map()));
+  const key = since === null ? group : `${group}:${since.epoch}:${since.offset}`;
+  let read = inFlight.get(key);
+  if (read === undefined) {
+    read = layer.readHistory!(group, since, READ_LIMIT);
+    inFlight.set(key, read);
+    const forget = () => inFlight.delete(key);
+    read.then(forget, forget);
+  }
+  return read;
 }
 
 function offsetOf(message: LayerMessage): number {

@@ -120,8 +120,9 @@ export class WebsocketConsumer extends AsyncConsumer {
     if (!(layer instanceof MembershipTrackingLayer) || layer.readHistory === undefined) return;
     const requested = requestedPositions(this.scope);
     if (requested === null) return;
+    // The layer itself, not this instance's wrapper: members catching up at once share history reads.
     const session = new RecoverySession(
-      this, layer, requested,
+      this, layer.inner, requested,
       (messages) => this.injectLayerMessages(messages as LayerMessage[]),
       (message) => super.handleLayerMessage(message),
     );

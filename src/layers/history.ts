@@ -203,3 +203,31 @@ export class MemoryHistory {
     }
   }
 }
+
+/** What a layer's resync tells: the groups whose live delivery may have missed messages. */
+type ResyncListener = (group: string) => void;
+const resyncListeners = new Map<string, Set<ResyncListener>>();
+
+/**
+ * Called by a layer when live delivery to this process may have missed
+ * messages of some groups (its memberships were re-asserted after Redis lost
+ * them, its pub/sub subscriptions came back after a reconnection): each
+ * recovery session in those groups reads the history for what it missed.
+ */
+export function groupsResynced(groups: Iterable<string>): void {
+  for (const group of groups) {
+    const listeners = resyncListeners.get(group);
+    if (listeners !== undefined) for (const listener of listeners) listener(group);
+  }
+}
+
+/** Listens for {@link groupsResynced} of one group; returns the function that stops listening. */
+export function onGroupResync(group: string, listener: ResyncListener): () => void {
+  let listeners = resyncListeners.get(group);
+  if (listeners === undefined) resyncListeners.set(group, (listeners = new Set()));
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && resyncListeners.get(group) === listeners) resyncListeners.delete(group);
+  };
+}

@@ -7,6 +7,7 @@ import {
   InMemoryChannelLayer, WebsocketConsumer, configureChannelLayers, resetChannelLayers, type LayerMessage,
 } from 'switchyard';
 import { WebsocketCommunicator } from 'switchyard/testing';
+import { groupsResynced } from '../../src/layers/history.js';
 
 let layer: InMemoryChannelLayer;
 beforeEach(() => {
@@ -171,3 +172,17 @@ test('a message of a new epoch starts the group over: recovered false, then the 
   await client.disconnect();
 });
 
+
+test('after a resync (the layer may have missed live messages), a quiet group catches up without waiting for the next message', async () => {
+  const client = await connect(Declared.asApp());
+  await frames(client, 1);
+  const channel = channels.at(-1)!;
+  await layer.groupDiscard('room', channel); // as if Redis lost the membership
+  await send(1);
+  await send(2);
+  await layer.groupAdd('room', channel); // re-asserted
+  assert.ok(await client.receiveNothing(), 'nothing live: the messages went by while the membership was gone');
+  groupsResynced(['room']);
+  assert.deepEqual((await frames(client, 2)).map((f) => f.o), [1, 2]);
+  await client.disconnect();
+});

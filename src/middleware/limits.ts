@@ -117,8 +117,15 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
   }
   // Shared by every connection on purpose: counts per client address.
   const perAddress = new Map<string, number>();
+  const release = (address: string): void => {
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left <= 0) perAddress.delete(address);
+    else perAddress.set(address, left);
+  };
 
-  return middleware(inner, async function limitsMiddleware(scope, receive, send, app) {
+  // Not async, and the inner app's promise is returned as it is: an idle connection holds no
+  // suspended frame and no promise of this middleware (see RateLimitedConnection).
+  return middleware(inner, function limitsMiddleware(scope, receive, send, app) {
     if (scope.type !== 'websocket') return app(scope, receive, send);
     // Without a client address (a Unix socket, a server that does not say), there is nothing to count by.
     const address = scope.client?.[0] ?? null;
@@ -128,54 +135,94 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
       logger.warn({ client: address, limit: max, path: scope.path }, 'WebSocket refused: too many connections from this address');
       return deny(scope, receive, send);
     }
-    if (counted) perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-
-    const rate = new TokenBucket(limits.burst, limits.messagesPerSecond);
-    const strikes = new TokenBucket(limits.maxDropped, limits.forgivePerSecond);
-    let accepted = false;
-    let closedByUs = false;
-    let lastNotice = -Infinity;
-    let dropped = 0;
-
-    const limitedSend = async (event: SendEvent): Promise<void> => {
-      if (closedByUs) return; // the app may still try to talk while it cleans up
-      if (event.type === 'websocket.accept') accepted = true;
-      await send(event);
-    };
-    // A promise chain rather than an async loop: an idle connection holds no suspended frame here.
-    const limitedReceive = (): Promise<ReceiveEvent | LayerMessage> => receive().then(admit);
-    const admit = (event: ReceiveEvent | LayerMessage): ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage> => {
-      if (event.type !== 'websocket.receive' || rate.take()) return event;
-      dropped += 1;
-      if (!strikes.take()) {
-        logger.warn({ client: address, path: scope.path, dropped }, 'WebSocket closed: message flood (1008)');
-        return send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' }).then(() => {
-          closedByUs = true;
-          // Keep reading (and discarding) what the flooder already sent, so that a server that
-          // pauses the socket while events are unread sees the peer's close frame promptly.
-          void (async () => {
-            for (;;) if ((await receive()).type === 'websocket.disconnect') return;
-          })().catch(() => {});
-          return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' } as const;
-        });
-      }
-      const now = performance.now();
-      if (accepted && now - lastNotice >= limits.noticeInterval * 1000) {
-        lastNotice = now;
-        return send({ type: 'websocket.send', text: RATE_NOTICE }).then(limitedReceive);
-      }
-      return limitedReceive(); // dropped: read the next one
-    };
+    const limited = new RateLimitedConnection(receive, send, limits, address, scope.path);
+    if (!counted) return app(scope, limited.receive, limited.send);
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    let running: Promise<void>;
     try {
-      await app(scope, limitedReceive, limitedSend);
-    } finally {
-      if (counted) {
-        const left = (perAddress.get(address) ?? 1) - 1;
-        if (left <= 0) perAddress.delete(address);
-        else perAddress.set(address, left);
-      }
+      running = Promise.resolve(app(scope, limited.receive, limited.send));
+    } catch (error) {
+      release(address);
+      throw error;
     }
+    return running.finally(() => release(address));
   });
+}
+
+/**
+ * One connection's rate limit. Its state lives on this one object and its
+ * `receive` and `send` are its methods, bound once: an idle connection holds
+ * no closures, no scope and no buckets. The buckets are made at first need
+ * (the first message, the first drop): a bucket starts full and never holds
+ * more than its capacity, so one made then holds what one made at connect
+ * time would.
+ */
+class RateLimitedConnection {
+  readonly receive: () => Promise<ReceiveEvent | LayerMessage>;
+  readonly send: (event: SendEvent) => Promise<void>;
+  readonly #admit: (event: ReceiveEvent | LayerMessage) => ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage>;
+  readonly #receive: () => Promise<ReceiveEvent | LayerMessage>;
+  readonly #send: (event: SendEvent) => Promise<void>;
+  readonly #limits: Required<LimitsOptions>;
+  readonly #address: string | null;
+  readonly #path: string;
+  #rate: TokenBucket | null = null;
+  #strikes: TokenBucket | null = null;
+  #accepted = false;
+  #closedByUs = false;
+  /** No error notice before this time (performance.now() milliseconds). */
+  #quietUntil = 0;
+  #dropped = 0;
+
+  constructor(
+    receive: () => Promise<ReceiveEvent | LayerMessage>, send: (event: SendEvent) => Promise<void>,
+    limits: Required<LimitsOptions>, address: string | null, path: string,
+  ) {
+    this.#receive = receive;
+    this.#send = send;
+    this.#limits = limits;
+    this.#address = address;
+    this.#path = path;
+    this.receive = this.#limitedReceive.bind(this);
+    this.send = this.#limitedSend.bind(this);
+    this.#admit = this.#admitEvent.bind(this);
+  }
+
+  async #limitedSend(event: SendEvent): Promise<void> {
+    if (this.#closedByUs) return; // the app may still try to talk while it cleans up
+    if (event.type === 'websocket.accept') this.#accepted = true;
+    await this.#send(event);
+  }
+
+  // A promise chain rather than an async loop: an idle connection holds no suspended frame here.
+  #limitedReceive(): Promise<ReceiveEvent | LayerMessage> {
+    return this.#receive().then(this.#admit);
+  }
+
+  #admitEvent(event: ReceiveEvent | LayerMessage): ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage> {
+    if (event.type !== 'websocket.receive') return event;
+    const limits = this.#limits;
+    if ((this.#rate ??= new TokenBucket(limits.burst, limits.messagesPerSecond)).take()) return event;
+    this.#dropped += 1;
+    if (!(this.#strikes ??= new TokenBucket(limits.maxDropped, limits.forgivePerSecond)).take()) {
+      logger.warn({ client: this.#address, path: this.#path, dropped: this.#dropped }, 'WebSocket closed: message flood (1008)');
+      return this.#send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' }).then(() => {
+        this.#closedByUs = true;
+        // Keep reading (and discarding) what the flooder already sent, so that a server that
+        // pauses the socket while events are unread sees the peer's close frame promptly.
+        void (async () => {
+          for (;;) if ((await this.#receive()).type === 'websocket.disconnect') return;
+        })().catch(() => {});
+        return { type: 'websocket.disconnect', code: 1008, reason: 'Rate limit exceeded' } as const;
+      });
+    }
+    const now = performance.now();
+    if (this.#accepted && now >= this.#quietUntil) {
+      this.#quietUntil = now + limits.noticeInterval * 1000;
+      return this.#send({ type: 'websocket.send', text: RATE_NOTICE }).then(this.receive);
+    }
+    return this.receive(); // dropped: read the next one
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- a b c d e m p]`: runs the scenarios (all by default),
+ * `npm run bench [-- a b c d e m p r]`: runs the scenarios (all by default),
  * appends one JSON line per result to bench/results/results.jsonl, and
  * re-renders BENCHMARKS.md from the results.
  *
@@ -7,8 +7,11 @@
  * ladder per server), b 100 rooms × 10, c 10,000 idle connections, d two
  * processes on one Redis, e layer micro-benchmarks (with channels_redis),
  * m memory per idle connection by part of the stack, p CPU profile of
- * Switchyard in (a). About 25 minutes in all on a 2-core machine with every
- * server (an estimate: 13 before the references of issue 12 joined).
+ * Switchyard in (a), r reliability under flaky connections (message
+ * recovery: Switchyard's and Socket.IO's; its settings in
+ * bench/scenarios/r.ts, about 4 minutes). About 25 minutes in all on a
+ * 2-core machine with every server (an estimate: 13 before the references
+ * of issue 12 joined; r not included).
  *
  * Servers (bench/lib/servers.ts; BENCH_SERVERS picks by name): rawws,
  * switchyard, switchyard-app, socketio, django, and the references of issue
@@ -50,11 +53,12 @@ import { scenarioD } from './scenarios/d.js';
 import { scenarioE } from './scenarios/e.js';
 import { scenarioM } from './scenarios/m.js';
 import { scenarioProfile } from './scenarios/profile.js';
+import { scenarioR } from './scenarios/r.js';
 
 // BENCH_RESULTS=<file>: a trial run's results go there, not into the file BENCHMARKS.md is rendered from.
 const RESULTS = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
 const SCENARIOS: Record<string, (ctx: RunContext) => Promise<void>> = {
-  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, m: scenarioM, p: scenarioProfile,
+  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, m: scenarioM, p: scenarioProfile, r: scenarioR,
 };
 
 const asked = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -22,6 +22,10 @@
  * - `ALLOWED_HOSTS`: comma-separated hosts allowed as WebSocket origins
  *   (default, outside production: localhost, 127.0.0.1, [::1], on the port
  *   the page was served from).
+ * - `CHANNEL_LAYER_URL`: the layer (default `memory://?groupHistory=chat_*`).
+ *   With `groupHistory=chat_*` the rooms' groups keep a history, so a page
+ *   that reconnects gets what it missed (`docs/recovery.md`); a URL without
+ *   it gets a warning at startup (the pages then only reconnect).
  * - `CHAT_RATE` / `CHAT_BURST`: messages per second and burst per
  *   connection (default 10 / 20); `CHAT_MAX_CONNECTIONS_PER_ADDRESS`
  *   (default 0: no limit).
@@ -37,6 +41,13 @@ import { chatHttpApp } from './http.js';
 import { AnonymousNames } from './names.js';
 import { websocketUrlPatterns } from './routing.js';
 import { UserStore } from './users.js';
+
+/** The rooms' groups keep a history unless the layer URL was set without one. */
+export const ROOM_HISTORY_LAYER = 'memory://?groupHistory=chat_*';
+process.env.CHANNEL_LAYER_URL ||= ROOM_HISTORY_LAYER;
+if (!/[?&]groupHistory=/.test(process.env.CHANNEL_LAYER_URL)) {
+  logger.warn('CHANNEL_LAYER_URL has no groupHistory: rooms keep no history, so a page that reconnects misses what was said meanwhile (add groupHistory=chat_*)');
+}
 
 const DEV_SECRET = 'switchyard-chat-development-secret-do-not-use-in-production';
 

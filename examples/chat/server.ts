@@ -1,8 +1,9 @@
 /**
  * `npm start`: the chat room on a real port.
  *
- * Environment: HOST (127.0.0.1), PORT (8000), CHANNEL_LAYER_URL (memory://;
- * `redis://127.0.0.1:6379/0` to share rooms between processes).
+ * Environment: HOST (127.0.0.1), PORT (8000), CHANNEL_LAYER_URL
+ * (`memory://?groupHistory=chat_*`; `redis://127.0.0.1:6379/0?groupHistory=chat_*`
+ * to share rooms between processes, see `app.ts`).
  * The same app runs under the CLI: `npx switchyard serve examples/chat/app.ts:application`.
  */
 import { prepareChannelLayers, setLogger } from 'switchyard';
@@ -11,7 +12,6 @@ import { application } from './app.js';
 
 const logger = createLogger({ level: process.env.SWITCHYARD_LOG_LEVEL ?? process.env.LOG_LEVEL ?? 'info' });
 setLogger(logger);
-process.env.CHANNEL_LAYER_URL ||= 'memory://';
 try {
   await prepareChannelLayers();
 } catch (err) {

@@ -62,7 +62,7 @@ import { FLUSH, GROUP_ADD, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
-import type { GroupHistoryConfig, HistoryRead, StreamPosition } from '../layers/history.js';
+import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
 
 /** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
@@ -326,6 +326,8 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     if (this.#closed) return;
     if (reconnected && this.#liveness?.wanted(index) === true) await this.#liveness.renew(index).catch(() => {});
     await this.#memberships.rejoin(index);
+    // Messages sent while the memberships were gone went by: recovery sessions catch up from the history.
+    groupsResynced(this.#memberships.groupsOn(index));
   }
 
   /**

@@ -70,6 +70,11 @@ export class LocalMemberships {
     this.#again = options.shards.map(() => false);
   }
 
+  /** The groups on a shard that this process's channels are in. */
+  groupsOn(index: number): string[] {
+    return [...this.#joined.keys()].filter((group) => this.#options.shardOf(group) === index);
+  }
+
   /** How many memberships are recorded. */
   get size(): number {
     let size = 0;

@@ -40,7 +40,7 @@ import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
-import type { GroupHistoryConfig, HistoryRead, StreamPosition } from '../layers/history.js';
+import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
 import { RedisHistory, historyKey } from './history.js';
 import { FLUSH } from './scripts.js';
 
@@ -301,6 +301,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     this.#channels.set(channel, timer);
   }
 
+  /** The groups this process is subscribed to on a shard. */
+  #groupsOn(index: number): string[] {
+    const marker = pubsubGroupChannel(this.prefix, '');
+    return [...this.#groups.keys()].filter((name) => this.#shardOf(name) === index).map((name) => name.slice(marker.length));
+  }
+
   /** The subscriber connection of a shard, created on first use. */
   #subscriber(index: number): Redis {
     const existing = this.#subscribers[index];
@@ -316,6 +322,8 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
           { host: shard.label },
           'Pub/sub subscriber reconnected: messages published to its channels and groups while it was away are lost (this layer keeps no history)',
         );
+        // Groups that keep a history: their recovery sessions read what went by.
+        groupsResynced(this.#groupsOn(index));
         this.#options.onReconnect?.(shard.label);
       },
     });

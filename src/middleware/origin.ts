@@ -208,7 +208,8 @@ export interface OriginOptions {
 export function OriginValidator(inner: Application, allowedOrigins: readonly string[], options: OriginOptions = {}): Application {
   const allowed = [...allowedOrigins];
   const ports = options.ports === undefined || options.ports === 'host' ? options.ports : [...options.ports];
-  return middleware(inner, async function originValidator(scope, receive, send, app) {
+  // Not async: an allowed connection gets the inner app's own promise, so it holds no promise of this middleware.
+  return middleware(inner, function originValidator(scope, receive, send, app) {
     if (scope.type !== 'websocket') throw new TypeError('You cannot use OriginValidator on a non-WebSocket connection');
     const origin = lastOrigin(scope.headers);
     let refusal: string | null = null;
@@ -221,7 +222,7 @@ export function OriginValidator(inner: Application, allowedOrigins: readonly str
     }
     if (refusal === null) return app(scope, receive, send);
     logger.warn({ origin, path: scope.path, client: scope.client?.[0] ?? null, allowed, ...(ports && { ports }) }, refusal);
-    await deny(scope, receive, send);
+    return deny(scope, receive, send);
   });
 }
 

@@ -26,13 +26,13 @@
  * (`session-stores/unavailable.ts`). A failed load is not remembered: the
  * next read of the session tries the store again.
  */
-import type { Application, HttpResponseStartEvent, Send } from '../asgi.js';
+import type { Application, HttpResponseStartEvent, Receive, Scope, Send, SendEvent } from '../asgi.js';
 import { ImproperlyConfigured, SessionStoreUnavailableError, SessionUpdateError, SuspiciousOperation } from '../errors.js';
 import { middleware } from './base.js';
 import { CookieMiddleware, formatSetCookie, httpDate } from './cookies.js';
 import type { SessionData, SessionStore } from './session-stores/base.js';
 import { MemorySessionStore } from './session-stores/memory.js';
-import { refuseSessionUnavailable } from './session-stores/unavailable.js';
+import { type RefusedScope, refuseSessionUnavailable } from './session-stores/unavailable.js';
 import { Signer } from './signing.js';
 
 /**
@@ -84,10 +84,14 @@ export class Session {
   async load(): Promise<SessionData> {
     this.accessed = true;
     if (this.#data !== null) return this.#data;
+    // A session with no token has nothing to load; one that has is loaded once, and the
+    // promise is let go once the data is here (a session lives as long as its connection).
+    if (this.#token === null) return (this.#data = {});
     this.#loading ??= (async () => {
-      const data = this.#token === null ? null : await this.#store.load(this.#token);
+      const data = await this.#store.load(this.#token!);
       if (data === null) this.#token = null;
       this.#data = data ?? {};
+      this.#loading = null;
       return this.#data;
     })().catch((error: unknown) => {
       this.#loading = null;
@@ -361,34 +365,73 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
     const hadCookie = Object.hasOwn(cookies, manager.cookieName);
     const session = manager.open(hadCookie ? cookies[manager.cookieName] : undefined);
     scope.session = session;
-    const saveEvery = manager.options.saveEveryRequest;
-    /** Set once the app sent something that answers the connection: a 503 is too late then. */
-    let answered = false;
-    const commitThenSend = async (event: HttpResponseStartEvent): Promise<void> => {
-      const header = await manager.commit(session, hadCookie);
-      if (header !== null) {
-        event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
-      }
-      answered = true;
-      await send(event);
-    };
-    // HTTP saves on the response start; a WebSocket only needs to know when it was answered
-    // (not async: a frame costs no promise of ours).
-    const sessionSend: Send = scope.type === 'http'
-      ? async (event) => {
-        if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) return commitThenSend(event);
-        if (event.type === 'http.response.start') answered = true;
-        await send(event);
-      }
-      : (event) => {
-        if (event.type !== 'websocket.send') answered = true;
-        return send(event);
-      };
-    return Promise.resolve(app(scope, receive, sessionSend)).catch((error: unknown) => {
-      if (!(error instanceof SessionStoreUnavailableError) || answered) throw error;
-      return refuseSessionUnavailable(scope, send, error);
-    });
+    if (scope.type === 'http') return httpSession(manager, session, hadCookie, scope, receive, send, app);
+    const watch = new AnswerWatch(scope, send);
+    return Promise.resolve(app(scope, receive, watch.send)).catch(watch.failed);
   });
+}
+
+/** HTTP saves the session on the response start, and answers 503 when the store is away before that. */
+function httpSession(
+  manager: SessionManager, session: Session, hadCookie: boolean, scope: Scope, receive: Receive, send: Send, app: Application,
+): Promise<void> {
+  const saveEvery = manager.options.saveEveryRequest;
+  /** Set once the app sent something that answers the connection: a 503 is too late then. */
+  let answered = false;
+  const commitThenSend = async (event: HttpResponseStartEvent): Promise<void> => {
+    const header = await manager.commit(session, hadCookie);
+    if (header !== null) {
+      event = { ...event, headers: [...(event.headers ?? []), [Buffer.from('Set-Cookie'), Buffer.from(header, 'utf8')]] };
+    }
+    answered = true;
+    await send(event);
+  };
+  const sessionSend: Send = async (event) => {
+    if (event.type === 'http.response.start' && event.status !== 500 && (session.modified || saveEvery)) return commitThenSend(event);
+    if (event.type === 'http.response.start') answered = true;
+    await send(event);
+  };
+  return Promise.resolve(app(scope, receive, sessionSend)).catch((error: unknown) => {
+    if (!(error instanceof SessionStoreUnavailableError) || answered) throw error;
+    return refuseSessionUnavailable(scope, send, error);
+  });
+}
+
+/**
+ * A WebSocket's side of the session middleware: notes when the app has
+ * answered the handshake (a 503 is too late then) and turns a store outage
+ * before that into a refusal. Its state is one object and its `send` and
+ * `failed` are its methods, bound once: an open connection keeps no scope
+ * and no closures here, and a frame costs no promise of ours.
+ */
+class AnswerWatch {
+  readonly send: Send;
+  readonly failed: (error: unknown) => Promise<void>;
+  readonly #send: Send;
+  /** What a refusal reads of the scope (not the scope: the app holds its own copy). */
+  readonly #type: Scope['type'];
+  readonly #path: string | undefined;
+  readonly #extensions: RefusedScope['extensions'];
+  #answered = false;
+
+  constructor(scope: Scope, send: Send) {
+    this.#send = send;
+    this.#type = scope.type;
+    this.#path = (scope as { path?: string }).path;
+    this.#extensions = (scope as RefusedScope).extensions;
+    this.send = this.#forward.bind(this);
+    this.failed = this.#failed.bind(this);
+  }
+
+  #forward(event: SendEvent): Promise<void> {
+    if (event.type !== 'websocket.send') this.#answered = true;
+    return this.#send(event);
+  }
+
+  #failed(error: unknown): Promise<void> {
+    if (!(error instanceof SessionStoreUnavailableError) || this.#answered) throw error;
+    return refuseSessionUnavailable({ type: this.#type, path: this.#path, extensions: this.#extensions }, this.#send, error);
+  }
 }
 
 /**

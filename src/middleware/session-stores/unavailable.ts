@@ -19,11 +19,14 @@ const refusals = new RepeatedErrorLog(() => logger, 'session store unavailable',
 const TEXT_PLAIN: [Uint8Array, Uint8Array] = [utf8('content-type'), utf8('text/plain; charset=utf-8')];
 const BODY = utf8('Service Unavailable\n');
 
+/** What a refusal reads of the connection's scope. */
+export interface RefusedScope { type: Scope['type']; path?: string; extensions?: Record<string, Record<string, unknown>> }
+
 /** Answers 503 for a connection that has sent nothing yet, and logs the outage (rate-limited). */
-export async function refuseSessionUnavailable(scope: Scope, send: Send, error: SessionStoreUnavailableError): Promise<void> {
+export async function refuseSessionUnavailable(scope: RefusedScope, send: Send, error: SessionStoreUnavailableError): Promise<void> {
   const what = scope.type === 'websocket' ? 'handshake' : 'request';
   // Keyed by the code: one outage fails with several messages (refused, reconnecting, no answer).
-  refusals.failed(error.code, { err: error, code: error.code, path: (scope as { path?: string }).path }, `${what} refused with 503`);
+  refusals.failed(error.code, { err: error, code: error.code, path: scope.path }, `${what} refused with 503`);
   if (scope.type === 'http') {
     await send({ type: 'http.response.start', status: 503, headers: [TEXT_PLAIN, [utf8('content-length'), utf8(String(BODY.length))]] });
     await send({ type: 'http.response.body', body: BODY });

@@ -246,6 +246,31 @@ ${table(['function', 'where', 'share'], p.top.slice(0, 15).map((f: Rec) => [`\`$
 `;
 }
 
+function sectionReliability(recs: Map<string, Rec>): string {
+  const servers = ['chat-recover', 'chat-recover-redis', 'socketio-recovery', 'chat-plain'].filter((s) => recs.has(`r/${s}`));
+  if (servers.length === 0) return '';
+  const labels: Record<string, string> = {
+    'chat-recover': 'Switchyard chat demo, `recover: true`', 'chat-recover-redis': 'the same on the Redis core layer', 'socketio-recovery': 'Socket.IO 4, connection state recovery',
+    'chat-plain': 'Switchyard chat demo, no recovery',
+  };
+  const first = recs.get(`r/${servers[0]}`)!;
+  const runs = [...new Set(servers.map((s) => recs.get(`r/${s}`)!.run))].join(', ');
+  const history = servers.map((s) => recs.get(`r/${s}`)!.historySize).find((size) => size != null);
+  const rows = servers.map((s) => {
+    const r = recs.get(`r/${s}`)!;
+    if (r.error) return [labels[s]!, `error: ${r.error}`, '', '', '', '', '', '', ''];
+    return [labels[s]!, `${fmt(r.deliveredShare * 100, 3)}%`, fmt(r.lost), fmt(r.duplicates), fmt(r.outOfOrder),
+      r.replay?.count ? `${fmt(r.replay.p50)} / ${fmt(r.replay.p99)} (${r.replay.count})` : '—', `${fmt(r.notRecovered)} of ${fmt(r.reconnects)}`,
+      fmt(r.offline?.p50, 0), `${fmt(r.serverCores)} / ${fmt(r.loadCores)}`];
+  });
+  return `## (r) Reliability: 1 room × ${first.clients} clients on flaky connections
+
+After AnyCable's reliability test. ${first.clients} clients in one room; one sender sends numbered messages at ${first.rate} msg/s for ${first.seconds} s, then a drain. Each client is cut off about every ${first.periodSeconds} s (±25%, the first cut at a random moment): its TCP connection is destroyed without a closing handshake and, for ${first.offlineSeconds} s, its connection attempts fail at once, so the client's own reconnect logic runs (both clients retry after 250 ms, then at most 1 s apart). Expected: every message sent since the client's first connection (all of them: every client connects before the first). Replay latency: from the reconnection's WebSocket open to each message sent before it (while away, or in flight when the link died). Not recovered: reconnections told \`recovered: false\` (Switchyard) or with \`socket.recovered\` false (Socket.IO). The chat demo keeps the last ${history ?? '?'} messages of each \`chat_*\` room for 5 minutes in the in-memory layer (\`CHANNEL_LAYER_URL=memory://?groupHistory=…\`), or in a Redis Stream per room on the Redis core layer (the run's private Redis); Socket.IO keeps sessions and packets 2 minutes. The clients run in one process on the load core (\`bench/lib/reliability-load.ts\`); scenario r, run ${runs}.
+
+${table(['server', 'delivered', 'lost', 'duplicates', 'out of order', 'replay p50 / p99 (ms) (messages)', 'not recovered', 'offline p50 (ms)', 'cores: server / clients'], rows)}
+`;
+}
+
 function targets(recs: Map<string, Rec>): string {
   const a = recs.get('a/switchyard');
   const aRaw = recs.get('a/rawws');
@@ -333,7 +358,7 @@ ${sectionC(recs)}
 ${sectionD(recs)}
 ${sectionE(recs)}
 ${sectionMemory(recs)}
-${sectionProfile(recs)}`;
+${sectionProfile(recs)}${sectionReliability(recs) && `\n${sectionReliability(recs)}`}`;
   writeFileSync(OUT, text.replace(/\n{3,}/g, '\n\n'));
 }
 

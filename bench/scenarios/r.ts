@@ -17,6 +17,8 @@
  * - `chat-recover`: the chat demo (examples/chat/server.ts, transpiled) with
  *   group history in the in-memory layer, clients `ReconnectingWebsocket`
  *   with `recover: true` (docs/recovery.md);
+ * - `chat-recover-redis`: the same on the Redis core layer (history in a
+ *   Redis Stream per room; the run's private Redis);
  * - `socketio-recovery`: Socket.IO 4 with connection state recovery
  *   (bench/servers/socketio-recovery.ts), clients `socket.io-client`,
  *   WebSocket transport only;
@@ -63,14 +65,15 @@ const DRAIN_MS = OFFLINE_MS + MAX_DELAY + 5000;
  * for its rooms: enough messages for the longest time away, at any rate.
  */
 const HISTORY = { 'chat_*': { size: env('BENCH_R_HISTORY', Math.max(1000, Math.ceil(RATE * 60))), ttl: 300 } };
-const chatDemo = (port: number, _redisUrl: string, extra: string[]) => ({
+const chatDemo = (layer: 'memory' | 'redis') => (port: number, redisUrl: string, extra: string[]) => ({
   cmd: process.execPath,
   args: [...extra, built('examples/chat/server.ts')],
   env: {
     PORT: String(port), CHAT_SECRET_KEYS: 'bench-only-secret', ALLOWED_HOSTS: '127.0.0.1', CHAT_SESSION_STORE: 'memory',
     // The sender sends RATE a second from one connection: far above the demo's per-connection limit.
     CHAT_RATE: '1000000', CHAT_BURST: '1000000',
-    CHANNEL_LAYER_URL: `memory://?groupHistory=${encodeURIComponent(JSON.stringify(HISTORY))}`,
+    CHANNEL_LAYER_URL: `${layer === 'memory' ? 'memory://' : redisUrl}?groupHistory=${encodeURIComponent(JSON.stringify(HISTORY))}`
+      + (layer === 'redis' ? '&prefix=benchr' : ''),
     // A line per connection would make the server log thousands of reconnections.
     LOG_LEVEL: 'warn',
   },
@@ -80,7 +83,11 @@ const chatDemo = (port: number, _redisUrl: string, extra: string[]) => ({
 interface Variant { def: ServerDef; kind: LoadKind }
 
 const VARIANTS: Variant[] = [
-  { kind: 'chat-recover', def: { name: 'chat-recover', label: 'Switchyard chat demo, `recover: true`', dialect: 'chat', redis: false, command: chatDemo } },
+  { kind: 'chat-recover', def: { name: 'chat-recover', label: 'Switchyard chat demo, `recover: true`', dialect: 'chat', redis: false, command: chatDemo('memory') } },
+  {
+    kind: 'chat-recover',
+    def: { name: 'chat-recover-redis', label: 'Switchyard chat demo on Redis, `recover: true`', dialect: 'chat', redis: true, command: chatDemo('redis') },
+  },
   {
     kind: 'socketio',
     def: {
@@ -88,7 +95,7 @@ const VARIANTS: Variant[] = [
       command: (port) => ({ cmd: process.execPath, args: [built('bench/servers/socketio-recovery.ts')], env: { PORT: String(port) }, cwd: ROOT }),
     },
   },
-  { kind: 'chat-plain', def: { name: 'chat-plain', label: 'Switchyard chat demo, no recovery', dialect: 'chat', redis: false, command: chatDemo } },
+  { kind: 'chat-plain', def: { name: 'chat-plain', label: 'Switchyard chat demo, no recovery', dialect: 'chat', redis: false, command: chatDemo('memory') } },
 ];
 
 /** Runs the clients in their own process on the load core; resolves with what they measured. */
@@ -111,6 +118,7 @@ export async function scenarioR(ctx: RunContext): Promise<void> {
   const rows: string[] = [];
   for (const { def, kind } of VARIANTS) {
     if (!ctx.wants(def.name)) continue;
+    if (def.redis) await ctx.redis.flush();
     ctx.log(`(r) ${CLIENTS} clients, ${RATE} msg/s for ${SECONDS} s, each cut off ~every ${PERIOD_MS / 1000} s for ${OFFLINE_MS / 1000} s: ${def.label}`);
     const port = ctx.nextPort();
     let server;
@@ -126,13 +134,16 @@ export async function scenarioR(ctx: RunContext): Promise<void> {
         kind, port, room: 'bench', clients: CLIENTS, rate: RATE, durationMs: SECONDS * 1000,
         periodMs: PERIOD_MS, offlineMs: OFFLINE_MS, drainMs: DRAIN_MS, minDelay: MIN_DELAY, maxDelay: MAX_DELAY,
       };
-      const cpu0 = cpuNs(server.pid);
+      // Redis's CPU counts with the server's, as in the other scenarios.
+      const serverCpu = () => cpuNs(server.pid) + (def.redis && ctx.redis.pid !== null ? cpuNs(ctx.redis.pid) : 0);
+      const cpu0 = serverCpu();
       const t0 = performance.now();
       const result = await runClients(config, ctx.plan.load);
-      const serverCores = round((cpuNs(server.pid) - cpu0) / 1e6 / (performance.now() - t0), 2);
+      const serverCores = round((serverCpu() - cpu0) / 1e6 / (performance.now() - t0), 2);
       const lost = result.expected - result.delivered;
       ctx.record('r', def.name, {
         rate: RATE, seconds: SECONDS, periodSeconds: PERIOD_MS / 1000, offlineSeconds: OFFLINE_MS / 1000,
+        historySize: kind === 'socketio' ? null : HISTORY['chat_*'].size,
         ...result, lost, deliveredShare: result.expected ? result.delivered / result.expected : null, serverCores,
       });
       const replay = result.replay.count === 0 ? '—' : `${result.replay.p50} / ${result.replay.p99}`;

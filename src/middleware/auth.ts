@@ -259,12 +259,24 @@ export async function logout(target: AuthTarget): Promise<void> {
  * ```
  */
 export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, options: AuthOptions<U>): Application {
-  return middleware(inner, async function authMiddleware(scope, receive, send, app) {
-    if (!(scope.session instanceof Session)) {
+  return middleware(inner, function authMiddleware(scope, receive, send, app) {
+    const session = scope.session;
+    if (!(session instanceof Session)) {
       throw new TypeError('AuthMiddleware cannot find session in scope. SessionMiddleware must be above it.');
     }
-    if (!isAuthenticated(scope.user)) scope.user = await getUser(scope, options);
-    return app(scope, receive, send); // returned, not awaited: no suspended frame per connection
+    if (isAuthenticated(scope.user)) return app(scope, receive, send);
+    if (session.isEmpty()) {
+      // Nothing stored (no cookie, nothing set): anonymous, as getUser() would find, without
+      // waiting for it, so the connection holds no promise of this middleware.
+      void session.load();
+      scope.user = new AnonymousUser();
+      return app(scope, receive, send);
+    }
+    // Returned, not awaited: no suspended frame per connection.
+    return getUser(scope, options).then((user) => {
+      scope.user = user;
+      return app(scope, receive, send);
+    });
   });
 }
 

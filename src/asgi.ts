@@ -225,8 +225,9 @@ export function toHeaders(headers: HeadersInit | undefined): Header[] {
 export function getHeader(headers: Header[], name: string, last = false): string | undefined {
   let found: string | undefined;
   for (const [key, value] of headers) {
-    if (Buffer.from(key).toString('latin1').toLowerCase() === name) {
-      found = Buffer.from(value).toString('latin1');
+    // Read in place: Buffer.from(bytes) would copy into Node's shared pool.
+    if (Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1').toLowerCase() === name) {
+      found = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
       if (!last) return found;
     }
   }

@@ -17,6 +17,16 @@ import type { Application, Receive, Scope, Send } from '../asgi.js';
 import { utf8 } from '../asgi.js';
 import { inheritPathRouting } from '../routing.js';
 
+/**
+ * Header bytes as latin-1 text, read in place. `Buffer.from(bytes)` would copy
+ * them into Node's shared allocation pool first, and every connection's scan of
+ * its headers would then keep pool memory alive (about 300 bytes per connection).
+ * Internal to the middleware: not exported from `switchyard/middleware`.
+ */
+export function latin1Text(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
 /** What a middleware does with one connection: typically enrich `scope` and `return inner(scope, receive, send)`. */
 export type MiddlewareHandler = (scope: Scope, receive: Receive, send: Send, inner: Application) => Promise<void>;
 

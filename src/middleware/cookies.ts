@@ -15,7 +15,7 @@
  */
 import type { Application, Header, HttpResponseStartEvent } from '../asgi.js';
 import { utf8 } from '../asgi.js';
-import { middleware } from './base.js';
+import { latin1Text, middleware } from './base.js';
 
 /** Parsed cookies: name → value (a null-prototype object). */
 export type Cookies = Record<string, string>;
@@ -79,8 +79,8 @@ export function CookieMiddleware(inner: Application): Application {
     }
     let cookies = noCookies();
     for (const [name, value] of scope.headers as Header[]) {
-      if (Buffer.from(name).toString('latin1') === 'cookie') {
-        cookies = parseCookie(Buffer.from(value).toString('latin1'));
+      if (latin1Text(name) === 'cookie') {
+        cookies = parseCookie(latin1Text(value));
         break;
       }
     }

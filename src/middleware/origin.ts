@@ -35,7 +35,7 @@
 import type { Application, Header, WebsocketScope } from '../asgi.js';
 import { getHeader } from '../asgi.js';
 import { logger } from '../log.js';
-import { deny, middleware } from './base.js';
+import { deny, latin1Text, middleware } from './base.js';
 
 /** What Python's `urlparse` gives for the parts the validator reads. */
 export interface ParsedOrigin {
@@ -163,9 +163,9 @@ function lastOrigin(headers: readonly Header[]): string | null {
   let origin: string | null = null;
   let draftOrigin: string | null = null;
   for (const [name, value] of headers) {
-    const key = Buffer.from(name).toString('latin1').toLowerCase();
-    if (key === 'origin') origin = Buffer.from(value).toString('latin1');
-    else if (key === 'sec-websocket-origin') draftOrigin = Buffer.from(value).toString('latin1');
+    const key = latin1Text(name).toLowerCase();
+    if (key === 'origin') origin = latin1Text(value);
+    else if (key === 'sec-websocket-origin') draftOrigin = latin1Text(value);
   }
   return origin ?? draftOrigin;
 }

@@ -171,7 +171,9 @@ export class LocalMemberships {
       added += Number(await shards[shard]!.run((redis) => REJOIN.run(redis, keys, args)));
       for (const [group, channel] of leaves) this.#unleave(group, channel);
     }
-    if (added > 0) logger.info({ host: shards[shard]!.label, added }, `Re-asserted ${added} group membership(s) Redis had lost`);
+    // Loud: until now, messages sent to those groups did not reach this process's members
+    // (groups with a history are caught up by their recovery sessions; the others lost them).
+    if (added > 0) logger.warn({ host: shards[shard]!.label, added }, `Re-asserted ${added} group membership(s) Redis had lost: messages sent to them meanwhile reached this process only where the group keeps a history`);
   }
 
   /**

@@ -258,16 +258,17 @@ function sectionReliability(recs: Map<string, Rec>): string {
   const history = servers.map((s) => recs.get(`r/${s}`)!.historySize).find((size) => size != null);
   const rows = servers.map((s) => {
     const r = recs.get(`r/${s}`)!;
-    if (r.error) return [labels[s]!, `error: ${r.error}`, '', '', '', '', '', '', ''];
+    if (r.error) return [labels[s]!, `error: ${r.error}`, '', '', '', '', '', '', '', ''];
     return [labels[s]!, `${fmt(r.deliveredShare * 100, 3)}%`, fmt(r.lost), fmt(r.duplicates), fmt(r.outOfOrder),
-      r.replay?.count ? `${fmt(r.replay.p50)} / ${fmt(r.replay.p99)} (${r.replay.count})` : '—', `${fmt(r.notRecovered)} of ${fmt(r.reconnects)}`,
-      fmt(r.offline?.p50, 0), `${fmt(r.serverCores)} / ${fmt(r.loadCores)}`];
+      // Without recovery nothing is replayed (what it counts there are live messages sent during the handshake).
+      r.replay?.count && s !== 'chat-plain' ? `${fmt(r.replay.p50)} / ${fmt(r.replay.p99)} (${r.replay.count})` : '—', `${fmt(r.notRecovered)} of ${fmt(r.reconnects)}`,
+      fmt(r.offline?.p50, 0), `${fmt(r.serverCores)} / ${fmt(r.loadCores)}`, flagsOf(r).join('; ') || '—'];
   });
   return `## (r) Reliability: 1 room × ${first.clients} clients on flaky connections
 
-After AnyCable's reliability test. ${first.clients} clients in one room; one sender sends numbered messages at ${first.rate} msg/s for ${first.seconds} s, then a drain. Each client is cut off about every ${first.periodSeconds} s (±25%, the first cut at a random moment): its TCP connection is destroyed without a closing handshake and, for ${first.offlineSeconds} s, its connection attempts fail at once, so the client's own reconnect logic runs (both clients retry after 250 ms, then at most 1 s apart). Expected: every message sent since the client's first connection (all of them: every client connects before the first). Replay latency: from the reconnection's WebSocket open to each message sent before it (while away, or in flight when the link died). Not recovered: reconnections told \`recovered: false\` (Switchyard) or with \`socket.recovered\` false (Socket.IO). The chat demo keeps the last ${history ?? '?'} messages of each \`chat_*\` room for 5 minutes in the in-memory layer (\`CHANNEL_LAYER_URL=memory://?groupHistory=…\`), or in a Redis Stream per room on the Redis core layer (the run's private Redis); Socket.IO keeps sessions and packets 2 minutes. The clients run in one process on the load core (\`bench/lib/reliability-load.ts\`); scenario r, run ${runs}.
+After AnyCable's reliability test. ${first.clients} clients in one room; one sender sends numbered messages at ${first.rate} msg/s for ${first.seconds} s, then a drain. Each client is cut off about every ${first.periodSeconds} s (±25%, the first cut at a random moment): its TCP connection is destroyed without a closing handshake and, for ${first.offlineSeconds} s, its connection attempts fail at once, so the client's own reconnect logic runs (both clients retry after 250 ms, then at most 1 s apart). Expected: every message sent since the client's first connection (all of them: every client connects before the first). Replay latency: from the reconnection's WebSocket open to each message sent before it (while away, or in flight when the link died); it includes the clients' own event-loop delays, so its p99 moves by tens of ms between runs on a busy machine. Not recovered: reconnections told \`recovered: false\` (Switchyard) or with \`socket.recovered\` false (Socket.IO). The chat demo keeps the last ${history ?? '?'} messages of each \`chat_*\` room for 5 minutes in the in-memory layer (\`CHANNEL_LAYER_URL=memory://?groupHistory=…\`), or in a Redis Stream per room on the Redis core layer (the run's private Redis); Socket.IO keeps sessions and packets 2 minutes. The clients run in one process on the load core (\`bench/lib/reliability-load.ts\`); scenario r, run ${runs}.
 
-${table(['server', 'delivered', 'lost', 'duplicates', 'out of order', 'replay p50 / p99 (ms) (messages)', 'not recovered', 'offline p50 (ms)', 'cores: server / clients'], rows)}
+${table(['server', 'delivered', 'lost', 'duplicates', 'out of order', 'replay p50 / p99 (ms) (messages)', 'not recovered', 'offline p50 (ms)', 'cores: server / clients', 'flags'], rows)}
 `;
 }
 

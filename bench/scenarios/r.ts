@@ -37,7 +37,8 @@ import { fileURLToPath } from 'node:url';
 import { built } from '../lib/build.js';
 import { adopt } from '../lib/children.js';
 import type { RunContext } from '../lib/context.js';
-import { cpuNs, pin } from '../lib/proc.js';
+import { flagsOf, startWindow } from '../lib/meter.js';
+import { pin } from '../lib/proc.js';
 import type { LoadConfig, LoadKind, LoadResult } from '../lib/reliability-load.js';
 import { type ServerDef, launch } from '../lib/servers.js';
 import { round } from '../lib/util.js';
@@ -98,18 +99,19 @@ const VARIANTS: Variant[] = [
   { kind: 'chat-plain', def: { name: 'chat-plain', label: 'Switchyard chat demo, no recovery', dialect: 'chat', redis: false, command: chatDemo('memory') } },
 ];
 
-/** Runs the clients in their own process on the load core; resolves with what they measured. */
-function runClients(config: LoadConfig, cpus: string | null): Promise<LoadResult> {
+/** Starts the clients in their own process on the load core; `result` resolves with what they measured. */
+function startClients(config: LoadConfig, cpus: string | null): { pid: number; result: Promise<LoadResult> } {
   const child = adopt(fork(LOAD, [], {
     execArgv: ['--conditions=switchyard-source', '--import', 'tsx', '--max-old-space-size=2048'],
     env: { ...process.env, BENCH_R_CONFIG: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));
   pin(child.pid!, cpus);
-  return new Promise((resolve, reject) => {
+  const result = new Promise<LoadResult>((resolve, reject) => {
     child.once('message', (reply: { result?: LoadResult; error?: string }) => (reply.result ? resolve(reply.result) : reject(new Error(reply.error))));
     child.once('exit', (code) => reject(new Error(`the clients' process exited (${code}) without a result`)));
   });
+  return { pid: child.pid!, result };
 }
 
 const percent = (part: number, whole: number) => (whole === 0 ? '—' : `${round((part / whole) * 100, 3)}%`);
@@ -134,24 +136,26 @@ export async function scenarioR(ctx: RunContext): Promise<void> {
         kind, port, room: 'bench', clients: CLIENTS, rate: RATE, durationMs: SECONDS * 1000,
         periodMs: PERIOD_MS, offlineMs: OFFLINE_MS, drainMs: DRAIN_MS, minDelay: MIN_DELAY, maxDelay: MAX_DELAY,
       };
-      // Redis's CPU counts with the server's, as in the other scenarios.
-      const serverCpu = () => cpuNs(server.pid) + (def.redis && ctx.redis.pid !== null ? cpuNs(ctx.redis.pid) : 0);
-      const cpu0 = serverCpu();
-      const t0 = performance.now();
-      const result = await runClients(config, ctx.plan.load);
-      const serverCores = round((serverCpu() - cpu0) / 1e6 / (performance.now() - t0), 2);
+      const clients = startClients(config, ctx.plan.load);
+      // The window spans the clients' whole life, connections included; Redis's CPU counts with the server's.
+      const window = startWindow({ server: [server.pid], redis: def.redis ? ctx.redis.pid : null, load: [clients.pid] });
+      const result = await clients.result;
+      const w = window.stop();
+      const serverCores = round((w.serverCpuS + w.redisCpuS) / w.seconds, 2);
+      const flags = flagsOf(w, ctx.loadCores);
       const lost = result.expected - result.delivered;
       ctx.record('r', def.name, {
         rate: RATE, seconds: SECONDS, periodSeconds: PERIOD_MS / 1000, offlineSeconds: OFFLINE_MS / 1000,
         historySize: kind === 'socketio' ? null : HISTORY['chat_*'].size,
-        ...result, lost, deliveredShare: result.expected ? result.delivered / result.expected : null, serverCores,
+        ...result, lost, deliveredShare: result.expected ? result.delivered / result.expected : null, serverCores, flags,
       });
       const replay = result.replay.count === 0 ? '—' : `${result.replay.p50} / ${result.replay.p99}`;
       ctx.log(`  delivered ${result.delivered} of ${result.expected} (${percent(result.delivered, result.expected)}), lost ${lost}, `
         + `${result.duplicates} duplicates, ${result.outOfOrder} out of order; replay p50 / p99 ${replay} ms `
         + `(${result.replay.count} replayed, ${result.announcedReplays} announced); ${result.reconnects} reconnections: `
         + `${result.recovered} recovered, ${result.notRecovered} not, ${result.stillOffline} still away at the end; `
-        + `offline p50 ${result.offline.p50} ms; server ${serverCores} cores, clients ${result.loadCores} cores (loop delay p99 ${result.loopDelayP99} ms)`);
+        + `offline p50 ${result.offline.p50} ms; server ${serverCores} cores, clients ${result.loadCores} cores (loop delay p99 ${result.loopDelayP99} ms)`
+        + `${flags.length ? ` [${flags.join('; ')}]` : ''}`);
       rows.push(`| ${def.label} | ${percent(result.delivered, result.expected)} | ${lost} | ${result.duplicates} | ${result.outOfOrder} | `
         + `${replay} | ${result.notRecovered} of ${result.reconnects} |`);
     } catch (error) {

@@ -9,14 +9,14 @@
  * - **Join.** When the consumer's channel joins a group that keeps history,
  *   the session reads what came after the client's position and injects an
  *   outcome frame (`r`) and the replay ahead of the channel's live messages.
- * - **Once.** Per group it keeps `floor`, the offset up to which everything
- *   was handled (or is known lost), and the handled offsets above it. A
- *   stamped message at or under the floor, or handled already, is dropped:
- *   a live copy of a replayed message, or a message two senders raced.
- * - **Gaps.** A message past a gap is handled, and the gap waits
+ * - **Once, in order.** Per group it keeps `floor`, the offset up to which
+ *   everything was handled (or is known lost). A stamped message at or under
+ *   the floor is dropped: a live copy of a replayed message.
+ * - **Gaps.** A message past a gap is held, and the gap waits
  *   {@link GAP_WAIT_MS} for the missing ones (another process's send may be
- *   a moment behind); then the history is read for them. What it no longer
- *   has is declared lost with an `r` frame, `recovered:false`.
+ *   a moment behind); then the history is read for them, and the missing and
+ *   held messages go on in order. What the history no longer has is
+ *   declared lost with an `r` frame, `recovered:false`.
  * - **Epochs.** A message of another epoch (Redis lost the history) starts
  *   the group over: `r` with `recovered:false`, and the gap below it read
  *   from the new epoch's history.
@@ -35,6 +35,8 @@ import { logger } from '../log.js';
 export const GAP_WAIT_MS = 250;
 /** The most messages one history read replays. */
 const READ_LIMIT = 1000;
+/** Messages past a gap held per group before the history is read at once. */
+const MAX_HELD = 1000;
 
 /** What the session needs of its consumer. */
 export interface RecoveryHost {
@@ -48,8 +50,8 @@ interface GroupState {
   epoch: string;
   /** Everything up to here was handled or is known lost. */
   floor: number;
-  /** Handled offsets above the floor (out of order arrivals). */
-  above: Set<number>;
+  /** Messages past a gap, by offset: handed on once the gap is filled. */
+  held: Map<number, LayerMessage>;
   gapTimer: ReturnType<typeof setTimeout> | null;
   /** Stops listening for the layer's resyncs of the group. */
   unwatch: () => void;
@@ -141,7 +143,7 @@ export class RecoverySession {
     if (read === null) return;
     const floor = since !== null && read.recovered ? since.offset : read.messages.length > 0 ? offsetOf(read.messages[0]!) - 1 : read.top;
     const unwatch = onGroupResync(group, this.#resynced);
-    this.#groups.set(group, { epoch: read.epoch, floor, above: new Set(), gapTimer: null, unwatch });
+    this.#groups.set(group, { epoch: read.epoch, floor, held: new Map(), gapTimer: null, unwatch });
     this.#inject([outcome(group, read.epoch, floor, since === null || read.recovered, read.messages.length), ...read.messages]);
   }
 
@@ -199,7 +201,11 @@ export class RecoverySession {
     for (const group of [...this.#groups.keys()]) this.left(group);
   }
 
-  /** The message's position if it is due, SKIP for a duplicate, null when it is not a tracked group's. */
+  /**
+   * The message's position if it is due now; SKIP for a duplicate, or for a
+   * message past a gap (held until the gap is filled); null when it is not a
+   * tracked group's.
+   */
   #admit(message: LayerMessage): MessagePosition | typeof SKIP | null {
     const position = positionOf(message);
     if (position === null) return null;
@@ -208,26 +214,60 @@ export class RecoverySession {
     const offset = position.offset;
     if (position.epoch !== state.epoch) {
       // The history was lost (Redis restarted empty): start over in the new epoch.
-      state.epoch = position.epoch;
-      state.floor = 0;
-      state.above.clear();
+      this.#startOver(state, position.epoch);
       this.#send({ type: 'websocket.send', text: outcome(position.group, state.epoch, 0, false, 0).text });
-    } else if (offset <= state.floor || state.above.has(offset)) return SKIP;
-    state.above.add(offset);
-    while (state.above.delete(state.floor + 1)) state.floor++;
-    if (state.above.size > 0 && state.gapTimer === null) state.gapTimer = setTimeout(() => void this.#repair(position.group), GAP_WAIT_MS);
+    } else if (offset <= state.floor || state.held.has(offset)) return SKIP;
+    if (offset !== state.floor + 1) {
+      // Past a gap: held, so that the client gets its group in order, until the missing
+      // message arrives (a racing sender's) or the history is read for it.
+      state.held.set(offset, message);
+      if (state.held.size >= MAX_HELD) this.#repairSoon(position.group, state, 0);
+      else this.#repairSoon(position.group, state, GAP_WAIT_MS);
+      return SKIP;
+    }
+    state.floor = offset;
+    if (state.held.size > 0) this.#release(state);
     return position;
   }
 
+  /** Queues the held messages that follow the floor, in order. */
+  #release(state: GroupState): void {
+    const next: LayerMessage[] = [];
+    for (let offset = state.floor + 1; state.held.has(offset); offset++) {
+      next.push(state.held.get(offset)!);
+      state.held.delete(offset);
+    }
+    this.#inject(next);
+    if (state.held.size === 0 && state.gapTimer !== null) {
+      clearTimeout(state.gapTimer);
+      state.gapTimer = null;
+    }
+  }
+
+  #startOver(state: GroupState, epoch: string): void {
+    state.epoch = epoch;
+    state.floor = 0;
+    state.held.clear();
+  }
+
+  #repairSoon(group: string, state: GroupState, ms: number): void {
+    if (state.gapTimer !== null) {
+      if (ms > 0) return;
+      clearTimeout(state.gapTimer);
+    }
+    state.gapTimer = setTimeout(() => void this.#repair(group), ms);
+  }
+
   /**
-   * Reads a gap's missing messages from the history (or, after a resync,
-   * whatever came after the floor); what it lacks is declared lost.
+   * Reads what follows the floor from the history: a gap's missing messages,
+   * or after a resync whatever went by; what it no longer has is declared lost.
+   * Then everything after the floor (read or held) is queued in order.
    */
   async #repair(group: string, resync = false): Promise<void> {
     const state = this.#groups.get(group);
     if (state === undefined || this.#ended) return;
     state.gapTimer = null;
-    if (state.above.size === 0 && !resync) return;
+    if (state.held.size === 0 && !resync) return;
     const epoch = state.epoch;
     let read: HistoryRead | null;
     try {
@@ -235,28 +275,25 @@ export class RecoverySession {
     } catch (error) {
       if (!(error instanceof LayerUnavailableError)) throw error;
       logger.warn({ group, err: error.message }, 'recovery: the history cannot be read now; will retry');
-      if (!this.#ended && this.#groups.get(group) === state) state.gapTimer = setTimeout(() => void this.#repair(group), GAP_WAIT_MS * 4);
+      if (!this.#ended && this.#groups.get(group) === state) this.#repairSoon(group, state, GAP_WAIT_MS * 4);
       return;
     }
     if (read === null || this.#ended || this.#groups.get(group) !== state || state.epoch !== epoch) return;
-    if (read.recovered) {
-      this.#inject(read.messages.filter((m) => !state.above.has(offsetOf(m))));
-      return;
+    const queued: object[] = [];
+    if (!read.recovered) {
+      // Lost for good (out of the window, or the history itself was lost): the floor moves
+      // to just under what the history still holds, and the client is told.
+      if (read.epoch !== epoch) this.#startOver(state, read.epoch);
+      const first = read.messages.length > 0 ? offsetOf(read.messages[0]!) : read.top + 1;
+      logger.warn({ group, lost: Math.max(0, first - 1 - state.floor) }, 'recovery: messages were lost before they reached this connection; the client is told (recovered: false)');
+      state.floor = Math.max(state.floor, first - 1);
+      queued.push(outcome(group, state.epoch, state.floor, false, read.messages.length));
     }
-    // Lost for good (out of the window, or the history itself was lost): the floor moves
-    // to just under what the history still holds, and the client is told.
-    if (read.epoch !== epoch) {
-      state.epoch = read.epoch;
-      state.above.clear();
-      state.floor = 0;
-    }
-    const first = read.messages.length > 0 ? offsetOf(read.messages[0]!) : read.top + 1;
-    logger.warn({ group, lost: Math.max(0, first - 1 - state.floor) }, 'recovery: messages were lost before they reached this connection; the client is told (recovered: false)');
-    for (let o = state.floor + 1; o < first; o++) state.above.delete(o);
-    state.floor = Math.max(state.floor, first - 1);
-    while (state.above.delete(state.floor + 1)) state.floor++;
-    const missing = read.messages.filter((m) => offsetOf(m) > state.floor && !state.above.has(offsetOf(m)));
-    this.#inject([outcome(group, state.epoch, state.floor, false, missing.length), ...missing]);
+    const after = new Map<number, LayerMessage>(state.held);
+    for (const message of read.messages) after.set(offsetOf(message), message);
+    state.held.clear();
+    for (const offset of [...after.keys()].sort((a, b) => a - b)) if (offset > state.floor) queued.push(after.get(offset)!);
+    this.#inject(queued);
   }
 
   #send(event: WebsocketSendEvent): Promise<void> | undefined {

@@ -46,9 +46,12 @@ function members(servers: ChatProcess[], count: number): Member[] {
 async function scenario(layer: string, name: string, servers: ChatProcess[], fault: () => Promise<void>, exact: boolean): Promise<FaultRow> {
   const receivers = members(servers, RECEIVERS);
   const sender = new Member(() => `ws://127.0.0.1:${servers.at(-1)!.port}/ws/chat/${ROOM}/`, 'sender');
+  // Two receivers without recovery, through the first server's proxy: what they miss must be reported.
+  const plain = [0, 1].map((i) => new Member(() => `ws://127.0.0.1:${servers[0]!.proxy.port}/ws/chat/${ROOM}/`, `plain${i}`, false));
   const everyone = [...receivers, sender];
   try {
     await waitJoined(everyone);
+    await waitOpen(plain);
     const sending = startSending(sender, EVERY_MS);
     await delay(600);
     await fault();
@@ -58,16 +61,26 @@ async function scenario(layer: string, name: string, servers: ChatProcess[], fau
     const sent = await sending.stop();
     await allReached([sender], sent, 10_000);
     await delay(500);
-    const row = tally(layer, name, sender, receivers, sent, recoverMs);
+    const warned = servers.some((server) => server.warnedOfLoss());
+    const row = tally(layer, name, sender, receivers, sent, recoverMs, plain, warned);
     rows.push(row);
     assert.equal(row.duplicates, 0, `no duplicates: ${JSON.stringify(row)}`);
     assert.equal(row.outOfOrder, 0, `in order: ${JSON.stringify(row)}`);
     assert.ok(row.accepted + row.refused >= sent - 1, `every line accepted or refused out loud (the last may be in flight): ${JSON.stringify(row)}`);
     if (exact) assert.equal(row.delivered, row.expected, `every accepted line at every receiver: ${JSON.stringify(row)}`);
     else assert.ok(row.delivered === row.expected || row.recoveredFalse > 0, `a loss is reported: ${JSON.stringify(row)}`);
+    assert.ok(row.plainReported, `without recovery, a loss is never silent: ${JSON.stringify(row)}`);
     return row;
   } finally {
-    for (const member of everyone) member.socket.close();
+    for (const member of [...everyone, ...plain]) member.socket.close();
+  }
+}
+
+async function waitOpen(members: Member[]): Promise<void> {
+  const started = Date.now();
+  while (!members.every((m) => m.socket.state === 'open')) {
+    if (Date.now() - started > 15_000) throw new Error('plain members did not connect');
+    await delay(20);
   }
 }
 

@@ -38,6 +38,13 @@ export class ChatProcess {
     await until(async () => await fetch(`http://127.0.0.1:${this.port}/`).then(() => true, () => false), 20_000, () => `the chat on ${this.port}: ${this.running?.output()}`);
   }
 
+  /** Whether the process said at warn that messages were lost (pub/sub reconnect, memberships re-asserted). */
+  warnedOfLoss(): boolean {
+    return /are lost|Re-asserted .* group membership/.test(this.running?.output() ?? '') || this.lostOutput;
+  }
+  /** A killed process's output stays readable here. */
+  lostOutput = false;
+
   /** SIGKILL, as a crash. */
   async kill(): Promise<void> {
     const running = this.running;
@@ -45,6 +52,7 @@ export class ChatProcess {
     if (running === null) return;
     running.stop();
     await running.exited;
+    this.lostOutput ||= /are lost|Re-asserted .* group membership/.test(running.output());
   }
 
   async close(): Promise<void> {
@@ -92,6 +100,9 @@ export interface FaultRow {
   /** Ms from the fault's end until every receiver had a line sent after it. */
   recoverMs: number;
   recoveredFalse: number;
+  /** Receivers without recovery: lines they missed, and whether each loss was reported (a close they saw, or a warn line of the server). */
+  plainMissed: number;
+  plainReported: boolean;
 }
 
 /** Sends numbered lines at a fixed rate through `sender` until stopped; numbers sent so far. */
@@ -123,7 +134,10 @@ export async function allReached(members: Member[], n: number, ms: number): Prom
 }
 
 /** The tally: delivered, duplicates, order; with `exact`, every accepted line once at every receiver. */
-export function tally(layer: string, scenario: string, sender: Member, receivers: Member[], sent: number, recoverMs: number): FaultRow {
+export function tally(
+  layer: string, scenario: string, sender: Member, receivers: Member[], sent: number, recoverMs: number,
+  plain: Member[] = [], serverWarned = false,
+): FaultRow {
   const accepted = new Set(sender.received);
   let delivered = 0;
   let duplicates = 0;
@@ -143,12 +157,14 @@ export function tally(layer: string, scenario: string, sender: Member, receivers
     layer, scenario, sent, accepted: accepted.size, refused: sender.errors.length,
     delivered, expected: accepted.size * receivers.length, duplicates, outOfOrder, recoverMs,
     recoveredFalse: receivers.reduce((sum, m) => sum + m.lost, 0),
+    plainMissed: plain.reduce((sum, m) => sum + [...accepted].filter((n) => !m.received.includes(n)).length, 0),
+    plainReported: plain.every((m) => [...accepted].every((n) => m.received.includes(n)) || m.closes > 0 || serverWarned),
   };
 }
 
 /** The fault table as Markdown. */
 export function faultTable(rows: FaultRow[]): string {
-  const head = '| layer | scenario | sent | accepted | refused (error frame) | delivered | duplicates | out of order | time to recover | recovered:false |\n|---|---|---|---|---|---|---|---|---|---|\n';
+  const head = '| layer | scenario | sent | accepted | refused (error frame) | delivered | duplicates | out of order | time to recover | recovered:false | without recovery: missed (reported) |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
   return head + rows.map((r) =>
-    `| ${r.layer} | ${r.scenario} | ${r.sent} | ${r.accepted} | ${r.refused} | ${r.delivered}/${r.expected} | ${r.duplicates} | ${r.outOfOrder} | ${r.recoverMs} ms | ${r.recoveredFalse} |`).join('\n') + '\n';
+    `| ${r.layer} | ${r.scenario} | ${r.sent} | ${r.accepted} | ${r.refused} | ${r.delivered}/${r.expected} | ${r.duplicates} | ${r.outOfOrder} | ${r.recoverMs} ms | ${r.recoveredFalse} | ${r.plainMissed} (${r.plainMissed === 0 ? '-' : r.plainReported ? 'yes' : 'NO'}) |`).join('\n') + '\n';
 }

@@ -23,6 +23,7 @@ import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, Sen
 import { InvalidChannelLayerError, LayerUnavailableError, NoHandlerError } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
+import { type SlowConsumer, type SlowConsumerConfig, compileSlowConsumer, groupOf } from '../layers/slow-consumers.js';
 import { findHandler, handlerName } from './handlers.js';
 import { Lanes } from './lanes.js';
 import { MembershipTrackingLayer } from './memberships.js';
@@ -60,6 +61,22 @@ export interface ConsumerApplication<C extends AsyncConsumer = AsyncConsumer> ex
 export class AsyncConsumer {
   /** Which configured channel layer this consumer uses. */
   static channelLayerAlias = 'default';
+  /**
+   * What the instance's channel does with messages while the instance cannot
+   * keep up (its socket does not drain): one policy, or one per group
+   * pattern; null keeps Django's rule (a full channel skips the newest).
+   * See `slow-consumers.ts`.
+   *
+   * @example
+   * ```ts
+   * import { WebsocketConsumer } from 'switchyard';
+   *
+   * class Ticker extends WebsocketConsumer {
+   *   static override slowConsumer = { 'ticker.*': { coalesce: 'symbol' }, '*': 'disconnect' } as const;
+   * }
+   * ```
+   */
+  static slowConsumer: SlowConsumerConfig | null = null;
 
   /** The connection's scope. */
   scope!: Scope;
@@ -104,7 +121,7 @@ export class AsyncConsumer {
       this.channelLayer = new MembershipTrackingLayer(layer, this.channelName, this.#joined);
     }
     try {
-      await this.#lanes.run(receive, layer, this.channelName);
+      await this.#lanes.run(receive, layer, this.channelName, this.#slowConsumer());
     } finally {
       try {
         await this.cleanup();
@@ -130,6 +147,31 @@ export class AsyncConsumer {
    */
   async layerUnavailable(error: LayerUnavailableError, _event: ConsumerEvent): Promise<void> {
     throw error;
+  }
+
+  /**
+   * Called when the `disconnect` slow-consumer policy acts: the instance
+   * could not keep up. Here the instance ends; `WebsocketConsumer` closes
+   * the connection with 4008 (`SLOW_CONSUMER_CLOSE_CODE`).
+   */
+  protected async tooSlow(): Promise<void> {
+    this.stopAfterHandler();
+  }
+
+  /** The instance's slow-consumer policies for its channel's mailbox, if its class has any. */
+  #slowConsumer(): SlowConsumer | undefined {
+    const config = (this.constructor as typeof AsyncConsumer).slowConsumer;
+    if (config === null) return undefined;
+    const policyOf = compileSlowConsumer(config);
+    let told = false;
+    return {
+      policyFor: (message) => policyOf(groupOf(message, this.#joined)),
+      tooSlow: () => {
+        if (told) return;
+        told = true;
+        this.tooSlow().catch(() => {}); // the connection may be gone already
+      },
+    };
   }
 
   /** Sends a raw ASGI event to the server (Django's `base_send`). */

@@ -34,6 +34,7 @@
 import type { LayerMessage, Receive } from '../asgi.js';
 import { StopConsumer } from '../errors.js';
 import type { ChannelLayer, ChannelTap } from '../layers/base.js';
+import type { SlowConsumer } from '../layers/slow-consumers.js';
 
 /** Calls the handler of an event; returns what it returns (a promise for async handlers). */
 export type Invoke = (event: { type: string }) => unknown;
@@ -80,13 +81,13 @@ export class Lanes {
   }
 
   /** Serves both lanes until the instance ends. */
-  run(receive: Receive, layer: ChannelLayer | null, channel: string): Promise<void> {
+  run(receive: Receive, layer: ChannelLayer | null, channel: string, slow?: SlowConsumer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
       void this.#connectionLane(receive);
       if (layer === null) return;
-      if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage);
+      if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage, slow);
       else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
     });
   }

@@ -26,6 +26,8 @@ import { type Render, type Renders, renderedFrame } from './broadcast.js';
 import { MembershipTrackingLayer } from './memberships.js';
 import { RecoverySession, requestedPositions } from './recovery.js';
 import { logLayerUnavailable } from './unavailable.js';
+import { logger } from '../log.js';
+import { SLOW_CONSUMER_CLOSE_CODE } from '../layers/slow-consumers.js';
 
 /** Renders a whole layer event as JSON (its `type` included): `forward()`'s default. */
 const wholeEventAsJson = (event: LayerMessage): string => JSON.stringify(event);
@@ -218,6 +220,12 @@ export class WebsocketConsumer extends AsyncConsumer {
       logLayerUnavailable(this, error, event, 'the instance ends');
     }
     throw new StopConsumer();
+  }
+
+  /** The `disconnect` slow-consumer policy acted: closes with 4008, `slow consumer`, logged at warn. */
+  protected override async tooSlow(): Promise<void> {
+    logger.warn({ path: (this.scope as WebsocketScope).path, channel: this.channelName }, `WebSocket consumer cannot keep up: closing with ${SLOW_CONSUMER_CLOSE_CODE} (slowConsumer: disconnect)`);
+    if (!this.closed) await this.close(SLOW_CONSUMER_CLOSE_CODE, 'slow consumer');
   }
 
   /** Called once the connection is gone, with its close code (1005 when the client gave none). */

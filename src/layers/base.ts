@@ -13,6 +13,7 @@ import type { LayerMessage } from '../asgi.js';
 import { InvalidNameError } from '../errors.js';
 import type { HistoryRead, StreamPosition } from './history.js';
 import type { Lease } from './lease.js';
+import type { SlowConsumer } from './slow-consumers.js';
 
 // The message rules live in validate.ts; re-exported here, where layers import the shared rules from.
 export { checkMessageValues, requireMessageShape, requireValidMessage } from './validate.js';
@@ -50,9 +51,11 @@ export interface ChannelLayer {
   close(): Promise<void>;
   /**
    * Optional: push delivery of a channel's messages to the one consumer that
-   * owns it (see {@link ChannelTap}). A layer without it is read with `receive()`.
+   * owns it (see {@link ChannelTap}), queued by its slow-consumer policies
+   * (`slow-consumers.ts`) when it falls behind. A layer without it is read
+   * with `receive()`.
    */
-  tap?(channel: string, listener: TapListener): ChannelTap;
+  tap?(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap;
   /** Optional: leases a name across every process sharing the layer (see `runOnce`). */
   lease?(name: string, ttlMs: number): Promise<Lease | null>;
   /**
@@ -88,7 +91,7 @@ export interface ChannelTap {
 }
 
 /** A layer that offers {@link ChannelTap}s. */
-export interface TappableLayer { tap(channel: string, listener: TapListener): ChannelTap }
+export interface TappableLayer { tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap }
 
 /** True when `layer` offers {@link ChannelTap}s. */
 export function isTappable(layer: object): layer is TappableLayer {

@@ -16,6 +16,7 @@
 import type { LayerMessage } from '../asgi.js';
 import { ChannelAlreadyTapped } from '../errors.js';
 import type { ChannelTap, TapListener } from './base.js';
+import { type SlowConsumer, countSlowConsumerAction } from './slow-consumers.js';
 import type { TapDispatcher } from './tap.js';
 
 /** What a mailbox tells the layer that keeps it. */
@@ -45,6 +46,8 @@ export class Mailbox implements ChannelTap {
   #listener: TapListener | null = null;
   /** The tap is armed: the next message goes to the listener. */
   #armed = false;
+  /** The tapping consumer's slow-consumer policies, if it has any. */
+  #slow: SlowConsumer | null = null;
   readonly #owner: MailboxOwner;
   readonly #taps: TapDispatcher;
 
@@ -83,6 +86,42 @@ export class Mailbox implements ChannelTap {
   push(message: LayerMessage, expiresAt: number): void {
     this.messages.push(message);
     this.expiresAt.push(expiresAt);
+  }
+
+  /**
+   * Queues a message the tap did not take, by the tapping consumer's
+   * slow-consumer policy when it has one (`slow-consumers.ts`): coalesced
+   * with a queued one of the same key, or past `capacity` making room by
+   * dropping the oldest, or refused with the consumer told (`disconnect`).
+   * Returns false when the mailbox is full and the layer's own rule applies.
+   */
+  place(message: LayerMessage, expiresAt: number, capacity: number): boolean {
+    const policy = this.#slow?.policyFor(message) ?? null;
+    if (policy !== null && this.messages.length > 0) {
+      if (policy.key !== null) {
+        const key = policy.key(message);
+        const queued = this.messages;
+        for (let i = queued.length - 1; key !== undefined && i >= 0; i--) {
+          if (policy.key(queued[i]!) !== key) continue;
+          queued[i] = message;
+          this.expiresAt[i] = expiresAt;
+          countSlowConsumerAction('coalesce');
+          return true;
+        }
+      }
+      if (this.messages.length >= capacity) {
+        if (policy.kind === 'drop-newest') return false;
+        countSlowConsumerAction(policy.kind === 'disconnect' ? 'disconnect' : 'drop-oldest');
+        if (policy.kind === 'disconnect') {
+          this.#slow!.tooSlow();
+          return true;
+        }
+        this.dropOldest();
+      }
+    }
+    if (this.messages.length >= capacity) return false;
+    this.push(message, expiresAt);
+    return true;
   }
 
   /** Drops the oldest queued message. */
@@ -148,10 +187,11 @@ export class Mailbox implements ChannelTap {
     }
   }
 
-  /** Opens the channel's tap (one at a time). */
-  openTap(listener: TapListener): ChannelTap {
+  /** Opens the channel's tap (one at a time), with the tapping consumer's slow-consumer policies. */
+  openTap(listener: TapListener, slow?: SlowConsumer): ChannelTap {
     if (this.#listener !== null) throw new ChannelAlreadyTapped(this.channel);
     this.#listener = listener;
+    this.#slow = slow ?? null;
     return this;
   }
 
@@ -170,6 +210,7 @@ export class Mailbox implements ChannelTap {
   close(): void {
     if (this.#listener === null) return;
     this.#listener = null;
+    this.#slow = null;
     this.#armed = false;
     this.#owner.released(this);
   }

@@ -44,6 +44,7 @@ import {
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
 import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
+import { type SlowConsumer, countSlowConsumerAction } from './slow-consumers.js';
 import { type GroupHistoryConfig, type HistoryRead, MemoryHistory, type StreamPosition } from './history.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -134,10 +135,10 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     return this.#mailbox(channel).receive(signal);
   }
 
-  /** Opens the push delivery of a channel (one tap per channel at a time). */
-  tap(channel: string, listener: TapListener): ChannelTap {
+  /** Opens the push delivery of a channel (one tap per channel at a time), with its consumer's slow-consumer policies. */
+  tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
     requireValidChannelName(channel);
-    return this.#mailbox(channel).openTap(listener);
+    return this.#mailbox(channel).openTap(listener, slow);
   }
 
   async newChannel(prefix = 'specific'): Promise<string> {
@@ -214,12 +215,10 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     if (existing !== undefined && existing.offer(message)) return;
     const box = existing ?? this.#mailbox(channel);
     if (box.messages.length > 0) box.dropExpired(now);
-    if (box.messages.length >= this.#capacityFor(channel)) {
-      this.#owner.released(box);
-      if (throwWhenFull) throw new ChannelFull(channel);
-      return;
-    }
-    box.push(message, now + this.expiry * 1000);
+    if (box.place(message, now + this.expiry * 1000, this.#capacityFor(channel))) return;
+    this.#owner.released(box);
+    if (throwWhenFull) throw new ChannelFull(channel);
+    countSlowConsumerAction('drop-newest');
   }
 
   #mailbox(channel: string): Mailbox {

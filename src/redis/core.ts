@@ -62,6 +62,7 @@ import { FLUSH, GROUP_ADD, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
+import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
 
@@ -252,13 +253,13 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
    * Push delivery of a channel of this process (see `ChannelTap`): what a
    * consumer uses instead of one `receive()` per message.
    */
-  tap(channel: string, listener: TapListener): ChannelTap {
+  tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
     requireValidChannelName(channel);
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
     if (!channel.includes('!') || !nonLocalName(channel).endsWith(`.${this.clientPrefix}!`)) {
       throw new InvalidNameError(`Only channels minted by this layer can be tapped, not ${channel}`);
     }
-    const tap = this.#inbox.tap(channel, listener);
+    const tap = this.#inbox.tap(channel, listener, slow);
     this.#openTaps++;
     this.#ensureLoops(channelKey(this.prefix, channel));
     let open = true;

@@ -15,6 +15,7 @@
  */
 import type { LayerMessage } from '../asgi.js';
 import type { ChannelTap, TapListener } from '../layers/base.js';
+import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { Mailbox, type MailboxOwner } from '../layers/mailbox.js';
 import { TapDispatcher } from '../layers/tap.js';
 
@@ -64,8 +65,8 @@ export class Inbox {
   };
 
   /** Push delivery of one channel (see `ChannelTap`). */
-  tap(channel: string, listener: TapListener): ChannelTap {
-    return this.#box(channel).openTap(listener);
+  tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
+    return this.#box(channel).openTap(listener, slow);
   }
 
   /** Receives waiting in {@link take}. */
@@ -94,11 +95,10 @@ export class Inbox {
     const existing = this.#boxes.get(channel);
     if (existing !== undefined && existing.offer(message)) return;
     const box = existing ?? this.#box(channel);
-    if (box.messages.length >= this.bufferSize) {
-      box.dropOldest();
-      this.#dropped++;
-      this.onOverflow?.(channel);
-    }
+    if (box.place(message, expiresAt, this.bufferSize)) return;
+    box.dropOldest();
+    this.#dropped++;
+    this.onOverflow?.(channel);
     box.push(message, expiresAt);
   }
 

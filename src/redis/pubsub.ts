@@ -34,6 +34,7 @@ import { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import type { ChannelTap, TapListener } from '../layers/base.js';
+import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { getSerializer } from './serializers.js';
 import { shardIndex } from './sharding.js';
@@ -159,7 +160,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   }
 
   /** Push delivery for a channel of this process (minted by newChannel, so subscribed). */
-  tap(channel: string, listener: TapListener): ChannelTap {
+  tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
     requireValidChannelName(channel);
     const pending = this.#channels.get(channel);
     if (pending === undefined) throw new InvalidChannelLayerError(`Channel ${channel} is not subscribed here`);
@@ -167,7 +168,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       clearTimeout(pending);
       this.#channels.set(channel, null);
     }
-    const tap = this.#inbox.tap(channel, listener);
+    const tap = this.#inbox.tap(channel, listener, slow);
     return { take: () => tap.take(), arm: () => tap.arm(), close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
   }
 

@@ -165,7 +165,7 @@ export class AsyncConsumer {
     const policyOf = compileSlowConsumer(config);
     let told = false;
     return {
-      policyFor: (message) => policyOf(groupOf(message, this.#joined)),
+      policyFor: (message, group) => policyOf(groupOf(message, this.#joined, group)),
       tooSlow: () => {
         if (told) return;
         told = true;

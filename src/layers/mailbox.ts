@@ -94,9 +94,10 @@ export class Mailbox implements ChannelTap {
    * with a queued one of the same key, or past `capacity` making room by
    * dropping the oldest, or refused with the consumer told (`disconnect`).
    * Returns false when the mailbox is full and the layer's own rule applies.
+   * `group` is the group the message came through, when the layer knows it.
    */
-  place(message: LayerMessage, expiresAt: number, capacity: number): boolean {
-    const policy = this.#slow?.policyFor(message) ?? null;
+  place(message: LayerMessage, expiresAt: number, capacity: number, group?: string): boolean {
+    const policy = this.#slow?.policyFor(message, group) ?? null;
     if (policy !== null && this.messages.length > 0) {
       if (policy.key !== null) {
         const key = policy.key(message);

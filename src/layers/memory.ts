@@ -174,7 +174,7 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     const oldest = now - this.groupExpiry * 1000;
     for (const [channel, addedAt] of members) {
       if (addedAt < oldest) members.delete(channel);
-      else this.#deliver(channel, frozen, now, false);
+      else this.#deliver(channel, frozen, now, false, group);
     }
   }
 
@@ -209,13 +209,13 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
   }
 
   /** Hands a message to the channel's tap or a waiting receiver, or queues it; over capacity it throws or (for groups) skips. */
-  #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean): void {
+  #deliver(channel: string, message: LayerMessage, now: number, throwWhenFull: boolean, group?: string): void {
     const existing = this.#channels.get(channel);
     // One microtask per send/groupSend for the taps, not one per member.
     if (existing !== undefined && existing.offer(message)) return;
     const box = existing ?? this.#mailbox(channel);
     if (box.messages.length > 0) box.dropExpired(now);
-    if (box.place(message, now + this.expiry * 1000, this.#capacityFor(channel))) return;
+    if (box.place(message, now + this.expiry * 1000, this.#capacityFor(channel), group)) return;
     this.#owner.released(box);
     if (throwWhenFull) throw new ChannelFull(channel);
     countSlowConsumerAction('drop-newest');

@@ -61,8 +61,8 @@ export interface ResolvedPolicy {
 
 /** What a tapped mailbox asks of its consumer. */
 export interface SlowConsumer {
-  /** The policy for a message (by its group), or null for the layer's own rule. */
-  policyFor(message: LayerMessage): ResolvedPolicy | null;
+  /** The policy for a message (by its group: `group` when the layer knows it), or null for the layer's own rule. */
+  policyFor(message: LayerMessage, group?: string): ResolvedPolicy | null;
   /** The `disconnect` policy acted: called once per message it refused. */
   tooSlow(): void;
 }
@@ -82,10 +82,7 @@ function resolve(policy: SlowConsumerPolicy): ResolvedPolicy {
 
 const compiled = new WeakMap<object, (group: string | null) => ResolvedPolicy | null>();
 
-/**
- * Compiles a class's `slowConsumer` once: the policy of a message's group
- * (its history stamp, else the consumer's only group), or null.
- */
+/** Compiles a class's `slowConsumer` once: the policy of a message's group (see {@link groupOf}), or null. */
 export function compileSlowConsumer(config: SlowConsumerConfig): (group: string | null) => ResolvedPolicy | null {
   if (typeof config === 'object' && config !== null && !('coalesce' in config)) {
     const cached = compiled.get(config);
@@ -104,7 +101,11 @@ export function compileSlowConsumer(config: SlowConsumerConfig): (group: string 
   return () => single;
 }
 
-/** The group a message came through: its history stamp, else the only group its consumer is in. */
-export function groupOf(message: LayerMessage, joined: readonly string[]): string | null {
-  return positionOf(message)?.group ?? (joined.length === 1 ? joined[0]! : null);
+/**
+ * The group a message came through: as the layer knows it (the in-memory and
+ * pub/sub layers do), else its history stamp, else the only group its
+ * consumer is in (the core Redis layer's process keys do not say).
+ */
+export function groupOf(message: LayerMessage, joined: readonly string[], known?: string): string | null {
+  return known ?? positionOf(message)?.group ?? (joined.length === 1 ? joined[0]! : null);
 }

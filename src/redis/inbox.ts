@@ -90,12 +90,16 @@ export class Inbox {
     return { channels: this.#boxes.size, buffered, waiting: this.#waiting, dropped: this.#dropped };
   }
 
-  /** Hands a message to the channel's tap or a waiter, or buffers it (dropping the oldest when full). */
-  deliver(channel: string, message: LayerMessage, expiresAt: number): void {
+  /**
+   * Hands a message to the channel's tap or a waiter, or buffers it (by the
+   * consumer's slow-consumer policy for `group`, the group it came through
+   * when known; else dropping the oldest when full).
+   */
+  deliver(channel: string, message: LayerMessage, expiresAt: number, group?: string): void {
     const existing = this.#boxes.get(channel);
     if (existing !== undefined && existing.offer(message)) return;
     const box = existing ?? this.#box(channel);
-    if (box.place(message, expiresAt, this.bufferSize)) return;
+    if (box.place(message, expiresAt, this.bufferSize, group)) return;
     box.dropOldest();
     this.#dropped++;
     this.onOverflow?.(channel);

@@ -387,7 +387,8 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const expiresAt = Date.now() + this.expiry * 1000;
     if (local) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
     if (members !== undefined) {
-      for (const member of members) if (this.#channels.has(member)) this.#inbox.deliver(member, message as LayerMessage, expiresAt);
+      const group = channel.slice(pubsubGroupChannel(this.prefix, '').length);
+      for (const member of members) if (this.#channels.has(member)) this.#inbox.deliver(member, message as LayerMessage, expiresAt, group);
     }
   }
 }

@@ -247,10 +247,11 @@ ${table(['function', 'where', 'share'], p.top.slice(0, 15).map((f: Rec) => [`\`$
 }
 
 function sectionReliability(recs: Map<string, Rec>): string {
-  const servers = ['chat-recover', 'chat-recover-redis', 'socketio-recovery', 'chat-plain'].filter((s) => recs.has(`r/${s}`));
+  const servers = ['chat-recover', 'chat-recover-redis', 'chat-recover-pubsub', 'socketio-recovery', 'chat-plain'].filter((s) => recs.has(`r/${s}`));
   if (servers.length === 0) return '';
   const labels: Record<string, string> = {
-    'chat-recover': 'Switchyard chat demo, `recover: true`', 'chat-recover-redis': 'the same on the Redis core layer', 'socketio-recovery': 'Socket.IO 4, connection state recovery',
+    'chat-recover': 'Switchyard chat demo, `recover: true`', 'chat-recover-redis': 'the same on the Redis core layer', 'chat-recover-pubsub': 'the same on the Redis pub/sub layer',
+    'socketio-recovery': 'Socket.IO 4, connection state recovery',
     'chat-plain': 'Switchyard chat demo, no recovery',
   };
   const first = recs.get(`r/${servers[0]}`)!;

@@ -18,7 +18,8 @@
  *   group history in the in-memory layer, clients `ReconnectingWebsocket`
  *   with `recover: true` (docs/recovery.md);
  * - `chat-recover-redis`: the same on the Redis core layer (history in a
- *   Redis Stream per room; the run's private Redis);
+ *   Redis Stream per room; the run's private Redis); `chat-recover-pubsub`,
+ *   the same on the Redis pub/sub layer, runs only when BENCH_SERVERS names it;
  * - `socketio-recovery`: Socket.IO 4 with connection state recovery
  *   (bench/servers/socketio-recovery.ts), clients `socket.io-client`,
  *   WebSocket transport only;
@@ -66,28 +67,33 @@ const DRAIN_MS = OFFLINE_MS + MAX_DELAY + 5000;
  * for its rooms: enough messages for the longest time away, at any rate.
  */
 const HISTORY = { 'chat_*': { size: env('BENCH_R_HISTORY', Math.max(1000, Math.ceil(RATE * 60))), ttl: 300 } };
-const chatDemo = (layer: 'memory' | 'redis') => (port: number, redisUrl: string, extra: string[]) => ({
+const chatDemo = (layer: 'memory' | 'redis' | 'pubsub') => (port: number, redisUrl: string, extra: string[]) => ({
   cmd: process.execPath,
   args: [...extra, built('examples/chat/server.ts')],
   env: {
     PORT: String(port), CHAT_SECRET_KEYS: 'bench-only-secret', ALLOWED_HOSTS: '127.0.0.1', CHAT_SESSION_STORE: 'memory',
     // The sender sends RATE a second from one connection: far above the demo's per-connection limit.
     CHAT_RATE: '1000000', CHAT_BURST: '1000000',
-    CHANNEL_LAYER_URL: `${layer === 'memory' ? 'memory://' : redisUrl}?groupHistory=${encodeURIComponent(JSON.stringify(HISTORY))}`
-      + (layer === 'redis' ? '&prefix=benchr' : ''),
+    CHANNEL_LAYER_URL: `${{ memory: 'memory://', redis: redisUrl, pubsub: redisUrl.replace('redis:', 'redis+pubsub:') }[layer]}`
+      + `?groupHistory=${encodeURIComponent(JSON.stringify(HISTORY))}${layer === 'memory' ? '' : '&prefix=benchr'}`,
     // A line per connection would make the server log thousands of reconnections.
     LOG_LEVEL: 'warn',
   },
   cwd: ROOT,
 });
 
-interface Variant { def: ServerDef; kind: LoadKind }
+/** `optIn`: runs only when BENCH_SERVERS names it. */
+interface Variant { def: ServerDef; kind: LoadKind; optIn?: boolean }
 
 const VARIANTS: Variant[] = [
   { kind: 'chat-recover', def: { name: 'chat-recover', label: 'Switchyard chat demo, `recover: true`', dialect: 'chat', redis: false, command: chatDemo('memory') } },
   {
     kind: 'chat-recover',
     def: { name: 'chat-recover-redis', label: 'Switchyard chat demo on Redis, `recover: true`', dialect: 'chat', redis: true, command: chatDemo('redis') },
+  },
+  {
+    kind: 'chat-recover', optIn: true,
+    def: { name: 'chat-recover-pubsub', label: 'Switchyard chat demo on Redis pub/sub, `recover: true`', dialect: 'chat', redis: true, command: chatDemo('pubsub') },
   },
   {
     kind: 'socketio',
@@ -118,8 +124,9 @@ const percent = (part: number, whole: number) => (whole === 0 ? '—' : `${round
 
 export async function scenarioR(ctx: RunContext): Promise<void> {
   const rows: string[] = [];
-  for (const { def, kind } of VARIANTS) {
-    if (!ctx.wants(def.name)) continue;
+  const named = process.env.BENCH_SERVERS?.split(',') ?? [];
+  for (const { def, kind, optIn } of VARIANTS) {
+    if (optIn ? !named.includes(def.name) : !ctx.wants(def.name)) continue;
     if (def.redis) await ctx.redis.flush();
     ctx.log(`(r) ${CLIENTS} clients, ${RATE} msg/s for ${SECONDS} s, each cut off ~every ${PERIOD_MS / 1000} s for ${OFFLINE_MS / 1000} s: ${def.label}`);
     const port = ctx.nextPort();

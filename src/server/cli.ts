@@ -43,7 +43,7 @@ const list = (value: string): string[] => value.split(',').map((v) => v.trim()).
 interface ServeFlags {
   host: string; port: number; unixSocket?: string; workers: number; forceWorkers?: boolean; rootPath: string;
   proxyHeaders?: boolean; forwardedAllowIps: string[]; wsMaxSize: number; wsPingInterval: number; wsPingTimeout: number;
-  wsPerMessageDeflate?: boolean; wsMaxSendBuffer: number; wsConnectTimeout: number; wsCloseTimeout: number; keepAliveTimeout: number; accessLog: boolean; logLevel: string; sslKeyfile?: string;
+  wsPerMessageDeflate?: boolean; wsMaxSendBuffer: number; wsSendHighWaterMark: number; wsConnectTimeout: number; wsCloseTimeout: number; keepAliveTimeout: number; accessLog: boolean; logLevel: string; sslKeyfile?: string;
   sslCertfile?: string; shutdownTimeout: number; metricsPath?: string; livenessPath: string; readinessPath: string;
   lifespan: 'auto' | 'on' | 'off'; reload?: boolean; reloadDir: string[];
 }
@@ -116,6 +116,7 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
     wsPingTimeout: flags.wsPingTimeout,
     wsPerMessageDeflate: flags.wsPerMessageDeflate === true,
     wsMaxSendBuffer: flags.wsMaxSendBuffer,
+    wsSendHighWaterMark: flags.wsSendHighWaterMark,
     wsConnectTimeout: flags.wsConnectTimeout,
     wsCloseTimeout: flags.wsCloseTimeout,
     keepAliveTimeout: flags.keepAliveTimeout,
@@ -200,6 +201,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--ws-ping-timeout <seconds>', 'drop a peer that does not answer a ping in time (disconnect 1006)').env('SWITCHYARD_WS_PING_TIMEOUT').default(d.wsPingTimeout).argParser(number('float')))
     .addOption(new Option('--ws-per-message-deflate', 'negotiate permessage-deflate compression (the variable enables it when set)').env('SWITCHYARD_WS_PER_MESSAGE_DEFLATE'))
     .addOption(new Option('--ws-max-send-buffer <bytes>', 'outgoing bytes queued for a peer that does not read before closing it with 1008').env('SWITCHYARD_WS_MAX_SEND_BUFFER').default(d.wsMaxSendBuffer).argParser(number('int')))
+    .addOption(new Option('--ws-send-high-water-mark <bytes>', "outgoing bytes queued for a peer above which the app's sends wait for it to drain").env('SWITCHYARD_WS_SEND_HIGH_WATER_MARK').default(d.wsSendHighWaterMark).argParser(number('int')))
     .addOption(new Option('--ws-connect-timeout <seconds>', 'refuse (403) a handshake the app has not answered in time (0: never)').env('SWITCHYARD_WS_CONNECT_TIMEOUT').default(d.wsConnectTimeout).argParser(number('float')))
     .addOption(new Option('--ws-close-timeout <seconds>', 'wait this long for the peer\'s close frame before dropping the connection').env('SWITCHYARD_WS_CLOSE_TIMEOUT').default(d.wsCloseTimeout).argParser(number('float')))
     .addOption(new Option('--keep-alive-timeout <seconds>', 'close idle keep-alive HTTP connections after this long').env('SWITCHYARD_KEEP_ALIVE_TIMEOUT').default(d.keepAliveTimeout).argParser(number('float')))

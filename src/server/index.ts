@@ -27,6 +27,7 @@
  * | handshake not answered within `wsConnectTimeout` | HTTP 403 |
  * | peer silent past `wsPingInterval` + `wsPingTimeout` | dropped, `websocket.disconnect` 1006 |
  * | incoming message over `wsMaxSize` / invalid UTF-8 | close 1009 / 1007 |
+ * | outgoing buffer over `wsSendHighWaterMark` (peer reading slowly) | the app's `websocket.send` waits until it drains |
  * | outgoing buffer over `wsMaxSendBuffer` (peer not reading) | close 1008, warning logged |
  * | server shutdown | close 1001 (handshakes in progress: HTTP 503) |
  * | HTTP app raises or returns without a response | 500 (or a dropped connection once bytes are out), stack logged |

@@ -40,6 +40,13 @@ export interface ServerOptions {
   wsPerMessageDeflate?: boolean;
   /** Bytes a connection may have queued for a peer that does not read; over it the socket closes with 1008. Default 4 MiB. */
   wsMaxSendBuffer?: number;
+  /**
+   * Bytes queued for a peer above which the app's `websocket.send` waits
+   * until the socket drains (backpressure: a consumer that cannot keep up
+   * stops taking its channel's messages, and its slow-consumer policy
+   * applies there). Default 64 KiB.
+   */
+  wsSendHighWaterMark?: number;
   /** Seconds an app has to accept or refuse a handshake before it is refused (403). Default 20 (Daphne). */
   wsConnectTimeout?: number;
   /** Seconds to wait for the peer's close frame before dropping the TCP connection. Default 5. */
@@ -92,6 +99,7 @@ export const DEFAULT_OPTIONS = {
   wsPingTimeout: 30,
   wsPerMessageDeflate: false,
   wsMaxSendBuffer: 4 * 1024 * 1024,
+  wsSendHighWaterMark: 64 * 1024,
   wsConnectTimeout: 20,
   wsCloseTimeout: 5,
   keepAliveTimeout: 5,
@@ -123,7 +131,7 @@ export type ResolvedOptions = Required<Omit<ServerOptions, 'logger'>> & { logger
 export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const resolved: ResolvedOptions = { ...DEFAULT_OPTIONS, ...defined };
-  const nonNegative = ['port', 'wsMaxSize', 'wsPingInterval', 'wsPingTimeout', 'wsMaxSendBuffer', 'wsConnectTimeout',
+  const nonNegative = ['port', 'wsMaxSize', 'wsPingInterval', 'wsPingTimeout', 'wsMaxSendBuffer', 'wsSendHighWaterMark', 'wsConnectTimeout',
     'wsCloseTimeout', 'keepAliveTimeout', 'shutdownTimeout'] as const;
   for (const key of nonNegative) {
     const value = resolved[key];

@@ -16,10 +16,12 @@
  * shutdown → 1001). An app that fails after accept closes the socket with 1011.
  *
  * Backpressure both ways: the socket is paused while the app has many unread
- * events, and `send()` never waits on a slow peer (a group broadcast must not
- * stall behind one client); instead a connection whose outgoing buffer goes
- * over `wsMaxSendBuffer` is closed with 1008 and logged, so a client that
- * stops reading cannot grow the server's memory.
+ * events; `send()` returns at once while the peer keeps up, and once its
+ * outgoing buffer is over `wsSendHighWaterMark` answers a promise that
+ * settles when the socket drains, so that connection's app waits (a group
+ * broadcast never does: each member's send is its own). A connection whose
+ * buffer still goes over `wsMaxSendBuffer` is closed with 1008 and logged,
+ * so a client that stops reading cannot grow the server's memory.
  *
  * Heartbeats: one sweep timer for all connections pings a peer that has been
  * silent for `wsPingInterval` and drops it if nothing comes back within
@@ -116,6 +118,8 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #pingSentAt = 0;
   /** The last write turn this connection's socket was corked for (see write-turns.ts). */
   #corkedTurn = -1;
+  /** While the peer's buffer is over the high-water mark: settles when it drains (see #waitForDrain). */
+  #drained: Promise<void> | null = null;
   /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
   /** The ASGI `send` callable: a bound method, not a closure per connection. */
@@ -202,7 +206,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       switch (event.type) {
         case 'websocket.send':
           this.#send(event);
-          return DONE;
+          return this.#drained ?? DONE;
         case 'websocket.accept':
           return this.#accept(event.subprotocol ?? null, event.headers ?? []);
         case 'websocket.http.response.start':
@@ -249,7 +253,40 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       length = Buffer.byteLength(text!);
     }
     this.#host.sent(this, length);
-    if (ws.bufferedAmount > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(ws.bufferedAmount);
+    const buffered = ws.bufferedAmount;
+    if (buffered > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(buffered);
+    else if (buffered > this.#host.ctx.options.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
+  }
+
+  /**
+   * Backpressure: the peer reads slower than the app sends. Until the socket
+   * drains (or closes), every `websocket.send` answers one pending promise,
+   * so the app's lane waits instead of queueing more bytes here; what it
+   * has not sent meanwhile waits in its channel, under its slow-consumer policy.
+   */
+  #waitForDrain(): void {
+    const socket = this.#socket;
+    const ws = this.#ws!;
+    const limit = this.#host.ctx.options.wsSendHighWaterMark;
+    this.#drained = new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const done = () => {
+        socket.off('drain', check);
+        socket.off('close', done);
+        if (timer !== null) clearTimeout(timer);
+        this.#drained = null;
+        resolve();
+      };
+      const check = () => {
+        timer = null;
+        if (this.#state !== 'open' || ws.bufferedAmount <= limit) return done();
+        // The socket says 'drain' for its own buffer; bytes still queued in ws (compressing) have no event: look again shortly.
+        if (!socket.writableNeedDrain) timer = setTimeout(check, 10);
+      };
+      socket.on('drain', check);
+      socket.on('close', done);
+      if (!socket.writableNeedDrain) timer = setTimeout(check, 10);
+    });
   }
 
   #overflow(buffered: number): void {

@@ -38,6 +38,16 @@ const READ_LIMIT = 1000;
 /** Messages past a gap held per group before the history is read at once. */
 const MAX_HELD = 1000;
 
+/** What recovery did in this process since it started (the server exports them as metrics). */
+export const recoveryCounts = {
+  /** Joins with a position: every missed message replayed. */
+  recovered: 0,
+  /** Joins, gaps or epochs where messages were lost (the client told `recovered: false`). */
+  notRecovered: 0,
+  /** Messages replayed from the history (at joins and for gaps). */
+  replayed: 0,
+};
+
 /** What the session needs of its consumer. */
 export interface RecoveryHost {
   readonly accepted: boolean;
@@ -142,6 +152,11 @@ export class RecoverySession {
     const read = await sharedRead(this.#layer, group, since);
     if (read === null) return;
     const floor = since !== null && read.recovered ? since.offset : read.messages.length > 0 ? offsetOf(read.messages[0]!) - 1 : read.top;
+    if (since !== null) {
+      if (read.recovered) recoveryCounts.recovered++;
+      else recoveryCounts.notRecovered++;
+    }
+    recoveryCounts.replayed += read.messages.length;
     const unwatch = onGroupResync(group, this.#resynced);
     this.#groups.set(group, { epoch: read.epoch, floor, held: new Map(), gapTimer: null, unwatch });
     this.#inject([outcome(group, read.epoch, floor, since === null || read.recovered, read.messages.length), ...read.messages]);
@@ -215,6 +230,7 @@ export class RecoverySession {
     if (position.epoch !== state.epoch) {
       // The history was lost (Redis restarted empty): start over in the new epoch.
       this.#startOver(state, position.epoch);
+      recoveryCounts.notRecovered++;
       this.#send({ type: 'websocket.send', text: outcome(position.group, state.epoch, 0, false, 0).text });
     } else if (offset <= state.floor || state.held.has(offset)) return SKIP;
     if (offset !== state.floor + 1) {
@@ -287,12 +303,14 @@ export class RecoverySession {
       const first = read.messages.length > 0 ? offsetOf(read.messages[0]!) : read.top + 1;
       logger.warn({ group, lost: Math.max(0, first - 1 - state.floor) }, 'recovery: messages were lost before they reached this connection; the client is told (recovered: false)');
       state.floor = Math.max(state.floor, first - 1);
+      recoveryCounts.notRecovered++;
       queued.push(outcome(group, state.epoch, state.floor, false, read.messages.length));
     }
     const after = new Map<number, LayerMessage>(state.held);
     for (const message of read.messages) after.set(offsetOf(message), message);
     state.held.clear();
     for (const offset of [...after.keys()].sort((a, b) => a - b)) if (offset > state.floor) queued.push(after.get(offset)!);
+    recoveryCounts.replayed += read.messages.length;
     this.#inject(queued);
   }
 

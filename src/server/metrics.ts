@@ -13,6 +13,8 @@
  * prom-client's `AggregatorRegistry`: one scrape shows the whole server.
  */
 import cluster from 'node:cluster';
+import { recoveryCounts } from '../consumers/recovery.js';
+import { slowConsumerActions } from '../layers/slow-consumers.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import type { ChannelLayer } from '../layers/base.js';
 import { TimedLayer } from './timed-layer.js';
@@ -66,6 +68,29 @@ export class ServerMetrics {
     this.wsBytesOut = bytes.labels('out');
     this.wsSendBufferDrops = new Counter({
       name: 'switchyard_ws_send_buffer_overflows_total', help: 'Connections closed because their outgoing buffer went over the bound', registers,
+    });
+    // Counted where they happen (channel mailboxes, recovery sessions); read at each scrape.
+    new Counter({
+      name: 'switchyard_slow_consumer_actions_total', help: 'What slow-consumer policies did, by action', labelNames: ['action'], registers,
+      collect() {
+        this.reset();
+        for (const [action, count] of Object.entries(slowConsumerActions())) this.labels(action).inc(count);
+      },
+    });
+    new Counter({
+      name: 'switchyard_recovery_total', help: 'Recovery outcomes: recovered (every missed message replayed), not_recovered (a loss told to the client)', labelNames: ['outcome'], registers,
+      collect() {
+        this.reset();
+        this.labels('recovered').inc(recoveryCounts.recovered);
+        this.labels('not_recovered').inc(recoveryCounts.notRecovered);
+      },
+    });
+    new Counter({
+      name: 'switchyard_recovery_replayed_messages_total', help: 'Messages replayed from group histories to recovering clients', registers,
+      collect() {
+        this.reset();
+        this.inc(recoveryCounts.replayed);
+      },
     });
     this.httpRequests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests by status', labelNames: ['status'], registers });
     this.httpDuration = new Histogram({

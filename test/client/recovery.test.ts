@@ -24,7 +24,7 @@ let proxy: TcpProxy;
 before(async () => {
   layer = new InMemoryChannelLayer({ groupHistory: { room: { size: 1000, ttl: 60 } } });
   configureChannelLayers({ default: layer });
-  server = await serve(Room.asApp(), { host: '127.0.0.1', port: 0, logLevel: 'silent' });
+  server = await serve(Room.asApp(), { host: '127.0.0.1', port: 0, logLevel: 'silent', metricsPath: '/metrics' });
   proxy = await TcpProxy.start({ target: { port: Number(new URL(server.url).port) } });
 });
 after(async () => {
@@ -69,6 +69,9 @@ test('network cuts while a sender runs: with recovery every message arrives once
   assert.ok(recovering.outcomes.slice(1).some((o) => o.replayed > 0), 'the cuts made it replay');
   assert.ok(plain.received.length < 150, `the plain client lost messages in the cuts (${plain.received.length}/150)`);
   assert.deepEqual(recovering.socket.positions.room?.offset, 150);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, /switchyard_recovery_total\{outcome="recovered"\} [1-9]/, 'recovered joins are counted');
+  assert.match(metrics, /switchyard_recovery_replayed_messages_total [1-9]/, 'replayed messages are counted');
   recovering.socket.close();
   plain.socket.close();
 });

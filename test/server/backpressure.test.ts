@@ -66,7 +66,7 @@ for (const [policy, expectation] of [['drop-oldest', 'kept'], ['disconnect', 'cl
       static override slowConsumer = policy;
       static override renders = { line: (e: Line) => `${e.n}:${FRAME}` };
     }
-    const server = await serve(Room.asApp(), { host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    const server = await serve(Room.asApp(), { host: '127.0.0.1', port: 0, logLevel: 'silent', metricsPath: '/metrics' });
     try {
       const client = await stalledClient(server.url.replace('http', 'ws'));
       await delay(100);
@@ -87,6 +87,9 @@ for (const [policy, expectation] of [['drop-oldest', 'kept'], ['disconnect', 'cl
       assert.deepEqual(numbers.slice(-50), Array.from({ length: 50 }, (_, i) => total - 49 + i), 'the freshest 50 (the capacity) arrive');
       assert.deepEqual(numbers, [...numbers].sort((a, b) => a - b), 'in order');
       assert.equal(client.ws.readyState, WebSocket.OPEN);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const dropped = Number(/switchyard_slow_consumer_actions_total\{action="drop-oldest"\} (\d+)/.exec(metrics)?.[1]);
+      assert.ok(dropped >= total - numbers.length, `the drops are counted in /metrics (${dropped})`);
       client.ws.close();
     } finally {
       await server.close();

@@ -6,10 +6,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { configureChannelLayers } from 'switchyard';
+import { closeChannelLayers, configureChannelLayers } from 'switchyard';
 import { serve, type Server } from 'switchyard/server';
 import { application } from '../../examples/chat/app.js';
+import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+/** The Redis layer of the restart test: its own prefix on the shared Redis, cleaned up after. */
+const REDIS_PREFIX = `sy-brec-${process.pid}-`;
+const REDIS_LAYER = `redis://127.0.0.1:6379/0?prefix=${REDIS_PREFIX}&groupHistory=chat_*`;
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url);
@@ -63,6 +68,7 @@ describe('recovery in the chat room page', () => {
     await browser?.close();
     await proxy?.close();
     await server?.close({ timeout: 1 });
+    await closeChannelLayers();
   });
 
   test('a dropped network: the page catches up on what was said meanwhile, each message once, and says so', async () => {
@@ -92,6 +98,7 @@ describe('recovery in the chat room page', () => {
     await waitForTexts(reader, 1);
     await server.close({ timeout: 1 });
     await waitForStatus(reader, 'reconnecting');
+    await closeChannelLayers();
     configureChannelLayers({ default: 'memory://?groupHistory=chat_*' }); // as a new process would: a new layer, a new epoch
     await start(); // same port
     await waitForStatus(writer, 'connected');
@@ -104,7 +111,41 @@ describe('recovery in the chat room page', () => {
     await Promise.all([reader.context().close(), writer.context().close()]);
   });
 
+  test('a server restart on the Redis layer: the history outlives the process, so the page catches up with no gap', async () => {
+    await server.close({ timeout: 1 });
+    await closeChannelLayers(); // as the process would on exit
+    configureChannelLayers({ default: REDIS_LAYER });
+    await start();
+    const reader = await openRoom('redis_restart', 'reader', proxy.port);
+    const writer = await openRoom('redis_restart', 'writer', port);
+    await say(writer, 'before the restart');
+    await waitForTexts(reader, 1);
+    // The server restarts (a new layer, as a new process would); the reader's network stays
+    // down for 3 s, so it comes back only after the writer has said two more lines.
+    const cut = proxy.cut({ forMs: 3000 });
+    await server.close({ timeout: 1 });
+    await closeChannelLayers();
+    configureChannelLayers({ default: REDIS_LAYER });
+    await start();
+    await waitForStatus(writer, 'connected');
+    await say(writer, 'during 1');
+    await say(writer, 'during 2');
+    await cut;
+    await waitForStatus(reader, 'connected');
+    await waitForTexts(reader, 3);
+    assert.deepEqual(await texts(reader), ['before the restart', 'during 1', 'during 2']);
+    const shown = await notices(reader);
+    assert.ok(shown.includes('You missed 2 messages while away:'), JSON.stringify(shown));
+    assert.ok(!shown.some((n) => /were lost/.test(n)), 'nothing lost');
+    await reader.screenshot({ path: new URL('chat-room-redis-restart.png', ARTIFACTS).pathname });
+    await Promise.all([reader.context().close(), writer.context().close()]);
+  });
+
   test('the pages had no script errors', () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+// The room's presence and history keys outlive the servers: removed after the file.
+deleteRedisKeysAfter(REDIS_PREFIX);
+guardRedisKeys(REDIS_PREFIX);

@@ -86,11 +86,8 @@ export class AsyncConsumer {
   channelName = '';
 
   #send!: Send;
-  readonly #lanes = new Lanes(
-    (event) => this.#invoke(event),
-    (message) => this.handleLayerMessage(message as LayerMessage),
-    (error, event) => this.#rescue(error, event),
-  );
+  // Bound methods rather than arrow functions: fewer objects per connection.
+  readonly #lanes = new Lanes(this.#invoke.bind(this), this.handleLayerMessage.bind(this) as (event: { type: string }) => unknown, this.#rescue.bind(this));
   /** Groups joined through `this.channelLayer`, left when the instance ends. */
   readonly #joined: string[] = [];
 

@@ -166,14 +166,17 @@ export class Lanes {
     }
   }
 
-  readonly #end = (error?: unknown): void => {
+  /** Ends the instance (with the first error, if any); bound once, it is also a callback. */
+  readonly #end = this.#ending.bind(this);
+
+  #ending(error?: unknown): void {
     if (error !== undefined && this.#failure === undefined) this.#failure = error;
     if (this.#ended) return;
     this.#ended = true;
     if (this.#tap !== null && this.#layerBusy === null) this.#tap.close();
     this.#abort?.abort(new StopConsumer());
     this.#finish().then(this.#resolve, this.#reject);
-  };
+  }
 
   async #finish(): Promise<void> {
     await Promise.allSettled([this.#connectionBusy, this.#layerBusy]);
@@ -208,12 +211,14 @@ export class Lanes {
     }
   }
 
-  /** The tap's listener: called with a message once the lane armed it (queued if injected messages keep the lane busy). */
-  readonly #onTapMessage = (message: LayerMessage): void => {
+  /** The tap's listener, bound once: called with a message once the lane armed it (queued if injected messages keep the lane busy). */
+  readonly #onTapMessage = this.#tapMessage.bind(this);
+
+  #tapMessage(message: LayerMessage): void {
     this.#tapArmed = false;
     if (this.#serving || this.#layerBusy !== null) (this.#injected ??= []).push(message);
     else this.#serveTap(message);
-  };
+  }
 
   /** True while {@link #serveTap} runs handlers synchronously. */
   #serving = false;

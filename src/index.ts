@@ -79,8 +79,8 @@ export { runOnce } from './layers/run-once.js';
 export type { Leader, RunOnceLogger, RunOnceOptions } from './layers/run-once.js';
 export { POSITION_KEY } from './layers/history.js';
 export type { GroupHistoryConfig, HistoryOptions, HistoryRead, MessagePosition, StreamPosition } from './layers/history.js';
-export { SLOW_CONSUMER_CLOSE_CODE, slowConsumerActions } from './layers/slow-consumers.js';
-export type { SlowConsumer, SlowConsumerAction, SlowConsumerConfig, SlowConsumerPolicy } from './layers/slow-consumers.js';
+export { SLOW_CONSUMER_CLOSE_CODE } from './layers/slow-consumers.js';
+export type { SlowConsumer, SlowConsumerConfig, SlowConsumerPolicy } from './layers/slow-consumers.js';
 export { InMemoryChannelLayer } from './layers/memory.js';
 export type { InMemoryChannelLayerOptions } from './layers/memory.js';
 export {

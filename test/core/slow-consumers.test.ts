@@ -5,8 +5,9 @@ import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   InMemoryChannelLayer, SLOW_CONSUMER_CLOSE_CODE, WebsocketConsumer, configureChannelLayers, resetChannelLayers,
-  slowConsumerActions, type LayerMessage, type SlowConsumerConfig,
+  type LayerMessage, type SlowConsumerConfig,
 } from 'switchyard';
+import { slowConsumerActions } from '../../src/layers/slow-consumers.js';
 import { WebsocketCommunicator } from 'switchyard/testing';
 
 let layer: InMemoryChannelLayer;

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { InMemoryChannelLayer, WebsocketConsumer, closeChannelLayers, configureChannelLayers, slowConsumerActions, type LayerMessage } from 'switchyard';
+import { InMemoryChannelLayer, WebsocketConsumer, closeChannelLayers, configureChannelLayers, type LayerMessage } from 'switchyard';
+import { slowConsumerActions } from '../../src/layers/slow-consumers.js';
 import { serve } from 'switchyard/server';
 import { delay, until } from '../helpers/time.js';
 

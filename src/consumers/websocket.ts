@@ -18,6 +18,12 @@
  * the class's static `renders` (see `broadcast.ts`): a declared render is
  * computed once per broadcast for every member in the process, and sent
  * with `baseSend` (an override of `send()` does not see it).
+ *
+ * A client that asks for recovery (`switchyard.recover=1` on its URL) gets
+ * its groups' events once each, in order, marked with their position, and
+ * what it missed replayed when it comes back (`recovery.ts`,
+ * `docs/recovery.md`). The class's `slowConsumer` policy says what its
+ * channel does while the client cannot keep up; `disconnect` closes 4008.
  */
 import { type Header, type LayerMessage, type SendEvent, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
 import { AcceptConnection, DenyConnection, LayerUnavailableError, StopConsumer } from '../errors.js';

@@ -8,6 +8,7 @@ import type { LayerLogger } from 'switchyard/redis';
 import { RedisChannelLayer } from 'switchyard/redis';
 import { OwnedRedis, OwnedSentinel } from '../helpers/redis-server.js';
 import { DjangoPeer, bytes } from './peer.js';
+import { HISTORY_BESIDE_DJANGO, historyBesideDjango } from './history.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
 
 interface Setup {
@@ -170,30 +171,7 @@ describe('core layer interop through Redis Sentinel (channels_redis host entries
 });
 
 describe('core layer interop: group history (groupHistory) beside Django', () => {
-  test('a Django consumer receives a stamped groupSend (the extra key); a Django group_send reaches Switchyard members unstamped and unkept', async () => {
-    const prefix = `sy-interop-core-${process.pid}-history-`;
-    const node = new RedisChannelLayer({ prefix, groupHistory: ['chat_*'] });
-    const peer = await DjangoPeer.start({ backend: 'core', hosts: ['redis://127.0.0.1:6379/0'], prefix });
-    try {
-      const theirs = await peer.call<string>('consumer', { group: 'chat_mixed' });
-      const mine = await node.newChannel();
-      await node.groupAdd('chat_mixed', mine);
-      await node.groupSend('chat_mixed', { type: 'chat.message', text: 'kept' });
-      const { epoch } = (await node.readHistory('chat_mixed', null))!;
-      const position = { group: 'chat_mixed', epoch, offset: 1 };
-      assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', text: 'kept', __switchyard_position__: position });
-      assert.deepEqual({ ...(await node.receive(mine, AbortSignal.timeout(5000))) }, { type: 'chat.message', text: 'kept', __switchyard_position__: position });
-      await peer.call('group_send', { group: 'chat_mixed', message: { type: 'chat.message', text: 'live only' } });
-      assert.deepEqual(await node.receive(mine, AbortSignal.timeout(5000)), { type: 'chat.message', text: 'live only' });
-      assert.deepEqual(await peer.consumerEvent(theirs), { type: 'chat.message', text: 'live only' });
-      const read = await node.readHistory('chat_mixed', { epoch, offset: 0 });
-      assert.deepEqual({ top: read!.top, recovered: read!.recovered, texts: read!.messages.map((m) => m.text) }, { top: 1, recovered: true, texts: ['kept'] });
-    } finally {
-      await peer.stop();
-      await node.flush();
-      await node.close();
-    }
-  });
+  test(HISTORY_BESIDE_DJANGO, () => historyBesideDjango('core', (prefix) => new RedisChannelLayer({ prefix, groupHistory: ['chat_*'] })));
 });
 
 // DB 0 only: the two-host setups also use DBs 6 and 7, where flush() deletes the prefix too.

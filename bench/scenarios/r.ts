@@ -21,7 +21,7 @@
  *   Redis Stream per room; the run's private Redis); `chat-recover-pubsub`,
  *   the same on the Redis pub/sub layer, runs only when BENCH_SERVERS names it;
  * - `socketio-recovery`: Socket.IO 4 with connection state recovery
- *   (bench/servers/socketio-recovery.ts), clients `socket.io-client`,
+ *   (bench/servers/socketio.ts with `SIO_RECOVERY=1`), clients `socket.io-client`,
  *   WebSocket transport only;
  * - `chat-plain`: the same chat demo, clients without recovery: the loss
  *   that recovery prevents.
@@ -99,7 +99,7 @@ const VARIANTS: Variant[] = [
     kind: 'socketio',
     def: {
       name: 'socketio-recovery', label: 'Socket.IO 4, connection state recovery', dialect: 'sio', redis: false,
-      command: (port) => ({ cmd: process.execPath, args: [built('bench/servers/socketio-recovery.ts')], env: { PORT: String(port) }, cwd: ROOT }),
+      command: (port) => ({ cmd: process.execPath, args: [built('bench/servers/socketio.ts')], env: { PORT: String(port), SIO_RECOVERY: '1' }, cwd: ROOT }),
     },
   },
   { kind: 'chat-plain', def: { name: 'chat-plain', label: 'Switchyard chat demo, no recovery', dialect: 'chat', redis: false, command: chatDemo('memory') } },

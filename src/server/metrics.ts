@@ -50,6 +50,8 @@ export class ServerMetrics {
   readonly httpRequests: Counter;
   readonly httpDuration: Histogram;
   readonly layerOps: Histogram;
+  /** Failed layer operations, by operation and error class. */
+  readonly layerErrors: Counter<'op' | 'error'>;
 
   constructor() {
     const registers = [this.registry];
@@ -101,6 +103,9 @@ export class ServerMetrics {
       name: 'switchyard_layer_operation_seconds', help: 'Channel layer operation latency', labelNames: ['op'], registers,
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     });
+    this.layerErrors = new Counter({
+      name: 'switchyard_layer_errors_total', help: 'Failed channel layer operations, by operation and error class', labelNames: ['op', 'error'], registers,
+    });
     // Every worker must answer the primary's gathering, not only the one that got the scrape.
     if (inSwitchyardCluster()) shareRegistry(this.registry);
   }
@@ -134,7 +139,7 @@ export class ServerMetrics {
    * A layer already timed is returned as it is.
    */
   timeLayer(layer: ChannelLayer): ChannelLayer {
-    return layer instanceof TimedLayer ? layer : new TimedLayer(layer, this.layerOps);
+    return layer instanceof TimedLayer ? layer : new TimedLayer(layer, this.layerOps, this.layerErrors);
   }
 }
 

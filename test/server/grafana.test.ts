@@ -1,7 +1,7 @@
 // The Grafana board in grafana/switchyard.json (issue 17) stays true to the server: every
 // metric a panel's query names is one a real server's /metrics exports (histograms by their
-// _bucket/_count/_sum series), and the board covers connections, rates, layer latency,
-// slow consumers and recovery.
+// _bucket/_count/_sum series), and the board covers connections, rates, layer latency and
+// errors, slow consumers and recovery.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -50,6 +50,7 @@ test('the board covers connections, message rates, layer latency, slow consumers
   for (const name of [
     'switchyard_ws_connections_open', 'switchyard_ws_messages_total', 'switchyard_layer_operation_seconds_bucket',
     'switchyard_slow_consumer_actions_total', 'switchyard_recovery_total', 'switchyard_ws_send_buffer_overflows_total',
+    'switchyard_layer_errors_total',
   ]) assert.ok(queried.has(name), `a panel shows ${name}`);
   const ids = board.panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length);

@@ -41,6 +41,7 @@ describe('layer metrics', () => {
     // A failing operation is timed too, and fails the same way.
     await assert.rejects(timed.send('not a valid name!!', { type: 'x' }));
     assert.equal((await counts(metrics)).send, 3);
+    assert.match(await metrics.registry.metrics(), /switchyard_layer_errors_total\{op="send",error="InvalidNameError"\} 1/, 'and counted as a failure');
     assert.equal(metrics.timeLayer(timed), timed, 'a timed layer is not wrapped twice');
   });
 

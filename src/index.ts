@@ -65,12 +65,13 @@ export type { PathConverter, Route, RouteOptions } from './routing.js';
  * globs, freezing, the value walk) stay internal.
  */
 export {
+  EXCEPT_KEY,
   MAX_NAME_LENGTH,
   requireValidChannelName,
   requireValidGroupName,
   requireValidMessage,
 } from './layers/base.js';
-export type { BaseLayerOptions, ChannelLayer, ChannelTap, LayerExtension, TapListener, TappableLayer } from './layers/base.js';
+export type { BaseLayerOptions, ChannelLayer, ChannelTap, GroupSendOptions, LayerExtension, TapListener, TappableLayer } from './layers/base.js';
 /** The base of a layer wrapper: it forwards the whole contract, taps and leases included. */
 export { DelegatingLayer } from './layers/delegating.js';
 export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';

@@ -21,7 +21,7 @@
  */
 import type { Application, LayerMessage, Receive, ReceiveEvent, Scope, Send, SendEvent } from '../asgi.js';
 import { InvalidChannelLayerError, LayerUnavailableError, NoHandlerError } from '../errors.js';
-import type { ChannelLayer } from '../layers/base.js';
+import { type ChannelLayer, EXCEPT_KEY } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
 import { type SlowConsumer, type SlowConsumerConfig, compileSlowConsumer, groupOf } from '../layers/slow-consumers.js';
 import { findHandler, handlerName } from './handlers.js';
@@ -197,6 +197,8 @@ export class AsyncConsumer {
    * returns. `WebsocketConsumer` overrides it for recovery.
    */
   protected handleLayerMessage(message: LayerMessage): unknown {
+    // A group send that left this instance out (in a group with history, it still arrives, marked).
+    if ((message as Record<string, unknown>)[EXCEPT_KEY] === this.channelName) return undefined;
     return this.#invoke(message);
   }
 

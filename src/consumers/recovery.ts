@@ -27,7 +27,7 @@
  */
 import type { LayerMessage, Scope, WebsocketScope, WebsocketSendEvent } from '../asgi.js';
 import { LayerUnavailableError } from '../errors.js';
-import type { ChannelLayer } from '../layers/base.js';
+import { type ChannelLayer, exceptOf } from '../layers/base.js';
 import { type HistoryRead, type MessagePosition, type StreamPosition, onGroupResync, positionOf } from '../layers/history.js';
 import { logger } from '../log.js';
 
@@ -50,6 +50,8 @@ export const recoveryCounts = {
 
 /** What the session needs of its consumer. */
 export interface RecoveryHost {
+  /** The consumer's channel (a group send may leave it out: see `GroupSendOptions.except`). */
+  readonly channelName: string;
   readonly accepted: boolean;
   readonly closed: boolean;
   baseSend(event: WebsocketSendEvent): Promise<void>;
@@ -188,6 +190,8 @@ export class RecoverySession {
     const position = this.#admit(message);
     if (position === SKIP) return undefined;
     if (position === null) return handle(message);
+    // A send that left this member out (from a replay of the history): only the client's position moves.
+    if (exceptOf(message) === this.#host.channelName) return this.#send(positionMark(position));
     this.#current = position;
     this.#marked = false;
     let result: unknown;

@@ -43,8 +43,12 @@ export interface ChannelLayer {
   groupAdd(group: string, channel: string): Promise<void>;
   /** Removes a channel from a group; a no-op when it is not a member. */
   groupDiscard(group: string, channel: string): Promise<void>;
-  /** Sends a message to every member; full members are skipped, never an error. */
-  groupSend(group: string, message: LayerMessage): Promise<void>;
+  /**
+   * Sends a message to every member; full members are skipped, never an
+   * error. With `{ except: channel }`, that member is left out (the sender,
+   * typically), on every Switchyard process.
+   */
+  groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void>;
   /** Forgets every channel, message and group. */
   flush(): Promise<void>;
   /** Releases connections and timers. */
@@ -66,6 +70,47 @@ export interface ChannelLayer {
    * such a group with its position (`POSITION_KEY`).
    */
   readHistory?(group: string, since: StreamPosition | null, limit?: number): Promise<HistoryRead | null>;
+}
+
+/** Options of {@link ChannelLayer.groupSend}. */
+export interface GroupSendOptions {
+  /**
+   * A member left out of this send (Socket.IO's `socket.broadcast.to(room)`).
+   * The message carries it under {@link EXCEPT_KEY}, so every Switchyard
+   * process leaves that channel out; a Django consumer on the same Redis is
+   * never that channel. In a group that keeps a history, that member still
+   * receives the message, marked, so that its position in the group moves;
+   * consumers skip it (a recovering client gets a position mark).
+   */
+  except?: string;
+}
+
+/** The key under which a group message names the member it leaves out (see {@link GroupSendOptions}). */
+export const EXCEPT_KEY = '__switchyard_except__';
+
+/**
+ * The message as a group send with `options` carries it: with the member it
+ * leaves out under {@link EXCEPT_KEY} (a copy; the sender's object is left
+ * as it was), and that member's name checked.
+ *
+ * @example
+ * ```ts
+ * import { withExcept } from './base.js';
+ *
+ * withExcept({ type: 'chat.message' }, { except: 'specific.abc!def' }); // { type: 'chat.message', __switchyard_except__: 'specific.abc!def' }
+ * ```
+ */
+export function withExcept(message: LayerMessage, options: GroupSendOptions | undefined): LayerMessage {
+  const except = options?.except;
+  if (except === undefined) return message;
+  requireValidChannelName(except);
+  return { ...message, [EXCEPT_KEY]: except };
+}
+
+/** The member a group message leaves out, if any. */
+export function exceptOf(message: LayerMessage): string | undefined {
+  const except = (message as Record<string, unknown>)[EXCEPT_KEY];
+  return typeof except === 'string' ? except : undefined;
 }
 
 /** What a tap calls with each message it delivers (registered once, when the tap is opened). */

@@ -9,7 +9,7 @@
  * the inner layer has them, so `isTappable()` and `isLeasable()` stay truthful.
  */
 import type { LayerMessage } from '../asgi.js';
-import type { ChannelLayer, ChannelTap, LayerExtension } from './base.js';
+import type { ChannelLayer, ChannelTap, GroupSendOptions, LayerExtension } from './base.js';
 import type { Lease } from './lease.js';
 
 type TapMember = NonNullable<ChannelLayer['tap']>;
@@ -67,7 +67,7 @@ export class DelegatingLayer implements ChannelLayer {
   newChannel(prefix?: string): Promise<string> { return this.inner.newChannel(prefix); }
   groupAdd(group: string, channel: string): Promise<void> { return this.inner.groupAdd(group, channel); }
   groupDiscard(group: string, channel: string): Promise<void> { return this.inner.groupDiscard(group, channel); }
-  groupSend(group: string, message: LayerMessage): Promise<void> { return this.inner.groupSend(group, message); }
+  groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> { return this.inner.groupSend(group, message, options); }
   flush(): Promise<void> { return this.inner.flush(); }
   close(): Promise<void> { return this.inner.close(); }
 }

@@ -35,12 +35,14 @@ import {
   type TapListener,
   type TappableLayer,
   type ChannelLayer,
+  type GroupSendOptions,
   type LayerExtension,
   baseDefaults,
   compileCapacities,
   freezeMessage,
   requireValidChannelName,
   requireValidGroupName,
+  withExcept,
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
 import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
@@ -164,17 +166,19 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
     if (members.size === 0) this.#groups.delete(group);
   }
 
-  async groupSend(group: string, message: LayerMessage): Promise<void> {
+  async groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
     requireValidGroupName(group);
     const now = Date.now();
-    const frozen = this.#history.append(group, this.#checkAndFreeze(message), now);
+    const frozen = this.#history.append(group, this.#checkAndFreeze(withExcept(message, options)), now);
     this.#maybeSweep(now);
     const members = this.#groups.get(group);
     if (members === undefined) return;
     const oldest = now - this.groupExpiry * 1000;
+    // In a group with history the member left out still gets the message, marked, so that its position moves.
+    const except = this.#history.keeps(group) ? undefined : options?.except;
     for (const [channel, addedAt] of members) {
       if (addedAt < oldest) members.delete(channel);
-      else this.#deliver(channel, frozen, now, false, group);
+      else if (channel !== except) this.#deliver(channel, frozen, now, false, group);
     }
   }
 

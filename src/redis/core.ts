@@ -45,8 +45,8 @@ import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.
 import {
   type ChannelTap,
   type TapListener,
-  type BaseLayerOptions, type ChannelLayer, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
-  nonLocalName, requireValidChannelName, requireValidGroupName,
+  type BaseLayerOptions, type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
+  nonLocalName, requireValidChannelName, requireValidGroupName, withExcept,
 } from '../layers/base.js';
 import { type RedisHost, normalizeHosts } from './config.js';
 import { type PoppedMember, Shard, backoffDelay } from './connection.js';
@@ -337,14 +337,17 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
    * appended to its stream, in the same round trip as the members read, and
    * its members receive it stamped with its position.
    */
-  async groupSend(group: string, message: LayerMessage): Promise<void> {
+  async groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
     requireValidGroupName(group);
+    message = withExcept(message, options);
     this.#checkMessage(message);
     const history = this.#history.optionsFor(group);
     const appended = history === null ? null : this.#history.append(group, history, message);
     appended?.catch(() => {}); // awaited below, once the members are read
     const micros = this.#clock.nextMicros();
-    const members = await readMembers(group, micros - this.groupExpiry * 1e6, this.#memberRead);
+    const read = await readMembers(group, micros - this.groupExpiry * 1e6, this.#memberRead);
+    // In a group with history the member left out still gets the message, marked, so that its position moves.
+    const members = options?.except === undefined || history !== null ? read : read.filter((channel) => channel !== options.except);
     const stamped = appended === null ? message : await appended;
     if (members.length === 0) return;
     const { over, keys } = await deliverToMembers(members, {

@@ -27,7 +27,8 @@ import type { Redis } from 'ioredis';
 import type { LayerMessage } from '../asgi.js';
 import { InvalidChannelLayerError, LayerUnavailableError } from '../errors.js';
 import {
-  type ChannelLayer, type LayerExtension, freezeMessage, requireValidChannelName, requireValidGroupName, requireValidMessage,
+  type ChannelLayer, type GroupSendOptions, type LayerExtension, exceptOf, freezeMessage, requireValidChannelName,
+  requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
 import { type RedisHost, normalizeHosts } from './config.js';
 import { Shard } from './connection.js';
@@ -41,7 +42,7 @@ import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
-import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
+import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
 import { RedisHistory, historyKey } from './history.js';
 import { FLUSH } from './scripts.js';
 
@@ -212,8 +213,9 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
    * {@link RedisPubSubChannelLayerOptions.groupHistory}) first gets the
    * message appended to its stream, then published stamped with its position.
    */
-  async groupSend(group: string, message: LayerMessage): Promise<void> {
+  async groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
     requireValidGroupName(group);
+    message = withExcept(message, options);
     requireValidMessage(message);
     const history = this.#history.optionsFor(group);
     const sent = history === null ? message : await this.#history.append(group, history, message);
@@ -388,7 +390,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     if (local) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
     if (members !== undefined) {
       const group = channel.slice(pubsubGroupChannel(this.prefix, '').length);
-      for (const member of members) if (this.#channels.has(member)) this.#inbox.deliver(member, message as LayerMessage, expiresAt, group);
+      // One publish for all: each process leaves that member out, unless the group keeps a history
+      // (then it gets the message, marked, so that its position moves).
+      const except = positionOf(message as LayerMessage) === null ? exceptOf(message as LayerMessage) : undefined;
+      for (const member of members) {
+        if (member !== except && this.#channels.has(member)) this.#inbox.deliver(member, message as LayerMessage, expiresAt, group);
+      }
     }
   }
 }

@@ -12,7 +12,7 @@
  */
 import type { Counter, Histogram } from 'prom-client';
 import type { LayerMessage } from '../asgi.js';
-import type { ChannelLayer } from '../layers/base.js';
+import type { ChannelLayer, GroupSendOptions } from '../layers/base.js';
 import { DelegatingLayer } from '../layers/delegating.js';
 
 type Timer = { startTimer(): () => void };
@@ -60,8 +60,8 @@ export class TimedLayer extends DelegatingLayer {
     return timed(this.#send, this.#failures, 'send', () => this.inner.send(channel, message));
   }
 
-  override groupSend(group: string, message: LayerMessage): Promise<void> {
-    return timed(this.#groupSend, this.#failures, 'groupSend', () => this.inner.groupSend(group, message));
+  override groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
+    return timed(this.#groupSend, this.#failures, 'groupSend', () => this.inner.groupSend(group, message, options));
   }
 
   override groupAdd(group: string, channel: string): Promise<void> {

@@ -186,3 +186,26 @@ test('after a resync (the layer may have missed live messages), a quiet group ca
   assert.deepEqual((await frames(client, 2)).map((f) => f.o), [1, 2]);
   await client.disconnect();
 });
+
+test('a send that leaves the member out: its recovering client gets a position mark, at once, and the others the message', async () => {
+  class Echoing extends Declared {
+    override async receive(data: string | Uint8Array) {
+      await this.channelLayer!.groupSend('room', { type: 'chat_message', n: Number(data) }, { except: this.channelName });
+    }
+  }
+  const sender = await connect(Echoing.asApp());
+  const other = await connect(Declared.asApp());
+  await frames(sender, 1);
+  await frames(other, 1);
+  await sender.sendTo({ text: '5' });
+  const [mark] = await frames(sender, 1);
+  assert.deepEqual([mark!.$sy, mark!.o], ['p', 1]);
+  const [seen] = await frames(other, 1);
+  assert.deepEqual([seen!.$sy, seen!.o, seen!.d], ['m', 1, '{"n":5}']);
+  await send(6);
+  const started = Date.now();
+  assert.deepEqual((await frames(sender, 1)).map((f) => [f.$sy, f.o]), [['m', 2]]);
+  assert.ok(Date.now() - started < 200, 'no gap to wait for');
+  await sender.disconnect();
+  await other.disconnect();
+});

@@ -22,7 +22,7 @@ const namesOf = (module: string) =>
 
 /** The root's public names: values bare, types-only as `type X`. Edit on purpose, in the same commit as src/index.ts. */
 const ROOT = [
-  'AcceptConnection', 'AsyncConsumer', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection',
+  'AcceptConnection', 'AsyncConsumer', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection', 'EXCEPT_KEY',
   'HttpConsumer', 'ImproperlyConfigured', 'InMemoryChannelLayer', 'InvalidChannelLayerError', 'InvalidMessageError',
   'InvalidNameError', 'JsonWebsocketConsumer', 'LayerUnavailableError', 'LeadershipLost', 'LocalLeases',
   'MAX_NAME_LENGTH', 'MessageTooLarge', 'NoHandlerError', 'PATH_ROUTING', 'POSITION_KEY', 'ProtocolError', 'ProtocolTypeRouter',
@@ -35,7 +35,7 @@ const ROOT = [
   'toHeaders', 'utf8',
   'type Address', 'type Application', 'type BaseLayerOptions', 'type ChannelLayer', 'type ChannelScope', 'type ChannelTap',
   'type ConnectionScopeBase', 'type ConsumerApplication', 'type ConsumerClass', 'type ConsumerEvent',
-  'type GroupHistoryConfig', 'type Header', 'type HistoryOptions', 'type HistoryRead', 'type MessagePosition',
+  'type GroupHistoryConfig', 'type GroupSendOptions', 'type Header', 'type HistoryOptions', 'type HistoryRead', 'type MessagePosition',
   'type HeadersInit', 'type HttpDisconnectEvent', 'type HttpRequestEvent', 'type HttpResponseBodyEvent',
   'type HttpResponseStartEvent', 'type HttpResponseTrailersEvent', 'type HttpScope', 'type InMemoryChannelLayerOptions',
   'type InitKwargs', 'type InvalidFrameProblem', 'type LayerConfig', 'type LayerExtension', 'type LayerFactory',

@@ -190,7 +190,7 @@ export class RecoverySession {
     const position = this.#admit(message);
     if (position === SKIP) return undefined;
     if (position === null) return handle(message);
-    // A send that left this member out (from a replay of the history): only the client's position moves.
+    // A send that left this member out (in a group with history it still arrives): only the client's position moves.
     if (exceptOf(message) === this.#host.channelName) return this.#send(positionMark(position));
     this.#current = position;
     this.#marked = false;

@@ -47,6 +47,7 @@ import { ReceiveQueue } from './receive-queue.js';
 import { websocketScope } from './scope.js';
 import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { corkForTurn, writeTurn } from './write-turns.js';
+import { drained } from './drain.js';
 import { payloadLength, textFrame } from './frames.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
@@ -265,28 +266,9 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
    * has not sent meanwhile waits in its channel, under its slow-consumer policy.
    */
   #waitForDrain(): void {
-    const socket = this.#socket;
     const ws = this.#ws!;
-    const limit = this.#host.ctx.options.wsSendHighWaterMark;
-    this.#drained = new Promise<void>((resolve) => {
-      let timer: NodeJS.Timeout | null = null;
-      const done = () => {
-        socket.off('drain', check);
-        socket.off('close', done);
-        if (timer !== null) clearTimeout(timer);
-        this.#drained = null;
-        resolve();
-      };
-      const check = () => {
-        timer = null;
-        if (this.#state !== 'open' || ws.bufferedAmount <= limit) return done();
-        // The socket says 'drain' for its own buffer; bytes still queued in ws (compressing) have no event: look again shortly.
-        if (!socket.writableNeedDrain) timer = setTimeout(check, 10);
-      };
-      socket.on('drain', check);
-      socket.on('close', done);
-      if (!socket.writableNeedDrain) timer = setTimeout(check, 10);
-    });
+    this.#drained = drained(this.#socket, () => ws.bufferedAmount, this.#host.ctx.options.wsSendHighWaterMark, () => this.#state === 'open')
+      .then(() => { this.#drained = null; });
   }
 
   #overflow(buffered: number): void {

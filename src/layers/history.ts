@@ -90,6 +90,13 @@ export function compileGroupHistory(config: GroupHistoryConfig | undefined): (gr
       .map((entry) => (typeof entry === 'string' ? [entry, {}] as const : entry));
   } else entries = Object.entries(config as Record<string, Partial<HistoryOptions>>);
   const rules = entries.map(([pattern, options]) => {
+    if (pattern === '') throw new TypeError('groupHistory has an empty group pattern');
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new TypeError(`groupHistory for ${String(pattern)} must be an object ({ size, ttl }), not ${JSON.stringify(options)}`);
+    }
+    // A misspelt option (`sise`) is an error, not a silent default.
+    const unknown = Object.keys(options).filter((key) => key !== 'size' && key !== 'ttl');
+    if (unknown.length > 0) throw new TypeError(`groupHistory for ${String(pattern)} has unknown option ${unknown.join(', ')} (known: size, ttl)`);
     const resolved = { ...DEFAULT_HISTORY, ...options };
     for (const key of ['size', 'ttl'] as const) {
       if (!(typeof resolved[key] === 'number' && resolved[key] > 0 && (key === 'ttl' || Number.isInteger(resolved[key])))) {

@@ -189,6 +189,10 @@ for (const flavour of FLAVOURS) {
       assert.equal(await object.readHistory('chat_x', null), null);
       assert.throws(() => buildChannelLayer(flavour.url(`groupHistory=${encodeURIComponent('{"chat_*":')}`)), ImproperlyConfigured);
       assert.throws(() => buildChannelLayer(flavour.url(`groupHistory=${encodeURIComponent('[1,2]')}`)), ImproperlyConfigured);
+      // A misspelt option, an empty pattern and a non-object are refused, not defaulted.
+      assert.throws(() => buildChannelLayer(flavour.url(`groupHistory=${encodeURIComponent('{"chat_*":{"sise":5}}')}`)), /unknown option sise/);
+      assert.throws(() => buildChannelLayer(flavour.url('groupHistory=')), /empty group pattern/);
+      assert.throws(() => buildChannelLayer(flavour.url(`groupHistory=${encodeURIComponent('{"chat_*":5}')}`)), /must be an object/);
     });
   });
 }

@@ -77,6 +77,9 @@ class OutcomeFrame {
 
 const SKIP = Symbol('skip');
 
+/** A position no history has: asking with it answers `recovered: false`. */
+const UNKNOWN_POSITION: StreamPosition = Object.freeze({ epoch: '', offset: 0 });
+
 /** The positions a client sent on its URL, by group; null when it did not ask for recovery. */
 export function requestedPositions(scope: Scope): Map<string, StreamPosition> | null {
   const raw = (scope as Partial<WebsocketScope>).query_string;
@@ -86,7 +89,15 @@ export function requestedPositions(scope: Scope): Map<string, StreamPosition> | 
   const positions = new Map<string, StreamPosition>();
   for (const value of query.getAll('switchyard.position')) {
     const match = /^([a-zA-Z\d\-_.]{1,99}):([a-zA-Z\d]{1,64}):(\d{1,15})$/.exec(value);
-    if (match !== null) positions.set(match[1]!, { epoch: match[2]!, offset: Number(match[3]) });
+    if (match !== null) {
+      positions.set(match[1]!, { epoch: match[2]!, offset: Number(match[3]) });
+      continue;
+    }
+    // A group with a position that cannot be read: where the client stands is unknown, so
+    // its join answers recovered:false (and what is kept) rather than pretending all is there.
+    const group = /^([a-zA-Z\d\-_.]{1,99}):/.exec(value)?.[1];
+    if (group !== undefined) positions.set(group, UNKNOWN_POSITION);
+    logger.debug({ position: value.slice(0, 120) }, 'recovery: a switchyard.position that cannot be read');
   }
   return positions;
 }

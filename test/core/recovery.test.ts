@@ -209,3 +209,16 @@ test('a send that leaves the member out: its recovering client gets a position m
   await sender.disconnect();
   await other.disconnect();
 });
+
+test('a position that cannot be read: recovered false for its group (what is kept follows); one naming no group is ignored', async () => {
+  await send(1);
+  const unreadable = await connect(Declared.asApp(), 'switchyard.recover=1&switchyard.position=room:not%20an%20epoch!:x');
+  const [outcome, kept] = await frames(unreadable, 2);
+  assert.deepEqual([outcome!.$sy, outcome!.recovered, outcome!.replayed], ['r', false, 1]);
+  assert.deepEqual([kept!.$sy, kept!.o], ['m', 1]);
+  await unreadable.disconnect();
+  const garbage = await connect(Declared.asApp(), 'switchyard.recover=1&switchyard.position=%00%00');
+  const [fresh] = await frames(garbage, 1);
+  assert.deepEqual([fresh!.recovered, fresh!.o, fresh!.replayed], [true, 1, 0]);
+  await garbage.disconnect();
+});

@@ -119,8 +119,16 @@ function markedFrame(text: string, position: MessagePosition): WebsocketSendEven
   return lastMarked;
 }
 
+// The position mark of the last broadcast: every member that sent no frame of its own sends the same one.
+let lastMarkedPosition: MessagePosition | null = null;
+let lastMark: WebsocketSendEvent | null = null;
+
+/** A `p` frame: the client's position moves with no app frame (one object per broadcast). */
 function positionMark(position: MessagePosition): WebsocketSendEvent {
-  return { type: 'websocket.send', text: JSON.stringify({ $sy: 'p', g: position.group, e: position.epoch, o: position.offset }) };
+  if (position === lastMarkedPosition) return lastMark!;
+  lastMarkedPosition = position;
+  lastMark = Object.freeze({ type: 'websocket.send', text: JSON.stringify({ $sy: 'p', g: position.group, e: position.epoch, o: position.offset }) });
+  return lastMark;
 }
 
 function outcome(group: string, epoch: string, offset: number, recovered: boolean, replayed: number): OutcomeFrame {

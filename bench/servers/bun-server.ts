@@ -10,6 +10,7 @@
  * Like raw ws: no compression, no heartbeats, and the backpressure limit
  * raised so a slow load worker delays messages rather than losing them.
  */
+import { ESTABLISHED, chatLine } from './chat-protocol.js';
 
 interface Member { room: string }
 interface BunSocket {
@@ -44,9 +45,6 @@ if (Bun === undefined) throw new Error('bench/servers/bun-server runs under bun,
 
 const port = Number(process.env.PORT ?? 8005);
 const ROUTE = /^\/ws\/chat\/(\w+)\/$/;
-const ESTABLISHED = JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' });
-const INVALID = JSON.stringify({ type: 'error', message: 'Invalid message' });
-const INVALID_JSON = JSON.stringify({ type: 'error', message: 'Invalid JSON format' });
 const decoder = new TextDecoder();
 
 const server = Bun.serve({
@@ -69,21 +67,13 @@ const server = Bun.serve({
       ws.send(ESTABLISHED);
     },
     message(ws, data) {
-      let content: { message?: unknown; username?: unknown };
-      try {
-        content = JSON.parse(typeof data === 'string' ? data : decoder.decode(data));
-      } catch {
-        ws.send(INVALID_JSON);
+      const line = chatLine(typeof data === 'string' ? data : decoder.decode(data));
+      if ('reply' in line) {
+        ws.send(line.reply);
         return;
       }
-      const { message } = content;
-      if (typeof message !== 'string' || message === '' || message.length > 1000) {
-        ws.send(INVALID);
-        return;
-      }
-      const username = typeof content.username === 'string' && content.username.trim() !== '' ? content.username : 'Anonymous';
       // server.publish, not ws.publish: the sender is a member of the room and gets its own line too.
-      server.publish(ws.data.room, JSON.stringify({ message, username }));
+      server.publish(ws.data.room, line.broadcast);
     },
   },
 });

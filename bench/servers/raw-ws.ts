@@ -12,12 +12,11 @@
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { ESTABLISHED, chatLine } from './chat-protocol.js';
 
 const port = Number(process.env.PORT ?? 8001);
 const redisUrl = process.env.BENCH_REDIS_URL;
 const ROUTE = /^\/ws\/chat\/(\w+)\/$/;
-const ESTABLISHED = JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' });
-const INVALID = JSON.stringify({ type: 'error', message: 'Invalid message' });
 const TEXT = { binary: false } as const;
 
 const rooms = new Map<string, Set<WebSocket>>();
@@ -44,16 +43,9 @@ wss.on('connection', (ws, req) => {
   members.add(ws);
   ws.send(ESTABLISHED);
   ws.on('message', (data: Buffer) => {
-    let content: { message?: unknown; username?: unknown };
-    try {
-      content = JSON.parse(data.toString('utf8'));
-    } catch {
-      return ws.send(JSON.stringify({ type: 'error', message: 'Invalid JSON format' }));
-    }
-    const { message } = content;
-    if (typeof message !== 'string' || message === '' || message.length > 1000) return ws.send(INVALID);
-    const username = typeof content.username === 'string' && content.username.trim() !== '' ? content.username : 'Anonymous';
-    const frame = Buffer.from(JSON.stringify({ message, username }));
+    const line = chatLine(data.toString('utf8'));
+    if ('reply' in line) return ws.send(line.reply);
+    const frame = Buffer.from(line.broadcast);
     if (pub !== null) void pub.publish(`rawws:${room}`, frame);
     else deliver(room, frame);
   });

@@ -11,7 +11,7 @@
  * nothing else. The in-memory layer; access logs off, as for the references.
  */
 import { type LayerMessage, URLRouter, WebsocketConsumer, ProtocolTypeRouter, configureChannelLayers, InMemoryChannelLayer, rePath } from 'switchyard';
-import { serve } from 'switchyard/server';
+import { serveUntilStopped } from './serve-app.js';
 
 interface ChatEvent extends LayerMessage { type: 'chat_message'; message: string; username: string }
 
@@ -63,10 +63,4 @@ const application = ProtocolTypeRouter({
   websocket: URLRouter([rePath('ws/chat/(?P<room_name>\\w+)/$', consumer.asApp())]),
 });
 const port = Number(process.env.PORT ?? 8003);
-const server = await serve(application, { host: '127.0.0.1', port, accessLog: false, logLevel: 'warn' });
-const stop = () => {
-  setTimeout(() => process.exit(0), 3000).unref();
-  void server.close({ timeout: 1 }).finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+await serveUntilStopped(application, port);

@@ -12,7 +12,7 @@
  */
 import type { Application } from 'switchyard';
 import { ProtocolTypeRouter, URLRouter } from 'switchyard';
-import { serve } from 'switchyard/server';
+import { serveUntilStopped } from './serve-app.js';
 import { websocketUrlPatterns } from '../../examples/chat/routing.js';
 
 const port = Number(process.env.PORT ?? 8003);
@@ -27,11 +27,4 @@ if (process.env.BENCH_APP === 'full') {
 } else {
   application = ProtocolTypeRouter({ websocket: URLRouter(websocketUrlPatterns) });
 }
-const server = await serve(application, { host: '127.0.0.1', port, accessLog: false, logLevel: 'warn' });
-// A normal exit, so that `--cpu-prof` writes its profile.
-const stop = () => {
-  setTimeout(() => process.exit(0), 3000).unref();
-  void server.close({ timeout: 1 }).finally(() => process.exit(0));
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+await serveUntilStopped(application, port);

@@ -17,6 +17,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import WebSocket, { WebSocketServer } from 'ws';
+import { ESTABLISHED, chatLine } from './chat-protocol.js';
 
 /** `ws` exports its Sender (a named export of its ES module); @types/ws does not declare it. */
 interface SenderStatic {
@@ -26,8 +27,6 @@ const { Sender } = wsModule as unknown as { Sender: SenderStatic };
 
 const port = Number(process.env.PORT ?? 8006);
 const ROUTE = /^\/ws\/chat\/(\w+)\/$/;
-const ESTABLISHED = JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' });
-const INVALID = JSON.stringify({ type: 'error', message: 'Invalid message' });
 const TEXT_OPCODE = 1;
 
 interface Member { ws: WebSocket; socket: Duplex }
@@ -70,16 +69,9 @@ function join(ws: WebSocket, socket: Duplex, room: string): void {
   members.add(member);
   ws.send(ESTABLISHED);
   ws.on('message', (data: Buffer) => {
-    let content: { message?: unknown; username?: unknown };
-    try {
-      content = JSON.parse(data.toString('utf8'));
-    } catch {
-      return ws.send(JSON.stringify({ type: 'error', message: 'Invalid JSON format' }));
-    }
-    const { message } = content;
-    if (typeof message !== 'string' || message === '' || message.length > 1000) return ws.send(INVALID);
-    const username = typeof content.username === 'string' && content.username.trim() !== '' ? content.username : 'Anonymous';
-    broadcast(members, frameText(JSON.stringify({ message, username })));
+    const line = chatLine(data.toString('utf8'));
+    if ('reply' in line) return ws.send(line.reply);
+    broadcast(members, frameText(line.broadcast));
   });
   ws.on('close', () => {
     members.delete(member);

@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { WebSocket } from '@trufflesuite/uws-js-unofficial';
+import { ESTABLISHED, chatLine } from './chat-protocol.js';
 
 const require = createRequire(import.meta.url);
 const PACKAGE = dirname(require.resolve('@trufflesuite/uws-js-unofficial/package.json'));
@@ -24,9 +25,6 @@ const uws = require(BINARY) as typeof import('@trufflesuite/uws-js-unofficial');
 
 const port = Number(process.env.PORT ?? 8004);
 const ROUTE = /^\/ws\/chat\/(\w+)\/$/;
-const ESTABLISHED = JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' });
-const INVALID = JSON.stringify({ type: 'error', message: 'Invalid message' });
-const INVALID_JSON = JSON.stringify({ type: 'error', message: 'Invalid JSON format' });
 
 interface Member { room: string }
 
@@ -53,21 +51,13 @@ app.ws<Member>('/*', {
   },
   message(ws: WebSocket<Member>, data: ArrayBuffer) {
     // `data` is valid only during this call: decoded at once, never kept.
-    let content: { message?: unknown; username?: unknown };
-    try {
-      content = JSON.parse(Buffer.from(data).toString('utf8'));
-    } catch {
-      ws.send(INVALID_JSON, false);
+    const line = chatLine(Buffer.from(data).toString('utf8'));
+    if ('reply' in line) {
+      ws.send(line.reply, false);
       return;
     }
-    const { message } = content;
-    if (typeof message !== 'string' || message === '' || message.length > 1000) {
-      ws.send(INVALID, false);
-      return;
-    }
-    const username = typeof content.username === 'string' && content.username.trim() !== '' ? content.username : 'Anonymous';
     // app.publish, not ws.publish: the sender is a member of the room and gets its own line too.
-    app.publish(ws.getUserData().room, JSON.stringify({ message, username }), false);
+    app.publish(ws.getUserData().room, line.broadcast, false);
   },
 });
 app.listen('127.0.0.1', port, (token) => {

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import type { ReceiveEvent } from 'switchyard';
 import { protocolErrorCode } from '../../src/server/close-codes.js';
-import { deferred, serverPool } from './helpers.js';
+import { acceptingApp, deferred, serverPool } from './helpers.js';
 
 const MASK = Buffer.from([1, 2, 3, 4]);
 
@@ -62,15 +61,7 @@ describe('close codes of protocol errors', () => {
   for (const [what, bytes, code] of cases) {
     test(`${what}: close ${code}, and the app is told ${code}`, async () => {
       const told = deferred<number>();
-      const server = await serve(async (scope, receive, send) => {
-        if (scope.type !== 'websocket') return;
-        await receive();
-        await send({ type: 'websocket.accept' });
-        for (;;) {
-          const event = await receive() as ReceiveEvent;
-          if (event.type === 'websocket.disconnect') return told.resolve(event.code);
-        }
-      }, { wsMaxSize: 100, wsCloseTimeout: 0.2 });
+      const server = await serve(acceptingApp((event) => event.type === 'websocket.disconnect' && told.resolve(event.code)), { wsMaxSize: 100, wsCloseTimeout: 0.2 });
       assert.equal(await closeCodeFor(server.port, bytes), code);
       assert.equal(await told.promise, code);
     });

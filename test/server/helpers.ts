@@ -2,7 +2,7 @@
 // its log lines captured, servers closed after a describe block, bytes and text.
 import { after } from 'node:test';
 import type { WebSocket } from 'ws';
-import type { Application } from 'switchyard';
+import type { Application, ReceiveEvent, Send } from 'switchyard';
 import { serve, type Server, type ServerOptions } from 'switchyard/server';
 import { pinoInto, type LogLine } from '../helpers/logs.js';
 
@@ -14,6 +14,23 @@ export async function start(app: Application, options: ServerOptions = {}): Prom
   const server = await serve(app, { port: 0, logger, shutdownTimeout: 2, ...options });
   const port = typeof server.address === 'string' ? 0 : server.address.port;
   return Object.assign(server, { logs, port });
+}
+
+/**
+ * A WebSocket app that accepts, then hands every event (the disconnect
+ * included, last) to `onEvent`, one at a time, and returns after the disconnect.
+ */
+export function acceptingApp(onEvent: (event: ReceiveEvent, send: Send) => unknown): Application {
+  return async (scope, receive, send) => {
+    if (scope.type !== 'websocket') return;
+    await receive();
+    await send({ type: 'websocket.accept' });
+    for (;;) {
+      const event = await receive() as ReceiveEvent;
+      await onEvent(event, send);
+      if (event.type === 'websocket.disconnect') return;
+    }
+  };
 }
 
 /** A promise with its resolver exposed. */

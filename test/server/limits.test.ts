@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Application, ReceiveEvent } from 'switchyard';
-import { deferred, serverPool, type TestServer } from './helpers.js';
+import { acceptingApp, deferred, serverPool, type TestServer } from './helpers.js';
 import { delay } from '../helpers/time.js';
 import { openSocket } from '../helpers/ws-client.js';
 
@@ -12,16 +12,10 @@ import { openSocket } from '../helpers/ws-client.js';
 function recorder(): { app: Application; gone: Promise<ReceiveEvent>; received: ReceiveEvent[] } {
   const gone = deferred<ReceiveEvent>();
   const received: ReceiveEvent[] = [];
-  const app: Application = async (scope, receive, send) => {
-    if (scope.type !== 'websocket') return;
-    await receive();
-    await send({ type: 'websocket.accept' });
-    for (;;) {
-      const event = await receive() as ReceiveEvent;
-      received.push(event);
-      if (event.type === 'websocket.disconnect') return gone.resolve(event);
-    }
-  };
+  const app = acceptingApp((event) => {
+    received.push(event);
+    if (event.type === 'websocket.disconnect') gone.resolve(event);
+  });
   return { app, gone: gone.promise, received };
 }
 

@@ -8,13 +8,13 @@ import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import type { Application, ReceiveEvent } from 'switchyard';
+import type { Application } from 'switchyard';
 import type { ServerContext } from '../../src/server/context.js';
 import { resolveOptions, type ServerOptions } from '../../src/server/options.js';
 import { TrustedProxies } from '../../src/server/scope.js';
 import { WebSocketHub } from '../../src/server/websocket-hub.js';
 import type { Connection, WebSocketEvents } from '../../src/server/websocket-events.js';
-import { deferred } from './helpers.js';
+import { acceptingApp, deferred } from './helpers.js';
 
 type Heard = [event: keyof WebSocketEvents, detail?: number];
 
@@ -85,16 +85,9 @@ async function when(changed: () => Promise<void>, check: () => boolean): Promise
 describe('WebSocket connection events', () => {
   test('an accepted connection: handshaking, opened, received, sent, closed with the code; the hub counts it open meanwhile', async () => {
     const { observer, log, changed } = recorder();
-    const { hub, url } = await hubFor(async (scope, receive, send) => {
-      if (scope.type !== 'websocket') return;
-      await receive();
-      await send({ type: 'websocket.accept' });
-      for (;;) {
-        const event = await receive() as ReceiveEvent;
-        if (event.type === 'websocket.disconnect') return;
-        if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: `${event.text}!é` });
-      }
-    }, observer);
+    const { hub, url } = await hubFor(acceptingApp(async (event, send) => {
+      if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: `${event.text}!é` });
+    }), observer);
     const ws = new WebSocket(url);
     await new Promise((resolve) => ws.once('open', resolve));
     assert.equal(hub.openCount, 1);

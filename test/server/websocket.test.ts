@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { type Application, type ReceiveEvent, type Send, type WebsocketScope, RouteNotFound } from 'switchyard';
-import { bytes, deferred, serverPool, text, type TestServer } from './helpers.js';
+import { acceptingApp, bytes, deferred, serverPool, text, type TestServer } from './helpers.js';
 import { until } from '../helpers/time.js';
 
 /** Opens a client and resolves once open, or with the HTTP status of a refused handshake. */
@@ -210,15 +210,7 @@ describe('WebSocket bridge', () => {
 
   test('invalid UTF-8 in a text frame closes with 1007', async () => {
     const disconnect = deferred<ReceiveEvent>();
-    const server = await serve(async (scope, receive, send) => {
-      if (scope.type !== 'websocket') return;
-      await receive();
-      await send({ type: 'websocket.accept' });
-      for (;;) {
-        const event = await receive() as ReceiveEvent;
-        if (event.type === 'websocket.disconnect') return disconnect.resolve(event);
-      }
-    });
+    const server = await serve(acceptingApp((event) => event.type === 'websocket.disconnect' && disconnect.resolve(event)));
     const ws = await open(wsUrl(server, '/'));
     clients.push(ws);
     const result = closed(ws);
@@ -229,16 +221,10 @@ describe('WebSocket bridge', () => {
 
   test('metrics count connects, disconnects by code, messages and bytes', async () => {
     const gone = deferred();
-    const server = await serve(async (scope, receive, send) => {
-      if (scope.type !== 'websocket') return;
-      await receive();
-      await send({ type: 'websocket.accept' });
-      for (;;) {
-        const event = await receive() as ReceiveEvent;
-        if (event.type === 'websocket.disconnect') return gone.resolve();
-        if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: `${event.text}!` });
-      }
-    }, { metricsPath: '/metrics' });
+    const server = await serve(acceptingApp(async (event, send) => {
+      if (event.type === 'websocket.disconnect') gone.resolve();
+      if (event.type === 'websocket.receive') await send({ type: 'websocket.send', text: `${event.text}!` });
+    }), { metricsPath: '/metrics' });
     const ws = await open(wsUrl(server, '/'));
     ws.send('abc');
     await nextMessage(ws);

@@ -135,7 +135,7 @@ export class Lanes {
         const event = await receive();
         if (this.#ended) return;
         try {
-          await (this.#connectionBusy = this.#call(event));
+          await (this.#connectionBusy = this.#call(this.#invoke, event));
         } catch (error) {
           await (this.#connectionBusy = this.#rescue(error, event));
         } finally {
@@ -149,18 +149,10 @@ export class Lanes {
     this.#end();
   }
 
-  /** The handler's result as a promise (a synchronous throw becomes a rejection). */
-  #call(event: { type: string }): Promise<unknown> {
+  /** What `invoke(event)` returns, as a promise (a synchronous throw becomes a rejection). */
+  #call(invoke: Invoke, event: { type: string }): Promise<unknown> {
     try {
-      return Promise.resolve(this.#invoke(event));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  #callLayer(message: LayerMessage): Promise<unknown> {
-    try {
-      return Promise.resolve(this.#invokeLayer(message));
+      return Promise.resolve(invoke(event));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -202,7 +194,7 @@ export class Lanes {
         throw error;
       }
       try {
-        await (this.#layerBusy = this.#callLayer(message));
+        await (this.#layerBusy = this.#call(this.#invokeLayer, message));
       } catch (error) {
         await (this.#layerBusy = this.#rescue(error, message));
       } finally {

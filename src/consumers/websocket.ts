@@ -234,6 +234,20 @@ export class WebsocketConsumer extends AsyncConsumer {
     if (!this.closed) await this.close(SLOW_CONSUMER_CLOSE_CODE, 'slow consumer');
   }
 
+  /**
+   * A layer message `{ type: 'websocket.admin_close', code, reason }` sent to
+   * this instance's channel (the admin dashboard's "disconnect", or a group's
+   * "close all", `switchyard/admin`) closes the connection with that code,
+   * which must be an application code (4000-4999; anything else closes with
+   * 4000), and reason.
+   */
+  async websocket_admin_close(event: { code?: unknown; reason?: unknown }): Promise<void> {
+    const code = typeof event.code === 'number' && Number.isInteger(event.code) && event.code >= 4000 && event.code <= 4999 ? event.code : 4000;
+    const reason = typeof event.reason === 'string' ? event.reason : '';
+    logger.info({ path: (this.scope as WebsocketScope).path, channel: this.channelName, code, reason }, 'WebSocket closed by an administrator');
+    if (!this.closed) await this.close(code, reason);
+  }
+
   /** Called once the connection is gone, with its close code (1005 when the client gave none). */
   async disconnect(_code: number): Promise<void> {}
 

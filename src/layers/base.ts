@@ -70,7 +70,16 @@ export interface ChannelLayer {
    * such a group with its position (`POSITION_KEY`).
    */
   readHistory?(group: string, since: StreamPosition | null, limit?: number): Promise<HistoryRead | null>;
+  /**
+   * Optional, read-only: the groups this process's own channels are in, each
+   * with those channels (what the admin dashboard samples). A live view of
+   * the layer's own records: read it at once, copy what you keep.
+   */
+  localGroups?(): LocalGroups;
 }
+
+/** What {@link ChannelLayer.localGroups} answers: group → this process's member channels. */
+export type LocalGroups = ReadonlyMap<string, { readonly size: number; keys(): IterableIterator<string> }>;
 
 /** Options of {@link ChannelLayer.groupSend}. */
 export interface GroupSendOptions {

@@ -5,11 +5,11 @@
  * loses one: a wrapped in-memory layer still offers taps (the fast consumer
  * lane) and leases (`runOnce`). A subclass overrides only what it changes.
  *
- * The optional members (`tap`, `lease`, `readHistory`) are defined on the instance only when
+ * The optional members (`tap`, `lease`, `readHistory`, `localGroups`) are defined on the instance only when
  * the inner layer has them, so `isTappable()` and `isLeasable()` stay truthful.
  */
 import type { LayerMessage } from '../asgi.js';
-import type { ChannelLayer, ChannelTap, GroupSendOptions, LayerExtension } from './base.js';
+import type { ChannelLayer, ChannelTap, GroupSendOptions, LayerExtension, LocalGroups } from './base.js';
 import type { Lease } from './lease.js';
 
 type TapMember = NonNullable<ChannelLayer['tap']>;
@@ -26,6 +26,9 @@ function forwardLease(this: DelegatingLayer, name: string, ttlMs: number): Promi
 }
 function forwardReadHistory(this: DelegatingLayer, ...args: Parameters<ReadHistoryMember>): ReturnType<ReadHistoryMember> {
   return this.inner.readHistory!(...args);
+}
+function forwardLocalGroups(this: DelegatingLayer): LocalGroups {
+  return this.inner.localGroups!();
 }
 
 /**
@@ -52,12 +55,14 @@ export class DelegatingLayer implements ChannelLayer {
   declare tap?: TapMember;
   declare lease?: LeaseMember;
   declare readHistory?: ReadHistoryMember;
+  declare localGroups?: () => LocalGroups;
 
   constructor(inner: ChannelLayer) {
     this.inner = inner;
     if (typeof inner.tap === 'function') this.tap = forwardTap;
     if (typeof inner.lease === 'function') this.lease = forwardLease;
     if (typeof inner.readHistory === 'function') this.readHistory = forwardReadHistory;
+    if (typeof inner.localGroups === 'function') this.localGroups = forwardLocalGroups;
   }
 
   get extensions(): readonly LayerExtension[] { return this.inner.extensions; }

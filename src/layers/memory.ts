@@ -43,6 +43,7 @@ import {
   requireValidChannelName,
   requireValidGroupName,
   withExcept,
+  type LocalGroups,
 } from './base.js';
 import { checkMessageValues, requireMessageShape } from './validate.js';
 import { type LeasableLayer, type Lease, LocalLeases } from './lease.js';
@@ -180,6 +181,11 @@ export class InMemoryChannelLayer implements ChannelLayer, TappableLayer, Leasab
       if (addedAt < oldest) members.delete(channel);
       else if (channel !== except) this.#deliver(channel, frozen, now, false, group);
     }
+  }
+
+  /** Every group and its members (all of them are this process's): see `ChannelLayer.localGroups`. */
+  localGroups(): LocalGroups {
+    return this.#groups;
   }
 
   /** What the group's history holds after `since` (see `ChannelLayer.readHistory`). */

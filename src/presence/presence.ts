@@ -163,6 +163,13 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     return out;
   }
 
+  /** The topics with at least one entry in the merged view, every replica included (for diagnostics: the admin dashboard). */
+  topics(): string[] {
+    const topics = new Set(this.#local.keys());
+    for (const peer of this.#peers.values()) for (const [topic, keys] of peer.entries) if (keys.size > 0) topics.add(topic);
+    return [...topics];
+  }
+
   /**
    * Calls `listener` with every change of `topic`'s merged view; returns the
    * unsubscribe function. Starts the replica (without waiting): a process

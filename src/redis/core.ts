@@ -46,7 +46,7 @@ import {
   type ChannelTap,
   type TapListener,
   type BaseLayerOptions, type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
-  nonLocalName, requireValidChannelName, requireValidGroupName, withExcept,
+  nonLocalName, requireValidChannelName, requireValidGroupName, withExcept, type LocalGroups,
 } from '../layers/base.js';
 import { type RedisHost, normalizeHosts } from './config.js';
 import { type PoppedMember, Shard, backoffDelay } from './connection.js';
@@ -311,6 +311,11 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
       if (own) this.#memberships.discardFailed(group, channel);
       throw error;
     }
+  }
+
+  /** The groups this process's channels are in, each with those channels (see `ChannelLayer.localGroups`). */
+  localGroups(): LocalGroups {
+    return this.#memberships.groups;
   }
 
   /** Whether a channel was minted by this layer (its memberships are this process's to keep). */

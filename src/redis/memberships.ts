@@ -75,6 +75,11 @@ export class LocalMemberships {
     return [...this.#joined.keys()].filter((group) => this.#options.shardOf(group) === index);
   }
 
+  /** The recorded memberships: group → channel → join time (read-only, live). */
+  get groups(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    return this.#joined;
+  }
+
   /** How many memberships are recorded. */
   get size(): number {
     let size = 0;

@@ -34,7 +34,7 @@ import { type RedisHost, normalizeHosts } from './config.js';
 import { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
-import type { ChannelTap, TapListener } from '../layers/base.js';
+import type { ChannelTap, LocalGroups, TapListener } from '../layers/base.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
 import { getSerializer } from './serializers.js';
@@ -206,6 +206,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     if (members === undefined || !members.delete(channel) || members.size > 0) return;
     this.#groups.delete(groupChannel);
     await this.#unsubscribeRaw(groupChannel);
+  }
+
+  /** The groups this process's channels are in, each with those channels (see `ChannelLayer.localGroups`). */
+  localGroups(): LocalGroups {
+    const skip = pubsubGroupChannel(this.prefix, '').length;
+    return new Map([...this.#groups].map(([groupChannel, members]) => [groupChannel.slice(skip), members]));
   }
 
   /**

@@ -24,6 +24,7 @@ import { Lifespan } from './lifespan.js';
 import { createLogger } from './logging.js';
 import { ServerMetrics, webSocketCounters } from './metrics.js';
 import { resolveOptions, type ServerOptions } from './options.js';
+import { WebSocketCounts, registerServer } from './stats.js';
 import { stopWithNpmParent } from './parent-watch.js';
 import { TrustedProxies } from './scope.js';
 import { WebSocketHub } from './websocket-hub.js';
@@ -118,8 +119,10 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     running: new Set(),
     closing: false,
   };
-  // The one place that subscribes to what WebSocket connections report.
-  const hub = new WebSocketHub(ctx, metrics !== null ? webSocketCounters(metrics) : undefined);
+  // The one place that subscribes to what WebSocket connections report: the metrics, or
+  // plain counts without them, so the process's figures can be read in-process (stats.ts).
+  const counts = metrics === null ? new WebSocketCounts() : null;
+  const hub = new WebSocketHub(ctx, metrics !== null ? webSocketCounters(metrics) : counts!);
   const health = new HealthEndpoints({ livenessPath: opts.livenessPath, readinessPath: opts.readinessPath, logger });
   server.on('request', (req, res) => { if (!health.handle(req, res)) handleHttp(ctx, req, res); });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
@@ -143,6 +146,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   }
 
   logger.info({ url }, `Listening on ${url}`);
+  const unregister = registerServer(metrics ?? counts!);
   await health.start();
 
   let closing: Promise<void> | null = null;
@@ -209,6 +213,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     closed,
     close(closeOptions = {}) {
       closing ??= drain(closeOptions.timeout ?? opts.shutdownTimeout, closeOptions.code, closeOptions.reason).finally(() => {
+        unregister();
         if (opts.handleSignals) {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);

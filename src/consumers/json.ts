@@ -57,7 +57,12 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
     } catch {
       return this.receiveInvalid('invalid_json', data);
     }
-    await this.receiveJson(content);
+    await this.receiveDecoded(content);
+  }
+
+  /** Hands a decoded message on: to `receiveJson` here; `TypedJsonConsumer` validates it first. */
+  protected receiveDecoded(content: unknown): Promise<void> {
+    return this.receiveJson(content);
   }
 
   /** Called with each decoded message. */

@@ -22,12 +22,12 @@ const namesOf = (module: string) =>
 
 /** The root's public names: values bare, types-only as `type X`. Edit on purpose, in the same commit as src/index.ts. */
 const ROOT = [
-  'AcceptConnection', 'AsyncConsumer', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection', 'EXCEPT_KEY',
+  'AcceptConnection', 'AsyncConsumer', 'GroupBatchingLayer', 'type BatchingOptions', 'type GroupBatchingConfig', 'type GroupBatchingLayerOptions', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection', 'EXCEPT_KEY',
   'HttpConsumer', 'ImproperlyConfigured', 'InMemoryChannelLayer', 'InvalidChannelLayerError', 'InvalidMessageError',
   'InvalidNameError', 'JsonWebsocketConsumer', 'LayerUnavailableError', 'LeadershipLost', 'LocalLeases',
   'MAX_NAME_LENGTH', 'MessageTooLarge', 'NoHandlerError', 'PATH_ROUTING', 'POSITION_KEY', 'ProtocolError', 'ProtocolTypeRouter',
   'RouteNotFound', 'SLOW_CONSUMER_CLOSE_CODE', 'SessionUpdateError', 'StopConsumer', 'SuspiciousOperation', 'SwitchyardError', 'TooManyGroups',
-  'URLRouter', 'WebsocketConsumer',
+  'TypedJsonConsumer', 'RequestError', 'URLRouter', 'WebsocketConsumer', 'defineProtocol',
   'buildChannelLayer', 'closeChannelLayers', 'configureChannelLayers', 'getChannelLayer', 'getHeader', 'handlerName',
   'inheritPathRouting', 'isLeasable', 'logger', 'path', 'prepareChannelLayers', 'rePath', 'registerConverter',
   'registerLayerBackend', 'requireValidChannelName', 'requireValidGroupName', 'requireValidLease',
@@ -38,7 +38,7 @@ const ROOT = [
   'type GroupHistoryConfig', 'type GroupSendOptions', 'type Header', 'type HistoryOptions', 'type HistoryRead', 'type MessagePosition',
   'type HeadersInit', 'type HttpDisconnectEvent', 'type HttpRequestEvent', 'type HttpResponseBodyEvent',
   'type HttpResponseStartEvent', 'type HttpResponseTrailersEvent', 'type HttpScope', 'type InMemoryChannelLayerOptions',
-  'type InitKwargs', 'type InvalidFrameProblem', 'type LayerConfig', 'type LayerExtension', 'type LayerFactory',
+  'type InitKwargs', 'type ErrorFrame', 'type EventOf', 'type GroupEvent', 'type ProtocolSpec', 'type ReceivedMessage', 'type RequestHandlers', 'type InvalidFrameProblem', 'type LayerConfig', 'type LayerExtension', 'type LayerFactory',
   'type LayerMessage', 'type Leader', 'type LeasableLayer', 'type Lease', 'type LifespanScope',
   'type LifespanShutdownCompleteEvent', 'type LifespanShutdownEvent', 'type LifespanShutdownFailedEvent',
   'type LifespanStartupCompleteEvent', 'type LifespanStartupEvent', 'type LifespanStartupFailedEvent',

@@ -74,6 +74,9 @@ export {
 export type { BaseLayerOptions, ChannelLayer, ChannelTap, GroupSendOptions, LayerExtension, TapListener, TappableLayer } from './layers/base.js';
 /** The base of a layer wrapper: it forwards the whole contract, taps and leases included. */
 export { DelegatingLayer } from './layers/delegating.js';
+/** Group batching (the seeds' `bulk_messages`): also the `groupBatching` option of every layer URL. */
+export { GroupBatchingLayer } from './layers/batching.js';
+export type { BatchingOptions, GroupBatchingConfig, GroupBatchingLayerOptions } from './layers/batching.js';
 export { LocalLeases, isLeasable, requireValidLease } from './layers/lease.js';
 export type { LeasableLayer, Lease } from './layers/lease.js';
 export { runOnce } from './layers/run-once.js';

@@ -11,6 +11,8 @@
  */
 import { ImproperlyConfigured, InvalidChannelLayerError } from '../errors.js';
 import type { ChannelLayer } from './base.js';
+import { GroupBatchingLayer, type GroupBatchingConfig } from './batching.js';
+import { type GroupHistoryConfig, compileGroupHistory } from './history.js';
 import { InMemoryChannelLayer } from './memory.js';
 
 /** Builds a layer from a parsed URL (query parameters carry options). */
@@ -202,7 +204,7 @@ export function buildChannelLayer(config: LayerConfig): ChannelLayer {
   if (raw === null) return config as ChannelLayer;
   const url = parseLayerUrl(raw);
   const factory = factories.get(url.protocol);
-  if (factory !== undefined) return factory(url);
+  if (factory !== undefined) return withBatching(url, factory);
   if (url.protocol in backendModules) {
     throw new InvalidChannelLayerError(
       `The ${url.protocol}// channel layer is not loaded: import 'switchyard/redis' or await prepareChannelLayers() first`,
@@ -210,6 +212,28 @@ export function buildChannelLayer(config: LayerConfig): ChannelLayer {
   }
   const known = [...new Set([...factories.keys(), ...Object.keys(backendModules)])].map((scheme) => `${scheme}//`);
   throw new InvalidChannelLayerError(`No channel layer backend for ${url.protocol}// (known: ${known.join(', ')})`);
+}
+
+/**
+ * Builds the backend's layer; with the `groupBatching` option (any backend),
+ * wrapped in a {@link GroupBatchingLayer} that leaves the groups of
+ * `groupHistory` alone.
+ */
+function withBatching(url: URL, factory: LayerFactory): ChannelLayer {
+  const values = url.searchParams.getAll('groupBatching');
+  if (values.length === 0) return factory(url);
+  if (values.length > 1) throw new ImproperlyConfigured('option groupBatching is given twice');
+  url.searchParams.delete('groupBatching');
+  const groups = parseOption('groupBatching', values[0]!, 'JSON object or list of patterns') as GroupBatchingConfig;
+  const history = url.searchParams.get('groupHistory');
+  const historyOf = compileGroupHistory(history === null ? undefined : parseOption('groupHistory', history, 'JSON object or list of patterns') as GroupHistoryConfig);
+  const inner = factory(url);
+  try {
+    return new GroupBatchingLayer(inner, { groups, keepsHistory: (group) => historyOf(group) !== null });
+  } catch (error) {
+    void inner.close();
+    throw new ImproperlyConfigured(error instanceof Error ? error.message : String(error));
+  }
 }
 
 /**

@@ -27,6 +27,7 @@ import { type SlowConsumer, type SlowConsumerConfig, compileSlowConsumer, groupO
 import { findHandler, handlerName } from './handlers.js';
 import { Lanes } from './lanes.js';
 import { MembershipTrackingLayer } from './memberships.js';
+import { tracerHooks } from '../tracing/hooks.js';
 
 /** Any event a consumer can be handed: an ASGI event or a layer message. */
 export type ConsumerEvent = ReceiveEvent | LayerMessage;
@@ -112,7 +113,8 @@ export class AsyncConsumer {
   async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
     this.scope = scope;
     this.#send = send;
-    const layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
+    let layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
+    if (tracerHooks !== null) layer = tracerHooks.consumer(this, layer); // tracing on: a traced layer
     if (layer !== null) {
       this.channelName = await layer.newChannel();
       this.channelLayer = new MembershipTrackingLayer(layer, this.channelName, this.#joined);
@@ -223,7 +225,8 @@ export class AsyncConsumer {
     const name = handlerName(event);
     const handler = findHandler(this.constructor as typeof AsyncConsumer, name);
     if (handler === null) throw new NoHandlerError(event.type, this.constructor.name, name);
-    return handler.call(this, event);
+    const hooks = tracerHooks; // null unless tracing is enabled: this check is its whole cost
+    return hooks === null ? handler.call(this, event) : hooks.handle(this, name, event, handler);
   }
 
   async #leaveGroups(): Promise<void> {

@@ -5,11 +5,12 @@
  * group event every 10 messages. As written, the queue is a class attribute
  * (every connection of the process shares it) and a quiet room holds a
  * message until nine more come. {@link GroupBatchingLayer} does the same job
- * as a layer wrapper: `groupSend`s to a batched group are queued per group
- * and sent as one `{ type: 'bulk_messages', messages: [...] }` event when
- * `maxMessages` are queued or `maxDelayMs` after the first, whichever comes
- * first, so no message waits longer than the limit and the order of a
- * group's messages is kept. On the receiving side the wrapper unpacks every
+ * as a layer wrapper, as a group commit: a `groupSend` to an idle batched
+ * group goes at once; while one is under way, the group's next messages
+ * gather and go as one `{ type: 'bulk_messages', messages: [...] }` event
+ * when it returns, when `maxMessages` have gathered, or `maxDelayMs` after
+ * the first, whichever comes first. So a quiet room adds no latency, no
+ * message waits longer than the limit, and a group's order is kept. On the receiving side the wrapper unpacks every
  * `bulk_messages` event, so each message reaches its handler as if sent
  * alone: consumers are written as without batching, and a Django consumer
  * with the seeds' `bulk_messages` handler reads the same event.
@@ -22,7 +23,7 @@
  * URL's `groupBatching` option gives all of them at once.
  */
 import type { LayerMessage } from '../asgi.js';
-import { type ChannelLayer, type ChannelTap, type GroupSendOptions, type TapListener, exceptOf, globToRegExp, requireValidGroupName, requireValidMessage, withExcept } from './base.js';
+import { EXCEPT_KEY, type ChannelLayer, type ChannelTap, type GroupSendOptions, type TapListener, exceptOf, globToRegExp, requireValidGroupName, requireValidMessage, withExcept } from './base.js';
 import { DelegatingLayer } from './delegating.js';
 import type { SlowConsumer } from './slow-consumers.js';
 
@@ -33,7 +34,7 @@ export const BULK_MESSAGES = 'bulk_messages';
 export interface BatchingOptions {
   /** Messages in one batch; a full batch is sent at once. Default 10 (the seeds' figure). */
   maxMessages?: number;
-  /** Ms the first message of a batch waits at most. Default 5. */
+  /** Ms the first message of a batch waits at most while an earlier send is under way. Default 5. */
   maxDelayMs?: number;
 }
 
@@ -115,6 +116,8 @@ export class GroupBatchingLayer extends DelegatingLayer {
   readonly #batchingOf: (group: string) => Required<BatchingOptions> | null;
   readonly #keepsHistory: (group: string) => boolean;
   readonly #open = new Map<string, Batch>();
+  /** Sends under way per group. */
+  readonly #inFlight = new Map<string, number>();
   /** Messages unpacked from a batch and not yet read, per channel read with `receive()`. */
   readonly #unpacked = new Map<string, LayerMessage[]>();
 
@@ -142,7 +145,9 @@ export class GroupBatchingLayer extends DelegatingLayer {
     if (batch === undefined) this.#open.set(group, (batch = { messages: [], settle: [], timer: null }));
     batch.messages.push(item);
     const sent = new Promise<void>((resolve, reject) => batch.settle.push([resolve, reject]));
-    if (batch.messages.length >= batching.maxMessages) this.#sendBatch(group);
+    // Group commit: a message to an idle group goes at once; while a send is in
+    // flight, messages gather, and go when it returns, when full, or at the latest after maxDelayMs.
+    if (batch.messages.length >= batching.maxMessages || !this.#inFlight.has(group)) this.#sendBatch(group);
     else batch.timer ??= setTimeout(() => this.#sendBatch(group), batching.maxDelayMs);
     return sent;
   }
@@ -154,10 +159,26 @@ export class GroupBatchingLayer extends DelegatingLayer {
     this.#open.delete(group);
     if (batch.timer !== null) clearTimeout(batch.timer);
     const { messages, settle } = batch;
-    const event = messages.length === 1 ? messages[0]! : { type: BULK_MESSAGES, messages };
-    this.inner.groupSend(group, event).then(
-      () => { for (const [resolve] of settle) resolve(); },
-      (error: unknown) => { for (const [, reject] of settle) reject(error); },
+    // A lone message goes as itself, its except as the layer's own option.
+    const lone = messages.length === 1 ? messages[0]! : null;
+    const except = lone === null ? undefined : exceptOf(lone);
+    const event = lone === null ? { type: BULK_MESSAGES, messages } : except === undefined ? lone : withoutExcept(lone);
+    this.#inFlight.set(group, (this.#inFlight.get(group) ?? 0) + 1);
+    const done = (): void => {
+      const left = this.#inFlight.get(group)! - 1;
+      if (left > 0) return void this.#inFlight.set(group, left);
+      this.#inFlight.delete(group);
+      this.#sendBatch(group);
+    };
+    this.inner.groupSend(group, event, except === undefined ? undefined : { except }).then(
+      () => {
+        for (const [resolve] of settle) resolve();
+        done();
+      },
+      (error: unknown) => {
+        for (const [, reject] of settle) reject(error);
+        done();
+      },
     );
   }
 
@@ -196,6 +217,11 @@ export class GroupBatchingLayer extends DelegatingLayer {
     await Promise.all(sent);
     await this.inner.close();
   }
+}
+
+function withoutExcept(message: LayerMessage): LayerMessage {
+  const { [EXCEPT_KEY]: _, ...rest } = message as Record<string, unknown>;
+  return rest as LayerMessage;
 }
 
 /** A tap of the inner layer that hands a batch's messages out one by one. */

@@ -41,20 +41,41 @@ after(async () => {
 guardRedisKeys(PREFIX); // after the layers are flushed
 afterEach(() => resetChannelLayers());
 
-test('a burst travels in full batches, the rest after maxDelayMs; receivers read every message in order', async () => {
+test('group commit: an idle group sends at once; while a send is under way a burst gathers into full batches; in order', async () => {
   const inner = new Recording(new InMemoryChannelLayer());
   const layer = new GroupBatchingLayer(inner, { groups: { 'chat_*': { maxMessages: 10, maxDelayMs: 20 } } });
   const [a, b] = [await layer.newChannel(), await layer.newChannel()];
   await layer.groupAdd('chat_lobby', a);
   await layer.groupAdd('chat_lobby', b);
+  const sizes = () => inner.sent.map(([, m]) => (m.messages as unknown[] | undefined)?.length ?? 1);
   const sends = Array.from({ length: 25 }, (_, i) => layer.groupSend('chat_lobby', { type: 'chat_message', n: i }));
-  assert.deepEqual(inner.sent.map(([, m]) => (m.messages as unknown[] | undefined)?.length), [10, 10], 'two full batches sent at once');
+  assert.deepEqual(sizes(), [1, 10, 10], 'the first at once, then two full batches');
   await Promise.all(sends);
-  assert.deepEqual(inner.sent.map(([, m]) => (m.messages as unknown[]).length), [10, 10, 5], 'the last five after the delay');
+  assert.deepEqual(sizes(), [1, 10, 10, 4], 'the last four when the sends under way returned');
   for (const channel of [a, b]) {
     for (let i = 0; i < 25; i++) assert.deepEqual({ ...(await next(layer, channel)) }, { type: 'chat_message', n: i });
     assert.equal(await receiveWithin(layer, channel, 50), NOTHING);
   }
+});
+
+test('maxDelayMs: while a slow send is under way, what gathered goes after maxDelayMs, not after the slow send', async () => {
+  let release!: () => void;
+  const blocked = new Promise<void>((resolve) => (release = resolve));
+  class Slow extends Recording {
+    override async groupSend(group: string, message: LayerMessage): Promise<void> {
+      const first = this.sent.length === 0;
+      await super.groupSend(group, message);
+      if (first) await blocked;
+    }
+  }
+  const inner = new Slow(new InMemoryChannelLayer());
+  const layer = new GroupBatchingLayer(inner, { groups: { 'chat_*': { maxMessages: 10, maxDelayMs: 10 } } });
+  const first = layer.groupSend('chat_x', { type: 'a' });
+  const gathered = Promise.all([layer.groupSend('chat_x', { type: 'b' }), layer.groupSend('chat_x', { type: 'c' })]);
+  await gathered; // would hang until release() if the batch waited for the slow send
+  assert.deepEqual(inner.sent.map(([, m]) => m.type), ['a', 'bulk_messages']);
+  release();
+  await first;
 });
 
 test('a lone message is never held: sent as itself within maxDelayMs; other groups are not batched', async () => {

@@ -16,6 +16,7 @@
  * ```
  */
 export { ReconnectingWebsocket, ReconnectingWebSocket } from './reconnecting-websocket.js';
+export { FallbackWebsocket, fallbackWebsocket, withFallback, type AutoFallbackOptions, type FallbackOptions } from './fallback-index.js';
 export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 export type { OverflowPolicy } from './send-queue.js';
 export type { Listener } from './emitter.js';

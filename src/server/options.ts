@@ -6,6 +6,7 @@
  * environment variable (see `cli.ts`), then from these defaults.
  */
 import type { Logger } from 'pino';
+import { resolveFallbackOptions, type FallbackOptions } from './fallback-options.js';
 
 /**
  * What `serve()` accepts. Every field is optional; see {@link DEFAULT_OPTIONS}.
@@ -75,6 +76,14 @@ export interface ServerOptions {
   lifespan?: 'auto' | 'on' | 'off';
   /** Close gracefully on SIGTERM/SIGINT and exit the process with 0. Default `false` (the CLI sets it). */
   handleSignals?: boolean;
+  /**
+   * The HTTP fallback for clients that cannot open a WebSocket: the same
+   * consumers over server-sent events or long polls, and POSTs
+   * (`docs/guide.md`, "Without WebSockets"). Off by default: it lets plain
+   * HTTP requests start WebSocket consumers, a door to open on purpose.
+   * `true` for the defaults, or {@link FallbackOptions}.
+   */
+  fallback?: boolean | FallbackOptions;
 }
 
 /**
@@ -113,6 +122,7 @@ export const DEFAULT_OPTIONS = {
   readinessPath: '/readyz',
   lifespan: 'auto',
   handleSignals: false,
+  fallback: false,
 } satisfies Required<Omit<ServerOptions, 'logger'>>;
 
 /** Options with every default applied. */
@@ -154,5 +164,6 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
       throw new TypeError(`The "${key}" option must start with "/" (got ${String(path)})`);
     }
   }
+  resolveFallbackOptions(resolved.fallback, resolved.wsMaxSize); // throws on a bad value, now rather than at the first request
   return resolved;
 }

@@ -18,6 +18,8 @@ import type { Application } from '../asgi.js';
 import { closeChannelLayers, getChannelLayer, prepareChannelLayers, setChannelLayer } from '../layers/registry.js';
 import { setLogger } from '../log.js';
 import type { ServerContext } from './context.js';
+import { FallbackTransport } from './fallback.js';
+import { resolveFallbackOptions } from './fallback-options.js';
 import { HealthEndpoints } from './health.js';
 import { handleHttp } from './http.js';
 import { Lifespan } from './lifespan.js';
@@ -124,7 +126,9 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
   const counts = metrics === null ? new WebSocketCounts() : null;
   const hub = new WebSocketHub(ctx, metrics !== null ? webSocketCounters(metrics) : counts!);
   const health = new HealthEndpoints({ livenessPath: opts.livenessPath, readinessPath: opts.readinessPath, logger });
-  server.on('request', (req, res) => { if (!health.handle(req, res)) handleHttp(ctx, req, res); });
+  const fallbackOptions = resolveFallbackOptions(opts.fallback, opts.wsMaxSize);
+  const fallback = fallbackOptions === null ? null : new FallbackTransport(ctx, hub, fallbackOptions);
+  server.on('request', (req, res) => { if (!health.handle(req, res) && fallback?.handle(req, res) !== true) handleHttp(ctx, req, res); });
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
 
   try {
@@ -175,6 +179,7 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     hub.terminateAll();
     server.closeAllConnections();
     hub.stop();
+    fallback?.stop();
     health.stop();
     await stopped;
     await lifespan?.shutdown(Math.max(1000, timeoutSeconds * 1000));

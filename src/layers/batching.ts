@@ -104,8 +104,7 @@ export function messagesOfBatch(message: LayerMessage, channel: string): LayerMe
  *
  * @example
  * ```ts
- * import { InMemoryChannelLayer } from 'switchyard';
- * import { GroupBatchingLayer } from './batching.js';
+ * import { GroupBatchingLayer, InMemoryChannelLayer } from 'switchyard';
  *
  * const layer = new GroupBatchingLayer(new InMemoryChannelLayer(), { groups: { 'chat_*': { maxMessages: 20, maxDelayMs: 2 } } });
  * await layer.groupSend('chat_lobby', { type: 'chat_message', message: 'hi' }); // resolves when its batch is sent

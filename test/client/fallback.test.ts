@@ -1,0 +1,113 @@
+// The client's HTTP fallback in Node 20 (fetch, no EventSource): the
+// ReconnectingWebsocket over FallbackWebsocket (SSE and long polls) in the
+// chat room beside a real WebSocket, binary frames, a clean close, and
+// withFallback() switching by itself when the WebSocket cannot connect.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { configureChannelLayers } from 'switchyard';
+import { ReconnectingWebsocket, fallbackWebsocket, withFallback, type MessageDetail, type WebsocketConstructor } from 'switchyard/client';
+import { serve, type Server } from 'switchyard/server';
+import { application } from '../../examples/chat/app.js';
+import { echoApp } from '../server/fixtures/fallback-echo.js';
+import { frameClient } from '../helpers/ws-client.js';
+import { until } from '../helpers/time.js';
+
+const ROOM = '/ws/chat/client_fallback/';
+
+function collect(client: ReconnectingWebsocket): MessageDetail[] {
+  const messages: MessageDetail[] = [];
+  client.on('message', (detail) => messages.push(detail));
+  return messages;
+}
+
+describe('ReconnectingWebsocket over the HTTP fallback', () => {
+  let server: Server;
+  let echo: Server;
+  let port = 0;
+
+  before(async () => {
+    configureChannelLayers({ default: 'memory://' });
+    server = await serve(application, { port: 0, fallback: true, accessLog: false, logLevel: 'warn', lifespan: 'off' });
+    echo = await serve(echoApp('echo'), { port: 0, fallback: true, accessLog: false, logLevel: 'warn', lifespan: 'off' });
+    port = (server.address as { port: number }).port;
+  });
+
+  after(async () => {
+    await server.close({ timeout: 1 });
+    await echo.close({ timeout: 1 });
+    configureChannelLayers({});
+  });
+
+  for (const transport of ['sse', 'poll'] as const) {
+    test(`${transport}: chats with a WebSocket in the same room, both ways, then closes cleanly`, async () => {
+      const ws = await frameClient(`ws://127.0.0.1:${port}${ROOM}`);
+      await ws.next(() => true);
+      const client = new ReconnectingWebsocket(`ws://127.0.0.1:${port}${ROOM}`, { WebSocket: fallbackWebsocket({ transport }) });
+      const messages = collect(client);
+      try {
+        await until(() => messages.length === 1, 5000, 'the greeting');
+        assert.deepEqual(messages[0]!.data, { type: 'connection_established', message: 'Connected to chat room' });
+        client.sendJson({ message: `hi from ${transport}`, username: 'fay' });
+        client.sendJson({ message: 'second', username: 'fay' });
+        assert.deepEqual(await ws.next(() => true), { message: `hi from ${transport}`, username: 'fay' });
+        assert.deepEqual(await ws.next(() => true), { message: 'second', username: 'fay' });
+        ws.ws.send(JSON.stringify({ message: 'hello fay', username: 'wes' }));
+        await until(() => messages.length === 4, 5000, 'the three broadcasts');
+        assert.deepEqual(messages.slice(1).map((m) => m.data), [
+          { message: `hi from ${transport}`, username: 'fay' }, { message: 'second', username: 'fay' }, { message: 'hello fay', username: 'wes' },
+        ]);
+        const closed = new Promise<{ code: number; wasClean: boolean }>((resolve) => client.on('close', resolve));
+        client.close(1000, 'done');
+        assert.deepEqual(await closed, { code: 1000, reason: 'done', wasClean: true, willReconnect: false });
+      } finally {
+        client.close();
+        ws.close();
+      }
+    });
+  }
+
+  test('binary frames go up and text comes back; many sends keep their order', async () => {
+    const echoPort = (echo.address as { port: number }).port;
+    const client = new ReconnectingWebsocket(`ws://127.0.0.1:${echoPort}/x/`, { WebSocket: fallbackWebsocket() });
+    const messages = collect(client);
+    try {
+      client.send(new Uint8Array([1, 2, 3]));
+      for (let i = 0; i < 50; i++) client.send(`n${i}`);
+      await until(() => messages.length === 51, 10_000, 'fifty-one echoes');
+      assert.deepEqual(messages.map((m) => m.data), ['echo: 3 bytes', ...Array.from({ length: 50 }, (_, i) => `echo: n${i}`)]);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('withFallback: a WebSocket that cannot connect is replaced by the fallback, and the next connection goes straight to it', async () => {
+    let attempts = 0;
+    // A network that breaks WebSockets: every attempt fails before it opens.
+    class Blocked extends WebSocket {
+      constructor(_url: string, protocols?: string | string[]) {
+        attempts++;
+        super(`ws://127.0.0.1:1/`, protocols);
+      }
+    }
+    const Auto = withFallback({ WebSocket: Blocked as unknown as WebsocketConstructor });
+    const client = new ReconnectingWebsocket(`ws://127.0.0.1:${port}${ROOM}`, { WebSocket: Auto, minDelay: 50, maxDelay: 100 });
+    const messages = collect(client);
+    try {
+      await until(() => messages.length === 1, 10_000, 'the greeting over the fallback');
+      assert.equal(attempts, 1);
+      assert.equal(Auto.usingFallback, true);
+      const opens: boolean[] = [];
+      client.on('open', ({ reconnected }) => opens.push(reconnected));
+      // The server ends the connection (the room's app closes it): the client reconnects, straight over HTTP.
+      await server.close({ timeout: 1 });
+      server = await serve(application, { port, fallback: true, accessLog: false, logLevel: 'warn', lifespan: 'off' });
+      await until(() => opens.length === 1, 10_000, 'the reconnection');
+      assert.equal(attempts, 1, 'no second WebSocket attempt within websocketRetry');
+      client.sendJson({ message: 'back', username: 'fay' });
+      await until(() => messages.some((m) => (m.data as { message?: string }).message === 'back'), 5000, 'the message after reconnecting');
+    } finally {
+      client.close();
+    }
+  });
+});

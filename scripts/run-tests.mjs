@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every test file under test/ with Node's own test runner (through tsx),
-// after making sure a Redis answers on 127.0.0.1:6379: the layer and interop
-// suites talk to a real Redis, and a fresh machine may not have one running.
+// after making sure a Redis answers on 127.0.0.1:6379 and a NATS (with
+// JetStream) on 127.0.0.1:4222: the layer and interop suites talk to a real
+// Redis and NATS, and a fresh machine may not have them running.
 // The `switchyard-source` condition (inherited by every child process through
 // NODE_OPTIONS) makes `import 'switchyard'` load the TypeScript sources, the same
 // modules the tests import by path: one copy of the library, no build needed.
@@ -9,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureRedis } from './redis-up.mjs';
+import { ensureNats } from './nats-up.mjs';
 
 function findTests(dir) {
   const out = [];
@@ -21,6 +23,7 @@ function findTests(dir) {
 }
 
 await ensureRedis(6379);
+await ensureNats(4222);
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : findTests('test');
 const result = spawnSync(

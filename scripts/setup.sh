@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine:
-# Redis, Chromium (Debian's, never a downloaded build), CJK fonts for screenshots,
+# Redis, NATS (nats-server, JetStream), Chromium (Debian's, never a downloaded build), CJK fonts for screenshots,
 # the Python side of the interop tests (channels, channels_redis, daphne, websockets,
 # psycopg2 for the Django site test on the PostgreSQL this machine kind runs),
 # openssl for the TLS test's self-signed certificate, git for the packaging tests (fresh clones),
 # and the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-apt_packages=(redis-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl python3-psycopg2 git)
+apt_packages=(redis-server nats-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl python3-psycopg2 git)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

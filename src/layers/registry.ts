@@ -45,6 +45,9 @@ const backendModules: Record<string, string> = {
   'rediss:': '../redis/index.js',
   'redis+pubsub:': '../redis/index.js',
   'rediss+pubsub:': '../redis/index.js',
+  'redis+cluster:': '../redis/index.js', 'rediss+cluster:': '../redis/index.js',
+  'redis+pubsub+cluster:': '../redis/index.js', 'rediss+pubsub+cluster:': '../redis/index.js',
+  'nats:': '../nats/index.js', 'nats+tls:': '../nats/index.js', 'tls:': '../nats/index.js',
 };
 
 
@@ -207,7 +210,7 @@ export function buildChannelLayer(config: LayerConfig): ChannelLayer {
   if (factory !== undefined) return withBatching(url, factory);
   if (url.protocol in backendModules) {
     throw new InvalidChannelLayerError(
-      `The ${url.protocol}// channel layer is not loaded: import 'switchyard/redis' or await prepareChannelLayers() first`,
+      `The ${url.protocol}// channel layer is not loaded: import 'switchyard/${backendModules[url.protocol]!.split('/')[1]}' or await prepareChannelLayers() first`,
     );
   }
   const known = [...new Set([...factories.keys(), ...Object.keys(backendModules)])].map((scheme) => `${scheme}//`);

@@ -1,0 +1,504 @@
+/**
+ * `NatsChannelLayer`: a channel layer on core NATS, with group history on
+ * JetStream and leases on JetStream KV. Not compatible with Django Channels
+ * (channels_redis speaks Redis only); between Switchyard processes it keeps
+ * the contract of the other layers (`layers/base.ts`, the conformance suite).
+ *
+ * How it works (subjects in `subjects.ts`):
+ * - Each process mints its channels under one random id
+ *   (`specific.<id>!<local>`) and subscribes ONCE to its process subject
+ *   (`<prefix>.p.specific:<id>!`); a send to one of its channels is a NATS
+ *   request to that subject carrying the message and its target
+ *   (`__asgi_channel__`, as channels_redis frames it). The owning process
+ *   queues the message in the channel's mailbox (`mailboxes.ts`) and answers:
+ *   delivered, or full, which the sender raises as `ChannelFull`. A send to a
+ *   process that is gone (no subscriber) is dropped, as a message to a dead
+ *   channel expires unread in Django.
+ * - A general channel (no `!`, e.g. a worker's `thumbnails`) is received
+ *   through a NATS queue group, so one receiving process gets each message.
+ * - A group is a subject every process with a local member subscribes to:
+ *   `groupSend` is ONE publish whatever the group's size, each process
+ *   decodes it once and hands the same frozen object to each of its
+ *   members. Memberships are local and expire after `groupExpiry`.
+ * - Messages are msgpack (msgpackr, as channels_redis frames them; optional
+ *   Fernet encryption), checked by the rules every layer shares.
+ * - While NATS is away every call fails with `LayerUnavailableError`; the
+ *   client reconnects and resubscribes by itself, then the layer calls
+ *   `groupsResynced()` for its groups so recovering consumers read what they
+ *   missed from the history (`history.ts`). Core NATS keeps nothing for a
+ *   subscriber that is away.
+ */
+import { randomInt } from 'node:crypto';
+import { type Msg, type NatsConnection, NatsError, type Subscription } from 'nats';
+import type { LayerMessage } from '../asgi.js';
+import { ChannelFull, InvalidChannelLayerError, LayerUnavailableError, MessageTooLarge } from '../errors.js';
+import {
+  type BaseLayerOptions, type ChannelLayer, type ChannelTap, type GroupSendOptions, type LayerExtension, type TapListener,
+  type TappableLayer, baseDefaults, compileCapacities, exceptOf, freezeMessage, nonLocalName, requireValidChannelName,
+  requireValidGroupName, requireValidMessage, withExcept,
+} from '../layers/base.js';
+import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
+import type { Lease, LeasableLayer } from '../layers/lease.js';
+import type { SlowConsumer } from '../layers/slow-consumers.js';
+import { MultiFernet } from '../redis/fernet.js';
+import { type LayerLogger, LogThrottle } from '../redis/log.js';
+import { getSerializer } from '../redis/serializers.js';
+import { ASGI_CHANNEL, MessageCodec } from '../redis/wire.js';
+import * as shared from '../log.js';
+import { NatsLink, unavailable, within } from './connection.js';
+import { NatsHistory } from './history.js';
+import { NatsLeases } from './lease.js';
+import { LocalChannels } from './mailboxes.js';
+import { QUEUE_GROUP, channelSubject, groupSubject, requireValidPrefix } from './subjects.js';
+
+/** Options of {@link NatsChannelLayer}: Django's defaults (capacity 100, expiry 60 s, group expiry 86400 s). */
+export interface NatsChannelLayerOptions extends BaseLayerOptions {
+  /** NATS servers (`host:port` or `nats://host:port`), of one cluster. Default `['127.0.0.1:4222']`. */
+  servers?: readonly string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Connect with TLS. Default false. */
+  tls?: boolean;
+  /** First subject token(s) of everything this layer publishes. Default `"switchyard"`. */
+  prefix?: string;
+  /** Fernet keys (the first encrypts, all decrypt). Default none. */
+  symmetricEncryptionKeys?: readonly string[] | null;
+  /** `"msgpack"` (default), `"json"` or a registered format. */
+  serializerFormat?: string;
+  /** Ms a connection attempt (and a publish's confirmation) may take. Default 2000. */
+  connectTimeout?: number;
+  /** Ms a send waits for the receiving process's answer, and a JetStream call for the server's. Default 5000. */
+  requestTimeout?: number;
+  /** Ms an aborted receive on a general channel keeps its subscription. Default 5000. */
+  unsubscribeDelay?: number;
+  /** Groups that keep a history in JetStream, for connections that come back (see `history.ts`). Default none. */
+  groupHistory?: GroupHistoryConfig;
+  /** Where the history stream is stored: `file` (default; survives a server restart) or `memory`. */
+  historyStorage?: 'file' | 'memory';
+  /** Called when the connection is lost (the client reconnects by itself). */
+  onDisconnect?: (servers: string) => void;
+  /** Called when the connection is back and its subscriptions restored. */
+  onReconnect?: (servers: string) => void;
+  /** Where warnings go (pino-compatible). */
+  logger?: LayerLogger;
+}
+
+/** Counters of a {@link NatsChannelLayer}, for tests and metrics. */
+export interface NatsLayerStats {
+  /** Messages received that could not be decoded (skipped, logged). */
+  malformed: number;
+  /** Sends dropped because no process receives their channel any more. */
+  unclaimed: number;
+}
+
+const natsLogger: LayerLogger = {
+  debug: (fields, message) => shared.logger.debug({ module: 'switchyard/nats', ...fields }, message),
+  info: (fields, message) => shared.logger.info({ module: 'switchyard/nats', ...fields }, message),
+  warn: (fields, message) => shared.logger.warn({ module: 'switchyard/nats', ...fields }, message),
+  error: (fields, message) => shared.logger.error({ module: 'switchyard/nats', ...fields }, message),
+};
+
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+function randomLetters(count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i++) out += LETTERS[randomInt(LETTERS.length)];
+  return out;
+}
+
+/** The receiving process's answers to a send. */
+const DELIVERED = new Uint8Array(0);
+const FULL = new Uint8Array([0x46]); // "F"
+
+/**
+ * A channel layer on NATS.
+ *
+ * @example
+ * ```ts
+ * import { NatsChannelLayer } from 'switchyard/nats';
+ *
+ * const layer = new NatsChannelLayer({ servers: ['127.0.0.1:4222'], groupHistory: ['chat_*'] });
+ * const me = await layer.newChannel();
+ * await layer.groupAdd('chat_lobby', me);
+ * await layer.groupSend('chat_lobby', { type: 'chat.message', text: 'hi' });
+ * // or: CHANNEL_LAYER_URL=nats://127.0.0.1:4222?groupHistory=chat_*
+ * ```
+ */
+export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLayer {
+  readonly extensions: readonly LayerExtension[] = ['groups', 'flush'];
+  readonly expiry: number;
+  readonly groupExpiry: number;
+  readonly capacity: number;
+  readonly prefix: string;
+  readonly #options: NatsChannelLayerOptions;
+  readonly #link: NatsLink;
+  readonly #codec: MessageCodec;
+  readonly #channels: LocalChannels;
+  readonly #history: NatsHistory;
+  readonly #leases: NatsLeases;
+  readonly #logger: LayerLogger;
+  readonly #throttle = new LogThrottle(5000);
+  readonly #requestTimeout: number;
+  readonly #processId = randomLetters(12);
+  /** Subscribed subjects, and those being subscribed. */
+  readonly #subscriptions = new Map<string, Subscription>();
+  readonly #subscribing = new Map<string, Promise<void>>();
+  /** The process names (`specific.<id>!`) received here. */
+  readonly #processes = new Set<string>();
+  /** General channels received here, with a pending unsubscribe timer after an aborted receive. */
+  readonly #general = new Map<string, NodeJS.Timeout | null>();
+  /** group → (local member → time of its last groupAdd, ms). */
+  readonly #groups = new Map<string, Map<string, number>>();
+  readonly #stats: NatsLayerStats = { malformed: 0, unclaimed: 0 };
+  readonly #sweepEvery: number;
+  #nextSweepAt = 0;
+  #closed = false;
+
+  constructor(options: NatsChannelLayerOptions = {}) {
+    const resolved = baseDefaults(options);
+    this.expiry = resolved.expiry;
+    this.groupExpiry = resolved.groupExpiry;
+    this.capacity = resolved.capacity;
+    if (!Number.isInteger(this.capacity)) throw new TypeError(`Channel layer option 'capacity' must be a positive integer, not ${this.capacity}`);
+    this.prefix = options.prefix ?? 'switchyard';
+    requireValidPrefix(this.prefix);
+    for (const key of ['connectTimeout', 'requestTimeout', 'unsubscribeDelay'] as const) {
+      const value = options[key];
+      if (value !== undefined && !(typeof value === 'number' && value >= (key === 'unsubscribeDelay' ? 0 : 1))) {
+        throw new TypeError(`NATS layer option '${key}' must be a ${key === 'unsubscribeDelay' ? 'non-negative' : 'positive'} number of ms, not ${String(value)}`);
+      }
+    }
+    if (options.historyStorage !== undefined && options.historyStorage !== 'file' && options.historyStorage !== 'memory') {
+      throw new TypeError(`NATS layer option 'historyStorage' must be 'file' or 'memory', not ${String(options.historyStorage)}`);
+    }
+    this.#options = options;
+    this.#logger = options.logger ?? natsLogger;
+    this.#requestTimeout = options.requestTimeout ?? 5000;
+    const keys = options.symmetricEncryptionKeys;
+    this.#codec = new MessageCodec({
+      serializer: getSerializer(options.serializerFormat ?? 'msgpack'),
+      randomPrefixLength: 0,
+      crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
+    });
+    const servers = options.servers ?? ['127.0.0.1:4222'];
+    if (servers.length === 0) throw new TypeError('NATS layer option \'servers\' must name at least one server');
+    this.#link = new NatsLink({
+      servers, user: options.user, pass: options.pass, token: options.token, tls: options.tls,
+      connectTimeout: options.connectTimeout ?? 2000, requestTimeout: this.#requestTimeout, logger: this.#logger,
+      onDown: () => this.#options.onDisconnect?.(this.#link.label),
+      onUp: () => {
+        this.#history.forgetCache();
+        // Core NATS kept nothing for us while we were away: recovery sessions read their groups' history.
+        groupsResynced([...this.#groups.keys()]);
+        this.#options.onReconnect?.(this.#link.label);
+      },
+    });
+    this.#channels = new LocalChannels(compileCapacities(this.capacity, options.channelCapacity), this.expiry, (channel) => this.#leaveGroups(channel));
+    this.#history = new NatsHistory({
+      config: options.groupHistory, prefix: this.prefix, link: this.#link, codec: this.#codec, logger: this.#logger,
+      storage: options.historyStorage ?? 'file',
+    });
+    this.#leases = new NatsLeases(this.#link, this.prefix, this.#requestTimeout);
+    this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
+  }
+
+  /**
+   * Puts a message on a channel: a request to the process that receives it,
+   * which answers delivered or full (`ChannelFull`).
+   */
+  async send(channel: string, message: LayerMessage): Promise<void> {
+    requireValidChannelName(channel);
+    requireValidMessage(message);
+    const body = this.#codec.encode({ ...message, [ASGI_CHANNEL]: channel });
+    const connection = await this.#connection();
+    this.#requireSize(connection, body.length);
+    let reply: Msg;
+    try {
+      reply = await connection.request(channelSubject(this.prefix, channel), body, { timeout: this.#requestTimeout });
+    } catch (error) {
+      if (error instanceof NatsError && error.code === '503') return this.#unclaimed(channel);
+      throw unavailable(`NATS at ${this.#link.label}: no answer for a send to ${channel}`, error);
+    }
+    if (reply.data.length > 0 && reply.data[0] === FULL[0]) throw new ChannelFull(channel);
+  }
+
+  async receive(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
+    requireValidChannelName(channel);
+    signal?.throwIfAborted();
+    if (this.#closed) throw new LayerUnavailableError('The NATS channel layer is closed');
+    this.#maybeSweep();
+    await this.#receiveHere(channel);
+    try {
+      return await this.#channels.receive(channel, signal);
+    } catch (error) {
+      if (signal?.aborted) this.#scheduleUnsubscribe(channel);
+      throw error;
+    }
+  }
+
+  /** Push delivery of a channel received here (minted by newChannel, or a general channel being received). */
+  tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
+    requireValidChannelName(channel);
+    if (!this.#isLocal(channel)) throw new InvalidChannelLayerError(`Channel ${channel} is not received by this process`);
+    const pending = this.#general.get(channel);
+    if (pending !== undefined && pending !== null) {
+      clearTimeout(pending);
+      this.#general.set(channel, null);
+    }
+    const tap = this.#channels.tap(channel, listener, slow);
+    if (channel.includes('!')) return tap;
+    return { take: () => tap.take(), arm: () => tap.arm(), close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
+  }
+
+  async newChannel(prefix = 'specific'): Promise<string> {
+    const name = `${prefix}.${this.#processId}!${randomLetters(12)}`;
+    requireValidChannelName(name);
+    await this.#receiveHere(name);
+    return name;
+  }
+
+  /** Adds a channel of this process to a group (as with the pub/sub Redis layer, memberships are local). */
+  async groupAdd(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    if (!this.#isLocal(channel)) {
+      throw new InvalidChannelLayerError(
+        `You can only call groupAdd() on channels that exist in this process (${channel} does not): use the consumer's own channelName with the NATS layer`,
+      );
+    }
+    if (!this.#groups.has(group)) await this.#subscribe(groupSubject(this.prefix, group), (message) => this.#onGroup(group, message));
+    let members = this.#groups.get(group);
+    if (members === undefined) this.#groups.set(group, (members = new Map()));
+    members.set(channel, Date.now());
+  }
+
+  async groupDiscard(group: string, channel: string): Promise<void> {
+    requireValidGroupName(group);
+    requireValidChannelName(channel);
+    const members = this.#groups.get(group);
+    if (members === undefined || !members.delete(channel) || members.size > 0) return;
+    this.#dropGroup(group);
+  }
+
+  /**
+   * One publish to the group's subject. A group that keeps history first gets
+   * the message appended to its JetStream history, then published stamped.
+   */
+  async groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
+    requireValidGroupName(group);
+    message = withExcept(message, options);
+    requireValidMessage(message);
+    const connection = await this.#connection();
+    let body = this.#codec.encode(message);
+    // Checked before the history keeps it; the stamp adds well under 200 bytes.
+    this.#requireSize(connection, body.length + 200);
+    if (this.#history.optionsFor(group) !== null) body = this.#codec.encode(await this.#history.append(group, message));
+    connection.publish(groupSubject(this.prefix, group), body);
+    await this.#link.confirm(connection);
+  }
+
+  /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */
+  async readHistory(group: string, since: StreamPosition | null, limit = 1000): Promise<HistoryRead | null> {
+    requireValidGroupName(group);
+    if (this.#history.optionsFor(group) === null) return null;
+    if (this.#closed) throw new LayerUnavailableError('The NATS channel layer is closed');
+    return this.#history.read(group, since, limit);
+  }
+
+  /** Leases `name` across every process sharing this NATS (JetStream KV, see `lease.ts`); null while another holder has it. */
+  lease(name: string, ttlMs: number): Promise<Lease | null> {
+    if (this.#closed) return Promise.reject(new LayerUnavailableError('The NATS channel layer is closed'));
+    return this.#leases.lease(name, ttlMs);
+  }
+
+  /** Resolves once NATS answers a round trip (the server's readiness probe asks this). */
+  async ping(): Promise<void> {
+    const connection = await this.#connection();
+    await within(connection.flush(), this.#options.connectTimeout ?? 2000, `NATS at ${this.#link.label} did not answer`);
+  }
+
+  /** Counters: undecodable messages skipped, sends nobody received. */
+  stats(): Readonly<NatsLayerStats> {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Forgets this process's queued messages and groups (waiting receives
+   * stay), and deletes the prefix's history stream and lease bucket (every
+   * group's history starts a new epoch).
+   */
+  async flush(): Promise<void> {
+    for (const group of [...this.#groups.keys()]) this.#dropGroup(group);
+    for (const [channel, timer] of this.#general) {
+      if (timer !== null) clearTimeout(timer);
+      if (this.#channels.waitersOf(channel) === 0) this.#forgetGeneral(channel);
+    }
+    this.#channels.clear();
+    await Promise.all([this.#history.destroy(), this.#leases.destroy()]);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#general.values()) if (timer !== null) clearTimeout(timer);
+    this.#channels.close(new LayerUnavailableError('The NATS channel layer was closed'));
+    await this.#link.close();
+  }
+
+  /** The connection, up; `LayerUnavailableError` while NATS is away or after close. */
+  async #connection(): Promise<NatsConnection> {
+    if (this.#closed) throw new LayerUnavailableError('The NATS channel layer is closed');
+    return this.#link.get();
+  }
+
+  #requireSize(connection: NatsConnection, bytes: number): void {
+    const max = connection.info?.max_payload;
+    if (max !== undefined && bytes > max) {
+      throw new MessageTooLarge(`A message of ${bytes} bytes is over the NATS server's max_payload (${max} bytes): send a reference to the data instead, or raise max_payload`);
+    }
+  }
+
+  #unclaimed(channel: string): void {
+    this.#stats.unclaimed++;
+    if (this.#throttle.allow(`unclaimed:${nonLocalName(channel)}`)) {
+      this.#logger.debug({ channel }, 'No process receives this channel any more: the message is dropped (as it would expire unread)');
+    }
+  }
+
+  #isLocal(channel: string): boolean {
+    return channel.includes('!') ? this.#processes.has(nonLocalName(channel)) : this.#general.has(channel);
+  }
+
+  /** Subscribes what a receive on `channel` needs: its process's subject, or its general channel's queue. */
+  async #receiveHere(channel: string): Promise<void> {
+    if (channel.includes('!')) {
+      const process = nonLocalName(channel);
+      if (this.#processes.has(process)) return;
+      await this.#subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message));
+      this.#processes.add(process);
+      return;
+    }
+    const pending = this.#general.get(channel);
+    if (pending === undefined) {
+      await this.#subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message), QUEUE_GROUP);
+      if (!this.#general.has(channel)) this.#general.set(channel, null);
+    } else if (pending !== null) {
+      clearTimeout(pending);
+      this.#general.set(channel, null);
+    }
+  }
+
+  /** Subscribes a subject once (concurrent callers share the subscription), confirmed by the server. */
+  #subscribe(subject: string, onMessage: (message: Msg) => void, queue?: string): Promise<void> {
+    if (this.#subscriptions.has(subject)) return Promise.resolve();
+    let pending = this.#subscribing.get(subject);
+    if (pending !== undefined) return pending;
+    pending = (async () => {
+      const connection = await this.#connection();
+      const subscription = connection.subscribe(subject, { queue, callback: (error, message) => { if (error === null) onMessage(message); } });
+      try {
+        await this.#link.confirm(connection);
+      } catch (error) {
+        subscription.unsubscribe();
+        throw error;
+      }
+      this.#subscriptions.set(subject, subscription);
+    })().finally(() => this.#subscribing.delete(subject));
+    this.#subscribing.set(subject, pending);
+    return pending;
+  }
+
+  #unsubscribe(subject: string): void {
+    const subscription = this.#subscriptions.get(subject);
+    this.#subscriptions.delete(subject);
+    // While NATS is away the client forgets it too, and does not subscribe it again.
+    subscription?.unsubscribe();
+  }
+
+  #dropGroup(group: string): void {
+    this.#groups.delete(group);
+    this.#unsubscribe(groupSubject(this.prefix, group));
+  }
+
+  #forgetGeneral(channel: string): void {
+    this.#general.delete(channel);
+    this.#channels.forget(channel);
+    this.#unsubscribe(channelSubject(this.prefix, channel));
+    this.#leaveGroups(channel);
+  }
+
+  /** A channel leaves every group (it let a message expire, or nobody receives it any more). */
+  #leaveGroups(channel: string): void {
+    for (const [group, members] of this.#groups) if (members.delete(channel) && members.size === 0) this.#dropGroup(group);
+  }
+
+  /** After an aborted receive or a closed tap, a general channel stays subscribed `unsubscribeDelay` ms (a new receive then loses nothing). */
+  #scheduleUnsubscribe(channel: string): void {
+    if (channel.includes('!') || this.#general.get(channel) !== null) return;
+    const timer = setTimeout(() => {
+      if (this.#general.get(channel) !== timer) return;
+      if (this.#channels.waitersOf(channel) > 0) this.#general.set(channel, null);
+      else this.#forgetGeneral(channel);
+    }, this.#options.unsubscribeDelay ?? 5000);
+    timer.unref();
+    this.#general.set(channel, timer);
+  }
+
+  /** Decodes a received message; null (counted, logged) when it is not one. */
+  #decode(message: Msg): Record<string, unknown> | null {
+    try {
+      return this.#codec.decode(message.data);
+    } catch (error) {
+      this.#stats.malformed++;
+      if (this.#throttle.allow(`malformed:${message.subject}`)) {
+        this.#logger.warn({ err: error, subject: message.subject, bytes: message.data.length }, 'Skipped a NATS message that cannot be decoded');
+      }
+      return null;
+    }
+  }
+
+  /** A message for one channel of this process (or a general channel received here): queued, and the sender answered. */
+  #onDirect(raw: Msg): void {
+    const message = this.#decode(raw);
+    if (message === null) return;
+    const channel = message[ASGI_CHANNEL];
+    if (typeof channel !== 'string') {
+      this.#stats.malformed++;
+      if (this.#throttle.allow(`untargeted:${raw.subject}`)) this.#logger.warn({ subject: raw.subject }, `Skipped a NATS message without ${ASGI_CHANNEL}`);
+      return;
+    }
+    delete message[ASGI_CHANNEL];
+    this.#maybeSweep();
+    const delivered = this.#channels.deliver(channel, freezeMessage(message) as LayerMessage);
+    if (raw.reply !== undefined && raw.reply !== '') raw.respond(delivered ? DELIVERED : FULL);
+  }
+
+  /** A group message: decoded once, the same frozen object handed to each local member. */
+  #onGroup(group: string, raw: Msg): void {
+    const members = this.#groups.get(group);
+    if (members === undefined) return;
+    const message = this.#decode(raw);
+    if (message === null) return;
+    freezeMessage(message);
+    const oldest = Date.now() - this.groupExpiry * 1000;
+    // In a group with history the member left out still gets the message, marked, so that its position moves.
+    const except = positionOf(message as LayerMessage) === null ? exceptOf(message as LayerMessage) : undefined;
+    for (const [channel, addedAt] of members) {
+      if (addedAt < oldest) members.delete(channel);
+      else if (channel !== except) this.#channels.deliver(channel, message as LayerMessage, group);
+    }
+    if (members.size === 0) this.#dropGroup(group);
+  }
+
+  #maybeSweep(): void {
+    const now = Date.now();
+    if (now < this.#nextSweepAt) return;
+    this.#nextSweepAt = now + this.#sweepEvery;
+    this.#channels.sweep();
+    const oldest = now - this.groupExpiry * 1000;
+    for (const [group, members] of this.#groups) {
+      for (const [channel, addedAt] of members) if (addedAt < oldest) members.delete(channel);
+      if (members.size === 0) this.#dropGroup(group);
+    }
+  }
+}

@@ -23,6 +23,8 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
  *
  * @example
  * ```ts
+ * import { carrierOf } from './carrier.js';
+ *
  * carrierOf({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1 });
  * // { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }
  * ```
@@ -34,7 +36,17 @@ export function carrierOf(span: SpanContext): TraceCarrier {
   return carrier;
 }
 
-/** The remote span context of a `traceparent` (and `tracestate`), or null when it is not valid W3C. */
+/**
+ * The remote span context of a `traceparent` (and `tracestate`), or null when it is not valid W3C.
+ *
+ * @example
+ * ```ts
+ * import { parseTraceparent } from './carrier.js';
+ *
+ * parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')?.spanId; // '00f067aa0ba902b7'
+ * parseTraceparent('garbage'); // null
+ * ```
+ */
 export function parseTraceparent(traceparent: unknown, tracestate?: unknown): SpanContext | null {
   if (typeof traceparent !== 'string') return null;
   const match = TRACEPARENT.exec(traceparent.trim());

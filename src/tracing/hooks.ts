@@ -20,7 +20,18 @@ import type { ChannelLayer } from '../layers/base.js';
 
 /**
  * The key under which a traced layer message carries its sender's trace
- * context: `{ traceparent, tracestate? }`, W3C Trace Context strings.
+ * context: `{ traceparent, tracestate? }`, W3C Trace Context strings. A
+ * handler that forwards whole events to its client (`sendJson(event)`)
+ * forwards this key too: pick the fields the client needs.
+ *
+ * @example
+ * ```ts
+ * import { TRACE_KEY } from 'switchyard/tracing';
+ *
+ * function sentFrom(event: Record<string, unknown>): unknown {
+ *   return (event[TRACE_KEY] as { traceparent?: string } | undefined)?.traceparent;
+ * }
+ * ```
  */
 export const TRACE_KEY = '__switchyard_trace__';
 

@@ -36,7 +36,17 @@ const OPTIONS = new Set(['tracerProvider']);
 /** Connection events (the framework's event handlers); every other type is a layer message. */
 const CONNECTION_EVENT = /^(websocket|http|lifespan)\./;
 
-/** The instrumentation scope name of Switchyard's spans. */
+/**
+ * The instrumentation scope name of Switchyard's spans (to filter or sample them).
+ *
+ * @example
+ * ```ts
+ * import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+ * import { TRACER_NAME } from 'switchyard/tracing';
+ *
+ * const ours = (span: ReadableSpan) => span.instrumentationScope.name === TRACER_NAME;
+ * ```
+ */
 export const TRACER_NAME = 'switchyard';
 
 /**

@@ -126,7 +126,19 @@ function isTraced(layer: ChannelLayer): boolean {
   return false;
 }
 
-/** `layer` traced: as it is when already traced, else one shared {@link TracedLayer} around it. */
+/**
+ * `layer` traced: as it is when it is (or wraps) a {@link TracedLayer}, else
+ * one shared `TracedLayer` around it (the same one on every call).
+ *
+ * @example
+ * ```ts
+ * import { InMemoryChannelLayer } from 'switchyard';
+ * import { tracedLayer } from 'switchyard/tracing';
+ *
+ * const layer = tracedLayer(new InMemoryChannelLayer());
+ * console.log(tracedLayer(layer) === layer); // true
+ * ```
+ */
 export function tracedLayer(layer: ChannelLayer): ChannelLayer {
   if (isTraced(layer)) return layer;
   let traced = wrapped.get(layer);

@@ -103,9 +103,11 @@ export class FallbackWebsocket implements WebsocketLike {
   constructor(url: string | URL, protocols?: string | string[], options: FallbackOptions = {}) {
     this.url = String(url);
     this.transport = options.transport ?? 'sse';
-    const fetchFn = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
+    const global = (globalThis as { fetch?: typeof fetch }).fetch;
+    // Called as a plain function: browsers refuse `fetch` called as a method of another object ("Illegal invocation").
+    const fetchFn: typeof fetch | undefined = options.fetch ?? (global && ((input, init) => global.call(globalThis, input, init)));
     if (typeof fetchFn !== 'function') throw new TypeError('No fetch implementation: pass { fetch }');
-    this.#options = { fetch: fetchFn, batchBytes: 64 * 1024, retryDelay: 500, maxRetries: 4, ...options };
+    this.#options = { batchBytes: 64 * 1024, retryDelay: 500, maxRetries: 4, ...options, fetch: fetchFn };
     const offered = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [protocols];
     const params: Record<string, string> = { 'switchyard.transport': this.transport };
     if (offered.length > 0) params['switchyard.protocols'] = offered.join(',');

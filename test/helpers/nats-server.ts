@@ -32,15 +32,18 @@ function greets(port: number): Promise<boolean> {
 export class OwnedNats {
   readonly port: number;
   readonly storeDir: string;
+  readonly jetstream: boolean;
   #child: ChildProcess | null = null;
 
-  private constructor(port: number) {
+  private constructor(port: number, jetstream: boolean) {
     this.port = port;
+    this.jetstream = jetstream;
     this.storeDir = mkdtempSync(join(tmpdir(), 'sy-nats-'));
   }
 
-  static async start(): Promise<OwnedNats> {
-    const server = new OwnedNats(await freePort());
+  /** Starts one; `{ jetstream: false }` starts it without JetStream. */
+  static async start({ jetstream = true }: { jetstream?: boolean } = {}): Promise<OwnedNats> {
+    const server = new OwnedNats(await freePort(), jetstream);
     await server.startAgain();
     return server;
   }
@@ -57,7 +60,7 @@ export class OwnedNats {
   /** Starts it (again) on its port; with `wipe`, its store directory is emptied first. */
   async startAgain({ wipe = false }: { wipe?: boolean } = {}): Promise<void> {
     if (wipe) rmSync(join(this.storeDir, 'jetstream'), { recursive: true, force: true });
-    const child = spawn(BINARY, ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], { stdio: 'ignore' });
+    const child = spawn(BINARY, [...(this.jetstream ? ['-js'] : []), '-a', '127.0.0.1', '-p', String(this.port), '-sd', this.storeDir], { stdio: 'ignore' });
     this.#child = child;
     for (let i = 0; i < 100; i++) {
       if (child.exitCode !== null) break;

@@ -30,11 +30,12 @@
  *   connection (default 10 / 20); `CHAT_MAX_CONNECTIONS_PER_ADDRESS`
  *   (default 0: no limit).
  */
-import { ProtocolTypeRouter, URLRouter, logger } from 'switchyard';
+import { ProtocolTypeRouter, URLRouter, logger, rePath } from 'switchyard';
 import {
   AllowedHostsOriginValidator, AuthMiddlewareStack, LimitsMiddleware, MemorySessionStore, RedisSessionStore,
   SessionManager, SignedCookieSessionStore, type SessionStore,
 } from 'switchyard/middleware';
+import { admin } from './admin.js';
 import { createAuthHttpApp } from './auth.js';
 import { ChatConsumer } from './consumers.js';
 import { chatHttpApp } from './http.js';
@@ -86,7 +87,11 @@ const loadUser = (id: string) => users.byId(id);
 ChatConsumer.anonymousNames = new AnonymousNames({ isRegistered: (name) => users.has(name) });
 
 export const application = ProtocolTypeRouter({
-  http: AuthMiddlewareStack(createAuthHttpApp({ users, next: chatHttpApp }), { sessions, loadUser }),
+  http: AuthMiddlewareStack(createAuthHttpApp({
+    users,
+    // The realtime dashboard at /admin/realtime/ when ADMIN_TOKEN is set (admin.ts).
+    next: admin === null ? chatHttpApp : URLRouter([admin.routes.http, rePath('', chatHttpApp)]),
+  }), { sessions, loadUser }),
   websocket: LimitsMiddleware(
     AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocketUrlPatterns), { sessions, loadUser }), { allowMissing: true }),
     {

@@ -4,8 +4,11 @@
  * of every script (`/ws/chat/聊天/` is a room).
  */
 import { rePath } from 'switchyard';
+import { admin } from './admin.js';
 import { ChatConsumer } from './consumers.js';
 
 export const websocketUrlPatterns = [
   rePath('ws/chat/(?P<room_name>\\w+)/$', ChatConsumer.asApp()),
+  // The realtime dashboard's live updates, when ADMIN_TOKEN is set (admin.ts).
+  ...(admin === null ? [] : [admin.routes.websocket]),
 ];

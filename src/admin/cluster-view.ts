@@ -75,7 +75,8 @@ export interface ClusterViewOptions {
   topGroups: number;
   /** Milliseconds the view keeps listening after its last user left. */
   linger: number;
-  presence: Presence | null;
+  /** The presence replica whose topics are listed (looked up when used), or null. */
+  presence: () => Presence | null;
 }
 
 interface Heard { sample: ProcessSample; receivedAt: number }
@@ -92,7 +93,7 @@ const isSample = (message: LayerMessage): message is LayerMessage & ProcessSampl
  * import { getChannelLayer } from 'switchyard';
  * import { ClusterView } from './cluster-view.js';
  *
- * const view = new ClusterView({ layer: () => getChannelLayer(), interval: 1000, goneAfter: 5000, historyLength: 120, topGroups: 20, linger: 30_000, presence: null });
+ * const view = new ClusterView({ layer: () => getChannelLayer(), interval: 1000, goneAfter: 5000, historyLength: 120, topGroups: 20, linger: 30_000, presence: () => null });
  * const release = view.acquire();
  * await view.ready();
  * console.log(view.snapshot().totals.open);
@@ -228,7 +229,7 @@ export class ClusterView {
       return name;
     })();
     this.#listening = { abort, layer, channel, since: Date.now() };
-    this.#options.presence?.start().catch((error: unknown) => logger.warn({ err: error }, 'admin: presence replica did not start'));
+    this.#options.presence()?.start().catch((error: unknown) => logger.warn({ err: error }, 'admin: presence replica did not start'));
     void this.#receive(layer, channel, abort.signal);
   }
 
@@ -287,7 +288,7 @@ export class ClusterView {
   }
 
   #presence(): PresenceView[] | null {
-    const presence = this.#options.presence;
+    const presence = this.#options.presence();
     if (presence === null) return null;
     const topics = presence.topics().map((topic): PresenceView => {
       const list = presence.list(topic);

@@ -32,8 +32,12 @@ export interface AdminDashboardOptions extends AdminReporterSettings {
   authorize: Authorize;
   /** Where the page is mounted; the WebSocket is `path + "ws/"`. Default `/admin/realtime/`. */
   path?: string;
-  /** The presence whose topics the page lists (`Presence.forLayer(layer)`), if the app uses `switchyard/presence`. */
-  presence?: Presence | null;
+  /**
+   * The presence whose topics the page lists, if the app uses
+   * `switchyard/presence`: the replica, or a function returning it (looked
+   * up when the page is open, e.g. `() => Presence.forLayer(getChannelLayer()!)`).
+   */
+  presence?: Presence | (() => Presence | null) | null;
   /** Milliseconds without a sample after which a process is dropped from the page. Default 5 × interval. */
   goneAfter?: number;
   /** Points kept in the page's time series (one per interval). Default 120. */
@@ -137,7 +141,9 @@ export function adminDashboard(options: AdminDashboardOptions): AdminDashboard {
 
   const layer = () => getChannelLayer(channelLayerAlias);
   const reporter = new AdminReporter({ layer, interval, topGroups, processId });
-  const view = new ClusterView({ layer, interval, goneAfter, historyLength, topGroups, linger: 30_000, presence: options.presence ?? null });
+  const presenceOption = options.presence ?? null;
+  const presence = typeof presenceOption === 'function' ? presenceOption : () => presenceOption;
+  const view = new ClusterView({ layer, interval, goneAfter, historyLength, topGroups, linger: 30_000, presence });
   const admin = { authorize: options.authorize, view };
 
   // Subclasses bound to the dashboard's layer alias: consumers name their channel on it.

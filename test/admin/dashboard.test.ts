@@ -9,7 +9,9 @@ import { type ChannelLayer, type HttpScope, type WebsocketScope, InMemoryChannel
 import { RedisChannelLayer } from 'switchyard/redis';
 import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 import { type AdminDashboard, type ClusterSnapshot, adminDashboard, startAdminReporter } from 'switchyard/admin';
+import { serve } from 'switchyard/server';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
+import { openSocket } from '../helpers/ws-client.js';
 import { until } from '../helpers/time.js';
 
 const PREFIX = `sy-admin-unit-${process.pid}-`;
@@ -110,11 +112,25 @@ describe('authorization', () => {
 });
 
 /** The next JSON frame of `type` (snapshots in between are skipped). */
-async function receiveType(client: WebsocketCommunicator, type: string): Promise<Record<string, unknown>> {
-  for (;;) {
+async function receiveType(client: WebsocketCommunicator, type: string, ms = 5000): Promise<Record<string, unknown>> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
     const frame = await client.receiveJsonFrom(3000) as Record<string, unknown>;
     if (frame.type === type) return frame;
   }
+  throw new Error(`no ${type} frame within ${ms} ms`);
+}
+
+/** The frames other than snapshots, until `enough` says so. */
+async function receiveFrames(client: WebsocketCommunicator, enough: (frames: Array<Record<string, unknown>>) => boolean, ms = 5000): Promise<Array<Record<string, unknown>>> {
+  const end = Date.now() + ms;
+  const frames: Array<Record<string, unknown>> = [];
+  while (!enough(frames)) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms with ${JSON.stringify(frames)}`);
+    const frame = await client.receiveJsonFrom(3000) as Record<string, unknown>;
+    if (frame.type !== 'admin.snapshot') frames.push(frame);
+  }
+  return frames;
 }
 
 describe('two processes on Redis', () => {
@@ -183,8 +199,10 @@ describe('two processes on Redis', () => {
       assert.equal((await client.connect(3000)).connected, true);
 
       await client.sendJsonTo({ type: 'members', id: 'm1', group: 'lobby' });
-      assert.deepEqual(await receiveType(client, 'admin.result'), { type: 'admin.result', id: 'm1', action: 'members', ok: true, message: 'asked 2 process(es) for the members of lobby' });
-      const answers = [await receiveType(client, 'admin.members'), await receiveType(client, 'admin.members')];
+      // The answers may come before or after the action's result: collect all three, in any order.
+      const frames = await receiveFrames(client, (got) => got.length === 3);
+      assert.deepEqual(frames.find((f) => f.type === 'admin.result'), { type: 'admin.result', id: 'm1', action: 'members', ok: true, message: 'asked 2 process(es) for the members of lobby' });
+      const answers = frames.filter((f) => f.type === 'admin.members');
       const byProcess = Object.fromEntries(answers.map((answer) => [answer.process as string, answer.members as string[]]));
       assert.deepEqual(Object.keys(byProcess).sort(), ['proc-a', 'proc-b']);
       assert.equal(byProcess['proc-a']!.length, 1);
@@ -213,6 +231,40 @@ describe('two processes on Redis', () => {
       await reporterB.close();
     }
   });
+});
+
+describe('figures of a real server', () => {
+  beforeEach(() => configureChannelLayers({ default: new InMemoryChannelLayer() }));
+
+  for (const metricsPath of [null, '/metrics']) {
+    test(`connections and messages come from the server (${metricsPath === null ? 'plain counts, no metrics' : 'its metrics registry'})`, async () => {
+      const admin = dashboard();
+      class Echo extends Room {
+        override async receive(data: string | Uint8Array): Promise<void> { await this.send(data); }
+      }
+      const server = await serve(URLRouter([admin.routes.websocket, routePath('room/<room>/', Echo.asApp())]), {
+        port: 0, host: '127.0.0.1', lifespan: 'off', accessLog: false, logLevel: 'warn', metricsPath, shutdownTimeout: 1,
+      });
+      try {
+        const url = `ws${server.url.slice(4)}/room/lobby/`;
+        const sockets = await Promise.all([openSocket(url), openSocket(url), openSocket(url)]);
+        await Promise.all(sockets.map((ws) => new Promise((echoed) => { ws.once('message', echoed); ws.send('ping'); })));
+        sockets[0]!.close();
+        let process!: ClusterSnapshot['processes'][number] | undefined;
+        await until(async () => {
+          process = (await admin.snapshot()).processes[0];
+          return process?.ws.open === 2 && process.ws.disconnects === 1 && process.ws.messagesOut >= 3;
+        }, 5000, () => `2 open, 1 disconnect, 3 echoes in ${JSON.stringify(process?.ws)}`);
+        assert.equal(process!.servers, 1);
+        assert.equal(process!.ws.connects, 3);
+        assert.equal(process!.ws.messagesIn, 3);
+        assert.deepEqual((await admin.snapshot()).groups, [{ name: 'lobby', members: 2, processes: 1 }]);
+        for (const ws of sockets) ws.close();
+      } finally {
+        await server.close({ timeout: 1 });
+      }
+    });
+  }
 });
 
 guardRedisKeys(PREFIX);

@@ -16,6 +16,7 @@ const LABELS: Record<string, string> = {
   rawws: 'raw ws', switchyard: 'Switchyard', 'switchyard-app': 'Switchyard (full app stack)', socketio: 'Socket.IO 4',
   django: 'Django Channels', 'rawws-redis': 'raw ws + PUBLISH', 'switchyard-redis': 'Switchyard (Redis core)',
   'switchyard-pubsub': 'Switchyard (Redis pub/sub)', 'socketio-redis': 'Socket.IO + Redis adapter',
+  'switchyard-4-redis': 'Redis, pub/sub layer', 'switchyard-4-cluster': 'Redis Cluster (3 masters), sharded pub/sub', 'switchyard-4-nats': 'NATS',
   uws: 'uWebSockets.js', bun: 'Bun', tunedws: 'tuned ws', 'chat-js': 'chat demo (JS)', 'chat-npmstart': 'chat demo (npm start)',
 };
 const ORDER_SINGLE = ['rawws', 'switchyard', 'switchyard-app', 'socketio', 'django', 'uws', 'bun', 'tunedws', 'chat-js', 'chat-npmstart'];
@@ -190,6 +191,36 @@ ${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
 `;
 }
 
+const ORDER_F = ['switchyard-4-redis', 'switchyard-4-cluster', 'switchyard-4-nats'];
+
+function sectionF(recs: Map<string, Rec>): string {
+  const servers = ORDER_F.filter((s) => recs.has(`f/${s}`));
+  if (servers.length === 0) return '';
+  const get = (s: string) => recs.get(`f/${s}`)!;
+  const engine = (e?: { cores: number; inPerBroadcast: number; outPerBroadcast: number }) =>
+    (e ? `${fmt(e.cores, 3)} cores; in ${fmt(e.inPerBroadcast)}${e.outPerBroadcast > 0 ? `, out ${fmt(e.outPerBroadcast)}` : ''}` : '—');
+  const rows: string[][] = [
+    ['rooms: sent / lost', ...servers.map((s) => (get(s).error ? 'error' : `${get(s).rooms.sent} / ${get(s).rooms.lost}`))],
+    ['rooms: p50 / p99 (ms)', ...servers.map((s) => (get(s).rooms ? `${fmt(get(s).rooms.p50)} / ${fmt(get(s).rooms.p99)}` : '—'))],
+    ['rooms: CPU of the 4 servers (cores)', ...servers.map((s) => fmt(get(s).rooms?.serverCores, 3))],
+    ['rooms: engine CPU; messages in / out per broadcast', ...servers.map((s) => engine(get(s).rooms?.engine))],
+  ];
+  for (const rate of [50, 100, 200]) {
+    rows.push([`fan-out 500 at ${rate} msg/s: lost, p99 (ms)`, ...servers.map((s) => {
+      const st = (get(s).fanout?.steps ?? []).find((x: Step) => x.rate === rate) as Step | undefined;
+      return st ? `${st.lost}, ${st.received > 0 ? fmt(st.p99, 1) : 'nothing received'}${st.pass ? '' : ' ✗'}` : '—';
+    })]);
+  }
+  rows.push(['fan-out: engine CPU; messages in / out per broadcast', ...servers.map((s) => engine(get(s).fanout?.engine))]);
+  rows.push(['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || (get(s).error ?? '—'))]);
+  return `## (f) Four server processes on each engine
+
+(d)'s shapes with four Switchyard processes (the chat consumer, all pinned to the server core) on an engine the run starts for itself: the run's private Redis with the pub/sub layer, a Redis Cluster of three masters with the pub/sub layer on sharded pub/sub, NATS on core subjects. Members are spread over the four processes. Engine CPU sums all its processes; "in" counts publishes into the engine (PUBLISH, SPUBLISH on every node, NATS \`in_msgs\`) per broadcast, "out" the messages the engine sent to subscribers (NATS \`out_msgs\`): one per process holding members, whatever the number of members.
+
+${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
+`;
+}
+
 function sectionE(recs: Map<string, Rec>): string {
   const rows: string[][] = [];
   for (const layer of ['memory', 'redis', 'pubsub']) {
@@ -358,6 +389,7 @@ ${sectionInterleaved(recs)}
 ${sectionB(recs)}
 ${sectionC(recs)}
 ${sectionD(recs)}
+${sectionF(recs)}
 ${sectionE(recs)}
 ${sectionMemory(recs)}
 ${sectionProfile(recs)}${sectionReliability(recs) && `\n${sectionReliability(recs)}`}`;

@@ -1,11 +1,13 @@
 /**
- * `npm run bench [-- a b c d e m p r]`: runs the scenarios (all by default),
+ * `npm run bench [-- a b c d e f m p r]`: runs the scenarios (all by default),
  * appends one JSON line per result to bench/results/results.jsonl, and
  * re-renders BENCHMARKS.md from the results.
  *
  * Scenarios: a fan-out 1×500 (interleaved fixed rates, then a rising-rate
  * ladder per server), b 100 rooms × 10, c 10,000 idle connections, d two
  * processes on one Redis, e layer micro-benchmarks (with channels_redis),
+ * f four processes on each engine (Redis pub/sub, Redis Cluster sharded,
+ * NATS; bench/scenarios/f.ts, servers switchyard-4-<engine>),
  * m memory per idle connection by part of the stack, p CPU profile of
  * Switchyard in (a), r reliability under flaky connections (message
  * recovery: Switchyard's and Socket.IO's; its settings in
@@ -51,6 +53,7 @@ import { scenarioB } from './scenarios/b.js';
 import { scenarioC } from './scenarios/c.js';
 import { scenarioD } from './scenarios/d.js';
 import { scenarioE } from './scenarios/e.js';
+import { scenarioF } from './scenarios/f.js';
 import { scenarioM } from './scenarios/m.js';
 import { scenarioProfile } from './scenarios/profile.js';
 import { scenarioR } from './scenarios/r.js';
@@ -58,7 +61,7 @@ import { scenarioR } from './scenarios/r.js';
 // BENCH_RESULTS=<file>: a trial run's results go there, not into the file BENCHMARKS.md is rendered from.
 const RESULTS = process.env.BENCH_RESULTS ?? fileURLToPath(new URL('./results/results.jsonl', import.meta.url));
 const SCENARIOS: Record<string, (ctx: RunContext) => Promise<void>> = {
-  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, m: scenarioM, p: scenarioProfile, r: scenarioR,
+  a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, m: scenarioM, p: scenarioProfile, r: scenarioR,
 };
 
 const asked = process.argv.slice(2).filter((arg) => arg !== '--');

@@ -220,7 +220,13 @@ export class ClusterView {
       this.#timer.unref();
     }
     if (this.#listening !== null) return;
-    const layer = this.#options.layer();
+    let layer: ChannelLayer | null;
+    try {
+      layer = this.#options.layer();
+    } catch (error) {
+      logger.warn({ err: error }, 'admin: no channel layer: the dashboard cannot listen yet');
+      return;
+    }
     if (layer === null) return;
     const abort = new AbortController();
     const channel = (async () => {

@@ -95,7 +95,14 @@ export class AdminReporter {
   }
 
   async #publish(): Promise<void> {
-    const layer = this.#options.layer();
+    let layer: ChannelLayer | null;
+    try {
+      layer = this.#options.layer();
+    } catch (error) {
+      // Not loaded yet (an app module builds the dashboard before the server prepares the layers): the next tick tries again.
+      logger.debug({ err: error }, 'admin: no channel layer yet; no sample');
+      return;
+    }
     if (layer === null) return;
     if (layer !== this.#layer) this.#listen(layer);
     const started = performance.now();

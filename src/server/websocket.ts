@@ -52,7 +52,7 @@ import { payloadLength, textFrame } from './frames.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
 import type { WebSocketHost } from './websocket-host.js';
-import { type HandshakeTrace, tracerHooks } from '../tracing/hooks.js';
+import { tracerHooks } from '../tracing/hooks.js';
 
 const TEXT = { binary: false } as const;
 const OPEN = 1; // WebSocket.OPEN
@@ -124,8 +124,6 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #drained: Promise<void> | null = null;
   /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
-  /** The handshake's span while tracing is enabled (switchyard/tracing), until it ends. */
-  #trace: HandshakeTrace | null = null;
   /** The ASGI `send` callable: a bound method, not a closure per connection. */
   readonly send: (event: SendEvent) => Promise<void>;
 
@@ -154,9 +152,9 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     // A promise chain, not an async function, and bound methods, not closures: an idle
     // connection holds no suspended frame here.
     let app: Promise<void>;
-    const trace = (this.#trace = tracerHooks?.handshake(scope) ?? null);
+    const hooks = tracerHooks; // null unless tracing is enabled (switchyard/tracing)
     try {
-      app = Promise.resolve(trace === null ? ctx.app(scope, this.receive, this.send) : trace.run(() => ctx.app(scope, this.receive, this.send)));
+      app = Promise.resolve(hooks === null ? ctx.app(scope, this.receive, this.send) : hooks.handshake(this, scope, () => ctx.app(scope, this.receive, this.send)));
     } catch (err) {
       app = Promise.reject(err);
     }
@@ -343,8 +341,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     this.#status = 101;
     this.#lastSeen = performance.now();
     this.#host.opened(this);
-    this.#trace?.opened();
-    this.#trace = null;
+    tracerHooks?.opened(this);
     (ws as OwnedSocket)[BRIDGE] = this;
     ws.on('message', onMessage);
     ws.on('pong', onPong);
@@ -431,7 +428,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #disconnect(code: number, reason: string): void {
     if (this.#disconnected) return;
     this.#disconnected = true;
-    this.#trace?.ended(this.#status, code);
+    tracerHooks?.ended(this, this.#status, code);
     const timer = this.#handshake?.timer;
     if (timer) clearTimeout(timer);
     const { ctx } = this.#host;

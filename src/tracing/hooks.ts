@@ -43,23 +43,22 @@ export interface TraceCarrier {
   tracestate?: string;
 }
 
-/** One WebSocket handshake being traced (made by {@link TracerHooks.handshake}). */
-export interface HandshakeTrace {
-  /** Starts the connection's app inside the handshake's trace context. */
-  run<T>(start: () => T): T;
-  /** The app accepted and the 101 went out: the handshake span ends. */
-  opened(): void;
-  /** The connection ended before it opened: refused with `status`, or abandoned (`status` null). */
-  ended(status: number | null, code: number): void;
-}
-
 /** A handler as consumers call it (the consumer as `this`). */
 export type TracedHandler = (this: object, event: { type: string }) => unknown;
 
 /** What the core calls when tracing is enabled. */
 export interface TracerHooks {
-  /** A WebSocket handshake starts (the scope as the server built it, before any router). */
-  handshake(scope: WebsocketScope): HandshakeTrace;
+  /**
+   * A WebSocket handshake starts (the scope as the server built it, before
+   * any router): `start` starts the connection's app, inside the
+   * handshake's trace context. `connection` names the connection in the two
+   * calls below (the hooks keep what they need: the connection keeps no field for it).
+   */
+  handshake<T>(connection: object, scope: WebsocketScope, start: () => T): T;
+  /** The app accepted and the 101 went out: the handshake span ends. */
+  opened(connection: object): void;
+  /** The connection ended; before it opened, it was refused with `status`, or abandoned (`status` null). */
+  ended(connection: object, status: number | null, code: number): void;
   /** A consumer instance starts serving; returns the layer it should use (traced). */
   consumer(consumer: object, layer: ChannelLayer | null): ChannelLayer | null;
   /** Calls `handler` for `event` on `consumer` (handler `name`) inside a span; returns what it returns. */

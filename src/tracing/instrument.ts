@@ -18,7 +18,7 @@ import type { WebsocketScope } from '../asgi.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { logger } from '../log.js';
 import { remoteOf, remoteOfHeaders } from './carrier.js';
-import { type HandshakeTrace, type TracedHandler, type TracerHooks, setTracerHooks, tracerHooks } from './hooks.js';
+import { type TracedHandler, type TracerHooks, setTracerHooks, tracerHooks } from './hooks.js';
 import { tracedLayer } from './layer.js';
 import { ATTR, HANDSHAKE, type HandshakeState, SYSTEM, endWith, parentIn, recordFailure, setTracer } from './spans.js';
 
@@ -126,9 +126,12 @@ function contextPropagates(): boolean {
  */
 const started = new WeakMap<object, Context>();
 
+/** The handshakes in progress, by connection (kept here, so that a connection has no field for tracing). */
+const handshakes = new WeakMap<object, HandshakeState>();
+
 function makeHooks(tracer: ReturnType<TracerProvider['getTracer']>): TracerHooks {
   return {
-    handshake(scope: WebsocketScope): HandshakeTrace {
+    handshake<T>(connection: object, scope: WebsocketScope, start: () => T): T {
       const remote = remoteOfHeaders(scope.headers);
       const parent = remote === null ? context.active() : trace.setSpanContext(ROOT_CONTEXT, remote);
       const attributes: Attributes = { [ATTR.path]: scope.path, [ATTR.scheme]: scope.scheme, 'network.protocol.name': 'websocket' };
@@ -136,27 +139,32 @@ function makeHooks(tracer: ReturnType<TracerProvider['getTracer']>): TracerHooks
       if (client) attributes[ATTR.client] = client;
       const span = tracer.startSpan('websocket handshake', { kind: SpanKind.SERVER, attributes }, parent);
       const state: HandshakeState = { span, ended: false };
-      const inside = trace.setSpan(parent, span).setValue(HANDSHAKE, state);
-      return {
-        run: (start) => context.with(inside, start),
-        opened(): void {
-          if (state.ended) return;
-          state.ended = true;
-          span.setAttribute(ATTR.status, 101);
-          span.end();
-        },
-        ended(status, code): void {
-          if (state.ended) return;
-          state.ended = true;
-          span.setAttribute(ATTR.closeCode, code);
-          if (status === null) span.setAttribute('switchyard.websocket.abandoned', true);
-          else {
-            span.setAttribute(ATTR.status, status);
-            if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `handshake answered ${status}` });
-          }
-          span.end();
-        },
-      };
+      handshakes.set(connection, state);
+      return context.with(trace.setSpan(parent, span).setValue(HANDSHAKE, state), start);
+    },
+
+    opened(connection: object): void {
+      const state = handshakes.get(connection);
+      if (state === undefined) return;
+      handshakes.delete(connection);
+      state.ended = true;
+      state.span.setAttribute(ATTR.status, 101);
+      state.span.end();
+    },
+
+    ended(connection: object, status: number | null, code: number): void {
+      const state = handshakes.get(connection);
+      if (state === undefined) return; // opened (or started while tracing was off)
+      handshakes.delete(connection);
+      state.ended = true;
+      const { span } = state;
+      span.setAttribute(ATTR.closeCode, code);
+      if (status === null) span.setAttribute('switchyard.websocket.abandoned', true);
+      else {
+        span.setAttribute(ATTR.status, status);
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `handshake answered ${status}` });
+      }
+      span.end();
     },
 
     consumer(consumer: object, layer: ChannelLayer | null): ChannelLayer | null {

@@ -12,7 +12,8 @@ import { TRACE_KEY, TracedLayer, disableTracing, enableTracing, isTracingEnabled
 import { ApplicationCommunicator } from 'switchyard/testing';
 import { frameClient } from '../helpers/ws-client.js';
 import { until } from '../helpers/time.js';
-import { serverPool } from '../server/helpers.js';
+import WebSocket from 'ws';
+import { deferred, serverPool } from '../server/helpers.js';
 import { type SpanRecord, spanTree, tracingIntoMemory } from './helpers.js';
 
 const { exporter, provider, spans } = tracingIntoMemory();
@@ -26,7 +27,13 @@ configureChannelLayers({ default: layer });
 class Room extends WebsocketConsumer {
   get group(): string { return `room-${String(this.scope.urlRoute?.kwargs.name)}`; }
   override async connect(): Promise<void> {
-    if (this.scope.urlRoute?.kwargs.name === 'closed') return this.close(4003);
+    const name = this.scope.urlRoute?.kwargs.name;
+    if (name === 'closed') return this.close(4003);
+    if (name === 'crash') throw new Error('boom in connect');
+    if (name === 'slow') {
+      slowConnect.resolve();
+      await slowRelease.promise;
+    }
     await this.channelLayer!.groupAdd(this.group, this.channelName);
     await this.accept();
   }
@@ -38,6 +45,10 @@ class Room extends WebsocketConsumer {
     await this.send(event.text);
   }
 }
+
+/** The `slow` room's connect: tells it started, then waits for the test. */
+const slowConnect = deferred();
+const slowRelease = deferred();
 
 const app = URLRouter([path('ws/<name>/', Room.asApp())]);
 const one = (list: SpanRecord[], what: string, match: (span: SpanRecord) => boolean): SpanRecord => {
@@ -139,6 +150,32 @@ describe('spans on a real server', () => {
     assert.equal(handshake.attributes['http.response.status_code'], 403);
     assert.equal(handshake.attributes['switchyard.websocket.close_code'], 1006);
     assert.equal(handshake.status.code, SpanStatusCode.UNSET, 'a refusal is an answer, not a failure');
+  });
+
+  test('an app failing before accept: the handshake answers 500, both spans are errors', async () => {
+    const server = await serve(app);
+    await assert.rejects(frameClient(`ws://127.0.0.1:${server.port}/ws/crash/`), /handshake refused: 500/);
+    await until(() => spans().some((span) => span.name.startsWith('websocket handshake')), 5000, 'the handshake span');
+    const handshake = one(spans(), 'handshake', (span) => span.name === 'websocket handshake Room');
+    assert.equal(handshake.attributes['http.response.status_code'], 500);
+    assert.equal(handshake.status.code, SpanStatusCode.ERROR);
+    const connect = one(spans(), 'connect', (span) => span.name === 'Room.websocket_connect');
+    assert.equal(connect.parentSpanId, handshake.spanId);
+    assert.equal(connect.status.message, 'boom in connect');
+  });
+
+  test('a client leaving during the handshake: the span ends, abandoned, with 1006', async () => {
+    const server = await serve(app);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws/slow/`);
+    ws.on('error', () => {}); // the client gives up: its own abort is reported as an error
+    await slowConnect.promise;
+    ws.terminate();
+    await until(() => spans().some((span) => span.name.startsWith('websocket handshake')), 5000, 'the handshake span');
+    slowRelease.resolve();
+    const handshake = one(spans(), 'handshake', (span) => span.name === 'websocket handshake Room');
+    assert.equal(handshake.attributes['switchyard.websocket.abandoned'], true);
+    assert.equal(handshake.attributes['switchyard.websocket.close_code'], 1006);
+    assert.equal(handshake.attributes['http.response.status_code'], undefined);
   });
 
   test("a client's traceparent header makes the handshake a child of the client's span", async () => {

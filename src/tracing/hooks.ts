@@ -6,7 +6,8 @@
  * it starts serving (its layer is wrapped there) and when it calls a
  * handler (consumers/base.ts). The variable is null until `enableTracing()`
  * of `switchyard/tracing` sets it, so a process that never enables tracing
- * pays one null check per handshake and per handler call, and never loads
+ * pays a null check at each step of a handshake (start, open, end) and per
+ * handler call, keeps no field for tracing in any object, and never loads
  * `@opentelemetry/api`: this file imports nothing of it (the root entry
  * loads this file; `test/tracing/off.test.ts` checks what it loads).
  *

@@ -38,14 +38,25 @@ export interface ReconnectingDetail {
   delay: number;
 }
 
-export interface MessageDetail {
-  /** The parsed JSON value when the frame was JSON text, else the frame itself. */
-  data: unknown;
-  /** The frame as received: text, or binary as `ArrayBuffer`/`Blob`. */
-  raw: string | ArrayBuffer | Blob;
-  /** Whether `data` is parsed JSON. */
-  json: boolean;
-}
+/**
+ * A frame from the server. `json` tells which: parsed JSON text (`data` is
+ * the value, of type `D`: the server's declared frames for a typed client),
+ * or a frame that is not JSON (`data` is the frame itself).
+ */
+export type MessageDetail<D = unknown> =
+  | {
+    /** The parsed JSON value. */
+    data: D;
+    /** The frame as received. */
+    raw: string;
+    json: true;
+  }
+  | {
+    /** The frame itself: text that is not JSON, or binary as `ArrayBuffer`/`Blob`. */
+    data: string | ArrayBuffer | Blob;
+    raw: string | ArrayBuffer | Blob;
+    json: false;
+  };
 
 export interface ErrorDetail {
   /** The implementation's error when it gives one (`ws` does; browsers do not). */
@@ -62,11 +73,11 @@ export interface DropDetail {
   data: Outgoing;
 }
 
-export interface ClientEvents {
+export interface ClientEvents<D = unknown> {
   open: OpenDetail;
   close: CloseDetail;
   reconnecting: ReconnectingDetail;
-  message: MessageDetail;
+  message: MessageDetail<D>;
   error: ErrorDetail;
   state: StateDetail;
   drop: DropDetail;

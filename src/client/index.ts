@@ -21,6 +21,8 @@ export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js'
 export type { OverflowPolicy } from './send-queue.js';
 export type { Listener } from './emitter.js';
 export type { RecoveryDetail } from './recovery.js';
+export { RequestError, type RequestIssue, type RequestOptions } from './requests.js';
+export type { ClientMessage, ProtocolOf, RequestInput, RequestName, RequestReply, ServerFrame } from '../consumers/schema.js';
 export type { ClientOptions, HeartbeatOptions, Outgoing, WebsocketConstructor, WebsocketLike, WebSocketConstructor, WebSocketLike } from './options.js';
 export {
   CLOSE_CONNECT_TIMEOUT,

@@ -21,7 +21,9 @@ import {
 } from './events.js';
 import { resolveOptions, type ClientOptions, type Outgoing, type ResolvedOptions, type WebsocketLike } from './options.js';
 import { RecoveryTracker } from './recovery.js';
+import { RequestError, Requests, type RequestOptions } from './requests.js';
 import { SendQueue } from './send-queue.js';
+import type { ClientMessage, RequestInput, RequestName, RequestReply, ServerFrame } from '../consumers/schema.js';
 
 const OPEN = 1; // WebSocket.OPEN, the same in every implementation
 
@@ -42,6 +44,11 @@ type Timer = ReturnType<typeof setTimeout>;
  *   away is replayed on reconnect, each message once (`docs/recovery.md`);
  *   a `recovery` event tells when something was lost.
  * - Parses JSON text frames (`message` event `data`); `sendJson` encodes.
+ * - `request(name, input)` asks the server and resolves with its reply
+ *   (`docs/requests.md`), or rejects with a `RequestError` that has a `code`.
+ * - Typed with no code generation: `new ReconnectingWebsocket<typeof ChatConsumer>(url)`,
+ *   importing only the type of a `TypedJsonConsumer` (or of its protocol),
+ *   types `sendJson`, `request` and the `message` event's `data`.
  * - Optional heartbeat: with `heartbeat: { timeout }`, a link on which nothing
  *   arrives for `timeout` ms is dropped and replaced (see {@link HeartbeatOptions}).
  * - `close()` stops everything, including reconnection; `connect()` starts again.
@@ -70,13 +77,30 @@ type Timer = ReturnType<typeof setTimeout>;
  * });
  * client.on('reconnecting', ({ attempt, delay }) => console.log(`retry ${attempt} in ${delay} ms`));
  * ```
+ *
+ * @example Typed by the server's protocol, with request/reply
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineProtocol } from 'switchyard';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
+ *
+ * // Usually `import type { room } from './server/protocol.js'`: types only reach the page.
+ * const room = defineProtocol({
+ *   messages: { say: z.object({ text: z.string() }) },
+ *   requests: { rename: { input: z.object({ name: z.string() }), output: z.object({ name: z.string() }) } },
+ * });
+ * const client = new ReconnectingWebsocket<typeof room>('wss://chat.example.com/ws/room/');
+ * client.sendJson({ type: 'say', text: 'hi' });
+ * const { name } = await client.request('rename', { name: 'ada' }, { timeout: 5000, retry: 'once' });
+ * ```
  */
-export class ReconnectingWebsocket extends Emitter<ClientEvents> {
+export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<ServerFrame<T>>> {
   readonly #url: string | URL | (() => string | URL);
   readonly #options: ResolvedOptions;
   readonly #queue: SendQueue<Outgoing>;
   /** With `recover: true`: where the client stands in each group. */
   readonly #recovery: RecoveryTracker | null;
+  readonly #requests = new Requests();
   #state: ClientState = 'connecting';
   #socket: WebsocketLike | null = null;
   /** Consecutive attempts that failed since the last open. */
@@ -154,8 +178,32 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
  * client.sendJson({ message: '你好', username: '小明' });
    * ```
    */
-  sendJson(value: unknown): boolean {
+  sendJson(value: ClientMessage<T>): boolean {
     return this.send(JSON.stringify(value));
+  }
+
+  /**
+   * Asks the server (a `TypedJsonConsumer`'s request handler) and resolves
+   * with its reply; made offline, it goes out on the next link. Rejects with
+   * a {@link RequestError} whose `code` is the server's, or `timeout` (no reply
+   * within `timeout` ms, default 10 000), `disconnected` (see `retry`), `closed`.
+   *
+   * @example
+   * ```ts
+   * import type { ReconnectingWebsocket } from 'switchyard/client';
+   *
+   * declare const client: ReconnectingWebsocket;
+   * const who = await client.request('who', {}, { timeout: 5000 }).catch((error: { code: string }) => error.code);
+   * ```
+   */
+  request<K extends RequestName<T>>(name: K, input: RequestInput<T, K>, options: RequestOptions = {}): Promise<RequestReply<T, K>> {
+    if (this.#state === 'closed') return Promise.reject(new RequestError('closed', 'The client is closed'));
+    return this.#requests.start(name, input, options, (frame) => {
+      const socket = this.#socket;
+      if (this.#state !== 'open' || !socket || socket.readyState !== OPEN) return false;
+      socket.send(frame);
+      return true;
+    }) as Promise<RequestReply<T, K>>;
   }
 
   /**
@@ -175,6 +223,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     if (this.#state === 'closed') return;
     this.#clearTimers();
     this.#queue.drain();
+    this.#requests.closed();
     this.#setState('closed');
     // The socket stays current so that its `close` event is still reported.
     try {
@@ -249,6 +298,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     // Flush before any listener runs (even a `state` one), so nothing overtakes the queue.
     const socket = this.#socket as WebsocketLike;
     for (const data of this.#queue.drain()) socket.send(data);
+    this.#requests.opened((frame) => socket.send(frame));
     this.#setState('open');
     this.#startHeartbeat();
     this.emit('open', { reconnected });
@@ -256,6 +306,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
 
   #onMessage(raw: string | ArrayBuffer | Blob): void {
     this.#resetHeartbeatTimeout();
+    if (typeof raw === 'string' && this.#requests.reply(raw)) return;
     if (this.#recovery !== null && typeof raw === 'string') {
       const unwrapped = this.#recovery.unwrap(raw);
       if (unwrapped.kind === 'none') return;
@@ -271,7 +322,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
       }
     }
     if (this.#options.heartbeat?.isPong?.(detail)) return;
-    this.emit('message', detail);
+    this.emit('message', detail as MessageDetail<ServerFrame<T>>);
   }
 
   /** Drops the current socket without waiting for its closing handshake, which a dead link never completes. */
@@ -294,6 +345,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
     this.#clearTimers();
     const closedByUser = this.#state === 'closed';
     const detail: CloseDetail = { code, reason, wasClean, willReconnect: false };
+    this.#requests.lost();
     if (!closedByUser) {
       this.#failures += 1;
       detail.willReconnect =
@@ -303,6 +355,7 @@ export class ReconnectingWebsocket extends Emitter<ClientEvents> {
       this.#setState('reconnecting');
     } else if (!closedByUser) {
       this.#queue.drain();
+      this.#requests.closed();
       this.#setState('closed');
     }
     this.emit('close', detail);

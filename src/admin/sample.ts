@@ -57,6 +57,9 @@ export interface ProcessSample {
 /** What the layer's health was at the last operation (kept by the reporter). */
 export interface LayerHealth { connected: boolean; rttMs: number | null; error: string | null }
 
+/** Milliseconds between the event-loop delay monitor's ticks. */
+const LOOP_RESOLUTION = 10;
+
 const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /**
@@ -73,7 +76,7 @@ export class Sampler {
   constructor(options: { id?: string; topGroups: number }) {
     this.#id = options.id ?? `${hostname()}:${process.pid}`;
     this.#topGroups = options.topGroups;
-    this.#loop = monitorEventLoopDelay({ resolution: 10 });
+    this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION });
     this.#loop.enable();
   }
 
@@ -96,11 +99,9 @@ export class Sampler {
     this.#previous = { at, connects: stats.connects, disconnects: stats.disconnects, messagesIn: stats.messagesIn, messagesOut: stats.messagesOut };
     const { layerErrors, ...ws } = stats;
     const memory = process.memoryUsage();
-    const eventLoop = {
-      p50: round(this.#loop.percentile(50) / 1e6),
-      p99: round(this.#loop.percentile(99) / 1e6),
-      max: round(this.#loop.max / 1e6),
-    };
+    // The histogram records the time between its timer's ticks: the delay is what exceeds the resolution.
+    const delay = (nanos: number): number => round(Math.max(0, nanos / 1e6 - LOOP_RESOLUTION));
+    const eventLoop = { p50: delay(this.#loop.percentile(50)), p99: delay(this.#loop.percentile(99)), max: delay(this.#loop.max) };
     this.#loop.reset();
     return {
       type: 'admin.sample',

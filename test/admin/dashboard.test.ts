@@ -5,10 +5,11 @@
 // actions close the right connections.
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChannelLayer, type HttpScope, type WebsocketScope, InMemoryChannelLayer, URLRouter, WebsocketConsumer, configureChannelLayers, path as routePath, setChannelLayer } from 'switchyard';
+import { type ChannelLayer, type HttpScope, type WebsocketScope, InMemoryChannelLayer, URLRouter, WebsocketConsumer, configureChannelLayers, getChannelLayer, path as routePath, setChannelLayer } from 'switchyard';
 import { RedisChannelLayer } from 'switchyard/redis';
 import { HttpCommunicator, WebsocketCommunicator } from 'switchyard/testing';
 import { type AdminDashboard, type ClusterSnapshot, adminDashboard, startAdminReporter } from 'switchyard/admin';
+import { Presence } from 'switchyard/presence';
 import { serve } from 'switchyard/server';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
 import { openSocket } from '../helpers/ws-client.js';
@@ -90,6 +91,24 @@ describe('authorization', () => {
     assert.equal(next.type, 'admin.snapshot');
     assert.ok(next.at > first.at);
     await client.disconnect();
+  });
+
+  test('presence: each topic with its users and connections (null when the dashboard has no presence)', async () => {
+    assert.equal((await dashboard().snapshot()).presence, null);
+    const presence = new Presence({ layer: getChannelLayer()!, name: 'admin-test' });
+    try {
+      await presence.track('room:1', 'alice', {});
+      await presence.track('room:1', 'alice', {}); // a second tab
+      await presence.track('room:1', 'bob', {});
+      await presence.track('room:2', 'carol', {});
+      const admin = dashboard({ presence: () => presence });
+      assert.deepEqual((await admin.snapshot()).presence, [
+        { topic: 'room:1', users: 2, entries: 3 },
+        { topic: 'room:2', users: 1, entries: 1 },
+      ]);
+    } finally {
+      await presence.close();
+    }
   });
 
   test('an action is refused when authorize() no longer allows the user, and nothing is closed', async () => {

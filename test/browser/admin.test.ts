@@ -139,6 +139,7 @@ describe('admin dashboard in a real browser, two chat processes on Redis', () =>
     assert.match(dialogs[0]!, new RegExp(`Disconnect the connection of channel ${channel!.replace(/[.!]/g, '\\$&')}`));
     await waitInPage(page, () => document.querySelector('#total-open')?.textContent === '20', '20 connections', pageErrors);
     assert.match(await cellText(page, '#results li:first-child'), /disconnect: close sent to/);
+    assert.equal(await page.locator('#members-list tr[data-channel]').count(), 1); // the closed one is no longer listed
   });
 
   test('close every connection of a room with a code and reason, after confirming', async () => {

@@ -48,7 +48,7 @@ function chart(svg, series, keys) {
   svg.replaceChildren();
   for (const fraction of [0.5, 1]) {
     const line = document.createElementNS(SVG, 'line');
-    const y = 88 - fraction * 80;
+    const y = 88 - fraction * 72;
     line.setAttribute('x1', '0'); line.setAttribute('x2', '300');
     line.setAttribute('y1', String(y)); line.setAttribute('y2', String(y));
     line.setAttribute('class', 'grid');
@@ -56,13 +56,13 @@ function chart(svg, series, keys) {
   }
   keys.forEach((key, index) => {
     const line = document.createElementNS(SVG, 'polyline');
-    const points = series.map((point, i) => `${((i / span) * 300).toFixed(1)},${(88 - (point[key] / max) * 80).toFixed(1)}`);
+    const points = series.map((point, i) => `${((i / span) * 300).toFixed(1)},${(88 - (point[key] / max) * 72).toFixed(1)}`);
     line.setAttribute('points', points.join(' '));
     line.setAttribute('class', index === 0 ? 'series a' : 'series b');
     svg.append(line);
   });
   const label = document.createElementNS(SVG, 'text');
-  label.setAttribute('x', '298'); label.setAttribute('y', '10'); label.setAttribute('text-anchor', 'end');
+  label.setAttribute('x', '298'); label.setAttribute('y', '9'); label.setAttribute('text-anchor', 'end');
   label.setAttribute('class', 'max');
   label.textContent = `max ${number(max)}`;
   svg.append(label);
@@ -155,7 +155,14 @@ function act(request) {
 
 function disconnect(channel) {
   if (!window.confirm(`Disconnect the connection of channel ${channel}?`)) return;
-  act({ type: 'disconnect', channel });
+  if (act({ type: 'disconnect', channel }) === null) return;
+  // It is closing: take it out of the members listed.
+  for (const answer of membersByProcess.values()) {
+    const kept = answer.members.filter((member) => member !== channel);
+    answer.total -= answer.members.length - kept.length;
+    answer.members = kept;
+  }
+  if (membersByProcess.size > 0) showMembers([...membersByProcess.values()][0]);
 }
 
 function closeGroup(group, code, reason) {

@@ -14,18 +14,25 @@ import type { Outgoing, WebsocketConstructor, WebsocketLike } from './options.js
 export interface AutoFallbackOptions extends FallbackOptions {
   /** The WebSocket class tried first. Default `globalThis.WebSocket`. */
   WebSocket?: WebsocketConstructor;
-  /** Ms a WebSocket may take to open before the fallback is used instead. Default 4000. */
+  /**
+   * Ms a WebSocket (or, without a fixed `transport`, an event stream) may take
+   * to open before the next way is tried. Default 4000.
+   */
   websocketTimeout?: number;
-  /** Ms after a WebSocket failure during which connections use the fallback directly. Default 5 minutes. */
+  /** Ms after a failure during which connections start with the way that worked. Default 5 minutes. */
   websocketRetry?: number;
 }
 
 type Listener = (event: Record<string, unknown>) => void;
 type EventType = 'open' | 'message' | 'close' | 'error';
+type Way = 'websocket' | 'sse' | 'poll';
 
 /**
  * A `WebSocket` option for `ReconnectingWebsocket` that uses a WebSocket
- * when it can and the HTTP fallback when it cannot.
+ * when it can and the HTTP fallback when it cannot: a WebSocket first, then
+ * an event stream, then long polls (for a proxy that buffers the stream),
+ * each tried when the one before fails or does not open within
+ * `websocketTimeout`. With `transport` set, only that fallback is used.
  *
  * @example
  * ```ts
@@ -37,25 +44,29 @@ type EventType = 'open' | 'message' | 'close' | 'error';
 export function withFallback(options: AutoFallbackOptions = {}): WebsocketConstructor & { readonly usingFallback: boolean } {
   const { WebSocket: given, websocketTimeout = 4000, websocketRetry = 5 * 60_000, ...fallback } = options;
   const Native = given ?? (globalThis as { WebSocket?: WebsocketConstructor }).WebSocket;
-  /** Until when connections skip the WebSocket attempt. */
-  let fallbackUntil = Native === undefined ? Infinity : 0;
+  const ways: Way[] = [...(Native === undefined ? [] : ['websocket'] as const), ...(fallback.transport !== undefined ? [fallback.transport] : ['sse', 'poll'] as const)];
+  /** The way that last worked, and until when connections start with it rather than from the first. */
+  let start = 0;
+  let startUntil = 0;
+  const first = (): number => (Date.now() < startUntil ? start : 0);
 
   class AutoFallbackWebsocket implements WebsocketLike {
-    /** Whether new connections go straight to the HTTP fallback now. */
-    static get usingFallback(): boolean { return Date.now() < fallbackUntil; }
+    /** Whether new connections skip the WebSocket now (one failed within `websocketRetry`). */
+    static get usingFallback(): boolean { return ways[first()] !== 'websocket'; }
 
     readonly #url: string;
     readonly #protocols: string | string[] | undefined;
     readonly #listeners = new Map<EventType, Set<Listener>>();
-    #inner: WebsocketLike;
+    #inner!: WebsocketLike;
     #binaryType = 'blob';
+    #way = 0;
     #opened = false;
     #timer: ReturnType<typeof setTimeout> | undefined;
 
     constructor(url: string, protocols?: string | string[]) {
       this.#url = url;
       this.#protocols = protocols;
-      this.#inner = Date.now() < fallbackUntil ? this.#fallback() : this.#websocket();
+      this.#attempt(first());
     }
 
     get readyState(): number { return this.#inner.readyState; }
@@ -64,8 +75,8 @@ export function withFallback(options: AutoFallbackOptions = {}): WebsocketConstr
       this.#binaryType = value;
       this.#inner.binaryType = value;
     }
-    /** `'websocket'`, or the fallback's transport (`'sse'`, `'poll'`). */
-    get transport(): string { return this.#inner instanceof FallbackWebsocket ? this.#inner.transport : 'websocket'; }
+    /** `'websocket'`, `'sse'` or `'poll'`: the way this connection uses (or is trying). */
+    get transport(): Way { return ways[this.#way]!; }
 
     send(data: Outgoing): void { this.#inner.send(data); }
     close(code?: number, reason?: string): void {
@@ -89,38 +100,46 @@ export function withFallback(options: AutoFallbackOptions = {}): WebsocketConstr
       for (const listener of [...(this.#listeners.get(type) ?? [])]) listener(event);
     }
 
-    #websocket(): WebsocketLike {
-      const socket = new Native!(this.#url, this.#protocols);
-      let switched = false;
-      const giveUp = (): void => {
-        if (switched || this.#opened) return;
-        switched = true;
+    /** Opens the `index`th way; before it opens, its failure (or its timeout) moves on to the next, if any. */
+    #attempt(index: number): void {
+      const way = ways[index]!;
+      const last = index === ways.length - 1;
+      const socket: WebsocketLike = way === 'websocket'
+        ? new Native!(this.#url, this.#protocols)
+        : new FallbackWebsocket(this.#url, this.#protocols, { ...fallback, transport: way });
+      socket.binaryType = this.#binaryType;
+      this.#inner = socket;
+      this.#way = index;
+      let abandoned = false;
+      const next = (): void => {
+        if (abandoned || this.#opened || last) return;
+        abandoned = true;
         clearTimeout(this.#timer);
-        fallbackUntil = Date.now() + websocketRetry;
-        try { socket.close(); } catch { /* already failing */ }
-        this.#inner = this.#fallback();
-        this.#inner.binaryType = this.#binaryType;
+        start = index + 1;
+        startUntil = Date.now() + websocketRetry;
+        try {
+          if (socket.terminate) socket.terminate();
+          else socket.close();
+        } catch { /* already failing */ }
+        this.#attempt(index + 1);
       };
-      this.#timer = setTimeout(giveUp, websocketTimeout);
+      if (!last) this.#timer = setTimeout(next, websocketTimeout);
+      const current = (): boolean => !abandoned && this.#inner === socket;
       socket.addEventListener('open', (event) => {
-        if (switched) return;
+        if (!current()) return;
         clearTimeout(this.#timer);
         this.#opened = true;
         this.#emit('open', event as Record<string, unknown>);
       });
-      socket.addEventListener('message', (event) => { if (!switched) this.#emit('message', event as Record<string, unknown>); });
-      // Before open, a WebSocket's error or close means "try the fallback", not "closed".
-      socket.addEventListener('error', (event) => { if (this.#opened && !switched) this.#emit('error', event as Record<string, unknown>); else giveUp(); });
-      socket.addEventListener('close', (event) => { if (this.#opened && !switched) this.#emit('close', event as Record<string, unknown>); else giveUp(); });
-      return socket;
-    }
-
-    #fallback(): WebsocketLike {
-      const socket = new FallbackWebsocket(this.#url, this.#protocols, fallback);
-      for (const type of ['open', 'message', 'error', 'close'] as const) {
-        socket.addEventListener(type, (event) => { if (this.#inner === socket) this.#emit(type, event); });
+      socket.addEventListener('message', (event) => { if (current()) this.#emit('message', event as Record<string, unknown>); });
+      // Before open, an error or a close means "try the next way" (the last way's are reported).
+      for (const type of ['error', 'close'] as const) {
+        socket.addEventListener(type, (event) => {
+          if (!current()) return;
+          if (this.#opened || last) this.#emit(type, event as Record<string, unknown>);
+          else next();
+        });
       }
-      return socket;
     }
   }
   return AutoFallbackWebsocket;

@@ -14,6 +14,7 @@
  * While no poll is held, the session expires after `sessionTimeout`.
  */
 import type { ServerResponse } from 'node:http';
+import { corkForTurn, writeTurn } from './write-turns.js';
 import {
   SSE_HEARTBEAT, SSE_PREAMBLE, errorBody, sseBinary, sseClose, sseOpen, sseText, type WireOpen,
 } from './fallback-wire.js';
@@ -51,6 +52,8 @@ export class SseDown implements Down {
   readonly #heartbeatMs: number;
   #heartbeat: NodeJS.Timeout | null = null;
   #ended = false;
+  /** The last write turn the socket was corked for: a broadcast's events for this stream go out in one write (write-turns.ts). */
+  #corkedTurn = -1;
 
   /** `gone` is called once if the response closes before the server ended it (the client left). */
   constructor(res: ServerResponse, open: WireOpen, heartbeatSeconds: number, gone: () => void) {
@@ -76,6 +79,12 @@ export class SseDown implements Down {
 
   push(frame: DownFrame): void {
     if (this.#ended) return;
+    const now = writeTurn();
+    const socket = this.#res.socket;
+    if (this.#corkedTurn !== now && socket !== null) {
+      this.#corkedTurn = now;
+      corkForTurn(socket);
+    }
     if ('text' in frame) this.#res.write(sseText(frame.text));
     else if ('bytes' in frame) this.#res.write(sseBinary(frame.bytes));
     else {

@@ -70,7 +70,11 @@ export class FallbackRelay {
 
   /** This process's relay channel, minted (and read) from the first call on; null without a layer. */
   channel(): Promise<string | null> {
-    this.#channel ??= this.#mint();
+    // A failed mint (the layer away) is tried again by the next call, not kept.
+    this.#channel ??= this.#mint().catch((err: unknown) => {
+      this.#channel = null;
+      throw err;
+    });
     return this.#channel;
   }
 

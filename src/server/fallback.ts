@@ -156,7 +156,14 @@ export class FallbackTransport implements FallbackHost {
 
   async #open(req: IncomingMessage, res: ServerResponse, transport: FallbackTransportName, query: FallbackQuery): Promise<void> {
     if (this.ctx.closing) return respondJson(res, 503, errorBody('server_closing', 'The server is shutting down'));
-    const channel = await this.#relay.channel();
+    let channel: string | null;
+    try {
+      channel = await this.#relay.channel();
+    } catch (err) {
+      // The layer is away: the session still works, for requests that reach this process.
+      this.ctx.logger.warn({ err }, 'HTTP fallback: no relay channel (channel layer unavailable); this session is reachable on this process only');
+      channel = null;
+    }
     const token = newToken();
     const scope = websocketScope(req, this.ctx.listen, this.ctx.options, this.ctx.trusted, this.ctx.state);
     const origin = requestOrigin(req, this.ctx);

@@ -9,6 +9,7 @@ import { configureChannelLayers } from 'switchyard';
 import { ReconnectingWebsocket, fallbackWebsocket, withFallback, type MessageDetail, type WebsocketConstructor } from 'switchyard/client';
 import { serve, type Server } from 'switchyard/server';
 import { application } from '../../examples/chat/app.js';
+import { SseParser } from '../../src/client/fallback-sse.js';
 import { echoApp } from '../server/fixtures/fallback-echo.js';
 import { frameClient } from '../helpers/ws-client.js';
 import { until } from '../helpers/time.js';
@@ -110,4 +111,43 @@ describe('ReconnectingWebsocket over the HTTP fallback', () => {
       client.close();
     }
   });
+
+  test('withFallback: an event stream that never opens (a proxy buffering it) gives way to long polls', async () => {
+    const echoPort = (echo.address as { port: number }).port;
+    const held: string[] = [];
+    // A network that holds event streams back (as a buffering proxy does) and passes everything else.
+    const buffering: typeof fetch = (input, init) => {
+      if (!String(input).includes('switchyard.transport=sse')) return fetch(input, init);
+      held.push(String(input));
+      return new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    };
+    class Blocked extends WebSocket {
+      constructor(_url: string, protocols?: string | string[]) { super('ws://127.0.0.1:1/', protocols); }
+    }
+    const Auto = withFallback({ WebSocket: Blocked as unknown as WebsocketConstructor, fetch: buffering, websocketTimeout: 300 });
+    const client = new ReconnectingWebsocket(`ws://127.0.0.1:${echoPort}/x/`, { WebSocket: Auto });
+    const messages = collect(client);
+    try {
+      client.send('through polls');
+      await until(() => messages.length === 1, 10_000, 'the echo over long polls');
+      assert.equal(messages[0]!.data, 'echo: through polls');
+      assert.equal(held.length, 1, 'one event stream tried, then abandoned');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+test('the SSE reader: events split anywhere between chunks, CRLF, CR and LF line ends, comments, multi-line data', () => {
+  const stream = ': comment\r\nretry: 2000\r\n\r\nevent: open\ndata: {"a":1}\n\ndata: line one\rdata: line two\r\rdata: 你好\n\n';
+  const bytes = new TextEncoder().encode(stream);
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const parser = new SseParser();
+    const events = [...parser.push(bytes.subarray(0, cut)), ...parser.push(bytes.subarray(cut))];
+    assert.deepEqual(events, [
+      { event: 'open', data: '{"a":1}' },
+      { event: 'message', data: 'line one\nline two' },
+      { event: 'message', data: '你好' },
+    ], `cut at ${cut}`);
+  }
 });

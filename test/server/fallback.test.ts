@@ -240,6 +240,34 @@ describe('fallback errors and limits', () => {
     assert.deepEqual(await http.next((e) => 'close' in e), { close: { code: 1001, reason: 'Server shutting down' } });
   });
 
+  test('the handshake\'s outcomes are a WebSocket\'s: a denial response is the app\'s own, an app that returns undecided is 500', async () => {
+    const denying = await pool.serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      if (scope.path === '/undecided/') return;
+      await send({ type: 'websocket.http.response.start', status: 401, headers: [[Buffer.from('www-authenticate'), Buffer.from('Bearer')]] });
+      await send({ type: 'websocket.http.response.body', body: Buffer.from('sign in first') });
+    }, { fallback: true, accessLog: false });
+    const denied = await fetch(fallbackUrl(denying.url, '/deny/', 'sse'));
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers.get('www-authenticate'), 'Bearer');
+    assert.equal(await denied.text(), 'sign in first');
+    assert.equal((await fetch(fallbackUrl(denying.url, '/undecided/', 'poll'))).status, 500);
+  });
+
+  test('a poll client that stops taking what is sent is closed with 1008 past wsMaxSendBuffer', async () => {
+    const flood = await pool.serve(acceptingApp(async (event, send) => {
+      events.push(event);
+      if (event.type === 'websocket.receive') for (let i = 0; i < 40; i++) await send({ type: 'websocket.send', text: 'x'.repeat(100) });
+    }), { fallback: true, wsMaxSendBuffer: 2000, wsSendHighWaterMark: 100_000, accessLog: false });
+    events.length = 0;
+    const first = await fetch(fallbackUrl(flood.url, '/x/', 'poll'));
+    const [{ open }] = (await first.json()) as Array<{ open: { session: string } }>;
+    await post(flood.url, '/x/', 'poll', open.session, { seq: 0, frames: [{ text: 'go' }] });
+    await until(() => events.some((e) => e.type === 'websocket.disconnect'), 5000, 'the disconnect');
+    assert.deepEqual(events.at(-1), { type: 'websocket.disconnect', code: 1008, reason: 'Send buffer full' });
+  });
+
   test('off by default: the query is the HTTP app\'s', async () => {
     const plain = await pool.serve(async (scope, _receive, send) => {
       if (scope.type !== 'http') return;

@@ -17,7 +17,7 @@
  * PONG says the server has read everything before it; every publish of one
  * synchronous stretch shares one PING.
  */
-import { type ConnectionOptions, type JetStreamClient, type JetStreamManager, type NatsConnection, connect } from 'nats';
+import { type ConnectionOptions, type JetStreamClient, type JetStreamManager, type NatsConnection, NatsError, connect } from 'nats';
 import { LayerUnavailableError } from '../errors.js';
 import type { LayerLogger } from '../redis/log.js';
 
@@ -107,12 +107,20 @@ export class NatsLink {
     return this.#pendingConfirm;
   }
 
+  /** The server answered that it has no JetStream (started without `-js`). */
+  jetstreamMissing = false;
+
   /** The JetStream manager (its creation asks the server whether JetStream is on). */
   async jetstreamManager(): Promise<JetStreamManager> {
     const connection = await this.get();
-    this.#jsm ??= connection.jetstreamManager({ timeout: this.#options.requestTimeout }).catch((error: unknown) => {
+    this.#jsm ??= connection.jetstreamManager({ timeout: this.#options.requestTimeout }).then((jsm) => {
+      this.jetstreamMissing = false;
+      return jsm;
+    }, (error: unknown) => {
       this.#jsm = null;
-      throw unavailable(`JetStream at ${this.label} is unavailable (is the server started with -js?)`, error);
+      // Nobody answers the JetStream API: the server runs without it.
+      this.jetstreamMissing = error instanceof NatsError && error.code === '503';
+      throw unavailable(`JetStream at ${this.label} is unavailable${this.jetstreamMissing ? ' (is the server started with -js?)' : ''}`, error);
     });
     return this.#jsm;
   }
@@ -158,15 +166,20 @@ export class NatsLink {
 
   async #watch(connection: NatsConnection): Promise<void> {
     for await (const status of connection.status()) {
-      if (status.type === 'disconnect') {
-        this.#up = false;
-        this.#options.logger.warn({ server: String(status.data) }, 'NATS connection lost: sends fail with LayerUnavailableError until it is back');
-        this.#options.onDown();
-      } else if (status.type === 'reconnect') {
-        this.#up = true;
-        this.#jsm = null;
-        this.#options.logger.warn({ server: String(status.data) }, 'NATS connection back: subscriptions restored (core NATS kept nothing published meanwhile; groups with history are read back)');
-        this.#options.onUp();
+      try {
+        if (status.type === 'disconnect') {
+          this.#up = false;
+          this.#options.logger.warn({ server: String(status.data) }, 'NATS connection lost: sends fail with LayerUnavailableError until it is back');
+          this.#options.onDown();
+        } else if (status.type === 'reconnect') {
+          this.#up = true;
+          this.#jsm = null;
+          this.#options.logger.warn({ server: String(status.data) }, 'NATS connection back: subscriptions restored (messages published meanwhile are lost, except those a group history kept)');
+          this.#options.onUp();
+        }
+      } catch (error) {
+        // A hook's failure must not stop the watch (the next disconnect would go unnoticed).
+        this.#options.logger.error({ err: error }, 'A NATS connection hook failed');
       }
     }
     // The status iterator ends when the connection closes for good.

@@ -101,6 +101,8 @@ export class NatsHistory {
   readonly #limits: HistoryOptions | null;
   #ready: Promise<JetStreamManager> | null = null;
   readonly #last = new Map<string, Last>();
+  /** Each group's appends of this process, one after another: they would only race each other for the next offset. */
+  readonly #appending = new Map<string, Promise<unknown>>();
 
   constructor(options: NatsHistoryOptions) {
     this.#optionsFor = compileGroupHistory(options.config);
@@ -126,7 +128,16 @@ export class NatsHistory {
   }
 
   /** Appends a message (already checked) to its group's history; resolves with it stamped, to deliver. */
-  async append(group: string, message: LayerMessage): Promise<LayerMessage> {
+  append(group: string, message: LayerMessage): Promise<LayerMessage> {
+    const previous = this.#appending.get(group) ?? Promise.resolve();
+    const appended = previous.then(() => this.#append(group, message), () => this.#append(group, message));
+    const settled = appended.catch(() => {});
+    this.#appending.set(group, settled);
+    void settled.then(() => { if (this.#appending.get(group) === settled) this.#appending.delete(group); });
+    return appended;
+  }
+
+  async #append(group: string, message: LayerMessage): Promise<LayerMessage> {
     let stored: LayerMessage = message;
     if (POSITION_KEY in message) {
       // A forwarded message: its old stamp is not kept (a read stamps afresh).
@@ -215,21 +226,24 @@ export class NatsHistory {
 
   /** The group's newest message in the stream, or null when it has none. */
   async #readLast(group: string): Promise<Last | null> {
-    const jsm = await this.#ensureStream();
-    try {
-      const stored = await jsm.streams.getMessage(this.#stream, { last_by_subj: historySubject(this.#options.prefix, group) });
-      const offset = Number(stored.header?.get(OFFSET));
-      const epoch = stored.header?.get(EPOCH) ?? '';
-      // A message without our headers (published by something else): the chain is unknown, a new epoch starts.
-      if (!Number.isSafeInteger(offset) || epoch === '') return null;
-      return { seq: stored.seq, epoch, offset };
-    } catch (error) {
-      if (apiCode(error) === NO_MESSAGE) return null;
-      if (apiCode(error) === STREAM_NOT_FOUND) {
-        this.#ready = null;
-        return this.#readLast(group);
+    for (let attempt = 0; ; attempt++) {
+      const jsm = await this.#ensureStream();
+      try {
+        const stored = await jsm.streams.getMessage(this.#stream, { last_by_subj: historySubject(this.#options.prefix, group) });
+        const offset = Number(stored.header?.get(OFFSET));
+        const epoch = stored.header?.get(EPOCH) ?? '';
+        // A message without our headers (published by something else): the chain is unknown, a new epoch starts.
+        if (!Number.isSafeInteger(offset) || epoch === '') return null;
+        return { seq: stored.seq, epoch, offset };
+      } catch (error) {
+        if (apiCode(error) === NO_MESSAGE) return null;
+        // The stream was deleted under us (another process's flush()): made again, once.
+        if (apiCode(error) === STREAM_NOT_FOUND && attempt === 0) {
+          this.#ready = null;
+          continue;
+        }
+        throw unavailable(`JetStream at ${this.#options.link.label} could not read the history of ${group}`, error);
       }
-      throw unavailable(`JetStream at ${this.#options.link.label} could not read the history of ${group}`, error);
     }
   }
 

@@ -334,7 +334,9 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
       if (this.#channels.waitersOf(channel) === 0) this.#forgetGeneral(channel);
     }
     this.#channels.clear();
-    await Promise.all([this.#history.destroy(), this.#leases.destroy()]);
+    // On a server without JetStream there is no history or lease to delete.
+    const unlessNoJetStream = (error: unknown) => { if (!this.#link.jetstreamMissing) throw error; };
+    await Promise.all([this.#history.destroy().catch(unlessNoJetStream), this.#leases.destroy().catch(unlessNoJetStream)]);
   }
 
   async close(): Promise<void> {
@@ -395,7 +397,15 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     if (pending !== undefined) return pending;
     pending = (async () => {
       const connection = await this.#connection();
-      const subscription = connection.subscribe(subject, { queue, callback: (error, message) => { if (error === null) onMessage(message); } });
+      const subscription = connection.subscribe(subject, { queue, callback: (error, message) => {
+        if (error !== null) return;
+        try {
+          onMessage(message);
+        } catch (failure) {
+          // One bad delivery (a reply that cannot be sent while NATS goes away) must not end the subscription.
+          this.#logger.error({ err: failure, subject }, 'A NATS message could not be delivered');
+        }
+      } });
       try {
         await this.#link.confirm(connection);
       } catch (error) {

@@ -226,6 +226,18 @@ describe('group history on JetStream', () => {
     assert.deepEqual([...texts(read)].sort((x, y) => x! - y!), Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
+  test('concurrent sends of one process to one group: offsets follow the calls, and members receive them in that order', async () => {
+    const layer = make(['chat_*']);
+    const member = await layer.newChannel();
+    await layer.groupAdd('chat_q', member);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => layer.groupSend('chat_q', { type: 'chat.message', n: i + 1 })));
+    const read = await layer.readHistory('chat_q', { epoch: '', offset: 0 });
+    assert.deepEqual(texts(read), Array.from({ length: 30 }, (_, i) => i + 1));
+    const received: Array<number | undefined> = [];
+    for (let i = 0; i < 30; i++) received.push(positionOf(await receive(layer, member))!.offset);
+    assert.deepEqual(received, Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
   test('with symmetricEncryptionKeys the stream holds ciphertext, and reads back; other keys read recovered false', async () => {
     const prefix = uniquePrefix();
     const layer = make(['chat_*'], prefix, { symmetricEncryptionKeys: ['secret-1'] });

@@ -14,6 +14,7 @@ import { OwnedNats } from '../helpers/nats-server.js';
 import { delay, until } from '../helpers/time.js';
 import { type Frame, type FrameClient, frameClient } from '../helpers/ws-client.js';
 import { onGroupResync, positionOf } from '../../src/layers/history.js';
+import { NOTHING, receiveWithin } from './conformance.js';
 import { ChatProcess, Member, allReached, startSending, tally } from '../faults/harness.js';
 
 const owned: OwnedNats[] = [];
@@ -115,6 +116,8 @@ describe('NATS layer: the server restarted under it', () => {
       await assert.rejects(layer.groupSend('chat_x', { type: 'kept' }), (error) => error instanceof LayerUnavailableError && /JetStream .* unavailable \(is the server started with -js\?\)/.test(error.message));
       await assert.rejects(layer.readHistory('chat_x', null), LayerUnavailableError);
       await assert.rejects(layer.lease('job', 1000), LayerUnavailableError);
+      await layer.flush();
+      assert.equal(await receiveWithin(layer, channel, 100), NOTHING, 'flush works without JetStream');
     } finally {
       await layer.close();
     }

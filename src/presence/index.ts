@@ -34,4 +34,5 @@ export {
   type PresenceMeta,
   type PresenceOptions,
 } from './presence.js';
+export type { DirectoryAnswer, DirectoryOptions } from './directory.js';
 export { PresenceClosed, PresenceNotFound } from '../errors.js';

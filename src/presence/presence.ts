@@ -34,8 +34,12 @@ import type { ChannelLayer } from '../layers/base.js';
 import { PresenceClosed, PresenceNotFound } from '../errors.js';
 import { RepeatedErrorLog, retryDelay } from '../backoff.js';
 import { logger } from '../log.js';
+import { requireValidChannelName, requireValidGroupName } from '../layers/base.js';
 import {
-  ChangeSet, addMeta, isOp, isRow,
+  type DirectoryAnswer, type DirectoryOptions, type DirectoryQuestion, DirectoryQuestions, answerQuestion, directoryOptions, localAnswer,
+} from './directory.js';
+import {
+  ChangeSet, applyOp, changesOf, isOp, isRow,
   type Entries, type Op, type Peer, type PresenceChange, type PresenceList, type PresenceMeta, type Row,
 } from './state.js';
 
@@ -97,6 +101,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   readonly #local: Entries = new Map();
   readonly #peers = new Map<string, Peer>();
   readonly #subscribers = new Map<string, Set<(change: PresenceChange<M>) => void>>();
+  readonly #questions = new DirectoryQuestions();
   #version = 0;
   #channel = '';
   #starting: Promise<void> | null = null;
@@ -188,6 +193,41 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     };
   }
 
+  /**
+   * The channels in `group`, on every process that runs a replica: this
+   * process's at once, the others' asked through the replicas' group (one
+   * message out, one back per replica), waiting at most `timeoutMs`
+   * (`complete: false` when a replica did not answer in time). See
+   * `directory.ts` for the cost.
+   *
+   * @example
+   * ```ts
+   * import { getChannelLayer } from 'switchyard';
+   * import { Presence } from 'switchyard/presence';
+   *
+   * const { names, total, complete } = await Presence.forLayer(getChannelLayer()!).groupMembers('chat_lobby', { timeoutMs: 300 });
+   * ```
+   */
+  async groupMembers(group: string, options: DirectoryOptions = {}): Promise<DirectoryAnswer> {
+    requireValidGroupName(group);
+    return this.#askDirectory({ group }, options);
+  }
+
+  /** The groups `channel` is in, wherever it lives (asked as {@link groupMembers} asks). */
+  async groupsOf(channel: string, options: DirectoryOptions = {}): Promise<DirectoryAnswer> {
+    requireValidChannelName(channel);
+    return this.#askDirectory({ channel }, options);
+  }
+
+  async #askDirectory(question: DirectoryQuestion, options: DirectoryOptions): Promise<DirectoryAnswer> {
+    const resolved = directoryOptions(options);
+    const own = localAnswer(this.#layer, question, resolved.limit);
+    await this.start();
+    const asked = 'group' in question ? { group: question.group } : { channel_of: question.channel };
+    return this.#questions.ask(own, this.peers, resolved, (id) =>
+      this.#layer.groupSend(this.#group, { type: 'presence.query', replica: this.replica, reply_to: this.#channel, id, limit: resolved.limit, ...asked }));
+  }
+
   /** Peers currently known (for diagnostics and tests). */
   get peers(): string[] {
     return [...this.#peers.keys()];
@@ -221,56 +261,27 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
 
   // ---- the merged view -------------------------------------------------------------------
 
+  readonly #isPresent = (topic: string, key: string): boolean => this.#present(topic, key);
+
   #present(topic: string, key: string): boolean {
     if ((this.#local.get(topic)?.get(key)?.size ?? 0) > 0) return true;
     for (const peer of this.#peers.values()) if ((peer.entries.get(topic)?.get(key)?.size ?? 0) > 0) return true;
     return false;
   }
 
-  #apply(entries: Entries, [kind, topic, key, ref, meta]: Op, change: ChangeSet): void {
-    let before = change.before.get(topic);
-    if (before === undefined) change.before.set(topic, (before = new Map()));
-    if (!before.has(key)) before.set(key, this.#present(topic, key));
-    let keys = entries.get(topic);
-    if (kind === 'add') {
-      if (keys === undefined) entries.set(topic, (keys = new Map()));
-      let refs = keys.get(key);
-      if (refs === undefined) keys.set(key, (refs = new Map()));
-      refs.set(ref, meta ?? {});
-      addMeta(change.joins, topic, key, ref, meta ?? {});
-    } else {
-      const old = keys?.get(key)?.get(ref);
-      if (old === undefined) return;
-      keys!.get(key)!.delete(ref);
-      if (keys!.get(key)!.size === 0) keys!.delete(key);
-      if (keys!.size === 0) entries.delete(topic);
-      addMeta(change.leaves, topic, key, ref, old);
-    }
+  #apply(entries: Entries, op: Op, change: ChangeSet): void {
+    applyOp(entries, op, change, this.#isPresent);
   }
 
   #emit(change: ChangeSet): void {
-    for (const [topic, before] of change.before) {
-      const listeners = this.#subscribers.get(topic);
-      if (listeners === undefined || listeners.size === 0) continue;
-      const joined: string[] = [];
-      const left: string[] = [];
-      for (const [key, was] of before) {
-        const is = this.#present(topic, key);
-        if (!was && is) joined.push(key);
-        if (was && !is) left.push(key);
-      }
-      const event: PresenceChange<M> = {
-        topic,
-        joins: (change.joins.get(topic) ?? {}) as PresenceList<M>,
-        leaves: (change.leaves.get(topic) ?? {}) as PresenceList<M>,
-        joined,
-        left,
-      };
+    for (const event of changesOf<M>(change, this.#isPresent)) {
+      const listeners = this.#subscribers.get(event.topic);
+      if (listeners === undefined) continue;
       for (const listener of [...listeners]) {
         try {
           listener(event);
         } catch (error) {
-          logger.error({ err: error, topic }, 'presence subscriber failed');
+          logger.error({ err: error, topic: event.topic }, 'presence subscriber failed');
         }
       }
     }
@@ -313,6 +324,14 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     if (typeof replica !== 'string' || replica === this.replica) return;
     if (message.type === 'presence.sync') {
       if (typeof message.reply_to === 'string') void this.#sendState(message.reply_to);
+      return;
+    }
+    if (message.type === 'presence.query') {
+      void answerQuestion(this.#layer, message, this.replica);
+      return;
+    }
+    if (message.type === 'presence.answer') {
+      this.#questions.take(message, replica);
       return;
     }
     if (message.type === 'presence.bye') {

@@ -49,3 +49,47 @@ export const isOp = (v: unknown): v is Op => Array.isArray(v) && (v[0] === 'add'
 export const isRow = (v: unknown): v is Row => Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string' &&
   typeof v[2] === 'string' && isMeta(v[3]);
 
+
+/** Applies one operation to `entries`, recording in `change` what it did (and, first, whether the key was present before). */
+export function applyOp(entries: Entries, [kind, topic, key, ref, meta]: Op, change: ChangeSet, present: (topic: string, key: string) => boolean): void {
+  let before = change.before.get(topic);
+  if (before === undefined) change.before.set(topic, (before = new Map()));
+  if (!before.has(key)) before.set(key, present(topic, key));
+  let keys = entries.get(topic);
+  if (kind === 'add') {
+    if (keys === undefined) entries.set(topic, (keys = new Map()));
+    let refs = keys.get(key);
+    if (refs === undefined) keys.set(key, (refs = new Map()));
+    refs.set(ref, meta ?? {});
+    addMeta(change.joins, topic, key, ref, meta ?? {});
+  } else {
+    const old = keys?.get(key)?.get(ref);
+    if (old === undefined) return;
+    keys!.get(key)!.delete(ref);
+    if (keys!.get(key)!.size === 0) keys!.delete(key);
+    if (keys!.size === 0) entries.delete(topic);
+    addMeta(change.leaves, topic, key, ref, old);
+  }
+}
+
+/** The subscribers' view of a change, per topic touched: entry diffs, and the keys that came or went. */
+export function changesOf<M extends PresenceMeta>(change: ChangeSet, present: (topic: string, key: string) => boolean): Array<PresenceChange<M>> {
+  const events: Array<PresenceChange<M>> = [];
+  for (const [topic, before] of change.before) {
+    const joined: string[] = [];
+    const left: string[] = [];
+    for (const [key, was] of before) {
+      const is = present(topic, key);
+      if (!was && is) joined.push(key);
+      if (was && !is) left.push(key);
+    }
+    events.push({
+      topic,
+      joins: (change.joins.get(topic) ?? {}) as PresenceList<M>,
+      leaves: (change.leaves.get(topic) ?? {}) as PresenceList<M>,
+      joined,
+      left,
+    });
+  }
+  return events;
+}

@@ -9,7 +9,12 @@
  * rediss://...                          TLS
  * redis+pubsub://... / rediss+pubsub:// the pub/sub flavour
  * redis://h1:6379/0?host=h2:6380&host=redis://h3:6379/2    several hosts (shards), in this order
+ * redis+cluster://h1:7000?host=h2:7001&host=h3:7002         a Redis Cluster (core flavour), from these nodes
+ * redis+pubsub+cluster://… / rediss+…+cluster://…           the pub/sub flavour / TLS on a cluster
  * ```
+
+On a cluster the `host=` values are seed nodes (any reachable one tells the
+client the rest), not shards, and there is no database number.
  *
  * `host=` values are `host:port` (same db, credentials and TLS as the URL) or
  * full `redis://`/`rediss://` URLs. Other query parameters are layer options
@@ -21,6 +26,7 @@
 import type { RedisOptions } from 'ioredis';
 import { ImproperlyConfigured } from '../errors.js';
 import { type QueryOptionKind, queryOptions } from '../layers/registry.js';
+import { Shard, type ShardOptions } from './connection.js';
 
 /** The query options of `redis://` / `rediss://` URLs (the core layer), with their types. */
 const CORE_OPTIONS: Record<string, QueryOptionKind> = {
@@ -36,6 +42,7 @@ const CORE_OPTIONS: Record<string, QueryOptionKind> = {
   blockTimeout: 'positive number',
   connectTimeout: 'non-negative integer',
   processTtl: 'positive number',
+  processCapacity: 'positive integer',
   groupHistory: 'JSON object or list of patterns',
 };
 
@@ -112,7 +119,7 @@ export function normalizeHosts(hosts: readonly RedisHost[] | undefined): RedisOp
   return hosts.map(normalizeHost);
 }
 
-/** ioredis options from a `redis://` / `rediss://` URL (the pub/sub `+pubsub` suffix is ignored). */
+/** ioredis options from a `redis://` / `rediss://` URL (the `+pubsub` and `+cluster` suffixes are ignored). */
 export function optionsFromRedisUrl(raw: string): RedisOptions {
   let url: URL;
   try {
@@ -121,7 +128,7 @@ export function optionsFromRedisUrl(raw: string): RedisOptions {
     throw new ImproperlyConfigured(`Redis host ${JSON.stringify(raw.replace(/:[^:@/]*@/, ':***@'))} is not a redis:// URL (a bad port or host?)`);
   }
   const shown = url.password !== '' ? raw.replace(`:${url.password}@`, ':***@') : raw;
-  const scheme = url.protocol.replace('+pubsub', '');
+  const scheme = url.protocol.replace('+pubsub', '').replace('+cluster', '');
   if (scheme !== 'redis:' && scheme !== 'rediss:') {
     throw new ImproperlyConfigured(`Redis host ${JSON.stringify(shown)} must use redis:// or rediss://`);
   }
@@ -165,5 +172,29 @@ export function layerOptionsFromUrl(url: URL): { hosts: RedisOptions[] } & Recor
   }
   // Every other parameter must be an option of this flavour, of the right type.
   const known = url.protocol.includes('+pubsub') ? PUBSUB_OPTIONS : CORE_OPTIONS;
-  return { ...queryOptions(url, known, ['host']), hosts };
+  const options = { ...queryOptions(url, known, ['host']), hosts };
+  return url.protocol.includes('+cluster') ? { ...options, cluster: true } : options;
+}
+
+/**
+ * The shards of a layer: one per host, or, with `cluster`, one for the whole
+ * Redis Cluster the hosts are nodes of (credentials and TLS from the first).
+ *
+ * @example
+ * ```ts
+ * import { shardsFor } from './config.js';
+ * import { defaultLogger as logger } from './log.js';
+ *
+ * const [cluster] = shardsFor([{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }], true, () => ({ connectTimeout: 2000, logger }));
+ * cluster!.label; // 'cluster:10.0.0.1:7000,10.0.0.2:7000'
+ * ```
+ */
+export function shardsFor(hosts: readonly RedisOptions[], cluster: boolean, shardOptions: (index: number) => ShardOptions): Shard[] {
+  if (!cluster) return hosts.map((host, index) => new Shard(host, shardOptions(index)));
+  for (const host of hosts) {
+    if (host.sentinels !== undefined) throw new ImproperlyConfigured('A Redis Cluster is given by its nodes, not by Sentinels');
+    if (host.db !== undefined && host.db !== 0) throw new ImproperlyConfigured(`A Redis Cluster has only database 0, not ${host.db}`);
+  }
+  const nodes = hosts.map((host) => ({ host: host.host ?? '127.0.0.1', port: host.port ?? 6379 }));
+  return [new Shard(hosts[0]!, { ...shardOptions(0), cluster: nodes })];
 }

@@ -1,8 +1,16 @@
 /**
- * Connections to one Redis host, and how their failures surface.
+ * Connections to one Redis host (or one Redis Cluster), and how their failures surface.
  *
  * How it works: each shard has one command connection (pipelined, never
- * blocked) and a small pool of blocking connections for `BZPOPMIN`. ioredis
+ * blocked) and a small pool of blocking connections for `BZPOPMIN`. On a
+ * Redis Cluster the shard is the whole cluster: each connection is an
+ * ioredis `Cluster` (one socket per node it talks to, commands routed by
+ * their key's slot, topology refreshed on `MOVED` and every second), and a
+ * blocking connection is a `Cluster` of its own, so a blocked pop never
+ * stalls the commands to that node. A command cut off by a node's death is
+ * not resent (it may have run: a resent send could store a message twice);
+ * a `CLUSTERDOWN` or `TRYAGAIN` answer (nothing ran) is retried by ioredis
+ * while a replica takes over. ioredis
  * reconnects on its own with capped exponential backoff. Commands never wait
  * in ioredis's offline queue once a connection has been up: while Redis is
  * away a command fails at once with `LayerUnavailableError` (the caller's
@@ -10,7 +18,7 @@
  * `connectTimeout`. Lua scripts run through `EVALSHA` with an `EVAL` fallback.
  */
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { RepeatedErrorLog } from '../backoff.js';
 import { LayerUnavailableError } from '../errors.js';
 import type { LayerLogger } from './log.js';
@@ -21,11 +29,17 @@ export function backoffDelay(attempt: number, maxMs = 2000): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
+/** A connection: to one Redis, or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** The nodes of a Redis Cluster to start from (any reachable one tells the others). */
+export type ClusterNodes = readonly { host: string; port: number }[];
+
 /** Whether an error comes from the connection (as opposed to a Redis reply error). */
 export function isConnectionError(error: unknown): boolean {
   if (error instanceof LayerUnavailableError) return true;
   if (!(error instanceof Error)) return false;
-  if (error.name === 'ReplyError') return /LOADING|READONLY|MASTERDOWN|BUSY/.test(error.message);
+  if (error.name === 'ReplyError') return /LOADING|READONLY|MASTERDOWN|BUSY|CLUSTERDOWN|TRYAGAIN/.test(error.message);
   return true;
 }
 
@@ -44,7 +58,7 @@ export class LuaScript {
     this.source = source;
     this.sha = createHash('sha1').update(source).digest('hex');
   }
-  async run(client: Redis, keys: readonly (string | Buffer)[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(client: RedisClient, keys: readonly (string | Buffer)[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -67,6 +81,8 @@ export interface ShardOptions {
   /** Called when the command connection goes down / comes back (after having been up). */
   onDown?: () => void;
   onUp?: () => void;
+  /** The nodes of a Redis Cluster: the shard is that cluster (`options` then give only credentials and TLS). */
+  cluster?: ClusterNodes;
 }
 
 /**
@@ -87,16 +103,18 @@ export class Shard {
   readonly #shardOptions: ShardOptions;
   /** Connection errors by role: the first logged, then a summary a minute while Redis stays away. */
   readonly #errors = new Map<string, RepeatedErrorLog>();
-  #commands: Redis | null = null;
-  #idleBlocking: Redis[] = [];
-  #allBlocking = new Set<Redis>();
+  #commands: RedisClient | null = null;
+  #idleBlocking: RedisClient[] = [];
+  #allBlocking = new Set<RedisClient>();
   #closed = false;
 
   constructor(options: RedisOptions, shardOptions: ShardOptions) {
     this.options = options;
-    this.label = options.sentinels !== undefined
-      ? `sentinel:${options.name ?? 'mymaster'}/${options.db ?? 0}`
-      : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
+    this.label = shardOptions.cluster !== undefined
+      ? `cluster:${shardOptions.cluster.map((node) => `${node.host}:${node.port}`).join(',')}`
+      : options.sentinels !== undefined
+        ? `sentinel:${options.name ?? 'mymaster'}/${options.db ?? 0}`
+        : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
     this.#shardOptions = shardOptions;
   }
 
@@ -104,22 +122,43 @@ export class Shard {
     return this.#closed;
   }
 
+  /** Whether this shard is a Redis Cluster. */
+  get cluster(): boolean {
+    return this.#shardOptions.cluster !== undefined;
+  }
+
   /**
    * Creates a connection with the layer's reconnect policy. `hooks` fire when
    * the connection goes down after having been up, and when it is back.
    */
-  createConnection(role: string, hooks: { onDown?: () => void; onUp?: () => void } = {}): Redis {
-    const client = new Redis({
-      ...this.options,
+  createConnection(role: string, hooks: { onDown?: () => void; onUp?: () => void } = {}): RedisClient {
+    const common = {
       connectionName: this.options.connectionName ?? `switchyard-${role}`,
-      enableOfflineQueue: true,
       // A command cut off by a disconnect fails (LayerUnavailableError) and is never resent:
       // a resent send could store a message twice after its receiver popped the first copy.
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       connectTimeout: this.#shardOptions.connectTimeout,
-      retryStrategy: (attempt: number) => backoffDelay(attempt),
-    });
+    };
+    const nodes = this.#shardOptions.cluster;
+    const client: RedisClient = nodes !== undefined
+      ? new Cluster(nodes.map((node) => ({ host: node.host, port: node.port })), {
+        redisOptions: { ...clusterCredentials(this.options), ...common },
+        enableOfflineQueue: true,
+        clusterRetryStrategy: (attempt: number) => backoffDelay(attempt),
+        // 0: a command on a connection that closed is not resent (it may have run).
+        retryDelayOnFailover: 0,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        slotsRefreshInterval: 1000,
+        shardedSubscribers: role === 'subscriber',
+      })
+      : new Redis({
+        ...this.options,
+        ...common,
+        enableOfflineQueue: true,
+        retryStrategy: (attempt: number) => backoffDelay(attempt),
+      });
     let wasUp = false;
     let up = false;
     let errors = this.#errors.get(role);
@@ -145,7 +184,7 @@ export class Shard {
   }
 
   /** The command connection, ready; throws `LayerUnavailableError` while Redis is away. */
-  async commands(): Promise<Redis> {
+  async commands(): Promise<RedisClient> {
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
     const client = (this.#commands ??= this.createConnection('commands', { onDown: this.#shardOptions.onDown, onUp: this.#shardOptions.onUp }));
     if (client.status !== 'ready') await this.waitReady(client, this.#shardOptions.connectTimeout, true);
@@ -153,7 +192,7 @@ export class Shard {
   }
 
   /** Runs commands on the command connection, mapping connection failures to `LayerUnavailableError`. */
-  async run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  async run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await this.commands();
     try {
       return await fn(client);
@@ -166,7 +205,7 @@ export class Shard {
    * Waits until a connection is ready. With `failFast`, a connection that was
    * up before and is now reconnecting fails at once.
    */
-  waitReady(client: Redis, timeoutMs: number, failFast = false, signal?: AbortSignal): Promise<void> {
+  waitReady(client: RedisClient, timeoutMs: number, failFast = false, signal?: AbortSignal): Promise<void> {
     if (client.status === 'ready') return Promise.resolve();
     const unavailable = (why: string) => new LayerUnavailableError(`Redis at ${this.label} is unavailable: ${why}`);
     if (this.#closed || client.status === 'end') return Promise.reject(unavailable('connection closed'));
@@ -193,7 +232,7 @@ export class Shard {
   }
 
   /** A blocking connection for `BZPOPMIN` (give it back with {@link releaseBlocking}). */
-  acquireBlocking(): Redis {
+  acquireBlocking(): RedisClient {
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
     const client = this.#idleBlocking.pop() ?? this.createConnection('blocking');
     this.#allBlocking.add(client);
@@ -201,7 +240,7 @@ export class Shard {
   }
 
   /** Returns a blocking connection to the pool (a few are kept idle, the rest closed). */
-  releaseBlocking(client: Redis): void {
+  releaseBlocking(client: RedisClient): void {
     if (this.#idleBlocking.includes(client)) return;
     if (this.#closed || client.status === 'end' || this.#idleBlocking.length >= 4) {
       this.#allBlocking.delete(client);
@@ -260,6 +299,12 @@ export class Shard {
     });
   }
 
+  /** The master nodes of a cluster (each with its own connection), or the command connection of one Redis. */
+  async masters(): Promise<Redis[]> {
+    const client = await this.commands();
+    return client instanceof Cluster ? client.nodes('master') : [client];
+  }
+
   /** Closes every connection; pending commands fail. */
   close(): void {
     if (this.#closed) return;
@@ -269,4 +314,13 @@ export class Shard {
     this.#allBlocking.clear();
     this.#idleBlocking = [];
   }
+}
+
+/** What a cluster's node connections take from the shard's options: credentials and TLS. */
+function clusterCredentials(options: RedisOptions): RedisOptions {
+  const out: RedisOptions = {};
+  if (options.username !== undefined) out.username = options.username;
+  if (options.password !== undefined) out.password = options.password;
+  if (options.tls !== undefined) out.tls = options.tls;
+  return out;
 }

@@ -12,11 +12,15 @@
  *   join time. `groupSend` stores one copy per receiving process (key), with
  *   the list of that process's members in `__asgi_channel__`.
  * - This process reads its own key with one `BZPOPMIN` loop per shard (only
- *   while some `receive()` waits; after each wake-up one `ZPOPMIN` drains a
- *   burst of up to 64), decodes each message once, freezes it and
- *   hands the same object to every local channel it names ({@link Inbox},
- *   bounded per channel). Receives on normal channels (`worker-tasks`) block
- *   on a pooled connection; one aborted mid-pop puts its message back.
+ *   while someone reads; each wake-up drains a burst of up to 512), decodes
+ *   each message once and hands the same frozen object to every local
+ *   channel it names (`receiver.ts`, {@link Inbox}, bounded per channel).
+ * - On one Redis a `groupSend` is one script whatever the group's size; a
+ *   process key takes up to `processCapacity` group messages (`group-send.ts`).
+ * - On a Redis Cluster (`cluster: true`, or `redis+cluster://`), keys carry
+ *   hash tags so each script touches one slot (`keys.ts`): the same layer,
+ *   but key names differ, so channels_redis (which has no cluster support)
+ *   cannot share it.
  * - Writes go to the shard `crc32(nonLocalName) → host` where any reader,
  *   Django's included, reads; the own key is read on every shard.
  * - Groups matching `groupHistory` also keep their recent messages in a
@@ -48,28 +52,38 @@ import {
   type BaseLayerOptions, type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
   nonLocalName, requireValidChannelName, requireValidGroupName, withExcept, type LocalGroups,
 } from '../layers/base.js';
-import { type RedisHost, normalizeHosts } from './config.js';
-import { type PoppedMember, Shard, backoffDelay } from './connection.js';
+import { type RedisHost, normalizeHosts, shardsFor } from './config.js';
+import type { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import { acquireRedisLease } from './lease.js';
 import { ProcessLiveness } from './liveness.js';
 import { LocalMemberships } from './memberships.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
-import { type MemberRead, deliverToMembers, readMembers } from './group-send.js';
+import { type MemberRead, deliverInOneScript, deliverToMembers, readMembers } from './group-send.js';
 import { RedisHistory } from './history.js';
-import { FLUSH, GROUP_ADD, SEND } from './scripts.js';
+import { KeyNames } from './keys.js';
+import { Receiver } from './receiver.js';
+import { FLUSH, FLUSH_NODE, GROUP_ADD, SEND } from './scripts.js';
 import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
-import { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, microsToScore } from './wire.js';
+import { ASGI_CHANNEL, MessageCodec, ScoreClock, microsToScore } from './wire.js';
 
 /** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
 export interface RedisChannelLayerOptions extends BaseLayerOptions {
-  /** Redis hosts (shards), in the same order in every process. Default `[redis://127.0.0.1:6379]`. */
+  /** Redis hosts (shards), in the same order in every process; with `cluster`, nodes of the cluster. Default `[redis://127.0.0.1:6379]`. */
   hosts?: readonly RedisHost[];
+  /** The hosts are nodes of one Redis Cluster (any reachable one will do; see `keys.ts`). Default false. */
+  cluster?: boolean;
+  /**
+   * The most group messages a process key holds (one key holds every channel
+   * of a process: a group send lets it hold the capacity times the channels
+   * its copy names, up to this; see `group-send.ts`). Default 1000.
+   */
+  processCapacity?: number;
   /** Key prefix. Default `"asgi"`. */
   prefix?: string;
   /** Fernet keys: the first encrypts, all decrypt. Default none. */
@@ -105,11 +119,6 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
 /** One clock per process: every send of this process, whatever the layer instance, gets a distinct, later score. */
 const processClock = new ScoreClock();
 
-/** Members popped at once after a blocking pop returns (bursts). */
-const POP_BATCH = 64;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * The channels_redis core layer.
  *
@@ -141,14 +150,14 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   readonly #inbox: Inbox;
   readonly #logger: LayerLogger;
   readonly #throttle = new LogThrottle(5000);
-  readonly #blockTimeout: number;
-  /** Running pop loops, by `shard index + " " + process key`. */
-  readonly #loops = new Map<string, Promise<void>>();
+  readonly #keys: KeyNames;
+  readonly #receiver: Receiver;
+  /** Group sends go in one script (one Redis, capacities the same for all channels, msgpack, no encryption). */
+  readonly #oneScript: boolean;
+  readonly #processCapacity: number;
   /** Open channel taps: the pop loops run while any is open, as while a receive waits. */
   #openTaps = 0;
   #sendCursor = 0;
-  #receiveCursor = 0;
-  #nextSweep = 0;
   #closed = false;
   /** This process's own memberships, re-asserted when Redis loses them. */
   readonly #memberships: LocalMemberships;
@@ -165,31 +174,41 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.prefix = options.prefix ?? 'asgi';
     this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
     this.#logger = options.logger ?? defaultLogger;
-    this.#blockTimeout = options.blockTimeout ?? 1;
+    this.#keys = new KeyNames(this.prefix, options.cluster === true);
+    const processCapacity = options.processCapacity ?? 1000;
+    if (!Number.isInteger(processCapacity) || processCapacity < 1) {
+      throw new TypeError(`Channel layer option 'processCapacity' must be a positive integer, not ${String(processCapacity)}`);
+    }
+    this.#processCapacity = Math.max(processCapacity, this.capacity);
     const keys = options.symmetricEncryptionKeys;
     const serializer = getSerializer(options.serializerFormat ?? 'msgpack');
     this.#checkMessage = messageCheckFor(serializer);
     const crypter = keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null;
     this.#codec = new MessageCodec({ serializer, randomPrefixLength: options.randomPrefixLength ?? 12, crypter, ttl: this.expiry + 10 });
     const connectTimeout = options.connectTimeout ?? 2000;
-    this.#shards = normalizeHosts(options.hosts).map((host, index) =>
-      new Shard(host, { connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true) }));
+    this.#shards = shardsFor(normalizeHosts(options.hosts), options.cluster === true, (index) => ({
+      connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true),
+    }));
+    const channelCapacity = options.channelCapacity;
+    const uniform = channelCapacity === undefined || (Array.isArray(channelCapacity) ? channelCapacity.length === 0 : Object.keys(channelCapacity).length === 0);
+    this.#oneScript = uniform && this.#shards.length === 1 && !this.#keys.cluster && this.#codec.completesInRedis;
     this.#memberships = new LocalMemberships({
-      shards: this.#shards, prefix: this.prefix, groupExpiry: this.groupExpiry, shardOf: (group) => this.shardFor(group), logger: this.#logger,
+      shards: this.#shards, keys: this.#keys, groupExpiry: this.groupExpiry, shardOf: (group) => this.shardFor(group), logger: this.#logger,
     });
     const processTtl = options.processTtl === undefined ? 30 : options.processTtl;
     if (processTtl !== null && !(typeof processTtl === 'number' && processTtl > 0)) {
       throw new TypeError(`Channel layer option 'processTtl' must be a positive number of seconds or null, not ${String(processTtl)}`);
     }
     this.#liveness = processTtl === null ? null : new ProcessLiveness({
-      shards: this.#shards, prefix: this.prefix, clientPrefix: this.clientPrefix, ttlMs: processTtl * 1000,
+      shards: this.#shards, keys: this.#keys, clientPrefix: this.clientPrefix, ttlMs: processTtl * 1000,
       registryKeepMs: this.groupExpiry * 1000, logger: this.#logger, onLost: (index) => void this.#recover(index, false),
     });
     this.#memberRead = {
-      shards: this.#shards, prefix: this.prefix, clientPrefix: this.clientPrefix, shardFor: (name) => this.shardFor(name), logger: this.#logger,
+      shards: this.#shards, keys: this.#keys, clientPrefix: this.clientPrefix, shardFor: (name) => this.shardFor(name), logger: this.#logger,
+      alive: new Map(),
     };
     this.#history = new RedisHistory({
-      config: options.groupHistory, prefix: this.prefix, shards: this.#shards, shardOf: (group) => this.shardFor(group),
+      config: options.groupHistory, keys: this.#keys, shards: this.#shards, shardOf: (group) => this.shardFor(group),
       codec: new MessageCodec({ serializer, randomPrefixLength: 0, crypter }), metaSeconds: this.groupExpiry, logger: this.#logger,
     });
     this.#inbox = new Inbox(options.receiveBufferSize ?? this.capacity);
@@ -198,6 +217,10 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
         this.#logger.warn({ channel }, 'Receive buffer full: dropped the oldest message of a channel nobody reads fast enough');
       }
     };
+    this.#receiver = new Receiver({
+      shards: this.#shards, keys: this.#keys, codec: this.#codec, inbox: this.#inbox, logger: this.#logger, throttle: this.#throttle,
+      expiry: this.expiry, blockTimeout: options.blockTimeout ?? 1, hasReaders: () => this.#hasReaders(),
+    });
   }
 
   /** The capacity that applies to a channel. */
@@ -210,7 +233,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     return this.#inbox.stats();
   }
 
-  /** The hosts (shards) in order, as `host:port/db`. */
+  /** The hosts (shards) in order, as `host:port/db` (one `cluster:…` entry on a cluster). */
   get hosts(): readonly string[] {
     return this.#shards.map((shard) => shard.label);
   }
@@ -225,10 +248,10 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     requireValidChannelName(channel);
     const specific = channel.includes('!');
     const member = this.#codec.encode(specific ? { ...message, [ASGI_CHANNEL]: channel } : message);
-    const shard = specific ? this.#shards[this.shardFor(nonLocalName(channel))]! : this.#nextShard('send');
+    const shard = specific ? this.#shards[this.shardFor(nonLocalName(channel))]! : this.#nextShard();
     const micros = this.#clock.nextMicros();
     const added = await shard.run((redis) =>
-      SEND.run(redis, [channelKey(this.prefix, channel)], [
+      SEND.run(redis, [this.#keys.channel(channel)], [
         this.#cutoff(micros), this.#capacityFor(channel), microsToScore(micros), member, this.#ttlMs(this.expiry),
       ]),
     );
@@ -239,13 +262,13 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     requireValidChannelName(channel);
     signal?.throwIfAborted();
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
-    if (!channel.includes('!')) return this.#receiveNormal(channel, signal);
-    const key = channelKey(this.prefix, channel);
+    if (!channel.includes('!')) return this.#receiver.receiveNormal(channel, signal);
+    const key = this.#keys.channel(channel);
     if (!nonLocalName(channel).endsWith(`.${this.clientPrefix}!`)) {
       throw new InvalidNameError(`Wrong client prefix: ${channel} was not minted by this layer (${this.clientPrefix})`);
     }
     const next = this.#inbox.take(channel, signal);
-    this.#ensureLoops(key);
+    this.#receiver.ensureLoops(key);
     return next;
   }
 
@@ -261,7 +284,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     }
     const tap = this.#inbox.tap(channel, listener, slow);
     this.#openTaps++;
-    this.#ensureLoops(channelKey(this.prefix, channel));
+    this.#receiver.ensureLoops(this.#keys.channel(channel));
     let open = true;
     return {
       take: () => tap.take(),
@@ -294,7 +317,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     if (own) await this.#liveness?.ensure(this.shardFor(group));
     const micros = this.#clock.nextMicros();
     await this.#groupShard(group).run((redis) =>
-      GROUP_ADD.run(redis, [groupKey(this.prefix, group)], [microsToScore(micros), channel, this.#ttlMs(this.groupExpiry)]),
+      GROUP_ADD.run(redis, [this.#keys.group(group)], [microsToScore(micros), channel, this.#ttlMs(this.groupExpiry)]),
     );
     if (own) this.#memberships.joined(group, channel, micros);
   }
@@ -305,7 +328,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     const own = this.#isOwn(channel);
     if (own) this.#memberships.left(group, channel);
     try {
-      await this.#groupShard(group).run((redis) => redis.zrem(groupKey(this.prefix, group), channel));
+      await this.#groupShard(group).run((redis) => redis.zrem(this.#keys.group(group), channel));
     } catch (error) {
       // Redis away: the membership is removed once it is back, never re-asserted.
       if (own) this.#memberships.discardFailed(group, channel);
@@ -348,17 +371,32 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#checkMessage(message);
     const history = this.#history.optionsFor(group);
     const appended = history === null ? null : this.#history.append(group, history, message);
-    appended?.catch(() => {}); // awaited below, once the members are read
+    appended?.catch(() => {}); // awaited below
     const micros = this.#clock.nextMicros();
-    const read = await readMembers(group, micros - this.groupExpiry * 1e6, this.#memberRead);
-    // In a group with history the member left out still gets the message, marked, so that its position moves.
-    const members = options?.except === undefined || history !== null ? read : read.filter((channel) => channel !== options.except);
-    const stamped = appended === null ? message : await appended;
-    if (members.length === 0) return;
-    const { over, keys } = await deliverToMembers(members, {
-      shards: this.#shards, prefix: this.prefix, capacityFor: this.#capacityFor, shardFor: (name) => this.shardFor(name),
-      encode: this.#codec.encoderFor(stamped), score: microsToScore(micros), cutoff: this.#cutoff(micros), ttlMs: this.#ttlMs(this.expiry),
-    });
+    const cutoffMicros = micros - this.groupExpiry * 1e6;
+    const score = microsToScore(micros);
+    const ttlMs = this.#ttlMs(this.expiry);
+    let result: { over: number; keys: number };
+    if (this.#oneScript) {
+      // One Redis: the member read and the delivery are one script (after the history append, which stamps the message).
+      const stamped = appended === null ? message : await appended;
+      const except = options?.except === undefined || history !== null ? '' : options.except;
+      result = await deliverInOneScript(group, this.#memberRead, {
+        ...this.#codec.partsForRedis(stamped)!, except, capacity: this.capacity, processCapacity: this.#processCapacity,
+        cutoffMicros, score, cutoff: this.#cutoff(micros), ttlMs,
+      });
+    } else {
+      const read = await readMembers(group, cutoffMicros, this.#memberRead);
+      // In a group with history the member left out still gets the message, marked, so that its position moves.
+      const members = options?.except === undefined || history !== null ? read : read.filter((channel) => channel !== options.except);
+      const stamped = appended === null ? message : await appended;
+      if (members.length === 0) return;
+      result = await deliverToMembers(members, {
+        shards: this.#shards, keys: this.#keys, capacityFor: this.#capacityFor, processCapacity: this.#processCapacity,
+        shardFor: (name) => this.shardFor(name), encode: this.#codec.encoderFor(stamped), score, cutoff: this.#cutoff(micros), ttlMs,
+      });
+    }
+    const { over, keys } = result;
     if (over > 0) this.#logger.info({ group, over, keys }, `${over} of ${keys} channels over capacity in group ${group}`);
   }
 
@@ -375,14 +413,20 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
    */
   lease(name: string, ttlMs: number): Promise<Lease | null> {
     if (this.#closed) return Promise.reject(new LayerUnavailableError('The Redis channel layer is closed'));
-    return acquireRedisLease(this.#shards[this.shardFor(name)]!, this.prefix, name, ttlMs);
+    return acquireRedisLease(this.#shards[this.shardFor(name)]!, this.#keys, name, ttlMs);
   }
 
   /** Deletes every key of this prefix (channels, groups, leases, histories: each group's history starts a new epoch). */
   async flush(): Promise<void> {
     const pattern = this.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
     this.#memberships.clear();
-    await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+    if (this.#keys.cluster) {
+      // KEYS sees one node: flush each master.
+      const masters = await this.#shards[0]!.masters();
+      await this.#shards[0]!.run(() => Promise.all(masters.map((node) => FLUSH_NODE.run(node, [], [pattern]))));
+    } else {
+      await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+    }
     this.#inbox.clear();
   }
 
@@ -394,12 +438,11 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     await this.#liveness?.close(this.#memberships.size > 0);
     this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
     for (const shard of this.#shards) shard.close();
-    await Promise.allSettled(this.#loops.values());
+    await this.#receiver.close();
   }
 
-  #nextShard(kind: 'send' | 'receive'): Shard {
-    const cursor = kind === 'send' ? this.#sendCursor++ : this.#receiveCursor++;
-    return this.#shards[cursor % this.#shards.length]!;
+  #nextShard(): Shard {
+    return this.#shards[this.#sendCursor++ % this.#shards.length]!;
   }
 
   #groupShard(group: string): Shard {
@@ -413,114 +456,5 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
 
   #ttlMs(seconds: number): number {
     return Math.max(1, Math.ceil(seconds * 1000));
-  }
-
-  /** Starts a pop loop for a process key on every shard that has none running for it. */
-  #ensureLoops(key: string): void {
-    for (let i = 0; i < this.#shards.length; i++) {
-      const id = `${i} ${key}`;
-      if (this.#loops.has(id) || this.#closed) continue;
-      this.#loops.set(id, this.#runLoop(this.#shards[i]!, key).finally(() => {
-        this.#loops.delete(id);
-        if (this.#hasReaders() && !this.#closed) this.#ensureLoops(key);
-      }));
-    }
-  }
-
-  /** Pops a process key on one shard while some receive waits, reconnecting after failures. */
-  async #runLoop(shard: Shard, key: string): Promise<void> {
-    const client = shard.acquireBlocking();
-    let attempt = 0;
-    try {
-      while (!this.#closed && this.#hasReaders()) {
-        try {
-          if (client.status !== 'ready') await shard.waitReady(client, 5000);
-          const popped = (await client.bzpopminBuffer(key, this.#blockTimeout)) as PoppedMember | null;
-          attempt = 0;
-          if (popped === null) continue;
-          this.#dispatch(popped);
-          // Drain a burst (a run of group sends) in one round trip instead of one pop per message.
-          const burst = (await client.zpopminBuffer(key, POP_BATCH)) as Buffer[];
-          for (let i = 0; i + 1 < burst.length; i += 2) this.#dispatch([popped[0], burst[i]!, burst[i + 1]!]);
-        } catch (error) {
-          if (this.#closed) break;
-          if (this.#throttle.allow(`loop:${shard.label}`)) {
-            this.#logger.warn({ err: error, host: shard.label }, 'Redis receive loop failed; reconnecting');
-          }
-          await sleep(backoffDelay(attempt++));
-        }
-      }
-    } finally {
-      shard.releaseBlocking(client);
-    }
-  }
-
-  /** Decodes a popped member once and hands the same frozen message to each local channel it names. */
-  #dispatch([key, member, rawScore]: [Buffer, Buffer, Buffer]): void {
-    const now = Date.now();
-    if (now >= this.#nextSweep) {
-      this.#nextSweep = now + Math.min(10_000, this.expiry * 500);
-      this.#inbox.sweep(now);
-    }
-    const age = this.#age(rawScore, now);
-    if (age > this.expiry) return;
-    const message = this.#decode(key, member);
-    if (message === null) return;
-    const target = message[ASGI_CHANNEL];
-    delete message[ASGI_CHANNEL];
-    const channels = typeof target === 'string' ? [target] : Array.isArray(target) ? target.filter((c) => typeof c === 'string') : [];
-    if (channels.length === 0) {
-      this.#logger.warn({ key: key.toString() }, `Skipped a message without ${ASGI_CHANNEL} in a process key`);
-      return;
-    }
-    freezeMessage(message);
-    const expiresAt = now + Math.max(0, this.expiry - age) * 1000 + 1000;
-    for (const channel of channels) this.#inbox.deliver(channel, message as LayerMessage, expiresAt);
-  }
-
-  /**
-   * Seconds since a message was sent (its score). Older than `expiry`, it is
-   * dropped at receive: trimming alone (on writes, in whole seconds in Python)
-   * would let it live up to twice as long. Host clocks must agree (NTP).
-   */
-  #age(rawScore: Buffer, now: number): number {
-    return Math.max(0, now / 1000 - Number(rawScore.toString()));
-  }
-
-  /** The message of a member, or null (logged) when it cannot be decoded: a poison message is skipped. */
-  #decode(key: Buffer, member: Buffer): Record<string, unknown> | null {
-    try {
-      return this.#codec.decode(member);
-    } catch (error) {
-      this.#logger.warn({ err: error, key: key.toString(), bytes: member.length }, 'Skipped a message that cannot be decoded (wrong key, serializer or prefix length?)');
-      return null;
-    }
-  }
-
-  /** Blocks on a normal channel until a message comes, rotating over the shards; retries while Redis is away. */
-  async #receiveNormal(channel: string, signal?: AbortSignal): Promise<LayerMessage> {
-    const key = channelKey(this.prefix, channel);
-    let attempt = 0;
-    for (;;) {
-      if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
-      signal?.throwIfAborted();
-      const shard = this.#nextShard('receive');
-      let popped: PoppedMember | null;
-      try {
-        popped = await shard.popMin(key, this.#blockTimeout, signal);
-        attempt = 0;
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (this.#closed) throw new LayerUnavailableError('The Redis channel layer was closed');
-        if (this.#throttle.allow(`receive:${shard.label}`)) this.#logger.warn({ err: error, channel }, 'Redis receive failed; retrying');
-        await sleep(backoffDelay(attempt++));
-        continue;
-      }
-      if (popped === null || this.#age(popped[2], Date.now()) > this.expiry) continue;
-      const message = this.#decode(popped[0], popped[1]);
-      if (message === null) continue;
-      delete message[ASGI_CHANNEL];
-      return freezeMessage(message) as LayerMessage;
-    }
   }
 }

@@ -6,72 +6,149 @@
  * How delivery works, as channels_redis (spec §2.8): members are grouped by
  * receiving key (`prefix + nonLocalName`, one per process for
  * process-specific channels); each key gets one stored copy naming all its
- * members in `__asgi_channel__`, with the capacity of its first member, on the
- * key's shard. Each shard's copies go in one `GROUP_SEND` script per 500 keys,
- * all shards at once.
+ * members in `__asgi_channel__`, on the key's shard. A Django process reads
+ * its key and hands each channel named its copy, so it interoperates
+ * unchanged.
+ *
+ * Three ways, fastest first:
+ * - One Redis (the usual case), msgpack, no encryption, no per-channel
+ *   capacities: {@link deliverInOneScript}, one `GROUP_DELIVER` script per
+ *   `groupSend` whatever the group's size. Redis reads the members and packs
+ *   each key's member list itself, so no member list crosses the network and
+ *   this process does no work per member.
+ * - Otherwise {@link readMembers} then {@link deliverToMembers}: each shard's
+ *   copies in one `GROUP_SEND` script per 500 keys, all shards at once.
+ * - On a Redis Cluster, the same two steps, one `GROUP_SEND` per receiving
+ *   key (each key has its own slot), and dead processes judged per process
+ *   (`CLUSTER_JUDGE`, a verdict kept a few seconds) since the registry cannot
+ *   be read from the group's slot.
+ *
+ * Capacity: a general channel's key takes its channel's capacity. A process
+ * key is shared by every channel of its process, and one copy serves all the
+ * channels it names, so a group send lets it hold the channel's capacity
+ * times the number of channels the copy names, up to `processCapacity`
+ * (default 1000): a copy for one channel is refused when 100 wait, as in
+ * channels_redis, but a copy for 250 members of a fan-out is refused only
+ * when 1,000 wait (about 19 MB at that size; five seconds at 200 group
+ * messages a second). With channels_redis's flat 100, a process busy for
+ * half a second at that rate lost whole messages for all its members. The
+ * bound per channel is then the receiving process's (`receiveBufferSize`).
  */
 import { nonLocalName } from '../layers/base.js';
 import type { Shard } from './connection.js';
-import { processLivenessKey, processRegistryKey } from './liveness.js';
+import type { KeyNames } from './keys.js';
 import type { LayerLogger } from './log.js';
-import { GROUP_MEMBERS, GROUP_SEND } from './scripts.js';
-import { channelKey, groupKey, microsToScore } from './wire.js';
+import { CLUSTER_JUDGE, CLUSTER_MEMBERS, GROUP_DELIVER, GROUP_MEMBERS, GROUP_SEND } from './scripts.js';
+import { microsToScore } from './wire.js';
 
 /** Keys per `GROUP_SEND` script. */
 const KEYS_PER_SCRIPT = 500;
 
+/** Ms a cluster verdict "this process is alive" is trusted before it is checked again. */
+const ALIVE_VERDICT_MS = 5000;
+
 /** What {@link readMembers} needs of the layer. */
 export interface MemberRead {
   shards: readonly Shard[];
-  prefix: string;
+  keys: KeyNames;
   /** This process's client prefix: its own members are never judged. */
   clientPrefix: string;
   shardFor: (name: string) => number;
   logger: LayerLogger;
+  /** Cluster only: client prefix → until when (ms) it is known alive. */
+  alive: Map<string, number>;
 }
 
 /**
- * The live members of a group (`GROUP_MEMBERS`: memberships older than
- * `cutoffMicros` dropped, dead Switchyard processes' members removed). The
- * script deletes the dead processes' keys on the group's shard; a key whose
- * home is another shard is deleted there (rare: only with several hosts,
- * once per dead process and group).
+ * The live members of a group (memberships older than `cutoffMicros`
+ * dropped, dead Switchyard processes' members removed). On one Redis the
+ * `GROUP_MEMBERS` script deletes the dead processes' keys on the group's
+ * shard; a key whose home is another shard is deleted there (rare: only with
+ * several hosts, once per dead process and group).
  *
  * @example
  * ```ts
  * import { readMembers } from './group-send.js';
+ * import { KeyNames } from './keys.js';
  * import { Shard } from './connection.js';
  * import { defaultLogger as logger } from './log.js';
  *
  * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
  * await readMembers('chat_lobby', Date.now() * 1000 - 86400e6, {
- *   shards, prefix: 'asgi', clientPrefix: '0123456789abcdef0123456789abcdef', shardFor: () => 0, logger,
+ *   shards, keys: new KeyNames('asgi', false), clientPrefix: '0123456789abcdef0123456789abcdef',
+ *   shardFor: () => 0, logger, alive: new Map(),
  * });
  * ```
  */
 export async function readMembers(group: string, cutoffMicros: number, read: MemberRead): Promise<string[]> {
-  const { shards, prefix, shardFor, logger } = read;
+  const { shards, keys, shardFor } = read;
   const groupShard = shardFor(group);
-  const [members, dead] = (await shards[groupShard]!.run((redis) =>
-    GROUP_MEMBERS.run(redis, [groupKey(prefix, group), processRegistryKey(prefix)], [
-      microsToScore(Math.max(0, cutoffMicros)), processLivenessKey(prefix, ''), prefix, read.clientPrefix,
-    ]),
-  )) as [string[], string[]];
-  if (dead.length > 0) {
-    logger.info({ group, processes: dead }, `Removed the members of ${dead.length} dead process key(s) from group ${group}`);
-    for (const nonLocal of dead) {
-      const home = shardFor(nonLocal);
-      if (home !== groupShard) shards[home]!.run((redis) => redis.del(channelKey(prefix, nonLocal))).catch(() => {});
-    }
+  const cutoff = microsToScore(Math.max(0, cutoffMicros));
+  if (keys.cluster) {
+    const members = (await shards[groupShard]!.run((redis) => CLUSTER_MEMBERS.run(redis, [keys.group(group)], [cutoff]))) as string[];
+    return judgeOnCluster(group, members, read);
   }
+  const [members, dead] = (await shards[groupShard]!.run((redis) =>
+    GROUP_MEMBERS.run(redis, [keys.group(group), keys.registry('')], [cutoff, keys.liveness(''), keys.prefix, read.clientPrefix]),
+  )) as [string[], string[]];
+  reportDead(group, groupShard, dead, read);
   return members;
+}
+
+/** Logs the dead processes a script removed, and deletes their keys homed on other shards. */
+function reportDead(group: string, groupShard: number, dead: readonly string[], read: MemberRead): void {
+  if (dead.length === 0) return;
+  const { shards, keys, shardFor, logger } = read;
+  logger.info({ group, processes: dead }, `Removed the members of ${dead.length} dead process key(s) from group ${group}`);
+  for (const nonLocal of dead) {
+    const home = shardFor(nonLocal);
+    if (home !== groupShard) shards[home]!.run((redis) => redis.del(keys.channel(nonLocal))).catch(() => {});
+  }
+}
+
+/**
+ * On a cluster: judges the processes of a group's members not known alive
+ * (one `CLUSTER_JUDGE` each, on its own slot), removes a dead one's members
+ * from the group, and returns the others. A judge that fails keeps the members.
+ */
+async function judgeOnCluster(group: string, members: string[], read: MemberRead): Promise<string[]> {
+  const { shards, keys, clientPrefix, alive, logger } = read;
+  const now = Date.now();
+  const suspects = new Map<string, Set<string>>();
+  for (const member of members) {
+    const match = /^[^!]*\.([^.!]+)!/.exec(member);
+    if (match === null || match[1] === clientPrefix || (alive.get(match[1]!) ?? 0) > now) continue;
+    let nonLocals = suspects.get(match[1]!);
+    if (nonLocals === undefined) suspects.set(match[1]!, (nonLocals = new Set()));
+    nonLocals.add(nonLocalName(member));
+  }
+  if (suspects.size === 0) return members;
+  const shard = shards[0]!;
+  const dead = new Set<string>();
+  await Promise.all([...suspects].map(async ([process, nonLocals]) => {
+    try {
+      const verdict = await shard.run((redis) => CLUSTER_JUDGE.run(redis,
+        [keys.registry(process), keys.liveness(process), ...[...nonLocals].map((name) => keys.channel(name))], [process]));
+      if (Number(verdict) === 1) dead.add(process);
+      else alive.set(process, now + ALIVE_VERDICT_MS);
+    } catch {
+      // Cannot judge now (a node away): keep its members, judge again next time.
+    }
+  }));
+  if (dead.size === 0) return members;
+  const gone = members.filter((member) => dead.has(/^[^!]*\.([^.!]+)!/.exec(member)?.[1] ?? ''));
+  await shard.run((redis) => redis.zrem(keys.group(group), ...gone)).catch(() => {});
+  logger.info({ group, processes: [...dead] }, `Removed the members of ${dead.size} dead process(es) from group ${group}`);
+  return members.filter((member) => !gone.includes(member));
 }
 
 /** What {@link deliverToMembers} needs of the layer. */
 export interface GroupDelivery {
   shards: readonly Shard[];
-  prefix: string;
+  keys: KeyNames;
   capacityFor: (channel: string) => number;
+  /** The most a process key holds on a group send (see the module note). */
+  processCapacity: number;
   shardFor: (name: string) => number;
   /** The stored copy naming some members (see `MessageCodec.encoderFor`). */
   encode: (channels: readonly string[]) => Buffer;
@@ -89,26 +166,29 @@ export interface GroupDelivery {
  * @example
  * ```ts
  * import { deliverToMembers } from './group-send.js';
+ * import { KeyNames } from './keys.js';
  * import { MessageCodec } from './wire.js';
  * import { Shard } from './connection.js';
  * import { defaultLogger as logger } from './log.js';
  *
  * const codec = new MessageCodec();
  * const { over, keys } = await deliverToMembers(['specific.abc!1', 'specific.abc!2'], {
- *   shards: [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })], prefix: 'asgi',
- *   capacityFor: () => 100, shardFor: () => 0, encode: codec.encoderFor({ type: 'chat.message' }),
+ *   shards: [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })], keys: new KeyNames('asgi', false),
+ *   capacityFor: () => 100, processCapacity: 1000, shardFor: () => 0, encode: codec.encoderFor({ type: 'chat.message' }),
  *   score: '1795247202.975184', cutoff: '1795247142.975184', ttlMs: 60_000,
  * });
  * ```
  */
 export async function deliverToMembers(members: readonly string[], delivery: GroupDelivery): Promise<{ over: number; keys: number }> {
-  const { shards, prefix, capacityFor, shardFor, encode, score, cutoff, ttlMs } = delivery;
+  const { shards, keys: names, capacityFor, processCapacity, shardFor, encode, score, cutoff, ttlMs } = delivery;
   const byKey = new Map<string, { channels: string[]; capacity: number; shard: number }>();
   for (const channel of members) {
-    const key = channelKey(prefix, channel);
+    const key = names.channel(channel);
     const entry = byKey.get(key);
     if (entry !== undefined) entry.channels.push(channel);
-    else byKey.set(key, { channels: [channel], capacity: capacityFor(channel), shard: shardFor(nonLocalName(channel)) });
+    else {
+      byKey.set(key, { channels: [channel], capacity: capacityFor(channel), shard: shardFor(nonLocalName(channel)) });
+    }
   }
   const perShard = new Map<number, { keys: string[]; members: Buffer[]; capacities: number[] }>();
   for (const [key, entry] of byKey) {
@@ -116,14 +196,18 @@ export async function deliverToMembers(members: readonly string[], delivery: Gro
     if (batch === undefined) perShard.set(entry.shard, (batch = { keys: [], members: [], capacities: [] }));
     batch.keys.push(key);
     batch.members.push(encode(entry.channels));
-    batch.capacities.push(entry.capacity);
+    // A process key: the channel's capacity per channel named, up to processCapacity (see the module note).
+    const perKey = key.endsWith('!') ? Math.max(entry.capacity, Math.min(processCapacity, entry.capacity * entry.channels.length)) : entry.capacity;
+    batch.capacities.push(perKey);
   }
+  // On a cluster each key has its own slot: one script per key.
+  const perScript = names.cluster ? 1 : KEYS_PER_SCRIPT;
   const results = await Promise.allSettled(
     [...perShard].flatMap(([index, batch]) => {
       const runs: Promise<unknown>[] = [];
-      for (let i = 0; i < batch.keys.length; i += KEYS_PER_SCRIPT) {
-        const keys = batch.keys.slice(i, i + KEYS_PER_SCRIPT);
-        const args = [...batch.members.slice(i, i + KEYS_PER_SCRIPT), ...batch.capacities.slice(i, i + KEYS_PER_SCRIPT), score, cutoff, ttlMs];
+      for (let i = 0; i < batch.keys.length; i += perScript) {
+        const keys = batch.keys.slice(i, i + perScript);
+        const args = [...batch.members.slice(i, i + perScript), ...batch.capacities.slice(i, i + perScript), score, cutoff, ttlMs];
         runs.push(shards[index]!.run((redis) => GROUP_SEND.run(redis, keys, args)));
       }
       return runs;
@@ -135,4 +219,52 @@ export async function deliverToMembers(members: readonly string[], delivery: Gro
     over += Number(result.value);
   }
   return { over, keys: byKey.size };
+}
+
+/** What {@link deliverInOneScript} needs besides {@link MemberRead}. */
+export interface OneScriptDelivery {
+  /** The copy's head (random prefix ‖ map header counting `__asgi_channel__`) and the message's packed entries. */
+  head: Buffer;
+  body: Buffer;
+  /** The channel left out, or '' for none. */
+  except: string;
+  /** Capacity of a general channel's key, and of a process key. */
+  capacity: number;
+  processCapacity: number;
+  cutoffMicros: number;
+  score: string;
+  cutoff: string;
+  ttlMs: number;
+}
+
+/**
+ * A whole group send on one Redis in one `GROUP_DELIVER` script (see the
+ * module note); resolves as {@link deliverToMembers}.
+ *
+ * @example
+ * ```ts
+ * import { deliverInOneScript } from './group-send.js';
+ * import { KeyNames } from './keys.js';
+ * import { Shard } from './connection.js';
+ * import { defaultLogger as logger } from './log.js';
+ *
+ * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
+ * const read = { shards, keys: new KeyNames('asgi', false), clientPrefix: '0123456789abcdef0123456789abcdef', shardFor: () => 0, logger, alive: new Map() };
+ * await deliverInOneScript('chat_lobby', read, {
+ *   head: Buffer.from([0x82]), body: Buffer.from('a474797065a478', 'hex'), except: '', capacity: 100, processCapacity: 1000,
+ *   cutoffMicros: Date.now() * 1000 - 86400e6, score: '1795247202.975184', cutoff: '1795247142.975184', ttlMs: 60_000,
+ * });
+ * ```
+ */
+export async function deliverInOneScript(group: string, read: MemberRead, delivery: OneScriptDelivery): Promise<{ over: number; keys: number }> {
+  const { keys } = read;
+  const [over, count, dead] = (await read.shards[0]!.run((redis) =>
+    GROUP_DELIVER.run(redis, [keys.group(group), keys.registry('')], [
+      microsToScore(Math.max(0, delivery.cutoffMicros)), keys.liveness(''), keys.prefix, read.clientPrefix,
+      delivery.score, delivery.cutoff, delivery.ttlMs, delivery.head, delivery.body, delivery.except,
+      delivery.capacity, delivery.processCapacity,
+    ]),
+  )) as [number, number, string[]];
+  reportDead(group, 0, dead, read);
+  return { over: Number(over), keys: Number(count) };
 }

@@ -5,7 +5,8 @@
  *
  * How it works:
  * - Keys, on the shard the layer uses for the group (Switchyard's own
- *   `<prefix>switchyard:` space, which no channels_redis key can reach):
+ *   `<prefix>switchyard:` space, which no channels_redis key can reach; on a
+ *   Redis Cluster both are tagged `{<group>}`, see `keys.ts`):
  *   `<prefix>switchyard:history:<group>`, a stream of the group's recent
  *   messages, and `<prefix>switchyard:history:<group>:meta`, a hash with the
  *   group's `epoch` and `top` offset (group names hold no `:`, so the two
@@ -28,14 +29,14 @@
  *   random prefix and no token TTL (a kept message may be older than the
  *   layer's `expiry`); a read decodes it and stamps it again.
  */
-import type { Redis } from 'ioredis';
 import type { LayerMessage } from '../asgi.js';
 import { freezeMessage } from '../layers/base.js';
 import {
   type GroupHistoryConfig, type HistoryOptions, type HistoryRead, POSITION_KEY, type StreamPosition,
   compileGroupHistory, newEpoch, stamp,
 } from '../layers/history.js';
-import type { LuaScript, Shard } from './connection.js';
+import type { LuaScript, RedisClient, Shard } from './connection.js';
+import type { KeyNames } from './keys.js';
 import type { LayerLogger } from './log.js';
 import { HISTORY_APPEND, HISTORY_READ } from './scripts.js';
 import type { MessageCodec } from './wire.js';
@@ -72,7 +73,8 @@ export function historyMetaKey(prefix: string, group: string): string {
 export interface RedisHistoryOptions {
   /** The layer's `groupHistory`. */
   config: GroupHistoryConfig | undefined;
-  prefix: string;
+  /** The layer's key names (hash-tagged on a cluster: the stream and meta share the group's slot). */
+  keys: KeyNames;
   shards: readonly Shard[];
   /** The shard index the layer uses for a group. */
   shardOf: (group: string) => number;
@@ -84,7 +86,7 @@ export interface RedisHistoryOptions {
 }
 
 /** Runs a script asking for Buffer replies (payloads are binary). */
-async function runForBuffers(script: LuaScript, client: Redis, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
+async function runForBuffers(script: LuaScript, client: RedisClient, keys: string[], args: (string | number | Buffer)[]): Promise<unknown> {
   try {
     return await client.callBuffer('EVALSHA', script.sha, keys.length, ...keys, ...args);
   } catch (error) {
@@ -99,13 +101,14 @@ async function runForBuffers(script: LuaScript, client: Redis, keys: string[], a
  * @example
  * ```ts
  * import { RedisHistory } from './history.js';
+ * import { KeyNames } from './keys.js';
  * import { Shard } from './connection.js';
  * import { MessageCodec } from './wire.js';
  * import { defaultLogger as logger } from './log.js';
  *
  * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
  * const history = new RedisHistory({
- *   config: ['chat_*'], prefix: 'asgi', shards, shardOf: () => 0,
+ *   config: ['chat_*'], keys: new KeyNames('asgi', false), shards, shardOf: () => 0,
  *   codec: new MessageCodec({ randomPrefixLength: 0 }), metaSeconds: 86400, logger,
  * });
  * const options = history.optionsFor('chat_lobby')!;
@@ -177,8 +180,8 @@ export class RedisHistory {
   }
 
   #run(group: string, script: LuaScript, args: (string | number | Buffer)[]): Promise<unknown> {
-    const { prefix, shards, shardOf } = this.#options;
-    const keys = [historyKey(prefix, group), historyMetaKey(prefix, group)];
+    const { keys: names, shards, shardOf } = this.#options;
+    const keys = [names.history(group), names.historyMeta(group)];
     return shards[shardOf(group)]!.run((redis) => runForBuffers(script, redis, keys, args));
   }
 

@@ -15,7 +15,8 @@
  * removed (see {@link processLivenessKey}).
  *
  * Importing this module registers the URL schemes `redis:`, `rediss:`,
- * `redis+pubsub:` and `rediss+pubsub:` with the layer registry, so
+ * `redis+pubsub:` and `rediss+pubsub:`, and their Redis Cluster forms
+ * (`redis+cluster:`, `redis+pubsub+cluster:`, `rediss+…`), with the layer registry, so
  * `CHANNEL_LAYER_URL=redis://127.0.0.1:6379/0?prefix=asgi` works. Several
  * hosts (shards) are given with repeated `host=` parameters:
  * `redis://h1:6379/0?host=h2:6380&host=redis://h3:6379/1` (see `config.ts`).
@@ -44,9 +45,9 @@ export { processLivenessKey, processRegistryKey } from './liveness.js';
 export { ASGI_CHANNEL, MessageCodec, ScoreClock, channelKey, groupKey, pubsubGroupChannel } from './wire.js';
 export type { LayerLogger } from './log.js';
 
-for (const scheme of ['redis:', 'rediss:']) {
+for (const scheme of ['redis:', 'rediss:', 'redis+cluster:', 'rediss+cluster:']) {
   registerLayerBackend(scheme, (url) => new RedisChannelLayer(layerOptionsFromUrl(url) as RedisChannelLayerOptions));
-  registerLayerBackend(scheme.replace(':', '+pubsub:'), (url) =>
+  registerLayerBackend(scheme.replace(/^(rediss?)/, '$1+pubsub'), (url) =>
     new RedisPubSubChannelLayer(layerOptionsFromUrl(url) as RedisPubSubChannelLayerOptions),
   );
 }

@@ -10,13 +10,15 @@
  * a week, is refreshed at each acquisition) so fencing tokens only grow.
  * Channel names cannot hold `:` and group keys are `<prefix>:group:...`, so
  * these keys never meet channels_redis's. Both keys of a name live on the
- * shard `crc32(name)` picks. A layer's `flush()` deletes them with the rest
+ * shard `crc32(name)` picks (on a Redis Cluster both are tagged `{<name>}`,
+ * see `keys.ts`). A layer's `flush()` deletes them with the rest
  * of its prefix.
  */
 import { randomUUID } from 'node:crypto';
 import type { Lease } from '../layers/lease.js';
 import { requireValidLease } from '../layers/lease.js';
 import { LuaScript, type Shard } from './connection.js';
+import type { KeyNames } from './keys.js';
 
 /** How long (ms) the generation counter of a name is kept after its last acquisition. */
 const GENERATION_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -76,18 +78,19 @@ export function leaseGenerationKey(prefix: string, name: string): string {
  * @example
  * ```ts
  * import { acquireRedisLease } from './lease.js';
+ * import { KeyNames } from './keys.js';
  * import { Shard } from './connection.js';
  * import { defaultLogger } from './log.js';
  * const shard = new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger: defaultLogger });
- * const lease = await acquireRedisLease(shard, 'asgi', 'ticker', 5000);
+ * const lease = await acquireRedisLease(shard, new KeyNames('asgi', false), 'ticker', 5000);
  * ```
  */
-export async function acquireRedisLease(shard: Shard, prefix: string, name: string, ttlMs: number): Promise<Lease | null> {
+export async function acquireRedisLease(shard: Shard, keys: KeyNames, name: string, ttlMs: number): Promise<Lease | null> {
   requireValidLease(name, ttlMs);
-  const key = leaseKey(prefix, name);
+  const key = keys.lease(name);
   const token = randomUUID().replace(/-/g, '');
   const reply = await shard.run((redis) =>
-    ACQUIRE.run(redis, [key, leaseGenerationKey(prefix, name)], [token, Math.ceil(ttlMs), GENERATION_TTL_MS]),
+    ACQUIRE.run(redis, [key, keys.leaseGeneration(name)], [token, Math.ceil(ttlMs), GENERATION_TTL_MS]),
   );
   if (reply === null) return null;
   const generation = Number(reply);

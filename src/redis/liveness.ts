@@ -26,6 +26,7 @@
  */
 import { hostname } from 'node:os';
 import { LuaScript, type Shard } from './connection.js';
+import type { KeyNames } from './keys.js';
 import type { LayerLogger } from './log.js';
 
 /** KEYS lease, registry; ARGV value, ttl ms, client prefix, now ms, registry cutoff ms, registry ttl ms. 1 when the lease was held, 0 when it had to be created. */
@@ -75,7 +76,8 @@ export function processRegistryKey(prefix: string): string {
 /** Options of {@link ProcessLiveness}. */
 export interface ProcessLivenessOptions {
   shards: readonly Shard[];
-  prefix: string;
+  /** The layer's key names (on a cluster, this process's lease and registry entry share its slot). */
+  keys: KeyNames;
   clientPrefix: string;
   /** Ms a lease lives without renewal. */
   ttlMs: number;
@@ -92,12 +94,13 @@ export interface ProcessLivenessOptions {
  * @example
  * ```ts
  * import { ProcessLiveness } from './liveness.js';
+ * import { KeyNames } from './keys.js';
  * import { Shard } from './connection.js';
  * import { defaultLogger as logger } from './log.js';
  *
  * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
  * const liveness = new ProcessLiveness({
- *   shards, prefix: 'asgi', clientPrefix: '0123456789abcdef0123456789abcdef', ttlMs: 30_000,
+ *   shards, keys: new KeyNames('asgi', false), clientPrefix: '0123456789abcdef0123456789abcdef', ttlMs: 30_000,
  *   registryKeepMs: 86_400_000, logger, onLost: (shard) => console.log('re-assert on', shard),
  * });
  * await liveness.ensure(0); // registered; renewed every 10 s until close()
@@ -116,8 +119,8 @@ export class ProcessLiveness {
 
   constructor(options: ProcessLivenessOptions) {
     this.#options = options;
-    this.#key = processLivenessKey(options.prefix, options.clientPrefix);
-    this.#registry = processRegistryKey(options.prefix);
+    this.#key = options.keys.liveness(options.clientPrefix);
+    this.#registry = options.keys.registry(options.clientPrefix);
     this.#state = options.shards.map(() => undefined);
   }
 

@@ -18,17 +18,18 @@
  * Redis would hold.
  */
 import { backoffDelay, type Shard } from './connection.js';
+import type { KeyNames } from './keys.js';
 import type { LayerLogger } from './log.js';
 import { REJOIN } from './scripts.js';
-import { groupKey, microsToScore } from './wire.js';
+import { microsToScore } from './wire.js';
 
-/** Groups per `REJOIN` script. */
+/** Groups per `REJOIN` script (one on a Redis Cluster, where each group key has its own slot). */
 const GROUPS_PER_SCRIPT = 200;
 
 /** Options of {@link LocalMemberships}. */
 export interface LocalMembershipsOptions {
   shards: readonly Shard[];
-  prefix: string;
+  keys: KeyNames;
   /** Seconds a membership lives after its join (the layer's `groupExpiry`). */
   groupExpiry: number;
   /** The shard index of a group. */
@@ -42,11 +43,12 @@ export interface LocalMembershipsOptions {
  * @example
  * ```ts
  * import { LocalMemberships } from './memberships.js';
+ * import { KeyNames } from './keys.js';
  * import { Shard } from './connection.js';
  * import { defaultLogger as logger } from './log.js';
  *
  * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
- * const memberships = new LocalMemberships({ shards, prefix: 'asgi', groupExpiry: 86400, shardOf: () => 0, logger });
+ * const memberships = new LocalMemberships({ shards, keys: new KeyNames('asgi', false), groupExpiry: 86400, shardOf: () => 0, logger });
  * memberships.joined('room', 'specific.abc!def', Date.now() * 1000);
  * await memberships.rejoin(0); // after Redis came back empty: the membership is there again
  * ```
@@ -152,7 +154,8 @@ export class LocalMemberships {
   }
 
   async #rejoinOnce(shard: number): Promise<void> {
-    const { shards, prefix, groupExpiry, shardOf, logger } = this.#options;
+    const { shards, keys: names, groupExpiry, shardOf, logger } = this.#options;
+    const perScript = names.cluster ? 1 : GROUPS_PER_SCRIPT;
     const cutoff = Date.now() * 1000 - groupExpiry * 1e6;
     const batches: Array<{ keys: string[]; args: Array<string | number>; leaves: Array<[string, string]> }> = [];
     let batch: (typeof batches)[number] | undefined;
@@ -164,8 +167,8 @@ export class LocalMemberships {
       if (joins.length === 0) this.#joined.delete(group);
       else if (joins.length < (this.#joined.get(group)?.size ?? 0)) this.#joined.set(group, new Map(joins));
       if (joins.length === 0 && leaves.length === 0) continue;
-      if (batch === undefined || batch.keys.length >= GROUPS_PER_SCRIPT) batches.push((batch = { keys: [], args: [Math.ceil(groupExpiry * 1000)], leaves: [] }));
-      batch.keys.push(groupKey(prefix, group));
+      if (batch === undefined || batch.keys.length >= perScript) batches.push((batch = { keys: [], args: [Math.ceil(groupExpiry * 1000)], leaves: [] }));
+      batch.keys.push(names.group(group));
       batch.args.push(joins.length);
       for (const [channel, micros] of joins) batch.args.push(microsToScore(micros), channel);
       batch.args.push(leaves.length, ...leaves);

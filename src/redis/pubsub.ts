@@ -21,17 +21,24 @@
  * receive in that window loses nothing), then unsubscribes and forgets the
  * channel and its local group memberships, as channels_redis does on
  * cancellation (which assumes a cancelled receive means the consumer ended).
+ *
+ * On a Redis Cluster (`cluster: true`, or `redis+pubsub+cluster://`) the same
+ * is done with sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7): a message
+ * goes only to the node owning its channel's slot, instead of every node of
+ * the cluster. ioredis keeps one subscriber per master and moves the
+ * subscriptions when a replica takes over; what was published to a failed
+ * node meanwhile is lost (groups with a history are re-read: `groupsResynced`).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { LayerMessage } from '../asgi.js';
 import { InvalidChannelLayerError, LayerUnavailableError } from '../errors.js';
 import {
   type ChannelLayer, type GroupSendOptions, type LayerExtension, exceptOf, freezeMessage, requireValidChannelName,
   requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
-import { type RedisHost, normalizeHosts } from './config.js';
-import { Shard } from './connection.js';
+import { type RedisHost, normalizeHosts, shardsFor } from './config.js';
+import type { RedisClient, Shard } from './connection.js';
+import { KeyNames } from './keys.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
 import type { ChannelTap, LocalGroups, TapListener } from '../layers/base.js';
@@ -43,13 +50,15 @@ import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
 import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
-import { RedisHistory, historyKey } from './history.js';
-import { FLUSH } from './scripts.js';
+import { RedisHistory } from './history.js';
+import { FLUSH, FLUSH_NODE } from './scripts.js';
 
 /** Options of {@link RedisPubSubChannelLayer}. */
 export interface RedisPubSubChannelLayerOptions {
-  /** Redis hosts (shards), in the same order in every process. Default `[redis://127.0.0.1:6379]`. */
+  /** Redis hosts (shards), in the same order in every process; with `cluster`, nodes of the cluster. Default `[redis://127.0.0.1:6379]`. */
   hosts?: readonly RedisHost[];
+  /** The hosts are nodes of one Redis Cluster: sharded pub/sub (Redis 7). Default false. */
+  cluster?: boolean;
   /** Prefix of minted channel names and group pub/sub channels. Default `"asgi"`. */
   prefix?: string;
   /** Fernet keys (first encrypts, all decrypt; no TTL). Default none. */
@@ -98,7 +107,8 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   readonly expiry: number;
   readonly prefix: string;
   readonly #shards: Shard[];
-  readonly #subscribers: (Redis | null)[];
+  readonly #subscribers: (RedisClient | null)[];
+  readonly #keys: KeyNames;
   readonly #codec: MessageCodec;
   readonly #inbox: Inbox;
   readonly #logger: LayerLogger;
@@ -125,12 +135,13 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
     });
     const connectTimeout = options.connectTimeout ?? 2000;
-    this.#shards = normalizeHosts(options.hosts).map((host) => new Shard(host, { connectTimeout, logger: this.#logger }));
+    this.#keys = new KeyNames(this.prefix, options.cluster === true);
+    this.#shards = shardsFor(normalizeHosts(options.hosts), this.#keys.cluster, () => ({ connectTimeout, logger: this.#logger }));
     this.#subscribers = this.#shards.map(() => null);
     this.#inbox = new Inbox(options.capacity ?? 100);
     // The codec has no random prefix and no token TTL: stored payloads are framed as published ones.
     this.#history = new RedisHistory({
-      config: options.groupHistory, prefix: this.prefix, shards: this.#shards, codec: this.#codec, logger: this.#logger,
+      config: options.groupHistory, keys: this.#keys, shards: this.#shards, codec: this.#codec, logger: this.#logger,
       // An idle group's epoch is kept a day, channels_redis's default group_expiry (this layer has none).
       shardOf: (group) => this.#shardOf(pubsubGroupChannel(this.prefix, group)), metaSeconds: 86400,
     });
@@ -241,7 +252,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
    */
   lease(name: string, ttlMs: number): Promise<Lease | null> {
     if (this.#closed) return Promise.reject(new LayerUnavailableError('The Redis channel layer is closed'));
-    return acquireRedisLease(this.#shards[this.#shardOf(name)]!, this.prefix, name, ttlMs);
+    return acquireRedisLease(this.#shards[this.#shardOf(name)]!, this.#keys, name, ttlMs);
   }
 
   /**
@@ -251,13 +262,27 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
    */
   async flush(): Promise<void> {
     for (const timer of this.#channels.values()) if (timer !== null) clearTimeout(timer);
+    const subscribed = [...this.#channels.keys(), ...this.#groups.keys()];
     this.#channels.clear();
     this.#groups.clear();
     this.#inbox.clear();
-    await Promise.allSettled(this.#subscribers.map((sub) => (sub !== null && sub.status === 'ready' ? sub.unsubscribe() : undefined)));
+    if (this.#keys.cluster) {
+      // Sharded subscriptions are per slot: each channel is left by name.
+      const sub = this.#subscribers[0];
+      if (sub != null && sub.status === 'ready') await Promise.allSettled(subscribed.map(async (name) => sub.sunsubscribe(name)));
+    } else {
+      await Promise.allSettled(this.#subscribers.map((sub) => (sub !== null && sub.status === 'ready' ? sub.unsubscribe() : undefined)));
+    }
     if (this.#history.enabled) {
-      const pattern = historyKey(this.prefix, '').replace(/[*?[\]\\]/g, '\\$&') + '*';
-      await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+      const pattern = `${this.prefix}switchyard:history:`.replace(/[*?[\]\\]/g, '\\$&') + '*';
+      if (this.#keys.cluster) {
+        // KEYS sees one node: flush each master.
+        const shard = this.#shards[0]!;
+        const masters = await shard.masters();
+        await shard.run(() => Promise.all(masters.map((node) => FLUSH_NODE.run(node, [], [pattern]))));
+      } else {
+        await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
+      }
     }
   }
 
@@ -275,7 +300,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   }
 
   async #publish(channel: string, body: Buffer): Promise<void> {
-    await this.#shards[this.#shardOf(channel)]!.run((redis) => redis.publish(channel, body));
+    await this.#shards[this.#shardOf(channel)]!.run((redis) => this.#keys.cluster ? redis.spublish(channel, body) : redis.publish(channel, body));
   }
 
   async #subscribe(channel: string): Promise<void> {
@@ -317,7 +342,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   }
 
   /** The subscriber connection of a shard, created on first use. */
-  #subscriber(index: number): Redis {
+  #subscriber(index: number): RedisClient {
     const existing = this.#subscribers[index];
     if (existing !== null && existing !== undefined) return existing;
     const shard = this.#shards[index]!;
@@ -337,8 +362,31 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       },
     });
     sub.on('messageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
+    if (this.#keys.cluster) this.#followCluster(sub, shard);
     this.#subscribers[index] = sub;
     return sub;
+  }
+
+  /**
+   * On a cluster the connection stays up when one node fails: a lost node
+   * says its subscriptions are down, and once ioredis has moved them to the
+   * new topology they are back (with what was published meanwhile lost).
+   */
+  #followCluster(sub: RedisClient, shard: Shard): void {
+    sub.on('smessageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
+    let lost = false;
+    sub.on('-node', () => {
+      if (lost || this.#closed) return;
+      lost = true;
+      this.#options.onDisconnect?.(shard.label);
+    });
+    sub.on('subscribersReady', () => {
+      if (!lost || this.#closed) return;
+      lost = false;
+      this.#logger.warn({ host: shard.label }, 'Pub/sub subscribers moved to the new cluster topology: messages published to a failed node meanwhile are lost (this layer keeps no history)');
+      groupsResynced(this.#groupsOn(0));
+      this.#options.onReconnect?.(shard.label);
+    });
   }
 
   async #subscribeRaw(name: string): Promise<void> {
@@ -347,7 +395,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const sub = this.#subscriber(index);
     try {
       await shard.waitReady(sub, this.#options.connectTimeout ?? 2000, true);
-      await sub.subscribe(name);
+      await (this.#keys.cluster ? sub.ssubscribe(name) : sub.subscribe(name));
     } catch (error) {
       throw error instanceof LayerUnavailableError ? error : new LayerUnavailableError(`Redis at ${shard.label} is unavailable: ${String(error)}`, { cause: error });
     }
@@ -358,7 +406,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     if (sub === null || sub === undefined) return;
     try {
       if (sub.status === 'ready') {
-        await sub.unsubscribe(name);
+        await (this.#keys.cluster ? sub.sunsubscribe(name) : sub.unsubscribe(name));
         return;
       }
     } catch {
@@ -374,7 +422,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       if (this.#shardOf(name) !== index) continue;
       this.#staleSubscriptions.delete(name);
       if (this.#channels.has(name) || this.#groups.has(name) || sub === null || sub === undefined) continue;
-      sub.unsubscribe(name).catch(() => {});
+      (this.#keys.cluster ? sub.sunsubscribe(name) : sub.unsubscribe(name)).catch(() => {});
     }
   }
 

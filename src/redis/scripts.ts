@@ -53,50 +53,134 @@ end
 return #keys
 `);
 
-/**
- * `group_send`'s member read, judging Switchyard processes (see `liveness.ts`):
- * drops expired memberships and reads the members (channels_redis's
- * `ZREMRANGEBYSCORE` + `ZRANGE`), then removes the
- * members of every process listed in the registry whose liveness key is gone,
- * and deletes those processes' keys on this shard. A channel whose process is
- * not in the registry (Django's, general channels) is never judged; with no
- * registry on this shard nothing is judged. Process keys are
- * built from ARGV (not declared): fine on one Redis or Sentinel, which is all
- * channels_redis supports.
- * KEYS[1] group key, KEYS[2] registry; ARGV cutoff score, liveness key prefix,
- * channel key prefix, own client prefix (never judged).
- * Returns `[live members, non-local names of the dead processes' keys]`.
- */
-export const GROUP_MEMBERS = new LuaScript(`
+// The member read of `group_send`, judging Switchyard processes (see `liveness.ts`):
+// drops expired memberships and reads the members (channels_redis's
+// `ZREMRANGEBYSCORE` + `ZRANGE`) into `live`, then moves to `dead` the
+// non-local names of every process listed in the registry whose liveness key
+// is gone, removing their members and deleting their keys on this shard. A
+// channel whose process is not in the registry (Django's, general channels)
+// is never judged; with no registry on this shard nothing is judged. Process
+// keys are built from ARGV (not declared): fine on one Redis or Sentinel, which
+// is all channels_redis supports (a cluster reads with CLUSTER_MEMBERS).
+// KEYS[1] group key, KEYS[2] registry; ARGV[1] cutoff score, ARGV[2] liveness
+// key prefix, ARGV[3] channel key prefix, ARGV[4] own client prefix.
+const READ_MEMBERS = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-if #members == 0 or redis.call('EXISTS', KEYS[2]) == 0 then return {members, {}} end
-local verdicts = {}
-local live = {}
+local live = redis.call('ZRANGE', KEYS[1], 0, -1)
 local dead = {}
-local deleted = {}
-for _, member in ipairs(members) do
-  local nonlocal, process = string.match(member, '^([^!]*%.([^.!]+)!)')
-  local gone = false
-  if process ~= nil and process ~= ARGV[4] then
-    gone = verdicts[process]
-    if gone == nil then
-      gone = redis.call('ZSCORE', KEYS[2], process) ~= false and redis.call('EXISTS', ARGV[2] .. process) == 0
-      verdicts[process] = gone
+if #live > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local members = live
+  live = {}
+  local verdicts = {}
+  for _, member in ipairs(members) do
+    local bang = string.find(member, '!', 1, true)
+    local gone = false
+    if bang then
+      local nonlocal = string.sub(member, 1, bang)
+      gone = verdicts[nonlocal]
+      if gone == nil then
+        local process = string.match(nonlocal, '%.([^.!]+)!$')
+        gone = process ~= nil and process ~= ARGV[4] and redis.call('ZSCORE', KEYS[2], process) ~= false
+          and redis.call('EXISTS', ARGV[2] .. process) == 0
+        verdicts[nonlocal] = gone
+        if gone then
+          redis.call('DEL', ARGV[3] .. nonlocal)
+          dead[#dead + 1] = nonlocal
+        end
+      end
     end
-  end
-  if gone then
-    redis.call('ZREM', KEYS[1], member)
-    if not deleted[nonlocal] then
-      deleted[nonlocal] = true
-      redis.call('DEL', ARGV[3] .. nonlocal)
-      dead[#dead + 1] = nonlocal
-    end
-  else
-    live[#live + 1] = member
+    if gone then redis.call('ZREM', KEYS[1], member) else live[#live + 1] = member end
   end
 end
+`;
+
+/**
+ * `group_send`'s member read (see `READ_MEMBERS` above): KEYS group key,
+ * registry; ARGV cutoff score, liveness key prefix, channel key prefix, own
+ * client prefix. Returns `[live members, non-local names of the dead processes' keys]`.
+ */
+export const GROUP_MEMBERS = new LuaScript(READ_MEMBERS + `
 return {live, dead}
+`);
+
+/**
+ * A whole `group_send` in one script, on one Redis: the member read of
+ * {@link GROUP_MEMBERS}, then one stored copy per receiving key with the
+ * list of that key's members in `__asgi_channel__`, packed here with
+ * `cmsgpack` exactly as Python's msgpack packs a list of str (and as
+ * `MessageCodec.encoderFor` appends it). KEYS group key, registry; ARGV[1..4]
+ * as GROUP_MEMBERS, then score, expiry cutoff score, key TTL (ms), the
+ * copy's head (random prefix ‖ msgpack map header counting the extra entry),
+ * the message's packed entries, the channel left out ('' for none), the
+ * channel capacity, the most a process key holds (a process key holds the
+ * capacity times the channels the copy names, up to that: see `group-send.ts`).
+ * Returns `[keys over capacity, keys, non-local names of dead processes' keys]`.
+ */
+export const GROUP_DELIVER = new LuaScript(READ_MEMBERS + `
+local order = {}
+local targets = {}
+for _, member in ipairs(live) do
+  if member ~= ARGV[10] then
+    local bang = string.find(member, '!', 1, true)
+    local nonlocal = member
+    if bang then nonlocal = string.sub(member, 1, bang) end
+    local list = targets[nonlocal]
+    if list == nil then
+      list = {}
+      targets[nonlocal] = list
+      order[#order + 1] = nonlocal
+    end
+    list[#list + 1] = member
+  end
+end
+local over = 0
+local entry = cmsgpack.pack('__asgi_channel__')
+for _, nonlocal in ipairs(order) do
+  local key = ARGV[3] .. nonlocal
+  redis.call('ZREMRANGEBYSCORE', key, 0, ARGV[6])
+  local capacity = tonumber(ARGV[11])
+  if string.sub(nonlocal, -1) == '!' then capacity = math.min(tonumber(ARGV[12]), capacity * #targets[nonlocal]) end
+  if redis.call('ZCARD', key) < capacity then
+    redis.call('ZADD', key, ARGV[5], ARGV[8] .. ARGV[9] .. entry .. cmsgpack.pack(targets[nonlocal]))
+    redis.call('PEXPIRE', key, ARGV[7])
+  else
+    over = over + 1
+  end
+end
+return {over, #order, dead}
+`);
+
+/**
+ * The member read on a Redis Cluster, where the registry and the process
+ * keys live in other slots (dead processes are judged apart, see
+ * `group-send.ts`): KEYS[1] group key; ARGV cutoff score. Returns the members.
+ */
+export const CLUSTER_MEMBERS = new LuaScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`);
+
+/**
+ * Judges one process on a Redis Cluster (its keys share its slot): dead when
+ * registered and its liveness key is gone; then its process keys are deleted.
+ * KEYS[1] its registry entry, KEYS[2] its liveness key, KEYS[3..] its
+ * process keys; ARGV its client prefix. Returns 1 when dead.
+ */
+export const CLUSTER_JUDGE = new LuaScript(`
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1
+`);
+
+/**
+ * `flush` on one node of a Redis Cluster: deletes every key of that node
+ * matching ARGV[1], one `DEL` per key (a `DEL` of several keys must stay in
+ * one slot; the flag lets the script touch the node's other slots).
+ */
+export const FLUSH_NODE = new LuaScript(`#!lua flags=allow-cross-slot-keys
+local keys = redis.call('KEYS', ARGV[1])
+for _, key in ipairs(keys) do redis.call('DEL', key) end
+return #keys
 `);
 
 /**

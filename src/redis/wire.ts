@@ -171,6 +171,28 @@ export class MessageCodec {
     };
   }
 
+  /** Whether Redis can complete a stored copy itself ({@link partsForRedis}): msgpack, not encrypted. */
+  get completesInRedis(): boolean {
+    return this.#crypter === null && isMsgpack(this.#serializer);
+  }
+
+  /**
+   * The pieces of a stored copy that Redis completes with `__asgi_channel__`
+   * itself (`GROUP_DELIVER`): the random prefix and the map header counting
+   * one more entry, and the message's packed entries. Null when the copy
+   * cannot be completed in Redis (encrypted, or not msgpack).
+   */
+  partsForRedis(message: Readonly<Record<string, unknown>>): { head: Buffer; body: Buffer } | null {
+    if (!this.completesInRedis) return null;
+    const packed = this.#serializer.serialize(message);
+    const { count, headerLength } = readMapHeader(packed);
+    const header = mapHeader(count + 1);
+    const head = Buffer.allocUnsafe(this.#prefixLength + header.length);
+    if (this.#prefixLength > 0) randomFillSync(head, 0, this.#prefixLength);
+    head.set(header, this.#prefixLength);
+    return { head, body: Buffer.from(packed.buffer, packed.byteOffset + headerLength, packed.length - headerLength) };
+  }
+
   /**
    * Strips the prefix, decrypts and deserializes a stored member. Throws
    * (`InvalidToken`, a decode error, `InvalidMessageError`) for a member that is

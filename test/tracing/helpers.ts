@@ -20,6 +20,8 @@ export interface SpanRecord {
   links: string[];
   /** Start time, ms since the epoch (fractional). */
   start: number;
+  /** Duration, ms (fractional). */
+  durationMs: number;
   /** Which process recorded it (set by the two-process test). */
   process?: string;
 }
@@ -38,6 +40,7 @@ export function recordOf(span: ReadableSpan, process?: string): SpanRecord {
     events: span.events.map((event) => event.name),
     links: span.links.map((link) => link.context.spanId),
     start: span.startTime[0] * 1000 + span.startTime[1] / 1e6,
+    durationMs: span.duration[0] * 1000 + span.duration[1] / 1e6,
     ...(process === undefined ? {} : { process }),
   };
 }
@@ -64,7 +67,7 @@ const SHOWN = ['messaging.destination.name', 'switchyard.channel', 'switchyard.e
 
 /**
  * One trace's spans as an indented tree, children in start order:
- * `[process] name (KIND) key=value...`.
+ * `[process] name (KIND, duration) key=value...`.
  */
 export function spanTree(spans: readonly SpanRecord[]): string {
   const ids = new Set(spans.map((span) => span.spanId));
@@ -78,10 +81,14 @@ export function spanTree(spans: readonly SpanRecord[]): string {
   const lines: string[] = [];
   const walk = (parent: string | null, depth: number): void => {
     for (const span of (children.get(parent) ?? []).sort((a, b) => a.start - b.start)) {
-      const shown = SHOWN.filter((key) => span.attributes[key] !== undefined).map((key) => `${key}=${String(span.attributes[key])}`);
+      const shown = SHOWN
+        .filter((key) => span.attributes[key] !== undefined)
+        // A handler's channel is its destination: said once.
+        .filter((key) => key !== 'switchyard.channel' || span.attributes['messaging.destination.name'] === undefined)
+        .map((key) => `${key}=${String(span.attributes[key])}`);
       const where = span.process === undefined ? '' : `[${span.process}] `;
       const status = span.status.code === 2 ? ' ERROR' : '';
-      lines.push(`${'  '.repeat(depth)}${where}${span.name} (${KINDS[span.kind] ?? span.kind})${status} ${shown.join(' ')}`.trimEnd());
+      lines.push(`${'  '.repeat(depth)}${where}${span.name} (${KINDS[span.kind] ?? span.kind}, ${span.durationMs.toFixed(2)} ms)${status} ${shown.join(' ')}`.trimEnd());
       walk(span.spanId, depth + 1);
     }
   };

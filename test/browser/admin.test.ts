@@ -26,6 +26,8 @@ if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`np
 const servers: Running[] = [];
 const clients: FrameClient[] = [];
 let browser: Browser | undefined;
+/** The browser starting, beside the servers (closed after, even if a server failed to start). */
+let launching: Promise<Browser> | undefined;
 
 /** Starts `examples/chat/server.ts` with the dashboard on; resolves once HTTP answers. */
 async function startChat(): Promise<{ port: number; pid: number }> {
@@ -73,7 +75,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 
 after(async () => {
   for (const client of clients) client.ws.terminate();
-  await browser?.close();
+  await (browser ?? await launching?.catch(() => undefined))?.close();
   for (const server of servers) server.child.kill('SIGTERM');
   // Only once the servers are gone can nothing write under the prefix any more.
   await Promise.all(servers.map((server) => server.exited));
@@ -88,14 +90,16 @@ describe('admin dashboard in a real browser, two chat processes on Redis', () =>
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    launching = chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    launching.catch(() => {}); // awaited below; a failure is reported there
     [one, two] = await Promise.all([startChat(), startChat()]);
     // 20 clients: alpha 4+4, beta 3+3, gamma 0+4, delta 2+0 → process one 9, process two 11.
     const plan: Array<[string, number, number]> = [['alpha', 4, 4], ['beta', 3, 3], ['gamma', 0, 4], ['delta', 2, 0]];
-    for (const [room, onOne, onTwo] of plan) {
+    await Promise.all(plan.map(async ([room, onOne, onTwo]) => {
       for (let i = 0; i < onOne; i++) rooms[room]!.push(await join(one.port, room));
       for (let i = 0; i < onTwo; i++) rooms[room]!.push(await join(two.port, room));
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    }));
+    browser = await launching;
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -122,7 +126,7 @@ describe('admin dashboard in a real browser, two chat processes on Redis', () =>
     const groups = await page.$$eval('#groups tbody tr', (rows) => rows.map((row) => [...row.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent)));
     const rooms = groups.filter(([name]) => name!.startsWith('chat_'));
     assert.deepEqual(rooms, [['chat_alpha', '8', '2'], ['chat_beta', '6', '2'], ['chat_gamma', '4', '1'], ['chat_delta', '2', '1']]);
-    await page.waitForTimeout(2500); // a few points on the charts
+    await page.waitForTimeout(1500); // a few points on the charts
     await screenshot(page, 'overview');
   });
 

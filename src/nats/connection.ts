@@ -100,11 +100,28 @@ export class NatsLink {
     this.#pendingConfirm ??= new Promise<void>((resolve, reject) => {
       queueMicrotask(() => {
         this.#pendingConfirm = null;
-        within(connection.flush(), this.#options.connectTimeout, `NATS at ${this.label} did not confirm`)
+        this.guard(within(connection.flush(), this.#options.connectTimeout, `NATS at ${this.label} did not confirm`), 'a confirmation')
           .then(resolve, (error: unknown) => reject(unavailable(`NATS at ${this.label} is unavailable`, error)));
       });
     });
     return this.#pendingConfirm;
+  }
+
+  /** Rejects everything {@link guard}ed when the connection drops. */
+  readonly #onDrop = new Set<() => void>();
+
+  /**
+   * Rejects with `LayerUnavailableError` as soon as the connection drops
+   * while `promise` waits: the nats client does not fail a pending request
+   * when it loses its connection, it lets it time out.
+   */
+  guard<T>(promise: Promise<T>, what: string): Promise<T> {
+    let drop: (() => void) | undefined;
+    const dropped = new Promise<never>((_, reject) => {
+      drop = () => reject(new LayerUnavailableError(`NATS at ${this.label} went away during ${what}`));
+      this.#onDrop.add(drop);
+    });
+    return Promise.race([promise, dropped]).finally(() => this.#onDrop.delete(drop!));
   }
 
   /** The server answered that it has no JetStream (started without `-js`). */
@@ -169,6 +186,8 @@ export class NatsLink {
       try {
         if (status.type === 'disconnect') {
           this.#up = false;
+          for (const drop of this.#onDrop) drop();
+          this.#onDrop.clear();
           this.#options.logger.warn({ server: String(status.data) }, 'NATS connection lost: sends fail with LayerUnavailableError until it is back');
           this.#options.onDown();
         } else if (status.type === 'reconnect') {

@@ -209,7 +209,7 @@ export class NatsHistory {
     meta.set(EPOCH, last.epoch);
     meta.set(OFFSET, String(offset));
     try {
-      const ack = await js.publish(historySubject(this.#options.prefix, group), payload, { headers: meta, expect: { lastSubjectSequence: last.seq } });
+      const ack = await this.#options.link.guard(js.publish(historySubject(this.#options.prefix, group), payload, { headers: meta, expect: { lastSubjectSequence: last.seq } }), 'a history append');
       const written = { seq: ack.seq, epoch: last.epoch, offset };
       this.#last.set(group, written);
       return written;
@@ -229,7 +229,7 @@ export class NatsHistory {
     for (let attempt = 0; ; attempt++) {
       const jsm = await this.#ensureStream();
       try {
-        const stored = await jsm.streams.getMessage(this.#stream, { last_by_subj: historySubject(this.#options.prefix, group) });
+        const stored = await this.#options.link.guard(jsm.streams.getMessage(this.#stream, { last_by_subj: historySubject(this.#options.prefix, group) }), 'a history read');
         const offset = Number(stored.header?.get(OFFSET));
         const epoch = stored.header?.get(EPOCH) ?? '';
         // A message without our headers (published by something else): the chain is unknown, a new epoch starts.
@@ -254,12 +254,12 @@ export class NatsHistory {
     let consumer: string;
     let pending: number;
     try {
-      const info = await jsm.consumers.add(this.#stream, {
+      const info = await this.#options.link.guard(jsm.consumers.add(this.#stream, {
         filter_subject: historySubject(this.#options.prefix, group),
         deliver_policy: DeliverPolicy.StartTime,
         opt_start_time: new Date(Date.now() - options.ttl * 1000).toISOString(),
         ack_policy: AckPolicy.None, mem_storage: true, inactive_threshold: nanos(30_000),
-      });
+      }), 'a history read');
       [consumer, pending] = [info.name, info.num_pending];
     } catch (error) {
       throw unavailable(`JetStream at ${label} could not read the history of ${group}`, error);
@@ -268,12 +268,14 @@ export class NatsHistory {
     try {
       if (pending > 0) {
         const js = await this.#options.link.jetstream();
-        const fetched = await (await js.consumers.get(this.#stream, consumer)).fetch({ max_messages: pending, expires: 5000 });
-        for await (const message of fetched) {
-          const offset = Number(message.headers?.get(OFFSET));
-          if (message.headers?.get(EPOCH) === epoch && offset >= 1 && offset <= top) entries.push({ offset, data: message.data });
-          if (message.info.pending === 0) break;
-        }
+        await this.#options.link.guard((async () => {
+          const fetched = await (await js.consumers.get(this.#stream, consumer)).fetch({ max_messages: pending, expires: 5000 });
+          for await (const message of fetched) {
+            const offset = Number(message.headers?.get(OFFSET));
+            if (message.headers?.get(EPOCH) === epoch && offset >= 1 && offset <= top) entries.push({ offset, data: message.data });
+            if (message.info.pending === 0) break;
+          }
+        })(), 'a history read');
       }
     } catch (error) {
       throw unavailable(`JetStream at ${label} could not read the history of ${group}`, error);

@@ -214,7 +214,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     this.#requireSize(connection, body.length);
     let reply: Msg;
     try {
-      reply = await connection.request(channelSubject(this.prefix, channel), body, { timeout: this.#requestTimeout });
+      reply = await this.#link.guard(connection.request(channelSubject(this.prefix, channel), body, { timeout: this.#requestTimeout }), 'a send');
     } catch (error) {
       if (error instanceof NatsError && error.code === '503') return this.#unclaimed(channel);
       throw unavailable(`NATS at ${this.#link.label}: no answer for a send to ${channel}`, error);

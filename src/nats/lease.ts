@@ -55,11 +55,11 @@ export class NatsLeases {
     const token = randomUUID().replace(/-/g, '');
     let generation: number;
     try {
-      const entry = await kv.get(name);
+      const entry = await this.#link.guard(kv.get(name), 'a lease');
       const value = encoder.encode(`${token} ${Math.ceil(ttlMs)}`);
-      if (entry === null || entry.operation !== 'PUT') generation = await kv.create(name, value);
+      if (entry === null || entry.operation !== 'PUT') generation = await this.#link.guard(kv.create(name, value), 'a lease');
       else if (held(entry.value, entry.created)) return null;
-      else generation = await kv.update(name, value, entry.revision);
+      else generation = await this.#link.guard(kv.update(name, value, entry.revision), 'a lease');
     } catch (error) {
       if (lostRace(error)) return null;
       throw this.#failed(error, `could not lease ${name}`);
@@ -75,7 +75,7 @@ export class NatsLeases {
         if (Date.now() >= expiresAt) return false;
         const startedAt = Date.now();
         try {
-          revision = await (await this.#open()).update(name, encoder.encode(`${token} ${Math.ceil(next)}`), revision);
+          revision = await this.#link.guard((await this.#open()).update(name, encoder.encode(`${token} ${Math.ceil(next)}`), revision), 'a lease renewal');
           expiresAt = startedAt + next;
           return true;
         } catch (error) {
@@ -85,7 +85,7 @@ export class NatsLeases {
       },
       release: async (): Promise<void> => {
         try {
-          revision = await (await this.#open()).update(name, RELEASED, revision);
+          revision = await this.#link.guard((await this.#open()).update(name, RELEASED, revision), 'a lease release');
           expiresAt = 0;
         } catch (error) {
           if (!lostRace(error)) throw this.#failed(error, `could not release the lease ${name}`);

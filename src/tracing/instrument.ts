@@ -194,7 +194,7 @@ function makeHooks(tracer: ReturnType<TracerProvider['getTracer']>): TracerHooks
         const code = (event as { code?: unknown }).code;
         if (typeof code === 'number') attributes[ATTR.closeCode] = code;
       }
-      const span = tracer.startSpan(`${consumerClass}.${name}`, { kind: message ? SpanKind.CONSUMER : SpanKind.INTERNAL, attributes, links: parent.links }, parent.context);
+      const span = tracer.startSpan(`${consumerClass}.${name}`, { kind: kindOf(event.type, message), attributes, links: parent.links }, parent.context);
       let result: unknown;
       try {
         result = context.with(trace.setSpan(parent.context, span), handler, consumer, event);
@@ -206,6 +206,16 @@ function makeHooks(tracer: ReturnType<TracerProvider['getTracer']>): TracerHooks
       return endWith(span, result);
     },
   };
+}
+
+/**
+ * A handler span's kind: CONSUMER for a layer message, SERVER for a frame
+ * from the client (it starts a trace: the client's request), INTERNAL for
+ * the connection's other events.
+ */
+function kindOf(type: string, message: boolean): SpanKind {
+  if (message) return SpanKind.CONSUMER;
+  return type === 'websocket.receive' ? SpanKind.SERVER : SpanKind.INTERNAL;
 }
 
 /** Names the handshake after the consumer that serves it, with the route's captured values. */

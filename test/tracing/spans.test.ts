@@ -100,6 +100,8 @@ describe('spans on a real server', () => {
     // A frame after the handshake starts a trace of its own, linked to its handshake.
     const receive = one(all, 'receive', (span) => span.name === 'Room.websocket_receive');
     assert.equal(receive.parentSpanId, null);
+    assert.equal(receive.kind, SpanKind.SERVER);
+    assert.equal(connect.kind, SpanKind.INTERNAL);
     assert.notEqual(receive.traceId, handshake.traceId);
     assert.equal(receive.links.length, 1);
     assert.ok(handshakes.some((span) => span.spanId === receive.links[0]), 'linked to its handshake');

@@ -1,0 +1,19 @@
+// A fixture that must NOT compile (excluded from the main typecheck): a typed
+// consumer's groupSend with a misspelt field, then with a field of the wrong
+// type. test/core/typed-types.test.ts runs tsc on it and asserts both errors.
+import { z } from 'zod';
+import { TypedJsonConsumer } from '../../src/consumers/typed.js';
+import { defineProtocol } from '../../src/consumers/schema.js';
+
+const room = defineProtocol({
+  events: { chat_message: z.object({ text: z.string(), user: z.string() }) },
+});
+
+export class Room extends TypedJsonConsumer<typeof room> {
+  static override protocol = room;
+
+  override async receiveJson() {
+    await this.groupSend('room', { type: 'chat_message', txt: 'hello', user: 'ada' });
+    await this.groupSend('room', { type: 'chat_message', text: 42, user: 'ada' });
+  }
+}

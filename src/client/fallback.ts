@@ -301,7 +301,13 @@ export class FallbackWebsocket implements WebsocketLike {
           await this.#wait();
           continue;
         }
-        if (!response.ok) return this.#fail(new Error(`Sending failed: HTTP ${response.status}${answer.message ? ` (${answer.message})` : ''}`));
+        if (!response.ok) {
+          const error = new Error(`Sending failed: HTTP ${response.status}${answer.message ? ` (${answer.message})` : ''}`);
+          // A session the server has just closed: its close, with the app's code, is on its way down; wait for it a little.
+          if (response.status === 404) setTimeout(() => this.#fail(error), 2000);
+          else this.#fail(error);
+          return;
+        }
         failures = 0;
         const acked = typeof answer.ack === 'number' ? answer.ack : this.#seq + frames.length;
         this.#outbox.splice(0, Math.max(0, acked - this.#seq));

@@ -31,6 +31,8 @@ export interface FallbackOptions {
   maxPostSize?: number;
   /** Seconds a POST (or poll) relayed to the process holding its connection waits for that process's answer (then 504). Default 10. */
   relayTimeout?: number;
+  /** The alias of the channel layer that relays requests between processes (see `configureChannelLayers`). Default `'default'`. */
+  layer?: string;
 }
 
 /** The options with every default applied. */
@@ -46,7 +48,7 @@ export function resolveFallbackOptions(fallback: boolean | FallbackOptions, wsMa
     throw new TypeError(`The "fallback" option must be a boolean or an object (got ${String(fallback)})`);
   }
   const given = fallback === true ? {} : Object.fromEntries(Object.entries(fallback).filter(([, v]) => v !== undefined));
-  const known = new Set(['transports', 'pollTimeout', 'sessionTimeout', 'heartbeatInterval', 'maxPostSize', 'relayTimeout']);
+  const known = new Set(['transports', 'pollTimeout', 'sessionTimeout', 'heartbeatInterval', 'maxPostSize', 'relayTimeout', 'layer']);
   for (const key of Object.keys(given)) {
     if (!known.has(key)) throw new TypeError(`Unknown "fallback" option "${key}" (known: ${[...known].join(', ')})`);
   }
@@ -57,8 +59,12 @@ export function resolveFallbackOptions(fallback: boolean | FallbackOptions, wsMa
     heartbeatInterval: 15,
     maxPostSize: 2 * wsMaxSize + 64 * 1024,
     relayTimeout: 10,
+    layer: 'default',
     ...given,
   };
+  if (typeof resolved.layer !== 'string' || resolved.layer === '') {
+    throw new TypeError(`The "fallback.layer" option must be a channel layer alias (got ${String(resolved.layer)})`);
+  }
   const { transports } = resolved;
   if (!Array.isArray(transports) || transports.length === 0 || !transports.every((t) => t === 'sse' || t === 'poll')) {
     throw new TypeError(`The "fallback.transports" option must be a non-empty array of "sse" and "poll" (got ${JSON.stringify(transports)})`);

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { LayerMessage } from '../asgi.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
-import { errorBody, type WireFrame } from './fallback-wire.js';
+import { MalformedBody, checkFrame, errorBody, type WireFrame } from './fallback-wire.js';
 
 const FRAMES = 'switchyard.fallback.frames';
 const POLL = 'switchyard.fallback.poll';
@@ -49,6 +49,7 @@ export class FallbackRelay {
   readonly #logger: Logger;
   readonly #handle: RelayHandler;
   readonly #timeoutMs: number;
+  readonly #alias: string;
   readonly #abort = new AbortController();
   #layer: ChannelLayer | null | undefined;
   #channel: Promise<string | null> | null = null;
@@ -56,15 +57,17 @@ export class FallbackRelay {
   readonly #pending = new Map<string, { resolve: (answer: RelayAnswer) => void; timer: NodeJS.Timeout }>();
   #nextId = 0;
 
-  constructor(logger: Logger, handle: RelayHandler, timeoutSeconds: number) {
+  /** `alias`: the channel layer the relay uses (`configureChannelLayers`). */
+  constructor(logger: Logger, handle: RelayHandler, timeoutSeconds: number, alias: string) {
+    this.#alias = alias;
     this.#logger = logger;
     this.#handle = handle;
     this.#timeoutMs = timeoutSeconds * 1000;
   }
 
-  /** The default channel layer, looked up once (null: none configured, so sessions are local only). */
+  /** The relay's channel layer, looked up once (null: none configured, so sessions are local only). */
   get layer(): ChannelLayer | null {
-    if (this.#layer === undefined) this.#layer = getChannelLayer();
+    if (this.#layer === undefined) this.#layer = getChannelLayer(this.#alias);
     return this.#layer;
   }
 
@@ -136,7 +139,18 @@ export class FallbackRelay {
     };
     const origin = typeof m.origin === 'string' ? m.origin : null;
     const token = String(m.token);
-    if (message.type === FRAMES) this.#handle({ kind: 'frames', token, origin, seq: Number(m.seq), frames: m.frames as WireFrame[] }, answer);
+    if (message.type === FRAMES) {
+      // Checked where the POST landed; checked again here, since the layer is a boundary too.
+      const { seq, frames } = m;
+      try {
+        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0 || !Array.isArray(frames) || frames.length === 0) throw new MalformedBody('a relayed POST needs "seq" and "frames"');
+        frames.forEach(checkFrame);
+      } catch (err) {
+        if (!(err instanceof MalformedBody)) throw err;
+        return answer({ status: 400, body: errorBody('malformed_body', err.message) });
+      }
+      this.#handle({ kind: 'frames', token, origin, seq, frames: frames as WireFrame[] }, answer);
+    }
     else this.#handle({ kind: 'poll', token, origin, ack: Number(m.ack) }, answer);
   }
 

@@ -56,7 +56,7 @@ export class FallbackTransport implements FallbackHost {
     this.ctx = ctx;
     this.events = events;
     this.options = options;
-    this.#relay = new FallbackRelay(ctx.logger, (request, answer) => this.#owned(request, answer), options.relayTimeout);
+    this.#relay = new FallbackRelay(ctx.logger, (request, answer) => this.#owned(request, answer), options.relayTimeout, options.layer);
   }
 
   /** Serves the request if it is a fallback request (returns false otherwise: the HTTP app's). */

@@ -61,6 +61,7 @@ export function parseTraceparent(traceparent: unknown, tracestate?: unknown): Sp
 
 /** The sender's span context a layer message carries, or null. */
 export function remoteOf(message: LayerMessage | { type: string }): SpanContext | null {
+  if (message === null || typeof message !== 'object') return null;
   const carrier = (message as Record<string, unknown>)[TRACE_KEY];
   if (carrier === null || typeof carrier !== 'object') return null;
   const { traceparent, tracestate } = carrier as Partial<Record<string, unknown>>;

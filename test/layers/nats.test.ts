@@ -10,6 +10,7 @@ import {
 } from 'switchyard';
 import { NatsChannelLayer, type NatsChannelLayerOptions, channelSubject, groupSubject, natsOptionsFromUrl } from 'switchyard/nats';
 import type { LayerLogger } from 'switchyard/redis';
+import type { SlowConsumer } from '../../src/layers/slow-consumers.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
 import { TEST_NATS, guardNatsStreams } from '../helpers/nats-server.js';
 import { closedPort } from '../helpers/ports.js';
@@ -133,6 +134,28 @@ describe('NATS layer: capacity and expiry (as the in-memory layer)', () => {
     assert.equal(await receiveWithin(receiver, channel, 200), NOTHING, 'the group message was skipped, not queued');
     await sender.send(channel, { type: 'room again' });
     assert.equal((await receiver.receive(channel)).type, 'room again');
+  });
+
+  test('a tapped consumer\'s slow-consumer policy applies to group messages it cannot take (drop-oldest keeps the newest)', async () => {
+    const prefix = uniquePrefix();
+    const receiver = layer({ prefix, capacity: 3 });
+    const sender = layer({ prefix });
+    const channel = await receiver.newChannel();
+    await receiver.groupAdd('ticker', channel);
+    let told = 0;
+    const slow: SlowConsumer = { policyFor: (_message, group) => (group === 'ticker' ? { kind: 'drop-oldest', key: null } : null), tooSlow: () => { told++; } };
+    const tap = receiver.tap(channel, () => {}, slow);
+    // A second member of the same process, read as it comes: once it has the last tick, so has the tapped one.
+    const witness = await receiver.newChannel();
+    await receiver.groupAdd('ticker', witness);
+    const seen = (async () => { for (let i = 0; i < 6; i++) await receiver.receive(witness, AbortSignal.timeout(5000)); })();
+    for (let i = 0; i < 6; i++) await sender.groupSend('ticker', { type: 'tick', i });
+    await seen;
+    const taken: unknown[] = [];
+    for (let message = tap.take(); message !== undefined; message = tap.take()) taken.push(message.i);
+    assert.deepEqual(taken, [3, 4, 5]);
+    assert.equal(told, 0);
+    tap.close();
   });
 
   test('a send to a channel whose process is gone is dropped and counted, not an error', async () => {

@@ -1,16 +1,19 @@
 // Tracing in one process, on a real server and real sockets: the spans of a
 // handshake, of handler calls and of layer calls, with their attributes and
 // parents; an exception in a handler recorded; a refused handshake; a message
-// whose trace context is damaged still handled; disabling stops the spans.
+// whose trace context is damaged still handled; misuse of enableTracing
+// refused or warned about; disabling stops the spans.
 import { after, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AsyncConsumer, InMemoryChannelLayer, StopConsumer, URLRouter, WebsocketConsumer, configureChannelLayers, path, type LayerMessage,
 } from 'switchyard';
 import { TRACE_KEY, TracedLayer, disableTracing, enableTracing, isTracingEnabled, parseTraceparent } from 'switchyard/tracing';
 import { ApplicationCommunicator } from 'switchyard/testing';
 import { frameClient } from '../helpers/ws-client.js';
+import { captureLibraryLogs } from '../helpers/logs.js';
 import { until } from '../helpers/time.js';
 import WebSocket from 'ws';
 import { deferred, serverPool } from '../server/helpers.js';
@@ -251,6 +254,26 @@ describe('handlers and layers without a server', () => {
     assert.throws(() => enableTracing({ tracerProvidr: provider } as never), { name: 'TypeError', message: "enableTracing() has no option 'tracerProvidr' (known: tracerProvider)" });
     assert.throws(() => enableTracing({ tracerProvider: {} as never }), /must be an OpenTelemetry TracerProvider/);
     assert.equal(isTracingEnabled(), true, 'a refused call leaves tracing as it was');
+  });
+
+  test('enableTracing with no context manager registered says spans will not nest (a warning, not silence)', () => {
+    const logs = captureLibraryLogs('warn');
+    context.disable(); // back to the no-op context manager
+    try {
+      enableTracing({ tracerProvider: provider });
+      assert.equal(logs.lines.length, 1);
+      assert.match(logs.lines[0]!.msg, /no OpenTelemetry context manager is registered, so spans will not nest/);
+    } finally {
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+      logs.restore();
+    }
+    const quiet = captureLibraryLogs('warn');
+    try {
+      enableTracing({ tracerProvider: provider });
+      assert.deepEqual(quiet.lines, [], 'with one registered, nothing to say');
+    } finally {
+      quiet.restore();
+    }
   });
 
   test('disableTracing: handlers and layers make no span, and messages carry no trace context', async () => {

@@ -20,7 +20,7 @@ client the rest), not shards, and there is no database number.
  * full `redis://`/`rediss://` URLs. Other query parameters are layer options
  * (`prefix`, `expiry`, `groupExpiry`, `capacity`, `channelCapacity` as JSON,
  * `symmetricEncryptionKeys` as a JSON array, `randomPrefixLength`,
- * `serializerFormat`, `connectTimeout`, `processTtl`, `groupHistory` as
+ * `serializerFormat`, `connectTimeout`, `processTtl`, `processCapacity`, `groupHistory` as
  * `chat_*,news` or a JSON object...).
  */
 import type { RedisOptions } from 'ioredis';

@@ -41,7 +41,9 @@
  * (exact capacity; expiry trimming on the shard that holds the key); a message
  * older than `expiry` (by its score) is dropped at receive; there is no
  * `$inflight` backup key, so nothing is delivered twice; Django's mis-sharded
- * direct sends (django/channels#1492) are still received.
+ * direct sends (django/channels#1492) are still received; on a group send a
+ * process key holds the capacity times the channels its copy names, up to
+ * `processCapacity`, not a flat capacity (`group-send.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
@@ -49,10 +51,10 @@ import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.
 import {
   type ChannelTap,
   type TapListener,
-  type BaseLayerOptions, type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities, freezeMessage,
+  type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities,
   nonLocalName, requireValidChannelName, requireValidGroupName, withExcept, type LocalGroups,
 } from '../layers/base.js';
-import { type RedisHost, normalizeHosts, shardsFor } from './config.js';
+import { normalizeHosts, shardsFor } from './config.js';
 import type { Shard } from './connection.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
@@ -69,52 +71,11 @@ import { getSerializer, messageCheckFor } from './serializers.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
-import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
+import { type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
+import type { RedisChannelLayerOptions } from './core-options.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, microsToScore } from './wire.js';
 
-/** Options of {@link RedisChannelLayer}; defaults are channels_redis's. */
-export interface RedisChannelLayerOptions extends BaseLayerOptions {
-  /** Redis hosts (shards), in the same order in every process; with `cluster`, nodes of the cluster. Default `[redis://127.0.0.1:6379]`. */
-  hosts?: readonly RedisHost[];
-  /** The hosts are nodes of one Redis Cluster (any reachable one will do; see `keys.ts`). Default false. */
-  cluster?: boolean;
-  /**
-   * The most group messages a process key holds (one key holds every channel
-   * of a process: a group send lets it hold the capacity times the channels
-   * its copy names, up to this; see `group-send.ts`). Default 1000.
-   */
-  processCapacity?: number;
-  /** Key prefix. Default `"asgi"`. */
-  prefix?: string;
-  /** Fernet keys: the first encrypts, all decrypt. Default none. */
-  symmetricEncryptionKeys?: readonly string[] | null;
-  /** Random bytes before each stored message. Default 12. */
-  randomPrefixLength?: number;
-  /** `"msgpack"` (default), `"json"`, or a format registered with `registerSerializer`. */
-  serializerFormat?: string;
-  /** Messages buffered per local channel before the oldest is dropped. Default `capacity`. */
-  receiveBufferSize?: number;
-  /** Seconds each `BZPOPMIN` blocks. Default 1. */
-  blockTimeout?: number;
-  /** Ms to wait for the first connection before calls fail. Default 2000. */
-  connectTimeout?: number;
-  /** Where warnings go (pino-compatible). Default Switchyard's logger. */
-  logger?: LayerLogger;
-  /**
-   * Seconds this process's liveness lease lives without renewal (renewed every
-   * third of it, once it has group members): when it lapses (the process was
-   * killed), other processes remove its group members. `null`: no lease, as
-   * channels_redis (members of a dead process stay until `groupExpiry`). Default 30.
-   */
-  processTtl?: number | null;
-  /**
-   * Groups that keep a bounded history of their messages in a Redis Stream,
-   * for connections that come back (see `redis/history.ts` and
-   * `docs/recovery.md`); URL: `?groupHistory=chat_*` or a JSON object. Default none.
-   */
-  groupHistory?: GroupHistoryConfig;
-}
-
+export type { RedisChannelLayerOptions } from './core-options.js';
 
 /** One clock per process: every send of this process, whatever the layer instance, gets a distinct, later score. */
 const processClock = new ScoreClock();

@@ -16,7 +16,16 @@
  * only its frames. Two requests extend it, answered only when asked:
  * `{"type":"ping"}` gets `{"type":"pong"}`, and `{"type":"presence"}` gets
  * the online list, `{"type":"presence","users":[names]}` (the room page asks
- * for it on every (re)connection).
+ * for it on every (re)connection). One request/reply (`docs/requests.md`),
+ * `rename`, checks a name before an anonymous client uses it (the room page
+ * asks when its name field changes): the reply is the name the room will
+ * show, and the connection's chat lines without a name use it.
+ *
+ * The protocol is declared once (`chatProtocol`, zod schemas): what clients
+ * send, the room's group events (validated on receipt: another process may
+ * run older code), the request and the frames. A client may be typed from
+ * it (`new ReconnectingWebsocket<typeof ChatConsumer>(url)`). A message that
+ * fails its schema gets the tutorial's `{"type":"error","message":"Invalid message"}`.
  *
  * While the channel layer is away (Redis down), a message cannot reach the
  * room: its sender gets the tutorial's error frame,
@@ -31,8 +40,10 @@
  * Room broadcasts are declared renders (`static renders`), so a message to
  * a room of 500 is encoded to JSON once, not 500 times.
  */
+import { z } from 'zod';
 import {
-  WebsocketConsumer, getChannelLayer, logger, type ConsumerEvent, type LayerUnavailableError, type WebsocketScope,
+  RequestError, TypedJsonConsumer, defineProtocol, getChannelLayer, logger,
+  type ConsumerEvent, type EventOf, type InvalidFrameProblem, type LayerUnavailableError, type ReceivedMessage, type RequestHandlers, type WebsocketScope,
 } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
@@ -43,10 +54,43 @@ export const MAX_MESSAGE_LENGTH = 1000;
 /** The longest name a client may give itself, in characters (code points). */
 export const MAX_USERNAME_LENGTH = 150;
 
+/** A string of at most `max` characters as Python counts them (code points: an emoji is one). */
+const atMost = (max: number) => (value: string) => characters(value) <= max;
+
+/** What the room says and hears. */
+export const chatProtocol = defineProtocol({
+  /** The tutorial's chat line, or one of the two extensions (exactly `{"type":"ping"}` or `{"type":"presence"}`). */
+  messages: z.union([
+    z.strictObject({ type: z.literal('ping') }),
+    z.strictObject({ type: z.literal('presence') }),
+    z.object({
+      message: z.string().min(1).refine(atMost(MAX_MESSAGE_LENGTH)),
+      // Whatever is not a non-blank string is "Anonymous", as in the tutorial.
+      username: z.unknown().refine((name) => typeof name !== 'string' || atMost(MAX_USERNAME_LENGTH)(name)).optional(),
+    }),
+  ]),
+  events: {
+    chat_message: z.object({ message: z.string(), username: z.string() }),
+    user_join: z.object({ username: z.string() }),
+    user_leave: z.object({ username: z.string() }),
+  },
+  requests: {
+    rename: { input: z.object({ username: z.string().trim().min(1).refine(atMost(MAX_USERNAME_LENGTH)) }), output: z.object({ username: z.string() }) },
+  },
+  /** What a client receives (declared for typed clients; not validated). */
+  frames: z.union([
+    z.object({ message: z.string(), username: z.string() }),
+    z.object({ type: z.enum(['connection_established', 'error']), message: z.string() }),
+    z.object({ type: z.enum(['user_join', 'user_leave']), username: z.string() }),
+    z.object({ type: z.literal('presence'), users: z.array(z.string()) }),
+    z.object({ type: z.literal('pong') }),
+  ]),
+});
+
 /** What travels through the room's group for a chat line. */
-export interface ChatMessageEvent { type: 'chat_message'; message: string; username: string; [key: string]: unknown }
+export type ChatMessageEvent = EventOf<typeof chatProtocol, 'chat_message'>;
 /** What travels through the room's group when a signed-in user comes or goes. */
-export interface PresenceEvent { type: 'user_join' | 'user_leave'; username: string; [key: string]: unknown }
+export type PresenceEvent = EventOf<typeof chatProtocol, 'user_join' | 'user_leave'>;
 
 /** The part of `scope.user` this consumer reads. */
 interface ScopeUser { username?: string; isAuthenticated?: boolean }
@@ -57,17 +101,17 @@ const presenceFrame = (event: PresenceEvent) => JSON.stringify({ type: event.typ
 /** What the sender of a message hears while the room's layer is away. */
 export const ROOM_UNAVAILABLE = 'The room is temporarily unavailable: try again in a moment';
 const ROOM_UNAVAILABLE_FRAME = JSON.stringify({ type: 'error', message: ROOM_UNAVAILABLE });
+const INVALID_MESSAGE_FRAME = JSON.stringify({ type: 'error', message: 'Invalid message' });
+const INVALID_JSON_FRAME = JSON.stringify({ type: 'error', message: 'Invalid JSON format' });
 
 /** `{"type": "ping"}` with no message: answered with `{"type": "pong"}` (an extension of the seeds' protocol). */
 const PONG = JSON.stringify({ type: 'pong' });
-/** A request of the extensions (`ping`, `presence`): that type and no `message` (a chat line may carry any `type`). */
-const isRequest = (content: unknown, type: string): boolean =>
-  typeof content === 'object' && content !== null && (content as { type?: unknown }).type === type && !('message' in content);
 
 class InvalidMessage extends Error {}
 class RefusedName extends Error {}
 
-export class ChatConsumer extends WebsocketConsumer {
+export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
+  static override protocol = chatProtocol;
   /** Registered names anonymous users may not claim, checked at a bounded rate (the app sets it; none by default). */
   static anonymousNames: AnonymousNames | null = null;
 
@@ -82,6 +126,21 @@ export class ChatConsumer extends WebsocketConsumer {
   roomGroupName = '';
   #presenceRef: string | null = null;
   #stopListening: () => void = () => {};
+  /** The name `rename` accepted, for chat lines that carry none. */
+  #chosenName: string | null = null;
+
+  override requests: RequestHandlers<typeof chatProtocol> = {
+    /** Checks a name as a chat line would use it; the reply is the name the room will show. */
+    rename: ({ username }) => {
+      try {
+        this.#chosenName = this.#username(username);
+        return { username: this.#chosenName };
+      } catch (error) {
+        if (error instanceof RefusedName) throw new RequestError('name_refused', error.message);
+        throw error;
+      }
+    },
+  };
 
   override async connect(): Promise<void> {
     try {
@@ -129,26 +188,30 @@ export class ChatConsumer extends WebsocketConsumer {
     if (ref !== null && user !== null) await this.#presence().untrack(this.roomGroupName, user.username, ref);
   }
 
-  override async receive(data: string | Uint8Array): Promise<void> {
-    let content: { message?: unknown; username?: unknown } | null;
-    try {
-      content = JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
-    } catch {
-      return this.send(JSON.stringify({ type: 'error', message: 'Invalid JSON format' }));
-    }
+  /** A valid message: a chat line for the room, or one of the two extensions. */
+  override async receiveJson(content: ReceivedMessage<typeof chatProtocol>): Promise<void> {
     // An app-level ping lets browsers, which never see protocol pings, notice a dead link.
-    if (isRequest(content, 'ping')) return this.send(PONG);
-    if (isRequest(content, 'presence')) return this.send(JSON.stringify({ type: 'presence', users: this.#online() }));
+    if (!('message' in content)) return content.type === 'ping' ? this.send(PONG) : this.send(JSON.stringify({ type: 'presence', users: this.#online() }));
     try {
-      const message = content?.message;
-      if (typeof message !== 'string' || message === '' || characters(message) > MAX_MESSAGE_LENGTH) throw new InvalidMessage();
-      const username = this.#username(content?.username);
-      await this.channelLayer!.groupSend(this.roomGroupName, { type: 'chat_message', message, username });
+      const username = this.#username(content.username);
+      await this.groupSend(this.roomGroupName, { type: 'chat_message', message: content.message, username });
     } catch (error) {
       if (error instanceof RefusedName) return this.send(JSON.stringify({ type: 'error', message: error.message }));
       if (!(error instanceof InvalidMessage)) throw error;
-      await this.send(JSON.stringify({ type: 'error', message: 'Invalid message' }));
+      await this.send(INVALID_MESSAGE_FRAME);
     }
+  }
+
+  /** The tutorial's answer to a message that fails the schema: no code, no issues (its clients compare frames exactly). */
+  override async invalidMessage(): Promise<void> {
+    await this.send(INVALID_MESSAGE_FRAME);
+  }
+
+  /** The tutorial's answer to what is not JSON; a binary frame is read as UTF-8 text, as the tutorial's server does. */
+  override async receiveInvalid(problem: InvalidFrameProblem, data: string | Uint8Array): Promise<void> {
+    if (typeof data !== 'string') return this.receive(new TextDecoder().decode(data));
+    logger.debug({ problem, size: data.length, path: this.scope.path }, 'chat: invalid frame');
+    await this.send(INVALID_JSON_FRAME);
   }
 
   /** The layer is away (Redis down): the framework logs it and keeps the connection; the sender is told. */
@@ -176,11 +239,11 @@ export class ChatConsumer extends WebsocketConsumer {
     for (const event of events) this.send(presenceFrame(event)).catch(() => {}); // the socket may be closing
   }
 
-  /** A signed-in user's name always wins over what the client claims. */
+  /** A signed-in user's name always wins over what the client claims; no name is the one `rename` chose, or Anonymous. */
   #username(claimed: unknown): string {
     const user = this.#signedInUser();
     if (user !== null) return user.username;
-    if (typeof claimed !== 'string' || claimed.trim() === '') return 'Anonymous';
+    if (typeof claimed !== 'string' || claimed.trim() === '') return this.#chosenName ?? 'Anonymous';
     if (characters(claimed) > MAX_USERNAME_LENGTH) throw new InvalidMessage();
     const verdict = (this.constructor as typeof ChatConsumer).anonymousNames?.check(this.#address(), claimed) ?? 'ok';
     if (verdict === 'registered') throw new RefusedName('That name belongs to a registered user: sign in to use it');

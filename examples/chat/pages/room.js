@@ -1,6 +1,8 @@
 // The room page: one ReconnectingWebsocket to /ws/chat/<room>/, speaking the
 // tutorial's protocol, plus two requests of its own: {"type":"presence"} on every
-// (re)connection for the online list, {"type":"ping"} as a heartbeat. It asks for
+// (re)connection for the online list, {"type":"ping"} as a heartbeat, and one
+// request/reply (docs/requests.md): `rename`, asked when the name field changes,
+// whose reply is the name the room will show (or why not). It asks for
 // recovery (docs/recovery.md): after a reconnection the room replays what was said
 // meanwhile, each message once, and the page says so when some were lost.
 // Everything from the network is put on the page with textContent, never as HTML.
@@ -27,7 +29,7 @@ const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute:
 document.title = `#${roomName} · Switchyard chat`;
 document.querySelector('#room-name').textContent = `#${roomName}`;
 nameInput.value = new URLSearchParams(location.search).get('username') ?? localStorage.getItem(NAME_KEY) ?? '';
-nameInput.addEventListener('change', () => localStorage.setItem(NAME_KEY, nameInput.value.trim()));
+nameInput.addEventListener('change', () => void rename());
 input.focus();
 
 const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -137,6 +139,20 @@ function sendMessage() {
   if (pending.length > 50) pending.shift();
   input.value = '';
   input.focus();
+}
+
+/** Asks the room whether the name in the field can be used; shows its answer. */
+async function rename() {
+  const wanted = nameInput.value.trim();
+  if (wanted === '') return localStorage.setItem(NAME_KEY, '');
+  try {
+    const { username } = await socket.request('rename', { username: wanted }, { timeout: 5000, retry: 'once' });
+    if (nameInput.value.trim() === wanted) nameInput.value = username;
+    localStorage.setItem(NAME_KEY, username);
+    addNotice(username === wanted ? `You are now ${username}.` : `You are ${username} (signed in).`);
+  } catch (error) {
+    addNotice(`Name not changed: ${error.message}`, 'error');
+  }
 }
 
 form.addEventListener('submit', (event) => {

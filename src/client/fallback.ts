@@ -11,8 +11,10 @@
  * that one POST at a time carries up, numbered (`seq`), so the server
  * delivers them in order and a retried POST delivers nothing twice; a POST
  * that fails on the network is retried, a refused one ends the connection
- * as a WebSocket would end (a frame over the server's limit: 1009). The
- * wire format is described in `src/server/fallback-wire.ts`.
+ * as a WebSocket would end (a frame over the server's limit: 1009).
+ * Requests carry cookies even to another origin (`credentials: 'include'`),
+ * as a WebSocket handshake does. The wire format is described in
+ * `src/server/fallback-wire.ts`.
  */
 import type { Outgoing, WebsocketConstructor, WebsocketLike } from './options.js';
 import { SseParser } from './fallback-sse.js';
@@ -209,7 +211,7 @@ export class FallbackWebsocket implements WebsocketLike {
   // ---- down ----
 
   async #stream(target: string): Promise<void> {
-    const response = await this.#options.fetch(target, { signal: this.#abort.signal, headers: { accept: 'text/event-stream' }, cache: 'no-store' });
+    const response = await this.#options.fetch(target, { signal: this.#abort.signal, headers: { accept: 'text/event-stream' }, cache: 'no-store', credentials: 'include' });
     if (!response.ok || response.body === null) return this.#refused(response, 'The fallback connection was refused');
     const parser = new SseParser();
     const reader = response.body.getReader();
@@ -236,7 +238,7 @@ export class FallbackWebsocket implements WebsocketLike {
     while (this.readyState !== CLOSED) {
       let response: Response;
       try {
-        response = await this.#options.fetch(url, { signal: this.#abort.signal, cache: 'no-store' });
+        response = await this.#options.fetch(url, { signal: this.#abort.signal, cache: 'no-store', credentials: 'include' });
       } catch (error) {
         if (this.readyState === CLOSED || this.readyState === CONNECTING || ++failures > this.#options.maxRetries) throw error;
         await this.#wait();
@@ -283,6 +285,7 @@ export class FallbackWebsocket implements WebsocketLike {
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ seq: this.#seq, frames }),
             signal: this.#abort.signal,
+            credentials: 'include',
           });
         } catch (error) {
           if ((this.readyState as number) === CLOSED) return;

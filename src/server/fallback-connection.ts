@@ -88,6 +88,7 @@ export class FallbackConnection extends ReceiveQueue implements Connection {
     res.once('close', () => {
       if (this.#state !== 'connecting') return;
       this.#state = 'closed';
+      this.#opener = null;
       host.events.abandoned(this);
       this.#finish(1006, '');
     });
@@ -362,7 +363,7 @@ export class FallbackConnection extends ReceiveQueue implements Connection {
     this.#clearConnectTimer();
     this.#wake?.();
     this.#caughtUp = this.#wake = null;
-    if (this.#opener === null && this.#down === null) this.#host.forget(this.token);
+    if (this.#down === null) this.#host.forget(this.token); // never opened: nothing more can reach it
     this.deliver({ type: 'websocket.disconnect', code, reason });
   }
 }

@@ -160,7 +160,13 @@ export class FallbackRelay {
    */
   async forward(channel: string, request: RelayedRequest, extraWaitMs = 0): Promise<RelayAnswer> {
     const layer = this.layer;
-    const own = await this.channel();
+    let own: string | null;
+    try {
+      own = await this.channel();
+    } catch (err) {
+      this.#logger.warn({ err }, 'HTTP fallback: no relay channel (channel layer unavailable)');
+      return { status: 503, body: errorBody('relay_unavailable', `The request could not be relayed to its session's process: ${(err as Error).message}`) };
+    }
     if (layer === null || own === null) return { status: 404, body: errorBody('unknown_session', 'No such session') };
     const id = String(++this.#nextId);
     const { kind, ...fields } = request;

@@ -64,6 +64,19 @@ export class FallbackTransport implements FallbackHost {
     const query = fallbackQuery(req.url ?? '/');
     if (query === null) return false;
     const start = performance.now();
+    const origin = req.headers.origin;
+    if (typeof origin === 'string') {
+      // Cross-origin pages may use the fallback as they may open a WebSocket: the app's origin
+      // check decides at the opening request, and every later request must come from that origin.
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-allow-credentials', 'true');
+      res.setHeader('vary', 'origin');
+    }
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, POST', 'access-control-allow-headers': 'content-type', 'access-control-max-age': '600' });
+      res.end();
+      return true;
+    }
     if (this.ctx.options.accessLog) {
       res.once('close', () => {
         const ms = elapsed(start);
@@ -88,7 +101,7 @@ export class FallbackTransport implements FallbackHost {
 
   async #route(req: IncomingMessage, res: ServerResponse, query: FallbackQuery): Promise<void> {
     const transport = query.transport;
-    if (transport !== 'sse' && transport !== 'poll' || !this.options.transports.includes(transport)) {
+    if ((transport !== 'sse' && transport !== 'poll') || !this.options.transports.includes(transport)) {
       return respondJson(res, 400, errorBody('unknown_transport', `Unknown transport "${transport}" (offered: ${this.options.transports.join(', ')})`));
     }
     const method = req.method ?? 'GET';

@@ -15,12 +15,12 @@ import { application } from '../../examples/chat/app.js';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`npm run setup\` (Debian's chromium package)`);
 
-/** A page of the chat's origin that joins the lobby with withFallback() (served by the test, the rest by the server). */
-const FALLBACK_PAGE = `<!doctype html><meta charset="utf-8"><title>fallback</title>
+/** A page that joins the lobby at `host` with withFallback() (served by the test, the rest by the server). */
+const fallbackPage = (host: string): string => `<!doctype html><meta charset="utf-8"><title>fallback</title>
 <script type="module">
 import { ReconnectingWebsocket, withFallback } from '/static/switchyard-client.js';
 const Auto = withFallback({ websocketTimeout: 3000 });
-const client = new ReconnectingWebsocket(\`ws://\${location.host}/ws/chat/lobby/\`, { WebSocket: Auto });
+const client = new ReconnectingWebsocket('ws://${host}/ws/chat/lobby/', { WebSocket: Auto });
 window.received = [];
 window.state = () => ({ state: client.state, usingFallback: Auto.usingFallback });
 client.on('message', ({ data }) => window.received.push(data));
@@ -78,7 +78,7 @@ describe('chat through the HTTP fallback in a real browser', () => {
       if (match) transports.push(`${request.method()} ${match[1]}`);
     });
     await proxied.addInitScript(BREAK_WEBSOCKETS);
-    await proxied.route(`http://127.0.0.1:${port}/fallback-page.html`, (route) => route.fulfill({ contentType: 'text/html', body: FALLBACK_PAGE }));
+    await proxied.route(`http://127.0.0.1:${port}/fallback-page.html`, (route) => route.fulfill({ contentType: 'text/html', body: fallbackPage(`127.0.0.1:${port}`) }));
     await proxied.goto(`http://127.0.0.1:${port}/fallback-page.html`);
     await proxied.waitForFunction(() => (window as unknown as { received: unknown[] }).received?.length > 0, undefined, { timeout: 15_000 });
     assert.deepEqual(await proxied.evaluate(() => (window as unknown as { received: unknown[] }).received[0]), { type: 'connection_established', message: 'Connected to chat room' });
@@ -105,6 +105,26 @@ describe('chat through the HTTP fallback in a real browser', () => {
     ]);
     assert.ok(transports.includes('GET sse'), `an event stream was opened: ${transports.join(', ')}`);
     assert.ok(transports.includes('POST sse'), `frames went up in POSTs: ${transports.join(', ')}`);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('a page of another allowed origin (localhost) uses the fallback across origins (CORS), as it may a WebSocket', async () => {
+    const page = await newPage('other-origin');
+    // The test serves this page itself, so Chromium files it under the public address space:
+    // it may reach the loopback server only with the local-network permission a user would grant.
+    await page.context().grantPermissions(['local-network-access'], { origin: `http://localhost:${port}` });
+    const methods: string[] = [];
+    page.on('request', (request) => { if (request.url().includes('switchyard.transport')) methods.push(request.method()); });
+    await page.addInitScript(BREAK_WEBSOCKETS);
+    await page.route(`http://localhost:${port}/fallback-page.html`, (route) => route.fulfill({ contentType: 'text/html', body: fallbackPage(`127.0.0.1:${port}`) }));
+    await page.goto(`http://localhost:${port}/fallback-page.html`);
+    await page.waitForFunction(() => (window as unknown as { received: unknown[] }).received?.length > 0, undefined, { timeout: 15_000 });
+    await page.evaluate(() => (window as unknown as { say: (m: string) => void }).say('from localhost'));
+    await page.waitForFunction(
+      () => (window as unknown as { received: Array<{ message?: string }> }).received.some((m) => m.message === 'from localhost'),
+      undefined, { timeout: 10_000 },
+    );
+    assert.ok(methods.includes('POST'), `frames went up cross-origin: ${methods.join(', ')}`);
     assert.deepEqual(pageErrors, []);
   });
 });

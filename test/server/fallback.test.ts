@@ -268,6 +268,17 @@ describe('fallback errors and limits', () => {
     assert.deepEqual(events.at(-1), { type: 'websocket.disconnect', code: 1008, reason: 'Send buffer full' });
   });
 
+  test('CORS: a preflight is answered, and answers name the requesting origin (the app\'s origin check decides at the opening request)', async () => {
+    const preflight = await fetch(fallbackUrl(server.url, '/x/', 'sse', { 'switchyard.session': 'x' }), {
+      method: 'OPTIONS', headers: { origin: 'http://localhost:1234', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://localhost:1234');
+    assert.equal(preflight.headers.get('access-control-allow-credentials'), 'true');
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /content-type/);
+  });
+
   test('off by default: the query is the HTTP app\'s', async () => {
     const plain = await pool.serve(async (scope, _receive, send) => {
       if (scope.type !== 'http') return;

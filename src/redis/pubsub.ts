@@ -36,7 +36,8 @@ import {
   type ChannelLayer, type GroupSendOptions, type LayerExtension, exceptOf, freezeMessage, requireValidChannelName,
   requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
-import { type RedisHost, normalizeHosts, shardsFor } from './config.js';
+import { normalizeHosts, shardsFor } from './config.js';
+import type { RedisPubSubChannelLayerOptions } from './pubsub-options.js';
 import type { RedisClient, Shard } from './connection.js';
 import { KeyNames } from './keys.js';
 import { MultiFernet } from './fernet.js';
@@ -49,44 +50,11 @@ import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
-import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
+import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
 import { RedisHistory } from './history.js';
 import { FLUSH, FLUSH_NODE } from './scripts.js';
 
-/** Options of {@link RedisPubSubChannelLayer}. */
-export interface RedisPubSubChannelLayerOptions {
-  /** Redis hosts (shards), in the same order in every process; with `cluster`, nodes of the cluster. Default `[redis://127.0.0.1:6379]`. */
-  hosts?: readonly RedisHost[];
-  /** The hosts are nodes of one Redis Cluster: sharded pub/sub (Redis 7). Default false. */
-  cluster?: boolean;
-  /** Prefix of minted channel names and group pub/sub channels. Default `"asgi"`. */
-  prefix?: string;
-  /** Fernet keys (first encrypts, all decrypt; no TTL). Default none. */
-  symmetricEncryptionKeys?: readonly string[] | null;
-  /** `"msgpack"` (default), `"json"` or a registered format. */
-  serializerFormat?: string;
-  /** Messages buffered per local channel before the oldest is dropped. Default 100. */
-  capacity?: number;
-  /** Seconds a buffered message is kept unread. Default 60. */
-  expiry?: number;
-  /** Ms an aborted receive keeps its channel subscribed. Default 5000. */
-  unsubscribeDelay?: number;
-  /** Ms to wait for the first connection before calls fail. Default 2000. */
-  connectTimeout?: number;
-  /** Called when a shard's subscriber connection is lost (messages published meanwhile are lost). */
-  onDisconnect?: (host: string) => void;
-  /** Called when a shard's subscriber connection is back and its subscriptions restored. */
-  onReconnect?: (host: string) => void;
-  /** Where warnings go (pino-compatible). */
-  logger?: LayerLogger;
-  /**
-   * Groups that keep a bounded history of their messages in a Redis Stream,
-   * for connections that come back (see `redis/history.ts` and
-   * `docs/recovery.md`): what a subscriber that was away missed can be read
-   * back. URL: `?groupHistory=chat_*` or a JSON object. Default none.
-   */
-  groupHistory?: GroupHistoryConfig;
-}
+export type { RedisPubSubChannelLayerOptions } from './pubsub-options.js';
 
 /**
  * The channels_redis pub/sub layer.

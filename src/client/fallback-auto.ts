@@ -10,7 +10,18 @@
 import { FallbackWebsocket, type FallbackOptions } from './fallback.js';
 import type { Outgoing, WebsocketConstructor, WebsocketLike } from './options.js';
 
-/** Options of {@link withFallback}. */
+/**
+ * Options of {@link withFallback}: when to give up on a WebSocket, and the
+ * {@link FallbackOptions} of the HTTP fallback.
+ *
+ * @example
+ * ```ts
+ * import { withFallback, type AutoFallbackOptions } from 'switchyard/client';
+ *
+ * const options: AutoFallbackOptions = { websocketTimeout: 2000, websocketRetry: 60_000 };
+ * const WebSocketOrHttp = withFallback(options);
+ * ```
+ */
 export interface AutoFallbackOptions extends FallbackOptions {
   /** The WebSocket class tried first. Default `globalThis.WebSocket`. */
   WebSocket?: WebsocketConstructor;

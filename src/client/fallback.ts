@@ -19,7 +19,17 @@
 import type { Outgoing, WebsocketConstructor, WebsocketLike } from './options.js';
 import { SseParser } from './fallback-sse.js';
 
-/** How a {@link FallbackWebsocket} talks to the server. */
+/**
+ * How a {@link FallbackWebsocket} talks to the server. Every field is optional.
+ *
+ * @example
+ * ```ts
+ * import { fallbackWebsocket, type FallbackOptions } from 'switchyard/client';
+ *
+ * const options: FallbackOptions = { transport: 'poll', retryDelay: 1000 };
+ * const HttpOnly = fallbackWebsocket(options);
+ * ```
+ */
 export interface FallbackOptions {
   /** `'sse'` (default): one event stream down; `'poll'`: long polls down (for proxies that buffer streams). */
   transport?: 'sse' | 'poll';

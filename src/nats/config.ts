@@ -1,5 +1,5 @@
 /**
- * `CHANNEL_LAYER_URL` for the NATS layer:
+ * The NATS layer's options, and `CHANNEL_LAYER_URL` for it:
  *
  * ```
  * nats://[user:password@]host:port?prefix=switchyard&capacity=100&expiry=60
@@ -16,7 +16,50 @@
  */
 import { ImproperlyConfigured } from '../errors.js';
 import { type QueryOptionKind, queryOptions } from '../layers/registry.js';
-import type { NatsChannelLayerOptions } from './layer.js';
+import type { BaseLayerOptions } from '../layers/base.js';
+import type { GroupHistoryConfig } from '../layers/history.js';
+import type { LayerLogger } from '../redis/log.js';
+
+/** Options of `NatsChannelLayer`: Django's defaults (capacity 100, expiry 60 s, group expiry 86400 s). */
+export interface NatsChannelLayerOptions extends BaseLayerOptions {
+  /** NATS servers (`host:port` or `nats://host:port`), of one cluster. Default `['127.0.0.1:4222']`. */
+  servers?: readonly string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Connect with TLS. Default false. */
+  tls?: boolean;
+  /** First subject token(s) of everything this layer publishes. Default `"switchyard"`. */
+  prefix?: string;
+  /** Fernet keys (the first encrypts, all decrypt). Default none. */
+  symmetricEncryptionKeys?: readonly string[] | null;
+  /** `"msgpack"` (default), `"json"` or a registered format. */
+  serializerFormat?: string;
+  /** Ms a connection attempt (and a publish's confirmation) may take. Default 2000. */
+  connectTimeout?: number;
+  /** Ms a send waits for the receiving process's answer, and a JetStream call for the server's. Default 5000. */
+  requestTimeout?: number;
+  /** Ms an aborted receive on a general channel keeps its subscription. Default 5000. */
+  unsubscribeDelay?: number;
+  /** Groups that keep a history in JetStream, for connections that come back (see `history.ts`). Default none. */
+  groupHistory?: GroupHistoryConfig;
+  /** Where the history stream is stored: `file` (default; survives a server restart) or `memory`. */
+  historyStorage?: 'file' | 'memory';
+  /** Called when the connection is lost (the client reconnects by itself). */
+  onDisconnect?: (servers: string) => void;
+  /** Called when the connection is back and its subscriptions restored. */
+  onReconnect?: (servers: string) => void;
+  /** Where warnings go (pino-compatible). */
+  logger?: LayerLogger;
+}
+
+/** Counters of a `NatsChannelLayer`, for tests and metrics. */
+export interface NatsLayerStats {
+  /** Messages received that could not be decoded (skipped, logged). */
+  malformed: number;
+  /** Sends dropped because no process receives their channel any more. */
+  unclaimed: number;
+}
 
 /** The query options of `nats://` URLs, with their types. */
 const NATS_OPTIONS: Record<string, QueryOptionKind> = {

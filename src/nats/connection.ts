@@ -116,6 +116,10 @@ export class NatsLink {
    * when it loses its connection, it lets it time out.
    */
   guard<T>(promise: Promise<T>, what: string): Promise<T> {
+    if (this.#closed || (this.#connection !== null && !this.#up)) {
+      promise.catch(() => {});
+      return Promise.reject(new LayerUnavailableError(`NATS at ${this.label} is unavailable (the client is reconnecting)`));
+    }
     let drop: (() => void) | undefined;
     const dropped = new Promise<never>((_, reject) => {
       drop = () => reject(new LayerUnavailableError(`NATS at ${this.label} went away during ${what}`));

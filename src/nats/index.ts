@@ -25,8 +25,8 @@ import { registerLayerBackend } from '../layers/registry.js';
 import { NATS_SCHEMES, natsOptionsFromUrl } from './config.js';
 import { NatsChannelLayer } from './layer.js';
 
-export { NatsChannelLayer, type NatsChannelLayerOptions, type NatsLayerStats } from './layer.js';
-export { NATS_SCHEMES, natsOptionsFromUrl } from './config.js';
+export { NatsChannelLayer } from './layer.js';
+export { NATS_SCHEMES, type NatsChannelLayerOptions, type NatsLayerStats, natsOptionsFromUrl } from './config.js';
 export { QUEUE_GROUP, channelSubject, groupSubject, historyStreamName, historySubject, leaseBucketName } from './subjects.js';
 export type { LayerLogger } from '../redis/log.js';
 

@@ -29,15 +29,15 @@
  *   subscriber that is away.
  */
 import { randomInt } from 'node:crypto';
-import { type Msg, type NatsConnection, NatsError, type Subscription } from 'nats';
+import { type Msg, type NatsConnection, NatsError } from 'nats';
 import type { LayerMessage } from '../asgi.js';
 import { ChannelFull, InvalidChannelLayerError, LayerUnavailableError, MessageTooLarge } from '../errors.js';
 import {
-  type BaseLayerOptions, type ChannelLayer, type ChannelTap, type GroupSendOptions, type LayerExtension, type TapListener,
+  type ChannelLayer, type ChannelTap, type GroupSendOptions, type LayerExtension, type TapListener,
   type TappableLayer, baseDefaults, compileCapacities, exceptOf, freezeMessage, nonLocalName, requireValidChannelName,
   requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
-import { type GroupHistoryConfig, type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
+import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { MultiFernet } from '../redis/fernet.js';
@@ -48,49 +48,11 @@ import * as shared from '../log.js';
 import { NatsLink, unavailable, within } from './connection.js';
 import { NatsHistory } from './history.js';
 import { NatsLeases } from './lease.js';
+import type { NatsChannelLayerOptions, NatsLayerStats } from './config.js';
+import { LocalGroups } from './groups.js';
 import { LocalChannels } from './mailboxes.js';
+import { NatsSubscriptions } from './subscriptions.js';
 import { QUEUE_GROUP, channelSubject, groupSubject, requireValidPrefix } from './subjects.js';
-
-/** Options of {@link NatsChannelLayer}: Django's defaults (capacity 100, expiry 60 s, group expiry 86400 s). */
-export interface NatsChannelLayerOptions extends BaseLayerOptions {
-  /** NATS servers (`host:port` or `nats://host:port`), of one cluster. Default `['127.0.0.1:4222']`. */
-  servers?: readonly string[];
-  user?: string;
-  pass?: string;
-  token?: string;
-  /** Connect with TLS. Default false. */
-  tls?: boolean;
-  /** First subject token(s) of everything this layer publishes. Default `"switchyard"`. */
-  prefix?: string;
-  /** Fernet keys (the first encrypts, all decrypt). Default none. */
-  symmetricEncryptionKeys?: readonly string[] | null;
-  /** `"msgpack"` (default), `"json"` or a registered format. */
-  serializerFormat?: string;
-  /** Ms a connection attempt (and a publish's confirmation) may take. Default 2000. */
-  connectTimeout?: number;
-  /** Ms a send waits for the receiving process's answer, and a JetStream call for the server's. Default 5000. */
-  requestTimeout?: number;
-  /** Ms an aborted receive on a general channel keeps its subscription. Default 5000. */
-  unsubscribeDelay?: number;
-  /** Groups that keep a history in JetStream, for connections that come back (see `history.ts`). Default none. */
-  groupHistory?: GroupHistoryConfig;
-  /** Where the history stream is stored: `file` (default; survives a server restart) or `memory`. */
-  historyStorage?: 'file' | 'memory';
-  /** Called when the connection is lost (the client reconnects by itself). */
-  onDisconnect?: (servers: string) => void;
-  /** Called when the connection is back and its subscriptions restored. */
-  onReconnect?: (servers: string) => void;
-  /** Where warnings go (pino-compatible). */
-  logger?: LayerLogger;
-}
-
-/** Counters of a {@link NatsChannelLayer}, for tests and metrics. */
-export interface NatsLayerStats {
-  /** Messages received that could not be decoded (skipped, logged). */
-  malformed: number;
-  /** Sends dropped because no process receives their channel any more. */
-  unclaimed: number;
-}
 
 const natsLogger: LayerLogger = {
   debug: (fields, message) => shared.logger.debug({ module: 'switchyard/nats', ...fields }, message),
@@ -140,15 +102,12 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
   readonly #throttle = new LogThrottle(5000);
   readonly #requestTimeout: number;
   readonly #processId = randomLetters(12);
-  /** Subscribed subjects, and those being subscribed. */
-  readonly #subscriptions = new Map<string, Subscription>();
-  readonly #subscribing = new Map<string, Promise<void>>();
+  readonly #subscriptions: NatsSubscriptions;
   /** The process names (`specific.<id>!`) received here. */
   readonly #processes = new Set<string>();
   /** General channels received here, with a pending unsubscribe timer after an aborted receive. */
   readonly #general = new Map<string, NodeJS.Timeout | null>();
-  /** group → (local member → time of its last groupAdd, ms). */
-  readonly #groups = new Map<string, Map<string, number>>();
+  readonly #groups: LocalGroups;
   readonly #stats: NatsLayerStats = { malformed: 0, unclaimed: 0 };
   readonly #sweepEvery: number;
   #nextSweepAt = 0;
@@ -189,16 +148,19 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
       onUp: () => {
         this.#history.forgetCache();
         // Core NATS kept nothing for us while we were away: recovery sessions read their groups' history.
-        groupsResynced([...this.#groups.keys()]);
+        groupsResynced(this.#groups.names());
         this.#options.onReconnect?.(this.#link.label);
       },
     });
-    this.#channels = new LocalChannels(compileCapacities(this.capacity, options.channelCapacity), this.expiry, (channel) => this.#leaveGroups(channel));
+    this.#groups = new LocalGroups(this.groupExpiry, (group) => this.#subscriptions.unsubscribe(groupSubject(this.prefix, group)));
+    // A channel that let a message expire leaves its groups (Django's rule, as the in-memory layer).
+    this.#channels = new LocalChannels(compileCapacities(this.capacity, options.channelCapacity), this.expiry, (channel) => this.#groups.leave(channel));
     this.#history = new NatsHistory({
       config: options.groupHistory, prefix: this.prefix, link: this.#link, codec: this.#codec, logger: this.#logger,
       storage: options.historyStorage ?? 'file',
     });
     this.#leases = new NatsLeases(this.#link, this.prefix, this.#requestTimeout);
+    this.#subscriptions = new NatsSubscriptions(this.#link, this.#logger);
     this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
   }
 
@@ -266,18 +228,14 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
         `You can only call groupAdd() on channels that exist in this process (${channel} does not): use the consumer's own channelName with the NATS layer`,
       );
     }
-    if (!this.#groups.has(group)) await this.#subscribe(groupSubject(this.prefix, group), (message) => this.#onGroup(group, message));
-    let members = this.#groups.get(group);
-    if (members === undefined) this.#groups.set(group, (members = new Map()));
-    members.set(channel, Date.now());
+    if (!this.#groups.has(group)) await this.#subscriptions.subscribe(groupSubject(this.prefix, group), (message) => this.#onGroup(group, message));
+    this.#groups.add(group, channel);
   }
 
   async groupDiscard(group: string, channel: string): Promise<void> {
     requireValidGroupName(group);
     requireValidChannelName(channel);
-    const members = this.#groups.get(group);
-    if (members === undefined || !members.delete(channel) || members.size > 0) return;
-    this.#dropGroup(group);
+    this.#groups.discard(group, channel);
   }
 
   /**
@@ -328,7 +286,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
    * group's history starts a new epoch).
    */
   async flush(): Promise<void> {
-    for (const group of [...this.#groups.keys()]) this.#dropGroup(group);
+    this.#groups.clear();
     for (const [channel, timer] of this.#general) {
       if (timer !== null) clearTimeout(timer);
       if (this.#channels.waitersOf(channel) === 0) this.#forgetGeneral(channel);
@@ -376,13 +334,13 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     if (channel.includes('!')) {
       const process = nonLocalName(channel);
       if (this.#processes.has(process)) return;
-      await this.#subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message));
+      await this.#subscriptions.subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message));
       this.#processes.add(process);
       return;
     }
     const pending = this.#general.get(channel);
     if (pending === undefined) {
-      await this.#subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message), QUEUE_GROUP);
+      await this.#subscriptions.subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message), QUEUE_GROUP);
       if (!this.#general.has(channel)) this.#general.set(channel, null);
     } else if (pending !== null) {
       clearTimeout(pending);
@@ -390,56 +348,11 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     }
   }
 
-  /** Subscribes a subject once (concurrent callers share the subscription), confirmed by the server. */
-  #subscribe(subject: string, onMessage: (message: Msg) => void, queue?: string): Promise<void> {
-    if (this.#subscriptions.has(subject)) return Promise.resolve();
-    let pending = this.#subscribing.get(subject);
-    if (pending !== undefined) return pending;
-    pending = (async () => {
-      const connection = await this.#connection();
-      const subscription = connection.subscribe(subject, { queue, callback: (error, message) => {
-        if (error !== null) return;
-        try {
-          onMessage(message);
-        } catch (failure) {
-          // One bad delivery (a reply that cannot be sent while NATS goes away) must not end the subscription.
-          this.#logger.error({ err: failure, subject }, 'A NATS message could not be delivered');
-        }
-      } });
-      try {
-        await this.#link.confirm(connection);
-      } catch (error) {
-        subscription.unsubscribe();
-        throw error;
-      }
-      this.#subscriptions.set(subject, subscription);
-    })().finally(() => this.#subscribing.delete(subject));
-    this.#subscribing.set(subject, pending);
-    return pending;
-  }
-
-  #unsubscribe(subject: string): void {
-    const subscription = this.#subscriptions.get(subject);
-    this.#subscriptions.delete(subject);
-    // While NATS is away the client forgets it too, and does not subscribe it again.
-    subscription?.unsubscribe();
-  }
-
-  #dropGroup(group: string): void {
-    this.#groups.delete(group);
-    this.#unsubscribe(groupSubject(this.prefix, group));
-  }
-
   #forgetGeneral(channel: string): void {
     this.#general.delete(channel);
     this.#channels.forget(channel);
-    this.#unsubscribe(channelSubject(this.prefix, channel));
-    this.#leaveGroups(channel);
-  }
-
-  /** A channel leaves every group (it let a message expire, or nobody receives it any more). */
-  #leaveGroups(channel: string): void {
-    for (const [group, members] of this.#groups) if (members.delete(channel) && members.size === 0) this.#dropGroup(group);
+    this.#subscriptions.unsubscribe(channelSubject(this.prefix, channel));
+    this.#groups.leave(channel);
   }
 
   /** After an aborted receive or a closed tap, a general channel stays subscribed `unsubscribeDelay` ms (a new receive then loses nothing). */
@@ -485,19 +398,13 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
 
   /** A group message: decoded once, the same frozen object handed to each local member. */
   #onGroup(group: string, raw: Msg): void {
-    const members = this.#groups.get(group);
-    if (members === undefined) return;
+    if (!this.#groups.has(group)) return;
     const message = this.#decode(raw);
     if (message === null) return;
-    freezeMessage(message);
-    const oldest = Date.now() - this.groupExpiry * 1000;
+    const frozen = freezeMessage(message) as LayerMessage;
     // In a group with history the member left out still gets the message, marked, so that its position moves.
-    const except = positionOf(message as LayerMessage) === null ? exceptOf(message as LayerMessage) : undefined;
-    for (const [channel, addedAt] of members) {
-      if (addedAt < oldest) members.delete(channel);
-      else if (channel !== except) this.#channels.deliver(channel, message as LayerMessage, group);
-    }
-    if (members.size === 0) this.#dropGroup(group);
+    const except = positionOf(frozen) === null ? exceptOf(frozen) : undefined;
+    this.#groups.forEachMember(group, (channel) => { if (channel !== except) this.#channels.deliver(channel, frozen, group); });
   }
 
   #maybeSweep(): void {
@@ -505,10 +412,6 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     if (now < this.#nextSweepAt) return;
     this.#nextSweepAt = now + this.#sweepEvery;
     this.#channels.sweep();
-    const oldest = now - this.groupExpiry * 1000;
-    for (const [group, members] of this.#groups) {
-      for (const [channel, addedAt] of members) if (addedAt < oldest) members.delete(channel);
-      if (members.size === 0) this.#dropGroup(group);
-    }
+    this.#groups.sweep();
   }
 }

@@ -7,6 +7,9 @@
  *
  * @internal
  */
+import type { Issue as RequestIssue } from '../consumers/schema.js';
+
+export type { RequestIssue };
 
 /** How one request waits. */
 export interface RequestOptions {
@@ -21,15 +24,24 @@ export interface RequestOptions {
   retry?: 'once' | false;
 }
 
-/** Where a reply's error says what went wrong. */
-export interface RequestIssue { path: string; message: string }
-
 /**
- * A request that failed. `code` is stable: the server's (`invalid_message`
- * with `issues`, `unknown_request`, `handler_error`, `timeout`,
- * `unavailable`, or the app's own) or the client's: `timeout` (no reply in
- * time; the error's `name` is then `TimeoutError`), `disconnected` (the
- * link dropped), `closed` (the client was closed).
+ * A request that failed, with a stable `code`: the server's
+ * (`invalid_message` with `issues`, `unknown_request`, `handler_error`,
+ * `timeout`, `unavailable`, or the app's own) or the client's: `timeout`
+ * (no reply in time; the error's `name` is then `TimeoutError`),
+ * `disconnected` (the link dropped), `closed` (the client was closed).
+ * A request handler throws one to answer its own code and message (any
+ * other exception answers the opaque `handler_error`).
+ *
+ * @example
+ * ```ts
+ * import { RequestError } from 'switchyard';
+ *
+ * function rename(name: string): { name: string } {
+ *   if (name === 'admin') throw new RequestError('name_refused', 'That name is reserved');
+ *   return { name };
+ * }
+ * ```
  */
 export class RequestError extends Error {
   readonly code: string;

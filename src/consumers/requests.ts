@@ -19,34 +19,9 @@ import type { Issue } from './schema.js';
 /** The error codes Switchyard answers with; a handler may throw others with {@link RequestError}. */
 export type RequestErrorCode = 'invalid_message' | 'unknown_request' | 'handler_error' | 'timeout' | 'unavailable';
 
-/**
- * Thrown by a request handler to answer an error the client may see (its
- * `code` and `message` are sent as they are), rather than the opaque
- * `handler_error` any other exception answers.
- *
- * @example
- * ```ts
- * import { RequestError } from 'switchyard';
- *
- * function rename(name: string): { name: string } {
- *   if (name === 'admin') throw new RequestError('name_refused', 'That name is reserved');
- *   return { name };
- * }
- * ```
- */
-export class RequestError extends Error {
-  /** A stable code the client can branch on (`name_refused`, `not_found`...). */
-  readonly code: string;
-  /** For `invalid_message`: where the input was wrong. */
-  readonly issues: Issue[] | undefined;
-
-  constructor(code: string, message: string, issues?: Issue[]) {
-    super(message);
-    this.name = 'RequestError';
-    this.code = code;
-    this.issues = issues;
-  }
-}
+// One class for both sides: a handler throws it to answer its own code, and
+// the client rejects with it (`switchyard/client`, which imports nothing from here).
+export { RequestError } from '../client/requests.js';
 
 /** A request as it arrived: its id, its name, its input. */
 export interface RequestFrame { id: number; name: string; input: unknown }

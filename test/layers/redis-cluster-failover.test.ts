@@ -28,7 +28,7 @@ after(async () => {
 type Layer = RedisChannelLayer | RedisPubSubChannelLayer;
 const nOf = (message: LayerMessage) => (message as unknown as { n: number }).n;
 
-/** Sends numbered messages to `group` every few ms; kills the master of `group` after 1 s; runs `ms`. */
+/** Sends numbered messages to a group every few ms for 7 s; kills the master of the group (and its history) after 1 s. */
 async function failover(name: string, make: (prefix: string) => Layer): Promise<void> {
   const prefix = `sy-failover-${process.pid}-${name}-`;
   const sender = make(prefix);
@@ -58,7 +58,7 @@ async function failover(name: string, make: (prefix: string) => Layer): Promise<
   let firstRefusal = 0;
   let resumedAt = 0;
   const started = Date.now();
-  for (let n = 1; Date.now() - started < 9000; n++) {
+  for (let n = 1; Date.now() - started < 7000; n++) {
     if (killedAt === 0 && Date.now() - started > 1000) {
       killedAt = Date.now();
       void cluster.kill(victim);

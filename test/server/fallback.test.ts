@@ -5,7 +5,7 @@
 // and a stream that drops give the app its websocket.disconnect.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configureChannelLayers, type ReceiveEvent } from 'switchyard';
+import { configureChannelLayers, type ReceiveEvent, type WebsocketScope } from 'switchyard';
 import { application } from '../../examples/chat/app.js';
 import { frameClient } from '../helpers/ws-client.js';
 import { until } from '../helpers/time.js';
@@ -266,6 +266,32 @@ describe('fallback errors and limits', () => {
     await post(flood.url, '/x/', 'poll', open.session, { seq: 0, frames: [{ text: 'go' }] });
     await until(() => events.some((e) => e.type === 'websocket.disconnect'), 5000, 'the disconnect');
     assert.deepEqual(events.at(-1), { type: 'websocket.disconnect', code: 1008, reason: 'Send buffer full' });
+  });
+
+  test('the app sees a websocket scope: its own query (the fallback\'s parameters taken out), subprotocols, the transport, the page\'s origin', async () => {
+    const scopes: WebsocketScope[] = [];
+    const recording = await pool.serve(async (scope, receive, send) => {
+      if (scope.type !== 'websocket') return;
+      scopes.push(scope);
+      await receive();
+      await send({ type: 'websocket.accept', subprotocol: 'chat.v2' });
+      while ((await receive()).type !== 'websocket.disconnect');
+    }, { fallback: true, accessLog: false });
+    const url = `${recording.url}/ws/room/?switchyard.transport=poll&room=1&switchyard.protocols=chat.v1,chat.v2&switchyard.recover=1`;
+    const opened = await fetch(url, { headers: { 'sec-fetch-site': 'same-origin', cookie: 'sessionid=abc' } });
+    const [{ open }] = (await opened.json()) as Array<{ open: { session: string; subprotocol: string; transport: string } }>;
+    assert.equal(open.subprotocol, 'chat.v2');
+    assert.equal(open.transport, 'poll');
+    const [scope] = scopes;
+    assert.equal(scope!.type, 'websocket');
+    assert.equal(scope!.path, '/ws/room/');
+    assert.equal(Buffer.from(scope!.query_string).toString(), 'room=1&switchyard.recover=1');
+    assert.deepEqual(scope!.subprotocols, ['chat.v1', 'chat.v2']);
+    assert.deepEqual(scope!.extensions?.['switchyard.fallback'], { transport: 'poll' });
+    const header = (name: string) => scope!.headers.filter(([k]) => Buffer.from(k).toString() === name).map(([, v]) => Buffer.from(v).toString());
+    assert.deepEqual(header('origin'), [recording.url]);
+    assert.deepEqual(header('cookie'), ['sessionid=abc']);
+    await post(recording.url, '/ws/room/', 'poll', open.session, { seq: 0, frames: [{ close: { code: 1000, reason: '' } }] }, { origin: recording.url });
   });
 
   test('CORS: a preflight is answered, and answers name the requesting origin (the app\'s origin check decides at the opening request)', async () => {

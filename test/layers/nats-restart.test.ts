@@ -4,7 +4,7 @@
 // the history survives a restart with its storage (lost, with a new epoch, without).
 // Then the chat demo, unchanged, as two server processes on one NATS: a line sent
 // on one reaches a client on the other, and recovering clients lose nothing while
-// NATS is restarted under live traffic.
+// NATS is restarted under live traffic (the servers answer /readyz 503 meanwhile).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LayerUnavailableError, type LayerMessage } from 'switchyard';
@@ -166,9 +166,13 @@ describe('the chat demo on NATS (examples/chat/server.ts, unchanged, CHANNEL_LAY
       const sending = startSending(sender, 20);
       await delay(500);
       await server.stop();
-      await delay(1000);
+      const down = Date.now();
+      const ready = async () => (await fetch(`http://127.0.0.1:${one.port}/readyz`)).status;
+      await until(async () => (await ready()) === 503, 5000, '/readyz to answer 503 while NATS is away');
+      await delay(1000 - (Date.now() - down));
       await server.startAgain();
       const recoverMs = await allReached(everyone, sending.next(), 15_000);
+      await until(async () => (await ready()) === 200, 5000, '/readyz to answer 200 again');
       await delay(500);
       const sent = await sending.stop();
       await allReached([sender], sent, 10_000).catch(() => {});

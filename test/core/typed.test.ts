@@ -208,3 +208,18 @@ test('defineProtocol refuses what is not a protocol, naming the part', () => {
   assert.throws(() => defineProtocol({ requests: { r: { output: z.string() } } } as never), { message: /requests\.r is not a Standard Schema/ });
   assert.throws(() => defineProtocol({ events: z.string() } as never), { message: /"events" must be a map of schemas/ });
 });
+
+test('with recovery on, a valid event goes out marked with its position and an invalid one leaves a position mark (no gap for the client to wait on)', async () => {
+  configureChannelLayers({ default: new InMemoryChannelLayer({ groupHistory: { room: { size: 10, ttl: 60 } } }) });
+  const client = new WebsocketCommunicator(ZodRoom.asApp(), '/ws/?switchyard.recover=1');
+  assert.equal((await client.connect()).connected, true);
+  assert.equal((await client.receiveJsonFrom() as { $sy: string }).$sy, 'r');
+  const layer = getChannelLayer() as ChannelLayer;
+  await layer.groupSend('room', { type: 'chat_message', text: 'one', user: 'u' });
+  await layer.groupSend('room', { type: 'chat_message', text: 2, user: 'u' });
+  await layer.groupSend('room', { type: 'chat_message', text: 'three', user: 'u' });
+  const frames = [await client.receiveJsonFrom(), await client.receiveJsonFrom(), await client.receiveJsonFrom()] as Array<{ $sy: string; o: number; d?: string }>;
+  assert.deepEqual(frames.map((f) => [f.$sy, f.o]), [['m', 1], ['p', 2], ['m', 3]]);
+  assert.deepEqual(JSON.parse(frames[2]!.d!), { type: 'said', text: 'three', user: 'u' });
+  await client.disconnect();
+});

@@ -82,7 +82,7 @@ test('CHANNEL_LAYER_URL picks the default layer; memory:// when unset', () => {
 
 test('test_backend_import_error_not_hidden / bad configuration is a clear error', () => {
   assert.throws(() => buildChannelLayer('nonsense'), ImproperlyConfigured);
-  assert.throws(() => buildChannelLayer('nats://127.0.0.1'), (error: unknown) => error instanceof InvalidChannelLayerError && /No channel layer backend for nats:/.test((error as Error).message));
+  assert.throws(() => buildChannelLayer('amqp://127.0.0.1'), (error: unknown) => error instanceof InvalidChannelLayerError && /No channel layer backend for amqp:/.test((error as Error).message));
   assert.throws(() => buildChannelLayer('memory://?capacity=-1'), /'capacity' must be a positive number/);
   assert.throws(() => buildChannelLayer(() => { throw new Error('constructor failed'); }), /constructor failed/);
 });

@@ -101,6 +101,9 @@ function eventVerdict(message: LayerMessage, schema: Schema, consumer: string): 
   return verdict;
 }
 
+/** The answer to a `$sy:"q"` frame that cannot be answered by id. */
+const MALFORMED_REQUEST = { type: 'error', message: 'Malformed request: "id" must be a non-negative integer and "r" a request name', code: 'bad_request' } as const;
+
 /** A name from the client, cut short for an error message or a log line. */
 const shown = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 
@@ -175,13 +178,13 @@ export class TypedJsonConsumer<P extends ProtocolSpec = ProtocolSpec> extends Js
    * override to answer otherwise (a protocol whose clients expect another frame).
    */
   async invalidMessage(issues: Issue[], _content: unknown): Promise<void> {
-    await super.sendJson({ type: 'error', message: describeIssues(issues), code: 'invalid_message', issues });
+    await this.sendJson({ type: 'error', message: describeIssues(issues), code: 'invalid_message', issues } as ServerFrame<P>);
   }
 
   /** Requests are answered; other messages are validated, then handed to `receiveJson`. */
   protected override receiveDecoded(content: unknown): Promise<void> {
     const request = requestIn(content);
-    if (request === 'malformed') return super.sendJson({ type: 'error', message: 'Malformed request: "id" must be a non-negative integer and "r" a request name', code: 'bad_request' });
+    if (request === 'malformed') return this.sendJson(MALFORMED_REQUEST as ServerFrame<P>);
     if (request !== null) return this.#answer(request);
     const schemas = this.#protocol().messages;
     if (schemas === undefined) return this.receiveJson(content as ReceivedMessage<P>);

@@ -247,12 +247,19 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     message = withExcept(message, options);
     requireValidMessage(message);
     const connection = await this.#connection();
+    const keeps = this.#history.optionsFor(group) !== null;
     let body = this.#codec.encode(message);
-    // Checked before the history keeps it; the stamp adds well under 200 bytes.
-    this.#requireSize(connection, body.length + 200);
-    if (this.#history.optionsFor(group) !== null) body = this.#codec.encode(await this.#history.append(group, message));
-    connection.publish(groupSubject(this.prefix, group), body);
-    await this.#link.confirm(connection);
+    // Checked before the history keeps it; the stamp (and the history's headers) add well under 200 bytes.
+    this.#requireSize(connection, body.length + (keeps ? 200 : 0));
+    if (keeps) body = this.#codec.encode(await this.#history.append(group, message));
+    // NATS may have gone while the history answered: then this fails rather than publishing into a buffer the reconnection drops.
+    const live = this.#link.current() ?? connection;
+    try {
+      live.publish(groupSubject(this.prefix, group), body);
+    } catch (error) {
+      throw unavailable(`NATS at ${this.#link.label} could not publish to ${group}`, error);
+    }
+    await this.#link.confirm(live);
   }
 
   /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */

@@ -40,10 +40,11 @@ type Way = 'websocket' | 'sse' | 'poll';
 
 /**
  * A `WebSocket` option for `ReconnectingWebsocket` that uses a WebSocket
- * when it can and the HTTP fallback when it cannot: a WebSocket first, then
- * an event stream, then long polls (for a proxy that buffers the stream),
- * each tried when the one before fails or does not open within
- * `websocketTimeout`. With `transport` set, only that fallback is used.
+ * when it can and the HTTP fallback when it cannot: a WebSocket first (the
+ * fallback when it fails or does not open within `websocketTimeout`), then
+ * an event stream, then long polls when the stream does not open within
+ * `websocketTimeout` (a proxy that buffers it). With `transport` set, only
+ * that fallback is used.
  *
  * @example
  * ```ts
@@ -143,11 +144,14 @@ export function withFallback(options: AutoFallbackOptions = {}): WebsocketConstr
         this.#emit('open', event as Record<string, unknown>);
       });
       socket.addEventListener('message', (event) => { if (current()) this.#emit('message', event as Record<string, unknown>); });
-      // Before open, an error or a close means "try the next way" (the last way's are reported).
+      // A WebSocket that fails before it opens means "try HTTP" (a browser does not say why it
+      // failed). An event stream that fails is reported: a server that is down or refuses fails
+      // long polls too; only one that never opens (a proxy buffering it) gives way to them.
+      const failMovesOn = way === 'websocket';
       for (const type of ['error', 'close'] as const) {
         socket.addEventListener(type, (event) => {
           if (!current()) return;
-          if (this.#opened || last) this.#emit(type, event as Record<string, unknown>);
+          if (this.#opened || last || !failMovesOn) this.#emit(type, event as Record<string, unknown>);
           else next();
         });
       }

@@ -12,6 +12,7 @@ import { application } from '../../examples/chat/app.js';
 import { SseParser } from '../../src/client/fallback-sse.js';
 import { echoApp } from '../server/fixtures/fallback-echo.js';
 import { frameClient } from '../helpers/ws-client.js';
+import { closedPort } from '../helpers/ports.js';
 import { until } from '../helpers/time.js';
 
 const ROOM = '/ws/chat/client_fallback/';
@@ -91,7 +92,12 @@ describe('ReconnectingWebsocket over the HTTP fallback', () => {
         super(`ws://127.0.0.1:1/`, protocols);
       }
     }
-    const Auto = withFallback({ WebSocket: Blocked as unknown as WebsocketConstructor });
+    const transports: string[] = [];
+    const watching: typeof fetch = (input, init) => {
+      transports.push(/switchyard\.transport=(\w+)/.exec(String(input))?.[1] ?? '');
+      return fetch(input, init);
+    };
+    const Auto = withFallback({ WebSocket: Blocked as unknown as WebsocketConstructor, fetch: watching });
     const client = new ReconnectingWebsocket(`ws://127.0.0.1:${port}${ROOM}`, { WebSocket: Auto, minDelay: 50, maxDelay: 100 });
     const messages = collect(client);
     try {
@@ -110,6 +116,25 @@ describe('ReconnectingWebsocket over the HTTP fallback', () => {
     } finally {
       client.close();
     }
+  });
+
+  test('withFallback: a server that is down fails the event stream, which is reported, not taken for a proxy (no long polls)', async () => {
+    const transports: string[] = [];
+    const watching: typeof fetch = (input, init) => {
+      transports.push(/switchyard\.transport=(\w+)/.exec(String(input))?.[1] ?? '');
+      return fetch(input, init);
+    };
+    class Blocked extends WebSocket {
+      constructor(_url: string, protocols?: string | string[]) { super('ws://127.0.0.1:1/', protocols); }
+    }
+    const Auto = withFallback({ WebSocket: Blocked as unknown as WebsocketConstructor, fetch: watching });
+    const client = new ReconnectingWebsocket(`ws://127.0.0.1:${await closedPort()}/x/`, { WebSocket: Auto, minDelay: 10, maxDelay: 20, maxRetries: 2 });
+    const closes: number[] = [];
+    client.on('close', ({ code }) => closes.push(code));
+    client.on('error', () => {});
+    await until(() => client.state === 'closed', 10_000, 'the client to give up');
+    assert.deepEqual(closes, [1006, 1006, 1006]);
+    assert.deepEqual(transports, ['sse', 'sse', 'sse']);
   });
 
   test('withFallback: an event stream that never opens (a proxy buffering it) gives way to long polls', async () => {

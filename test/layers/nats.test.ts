@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'nats';
 import {
   ChannelFull, ImproperlyConfigured, InvalidChannelLayerError, LayerUnavailableError, MessageTooLarge, buildChannelLayer,
-  closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers, resetChannelLayers,
+  closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers, resetChannelLayers, runOnce,
 } from 'switchyard';
 import { NatsChannelLayer, type NatsChannelLayerOptions, channelSubject, groupSubject, natsOptionsFromUrl } from 'switchyard/nats';
 import type { LayerLogger } from 'switchyard/redis';
@@ -162,6 +162,27 @@ describe('NATS layer: capacity and expiry (as the in-memory layer)', () => {
     const l = layer();
     await l.send('specific.GoneProcessXy!abc', { type: 'to nobody' });
     assert.equal(l.stats().unclaimed, 1);
+  });
+});
+
+describe('NATS layer: runOnce on JetStream KV leases', () => {
+  test('of three processes one leads; when it stops, another takes over with a larger generation', async () => {
+    const prefix = uniquePrefix();
+    const stops = [new AbortController(), new AbortController(), new AbortController()];
+    const runs: Array<{ index: number; generation: number }> = [];
+    const done = stops.map((stop, index) => runOnce('ticker', async (leader) => {
+      runs.push({ index, generation: leader.generation });
+      await new Promise((resolve) => leader.signal.addEventListener('abort', resolve, { once: true }));
+    }, { layer: layer({ prefix }), ttl: 1000, renewEvery: 200, retryEvery: 100, signal: stop.signal }));
+    await until(() => runs.length === 1, 5000, 'a leader');
+    await delay(600);
+    assert.equal(runs.length, 1, 'renewed: nobody else leads');
+    stops[runs[0]!.index]!.abort(new Error('stop'));
+    await until(() => runs.length === 2, 3000, 'a second leader');
+    assert.notEqual(runs[1]!.index, runs[0]!.index);
+    assert.ok(runs[1]!.generation > runs[0]!.generation);
+    for (const stop of stops) stop.abort(new Error('stop'));
+    await Promise.allSettled(done);
   });
 });
 

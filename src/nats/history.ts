@@ -17,9 +17,11 @@
  *   publishes offset `last + 1` in the last message's epoch, with
  *   `expect.lastSubjectSequence` = the stream sequence of that last message:
  *   the server refuses it if another process appended in between, and the
- *   append reads the last message again and retries. One round trip per
- *   append while one process sends to a group (its last message is cached;
- *   the cache is dropped when the connection comes back).
+ *   append reads the last message again and retries. A process's appends
+ *   to one group go one after another (so they never race each other, and
+ *   offsets follow the order of the calls); with its last message cached,
+ *   that is one round trip per append while one process sends to a group
+ *   (the cache is dropped when the connection comes back).
  * - A group with no message in the stream (never written, idle past
  *   `max_age`, the stream deleted by `flush()`, or a NATS server restarted
  *   without its storage) starts a new random epoch at offset 1: a reader

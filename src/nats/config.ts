@@ -3,7 +3,7 @@
  *
  * ```
  * nats://[user:password@]host:port?prefix=switchyard&capacity=100&expiry=60
- * nats://token@host:port                 a token instead of a user and password
+ * nats://:token@host:port                a token instead of a user and password (hidden in logs, as a password)
  * nats+tls://host:port (or tls://)       TLS
  * nats://h1:4222?server=h2:4222&server=nats://h3:4222   several servers of one cluster
  * ```
@@ -116,6 +116,7 @@ export function natsOptionsFromUrl(url: URL): NatsChannelLayerOptions {
   const servers = [first, ...url.searchParams.getAll('server').map((raw) => hostPort(raw, 'server='))];
   const user = decodeURIComponent(url.username);
   const pass = decodeURIComponent(url.password);
-  const auth = user === '' ? {} : pass === '' ? { token: user } : { user, pass };
+  // A token goes in the password's place (`nats://:token@host`), which logs hide; `nats://token@host` (NATS's own form) works too.
+  const auth = user === '' ? (pass === '' ? {} : { token: pass }) : pass === '' ? { token: user } : { user, pass };
   return { ...options, servers, ...auth, ...(url.protocol === 'nats:' ? {} : { tls: true }) };
 }

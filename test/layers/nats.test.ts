@@ -245,7 +245,8 @@ describe('NATS layer: URLs', () => {
     assert.deepEqual(natsOptionsFromUrl(new URL('nats://u:p%40ss@h1?server=h2:4223&server=nats://h3:4224')), {
       servers: ['h1:4222', 'h2:4223', 'h3:4224'], user: 'u', pass: 'p@ss',
     });
-    assert.deepEqual(natsOptionsFromUrl(new URL('nats+tls://s3cret@h1:4443')), { servers: ['h1:4443'], token: 's3cret', tls: true });
+    assert.deepEqual(natsOptionsFromUrl(new URL('nats+tls://:s3cret@h1:4443')), { servers: ['h1:4443'], token: 's3cret', tls: true });
+    assert.deepEqual(natsOptionsFromUrl(new URL('tls://s3cret@h1')), { servers: ['h1:4222'], token: 's3cret', tls: true });
     assert.deepEqual(natsOptionsFromUrl(new URL('nats://')).servers, ['127.0.0.1:4222']);
     assert.throws(() => natsOptionsFromUrl(new URL('nats://h1:4222?capacty=10')), /unknown option "capacty"/);
     assert.throws(() => natsOptionsFromUrl(new URL('nats://h1:4222?capacity=ten')), ImproperlyConfigured);

@@ -17,7 +17,7 @@ export type { Render, Renders } from './broadcast.js';
 export { WebsocketConsumer } from './websocket.js';
 export { JsonWebsocketConsumer } from './json.js';
 export type { InvalidFrameProblem } from './json.js';
-export { TypedJsonConsumer } from './typed.js';
+export { TypedJsonConsumer, groupSender } from './typed.js';
 export type { RequestHandlers } from './typed.js';
 export { defineProtocol } from './schema.js';
 export type { ErrorFrame, EventOf, GroupEvent, ProtocolSpec, ReceivedMessage } from './schema.js';

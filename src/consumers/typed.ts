@@ -22,7 +22,7 @@
  */
 import type { LayerMessage } from '../asgi.js';
 import { LayerUnavailableError } from '../errors.js';
-import { EXCEPT_KEY, type GroupSendOptions } from '../layers/base.js';
+import { type ChannelLayer, EXCEPT_KEY, type GroupSendOptions } from '../layers/base.js';
 import { logger } from '../log.js';
 import { requireGroupLayer } from './base.js';
 import { JsonWebsocketConsumer } from './json.js';
@@ -106,6 +106,33 @@ const MALFORMED_REQUEST = { type: 'error', message: 'Malformed request: "id" mus
 
 /** A name from the client, cut short for an error message or a log line. */
 const shown = (name: string) => JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+
+/**
+ * `groupSend` for code outside a consumer (an HTTP view, a worker), typed
+ * by a protocol's events and validated before it is sent: a wrong field is
+ * a compile-time error, and a value the schema refuses at run time throws a
+ * `TypeError` naming the field (nothing is sent).
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { InMemoryChannelLayer, defineProtocol, groupSender } from 'switchyard';
+ *
+ * const room = defineProtocol({ events: { chat_message: z.object({ text: z.string(), user: z.string() }) } });
+ * const send = groupSender(new InMemoryChannelLayer(), room);
+ * await send('room', { type: 'chat_message', text: 'from the admin page', user: 'admin' });
+ * ```
+ */
+export function groupSender<P extends ProtocolSpec>(layer: ChannelLayer, protocol: P): (group: string, event: GroupEvent<P>, options?: GroupSendOptions) => Promise<void> {
+  return async (group, event, options) => {
+    const message = event as LayerMessage;
+    const schema = protocol.events !== undefined && Object.hasOwn(protocol.events, message.type) ? protocol.events[message.type] : undefined;
+    if (schema === undefined) throw new TypeError(`groupSend: the protocol declares no event ${shown(String(message.type))}`);
+    const result = await check(schema, fieldsOf(message));
+    if (result.issues !== undefined) throw new TypeError(`groupSend: ${message.type}: ${describeIssues(result.issues)}`);
+    await layer.groupSend(group, message, options);
+  };
+}
 
 /**
  * A JSON WebSocket consumer with a declared, validated protocol.

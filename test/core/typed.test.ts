@@ -6,7 +6,7 @@ import { z } from 'zod';
 import * as v from 'valibot';
 import { type } from 'arktype';
 import {
-  type ChannelLayer, type EventOf, InMemoryChannelLayer, type ReceivedMessage, TypedJsonConsumer, configureChannelLayers, defineProtocol, getChannelLayer,
+  type ChannelLayer, type EventOf, InMemoryChannelLayer, type ReceivedMessage, TypedJsonConsumer, configureChannelLayers, defineProtocol, getChannelLayer, groupSender,
 } from 'switchyard';
 import { WebsocketCommunicator } from 'switchyard/testing';
 import { typedCounts } from '../../src/consumers/typed.js';
@@ -221,5 +221,16 @@ test('with recovery on, a valid event goes out marked with its position and an i
   const frames = [await client.receiveJsonFrom(), await client.receiveJsonFrom(), await client.receiveJsonFrom()] as Array<{ $sy: string; o: number; d?: string }>;
   assert.deepEqual(frames.map((f) => [f.$sy, f.o]), [['m', 1], ['p', 2], ['m', 3]]);
   assert.deepEqual(JSON.parse(frames[2]!.d!), { type: 'said', text: 'three', user: 'u' });
+  await client.disconnect();
+});
+
+test('groupSender: groupSend from outside a consumer, typed by the protocol and validated before sending', async () => {
+  const client = await open(ZodRoom.asApp());
+  const send = groupSender(getChannelLayer() as ChannelLayer, zodRoom);
+  await send('room', { type: 'chat_message', text: 'from a view', user: 'admin' });
+  assert.deepEqual(await client.receiveJsonFrom(), { type: 'said', text: 'from a view', user: 'admin' });
+  await assert.rejects(send('room', { type: 'chat_message', text: 7, user: 'admin' } as never), { name: 'TypeError', message: /^groupSend: chat_message: Invalid message: text: / });
+  await assert.rejects(send('room', { type: 'chat_mesage', text: 'x', user: 'admin' } as never), { name: 'TypeError', message: 'groupSend: the protocol declares no event "chat_mesage"' });
+  assert.equal(await client.receiveNothing(50), true, 'nothing invalid was sent');
   await client.disconnect();
 });

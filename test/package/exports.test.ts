@@ -27,7 +27,7 @@ const ROOT = [
   'InvalidNameError', 'JsonWebsocketConsumer', 'LayerUnavailableError', 'LeadershipLost', 'LocalLeases',
   'MAX_NAME_LENGTH', 'MessageTooLarge', 'NoHandlerError', 'PATH_ROUTING', 'POSITION_KEY', 'ProtocolError', 'ProtocolTypeRouter',
   'RouteNotFound', 'SLOW_CONSUMER_CLOSE_CODE', 'SessionUpdateError', 'StopConsumer', 'SuspiciousOperation', 'SwitchyardError', 'TooManyGroups',
-  'TypedJsonConsumer', 'RequestError', 'URLRouter', 'WebsocketConsumer', 'defineProtocol',
+  'TypedJsonConsumer', 'RequestError', 'URLRouter', 'WebsocketConsumer', 'defineProtocol', 'groupSender',
   'buildChannelLayer', 'closeChannelLayers', 'configureChannelLayers', 'getChannelLayer', 'getHeader', 'handlerName',
   'inheritPathRouting', 'isLeasable', 'logger', 'path', 'prepareChannelLayers', 'rePath', 'registerConverter',
   'registerLayerBackend', 'requireValidChannelName', 'requireValidGroupName', 'requireValidLease',

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import * as v from 'valibot';
 import { type } from 'arktype';
-import { type EventOf, type ReceivedMessage, type RequestHandlers, TypedJsonConsumer, defineProtocol } from 'switchyard';
+import { type EventOf, type ReceivedMessage, type RequestHandlers, TypedJsonConsumer, defineProtocol, groupSender } from 'switchyard';
 import { ReconnectingWebsocket } from 'switchyard/client';
 
 export const room = defineProtocol({
@@ -105,4 +105,11 @@ export async function client(): Promise<void> {
   untyped.on('message', ({ data }) => void data);
   void trimmed;
   void reply;
+}
+
+export async function outside(layer: import('switchyard').ChannelLayer): Promise<void> {
+  const send = groupSender(layer, room);
+  await send('room', { type: 'joined', user: 'u' });
+  // @ts-expect-error a field of the wrong type
+  await send('room', { type: 'joined', user: 1 });
 }

@@ -54,6 +54,7 @@ const STATIC_FILES: Record<string, string> = {
   'room.js': JS,
   'index.js': JS,
   'switchyard-client.js': JS,
+  'switchyard-fallback.js': JS,
   'favicon.svg': 'image/svg+xml',
 };
 
@@ -77,7 +78,9 @@ export function createChatHttpApp(options: ChatHttpOptions = {}): Application {
   function asset(name: string, contentType: string): Promise<Asset> {
     let loading = cache.get(name);
     if (!loading) {
-      const bytes = name === 'switchyard-client.js' ? bundleClient(clientEntry, prebuiltClient) : readFile(new URL(name, pagesDir));
+      const bytes = name === 'switchyard-client.js' ? bundleClient(clientEntry, prebuiltClient)
+        : name === 'switchyard-fallback.js' ? bundleClient(new URL('fallback-index.ts', clientEntry), new URL('switchyard-fallback.js', prebuiltClient))
+          : readFile(new URL(name, pagesDir));
       loading = bytes.then((body) => ({ body, contentType, etag: etagOf(body) }));
       // A failed load is not cached: the next request tries again.
       loading.catch(() => cache.delete(name));

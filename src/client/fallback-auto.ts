@@ -16,7 +16,7 @@ import type { Outgoing, WebsocketConstructor, WebsocketLike } from './options.js
  *
  * @example
  * ```ts
- * import { withFallback, type AutoFallbackOptions } from 'switchyard/client';
+ * import { withFallback, type AutoFallbackOptions } from 'switchyard/client/fallback';
  *
  * const options: AutoFallbackOptions = { websocketTimeout: 2000, websocketRetry: 60_000 };
  * const WebSocketOrHttp = withFallback(options);
@@ -48,7 +48,8 @@ type Way = 'websocket' | 'sse' | 'poll';
  *
  * @example
  * ```ts
- * import { ReconnectingWebsocket, withFallback } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
+ * import { withFallback } from 'switchyard/client/fallback';
  *
  * const chat = new ReconnectingWebsocket(`wss://${location.host}/ws/chat/lobby/`, { WebSocket: withFallback() });
  * ```

@@ -24,7 +24,7 @@ import { SseParser } from './fallback-sse.js';
  *
  * @example
  * ```ts
- * import { fallbackWebsocket, type FallbackOptions } from 'switchyard/client';
+ * import { fallbackWebsocket, type FallbackOptions } from 'switchyard/client/fallback';
  *
  * const options: FallbackOptions = { transport: 'poll', retryDelay: 1000 };
  * const HttpOnly = fallbackWebsocket(options);
@@ -80,7 +80,7 @@ function fromBase64(text: string): ArrayBuffer {
  *
  * @example
  * ```ts
- * import { FallbackWebsocket } from 'switchyard/client';
+ * import { FallbackWebsocket } from 'switchyard/client/fallback';
  *
  * const socket = new FallbackWebsocket('ws://127.0.0.1:8000/ws/chat/lobby/', undefined, { transport: 'poll' });
  * socket.addEventListener('message', ({ data }) => console.log(data));
@@ -342,7 +342,8 @@ export class FallbackWebsocket implements WebsocketLike {
  *
  * @example
  * ```ts
- * import { ReconnectingWebsocket, fallbackWebsocket } from 'switchyard/client';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
+ * import { fallbackWebsocket } from 'switchyard/client/fallback';
  *
  * const chat = new ReconnectingWebsocket('wss://chat.example.com/ws/chat/lobby/', { WebSocket: fallbackWebsocket({ transport: 'sse' }) });
  * ```

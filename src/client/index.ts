@@ -14,9 +14,13 @@
  * room.on('message', ({ data, json }) => json && console.log(data));
  * room.sendJson({ message: 'hi', username: 'ada' });
  * ```
+ *
+ * The HTTP fallback for networks that block WebSockets is a module of its
+ * own, `switchyard/client/fallback` (browser bundle
+ * `switchyard/client/fallback/browser`), so that pages which do not need it
+ * do not load it.
  */
 export { ReconnectingWebsocket, ReconnectingWebSocket } from './reconnecting-websocket.js';
-export { FallbackWebsocket, fallbackWebsocket, withFallback, type AutoFallbackOptions, type FallbackOptions } from './fallback-index.js';
 export { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 export type { OverflowPolicy } from './send-queue.js';
 export type { Listener } from './emitter.js';

@@ -18,7 +18,8 @@ if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`np
 /** A page that joins the lobby at `host` with withFallback() (served by the test, the rest by the server). */
 const fallbackPage = (host: string): string => `<!doctype html><meta charset="utf-8"><title>fallback</title>
 <script type="module">
-import { ReconnectingWebsocket, withFallback } from '/static/switchyard-client.js';
+import { ReconnectingWebsocket } from '/static/switchyard-client.js';
+import { withFallback } from '/static/switchyard-fallback.js';
 const Auto = withFallback({ websocketTimeout: 3000 });
 const client = new ReconnectingWebsocket('ws://${host}/ws/chat/lobby/', { WebSocket: Auto });
 window.received = [];

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const repo = resolve(import.meta.dirname, '../..');
-export const subpaths = ['', '/server', '/redis', '/testing', '/client', '/presence', '/middleware', '/admin'];
+export const subpaths = ['', '/server', '/redis', '/testing', '/client', '/presence', '/middleware', '/admin', '/client/fallback'];
 
 /** The environment a user's shell would have: none of the test runner's variables. */
 export function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

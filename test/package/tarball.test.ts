@@ -18,6 +18,10 @@ const tsc = join(repo, 'node_modules/typescript/bin/tsc');
 const typesNodeVersion = (JSON.parse(readFileSync(join(repo, 'node_modules/@types/node/package.json'), 'utf8')) as { version: string }).version;
 const prefix = `sy-pkg-${process.pid}-`;
 
+/** The declaration file a subpath's exports name (`dist/src/server/index.d.ts`). */
+const exportsMap = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { exports: Record<string, { types?: string }> }).exports;
+const typesOf = (subpath: string) => exportsMap[`.${subpath}`]!.types!.replace(/^\.\//, '');
+
 const workspace = new Workspace();
 let tarball = '';
 let listing: string[] = [];
@@ -46,7 +50,7 @@ after(async () => {
 test('the tarball ships dist/, types, README, LICENSE and the browser client; no tests, benches or modules', () => {
   const shipped = new Set(listing);
   const expected = ['package.json', 'README.md', 'LICENSE', 'bin/switchyard.js', 'dist/src/index.js', 'dist/src/server/cli.js',
-    'dist/client/switchyard-client.js', ...subpaths.map((s) => `dist/src${s}/index.d.ts`)];
+    'dist/client/switchyard-client.js', 'dist/client/switchyard-fallback.js', ...subpaths.map(typesOf)];
   for (const file of expected) assert.ok(shipped.has(file), `the tarball has ${file}`);
   assert.deepEqual(listing.filter((f) => /^(test|bench|node_modules|examples)\//.test(f)), []);
 });

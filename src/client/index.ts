@@ -15,6 +15,22 @@
  * room.sendJson({ message: 'hi', username: 'ada' });
  * ```
  *
+ * @example Typed by the server's protocol, with request/reply
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineProtocol } from 'switchyard';
+ * import { ReconnectingWebsocket } from 'switchyard/client';
+ *
+ * // Usually `import type { room } from './server/protocol.js'`: types only reach the page.
+ * const room = defineProtocol({
+ *   messages: { say: z.object({ text: z.string() }) },
+ *   requests: { rename: { input: z.object({ name: z.string() }), output: z.object({ name: z.string() }) } },
+ * });
+ * const client = new ReconnectingWebsocket<typeof room>('wss://chat.example.com/ws/room/');
+ * client.sendJson({ type: 'say', text: 'hi' });
+ * const { name } = await client.request('rename', { name: 'ada' }, { timeout: 5000, retry: 'once' });
+ * ```
+ *
  * The HTTP fallback for networks that block WebSockets is a module of its
  * own, `switchyard/client/fallback` (browser bundle
  * `switchyard/client/fallback/browser`), so that pages which do not need it

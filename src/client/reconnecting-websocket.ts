@@ -77,22 +77,6 @@ type Timer = ReturnType<typeof setTimeout>;
  * });
  * client.on('reconnecting', ({ attempt, delay }) => console.log(`retry ${attempt} in ${delay} ms`));
  * ```
- *
- * @example Typed by the server's protocol, with request/reply
- * ```ts
- * import { z } from 'zod';
- * import { defineProtocol } from 'switchyard';
- * import { ReconnectingWebsocket } from 'switchyard/client';
- *
- * // Usually `import type { room } from './server/protocol.js'`: types only reach the page.
- * const room = defineProtocol({
- *   messages: { say: z.object({ text: z.string() }) },
- *   requests: { rename: { input: z.object({ name: z.string() }), output: z.object({ name: z.string() }) } },
- * });
- * const client = new ReconnectingWebsocket<typeof room>('wss://chat.example.com/ws/room/');
- * client.sendJson({ type: 'say', text: 'hi' });
- * const { name } = await client.request('rename', { name: 'ada' }, { timeout: 5000, retry: 'once' });
- * ```
  */
 export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<ServerFrame<T>>> {
   readonly #url: string | URL | (() => string | URL);

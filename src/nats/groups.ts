@@ -17,6 +17,11 @@ export class LocalGroups {
     this.#onEmpty = onEmpty;
   }
 
+  /** Every group with a member here, with its members (read-only; see `ChannelLayer.localGroups`). */
+  get all(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    return this.#groups;
+  }
+
   /** The groups with a member here. */
   names(): string[] {
     return [...this.#groups.keys()];

@@ -38,6 +38,7 @@ import {
   requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
 import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
+import type { LocalGroups as LocalGroupsView } from '../layers/base.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { MultiFernet } from '../redis/fernet.js';
@@ -217,6 +218,11 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     requireValidChannelName(name);
     await this.#receiveHere(name);
     return name;
+  }
+
+  /** The groups this process's channels are in, each with those channels (see `ChannelLayer.localGroups`). */
+  localGroups(): LocalGroupsView {
+    return this.#groups.all;
   }
 
   /** Adds a channel of this process to a group (as with the pub/sub Redis layer, memberships are local). */

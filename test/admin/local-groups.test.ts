@@ -1,10 +1,11 @@
 // The read-only accessor the admin samples groups with: ChannelLayer.localGroups()
-// on every layer that has one (memory, Redis core, Redis pub/sub), through a
+// on every layer that has one (memory, Redis core, Redis pub/sub, NATS), through a
 // DelegatingLayer too: the groups this process's channels are in, with those channels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChannelLayer, DelegatingLayer, InMemoryChannelLayer } from 'switchyard';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
+import { NatsChannelLayer } from 'switchyard/nats';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
 
 const PREFIX = `sy-admin-local-${process.pid}-`;
@@ -13,6 +14,7 @@ const layers: Array<[string, () => ChannelLayer]> = [
   ['memory', () => new InMemoryChannelLayer()],
   ['redis core', () => new RedisChannelLayer({ hosts: [TEST_REDIS_URL], prefix: PREFIX })],
   ['redis pub/sub', () => new RedisPubSubChannelLayer({ hosts: [TEST_REDIS_URL], prefix: PREFIX })],
+  ['nats', () => new NatsChannelLayer({ servers: ['nats://127.0.0.1:4222'], prefix: `sy-admin-local-${process.pid}` })],
 ];
 
 const view = (layer: ChannelLayer) =>

@@ -336,24 +336,35 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   }
 
   /**
-   * On a cluster the connection stays up when one node fails: a lost node
-   * says its subscriptions are down, and once ioredis has moved them to the
-   * new topology they are back (with what was published meanwhile lost).
+   * On a cluster the connection stays up when one node fails: a dropped
+   * sharded subscriber says its subscriptions are down; they are back once
+   * ioredis has subscribed again and no subscriber was dropped for a second
+   * (while the failed node is still listed, ioredis retries it every few ms:
+   * one down and one up are told per failover, not one per retry).
    */
   #followCluster(sub: RedisClient, shard: Shard): void {
     sub.on('smessageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
     let lost = false;
-    sub.on('-node', () => {
+    let settling: NodeJS.Timeout | null = null;
+    sub.on('-subscriber', () => {
+      if (settling !== null) clearTimeout(settling);
+      settling = null;
       if (lost || this.#closed) return;
       lost = true;
       this.#options.onDisconnect?.(shard.label);
     });
     sub.on('subscribersReady', () => {
       if (!lost || this.#closed) return;
-      lost = false;
-      this.#logger.warn({ host: shard.label }, 'Pub/sub subscribers moved to the new cluster topology: messages published to a failed node meanwhile are lost (this layer keeps no history)');
-      groupsResynced(this.#groupsOn(0));
-      this.#options.onReconnect?.(shard.label);
+      if (settling !== null) clearTimeout(settling);
+      settling = setTimeout(() => {
+        settling = null;
+        if (!lost || this.#closed) return;
+        lost = false;
+        this.#logger.warn({ host: shard.label }, 'Pub/sub subscribers moved to the new cluster topology: messages published to a failed node meanwhile are lost (this layer keeps no history)');
+        groupsResynced(this.#groupsOn(0));
+        this.#options.onReconnect?.(shard.label);
+      }, 1000);
+      settling.unref();
     });
   }
 

@@ -29,7 +29,7 @@ type Layer = RedisChannelLayer | RedisPubSubChannelLayer;
 const nOf = (message: LayerMessage) => (message as unknown as { n: number }).n;
 
 /** Sends numbered messages to a group every few ms for 7 s; kills the master of the group (and its history) after 1 s. */
-async function failover(name: string, make: (prefix: string) => Layer): Promise<void> {
+async function failover(name: string, make: (prefix: string) => Layer, told: { down: number; up: number } = { down: 0, up: 0 }): Promise<void> {
   const prefix = `sy-failover-${process.pid}-${name}-`;
   const sender = make(prefix);
   const receiver = make(prefix);
@@ -75,7 +75,7 @@ async function failover(name: string, make: (prefix: string) => Layer): Promise<
     }
     await delay(5);
   }
-  await delay(1000);
+  await delay(1500);
   receiving = false;
   await reading;
   // Recovery: what came after the first message received live, read back from the history.
@@ -93,7 +93,7 @@ async function failover(name: string, make: (prefix: string) => Layer): Promise<
   const figures = {
     layer: name, sent: acked.length + refused, acked: acked.length, refused, deliveredLive: live.size, recoveredFromHistory: recovered.size,
     lost: lost.length, historyRecovered: read.recovered, refusedForMs: resumedAt > 0 ? resumedAt - firstRefusal : null,
-    sendsResumedAfterKillMs: resumedAt > 0 ? resumedAt - killedAt : null,
+    sendsResumedAfterKillMs: resumedAt > 0 ? resumedAt - killedAt : null, subscribersDown: told.down, subscribersBack: told.up,
   };
   console.log(`cluster failover figures: ${JSON.stringify(figures)}`);
   assert.ok(resumedAt > 0 || refused === 0, 'sends succeed again after the failover');
@@ -108,7 +108,11 @@ test('core layer: a master killed mid-traffic, the replica takes over, sends res
 });
 
 test('pub/sub layer: a master killed mid-traffic, the sharded subscribers follow, nothing acknowledged is lost', async () => {
+  const told = { down: 0, up: 0 };
   await failover('pubsub', (prefix) => new RedisPubSubChannelLayer({
     hosts: cluster.seeds, cluster: true, prefix, groupHistory: { 'chat_*': { size: 100_000 } }, logger: quiet, connectTimeout: 5000, capacity: 100_000,
-  }));
+    onDisconnect: () => told.down++, onReconnect: () => told.up++,
+  }), told);
+  // The subscribers were dropped and moved once: told once each way, not once per retry of the failed node.
+  assert.ok(told.down <= 2 && told.up === told.down, `told down ${told.down}, back ${told.up}`);
 });

@@ -45,7 +45,7 @@ interface ServeFlags {
   proxyHeaders?: boolean; forwardedAllowIps: string[]; wsMaxSize: number; wsPingInterval: number; wsPingTimeout: number;
   wsPerMessageDeflate?: boolean; wsMaxSendBuffer: number; wsSendHighWaterMark: number; wsConnectTimeout: number; wsCloseTimeout: number; keepAliveTimeout: number; accessLog: boolean; logLevel: string; sslKeyfile?: string;
   sslCertfile?: string; shutdownTimeout: number; metricsPath?: string; livenessPath: string; readinessPath: string;
-  lifespan: 'auto' | 'on' | 'off'; reload?: boolean; reloadDir: string[];
+  lifespan: 'auto' | 'on' | 'off'; reload?: boolean; reloadDir: string[]; fallback?: boolean;
 }
 
 /** A health endpoint's path; `off` turns it off (as `''`: commander keeps no null). */
@@ -110,6 +110,7 @@ async function serveCommand(target: string, flags: ServeFlags): Promise<void> {
     unixSocket: flags.unixSocket ?? null,
     rootPath: flags.rootPath,
     proxyHeaders: flags.proxyHeaders === true,
+    fallback: flags.fallback === true,
     forwardedAllowIps: flags.forwardedAllowIps,
     wsMaxSize: flags.wsMaxSize,
     wsPingInterval: flags.wsPingInterval,
@@ -193,6 +194,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--workers <n>', 'processes sharing the socket (node:cluster)').env('SWITCHYARD_WORKERS').default(1).argParser(number('int')))
     .addOption(new Option('--force-workers', 'allow --workers > 1 with the in-memory channel layer (groups will not span processes)'))
     .addOption(new Option('--root-path <path>', 'scope.root_path: the prefix the app is mounted under').env('SWITCHYARD_ROOT_PATH').default(d.rootPath))
+    .addOption(new Option('--fallback', 'serve the HTTP fallback (event streams or long polls down, POSTs up) on WebSocket routes (the variable enables it when set)').env('SWITCHYARD_FALLBACK'))
     .addOption(new Option('--proxy-headers', 'trust X-Forwarded-For/-Proto from --forwarded-allow-ips (the variable enables it when set)').env('SWITCHYARD_PROXY_HEADERS'))
     .addOption(new Option('--forwarded-allow-ips <list>', 'comma-separated addresses/CIDR blocks trusted for proxy headers, or *')
       .env('SWITCHYARD_FORWARDED_ALLOW_IPS').default(d.forwardedAllowIps, d.forwardedAllowIps.join(',')).argParser(list))

@@ -66,6 +66,7 @@
  */
 export { serve, type Server } from './server.js';
 export { DEFAULT_OPTIONS, resolveOptions, type ServerOptions } from './options.js';
+export type { FallbackOptions } from './fallback-options.js';
 export { nodeHandler, scopeOf, NODE_HTTP, type NodeExchange, type NodeRequestHandler } from './node-handler.js';
 export { LifespanError } from './lifespan.js';
 export { createLogger, processFields, type Logger, type LoggerOptions } from './logging.js';

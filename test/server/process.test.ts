@@ -52,6 +52,25 @@ describe('switchyard serve (processes)', () => {
     assert.deepEqual(fixture, ['startup', 'disconnect 1001', 'disconnect 1001', 'shutdown']);
   });
 
+  test('--fallback (or SWITCHYARD_FALLBACK) serves the HTTP fallback on WebSocket routes; off without it', async () => {
+    /** The status and content type of a GET that opens an event stream (the stream is dropped at once). */
+    const openStream = (url: string) => new Promise<{ status: number; type: string }>((resolve, reject) => {
+      const request = http.get(url, { agent: false }, (res) => {
+        resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? '') });
+        request.destroy();
+      });
+      request.on('error', reject);
+    });
+    for (const [args, env, on] of [[['--fallback'], {}, true], [[], { SWITCHYARD_FALLBACK: '1' }, true], [[], {}, false]] as const) {
+      const server = start(['serve', APP, '--port', '0', ...args], env);
+      const url = String((await server.waitFor(listening)).url);
+      const answer = await openStream(`${url}/echo?switchyard.transport=sse`);
+      if (on) assert.deepEqual([answer.status, answer.type.split(';')[0]], [200, 'text/event-stream'], `fallback on: ${JSON.stringify({ args, env })}`);
+      else assert.notEqual(answer.type.split(';')[0], 'text/event-stream', 'off by default');
+      server.stop();
+    }
+  });
+
   test('options come from SWITCHYARD_* environment variables; a flag wins over its variable', async () => {
     const server = start(['serve', APP, '--port', '0'], { SWITCHYARD_PORT: '1', SWITCHYARD_WS_MAX_SIZE: '10', SWITCHYARD_METRICS_PATH: '/m' });
     const url = String((await server.waitFor(listening)).url);

@@ -130,6 +130,25 @@ describe('admin dashboard in a real browser, two chat processes on Redis', () =>
     await screenshot(page, 'overview');
   });
 
+  test('under traffic: the page shows messages in and out per second (20 lines/s into alpha from both processes)', async () => {
+    const senders = [rooms.alpha![0]!, rooms.alpha![4]!]; // one on each process
+    let sent = 0;
+    const timer = setInterval(() => {
+      senders[sent % 2]!.ws.send(JSON.stringify({ message: `line ${sent}`, username: 'load' }));
+      sent++;
+    }, 50);
+    try {
+      // Each line reaches alpha's 8 members: about 20 in and 160 out per second, cluster-wide.
+      await waitInPage(page, () => Number(document.querySelector('#rate-in')?.textContent) >= 10 && Number(document.querySelector('#rate-out')?.textContent) >= 80,
+        'messages in ≥ 10/s and out ≥ 80/s', pageErrors);
+      await page.waitForTimeout(2500); // the charts show the traffic
+      await screenshot(page, 'load');
+    } finally {
+      clearInterval(timer);
+    }
+    for (const member of rooms.alpha!) await member.next((frame) => frame.message === `line ${sent - 1}`, 5000, 'the last line');
+  });
+
   test('disconnect one client, after confirming: it closes with 4000 and the totals follow', async () => {
     const dialogs: string[] = [];
     page.on('dialog', (dialog) => { dialogs.push(dialog.message()); void dialog.accept(); });

@@ -14,6 +14,7 @@
  */
 import cluster from 'node:cluster';
 import { recoveryCounts } from '../consumers/recovery.js';
+import { typedCounts } from '../consumers/typed.js';
 import { slowConsumerActions } from '../layers/slow-consumers.js';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type PrometheusContentType } from 'prom-client';
 import type { ChannelLayer } from '../layers/base.js';
@@ -92,6 +93,21 @@ export class ServerMetrics {
       collect() {
         this.reset();
         this.inc(recoveryCounts.replayed);
+      },
+    });
+    new Counter({
+      name: 'switchyard_invalid_messages_total', help: 'Messages that failed a typed consumer\'s schema: from a client (answered with an error frame) or through the layer (dropped)', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        this.labels('client').inc(typedCounts.invalidMessages);
+        this.labels('layer').inc(typedCounts.invalidEvents);
+      },
+    });
+    new Counter({
+      name: 'switchyard_request_errors_total', help: 'Requests answered with an error, by code', labelNames: ['code'], registers,
+      collect() {
+        this.reset();
+        for (const [code, count] of Object.entries(typedCounts.requestErrors)) this.labels(code).inc(count);
       },
     });
     this.httpRequests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests by status', labelNames: ['status'], registers });

@@ -234,3 +234,19 @@ test('groupSender: groupSend from outside a consumer, typed by the protocol and 
   assert.equal(await client.receiveNothing(50), true, 'nothing invalid was sent');
   await client.disconnect();
 });
+
+test('the server metrics export the typed counters: invalid messages by source, request errors by code', async () => {
+  const { ServerMetrics } = await import('switchyard/server');
+  const value = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const metrics = new ServerMetrics();
+  const before = (await metrics.collect()).text;
+  const client = await open(ZodRoom.asApp());
+  await client.sendJsonTo({ type: 'say', text: 'x'.repeat(11) });
+  assert.equal((await client.receiveJsonFrom() as { code: string }).code, 'invalid_message');
+  await client.disconnect();
+  const after = (await metrics.collect()).text;
+  const series = 'switchyard_invalid_messages_total{source="client"}';
+  assert.equal(value(after, series) - value(before, series), 1);
+  assert.ok(Number.isFinite(value(after, 'switchyard_invalid_messages_total{source="layer"}')));
+  assert.match(after, /^# TYPE switchyard_request_errors_total counter$/m);
+});

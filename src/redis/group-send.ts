@@ -136,10 +136,10 @@ async function judgeOnCluster(group: string, members: string[], read: MemberRead
     }
   }));
   if (dead.size === 0) return members;
-  const gone = members.filter((member) => dead.has(/^[^!]*\.([^.!]+)!/.exec(member)?.[1] ?? ''));
+  const gone = new Set(members.filter((member) => dead.has(/^[^!]*\.([^.!]+)!/.exec(member)?.[1] ?? '')));
   await shard.run((redis) => redis.zrem(keys.group(group), ...gone)).catch(() => {});
   logger.info({ group, processes: [...dead] }, `Removed the members of ${dead.size} dead process(es) from group ${group}`);
-  return members.filter((member) => !gone.includes(member));
+  return members.filter((member) => !gone.has(member));
 }
 
 /** What {@link deliverToMembers} needs of the layer. */

@@ -215,7 +215,7 @@ function sectionF(recs: Map<string, Rec>): string {
   rows.push(['flags', ...servers.map((s) => flagsOf(get(s)).join('; ') || (get(s).error ?? '—'))]);
   return `## (f) Four server processes on each engine
 
-(d)'s shapes with four Switchyard processes (the chat consumer, all pinned to the server core) on an engine the run starts for itself: the run's private Redis with the pub/sub layer, a Redis Cluster of three masters with the pub/sub layer on sharded pub/sub, NATS on core subjects. Members are spread over the four processes. Engine CPU sums all its processes; "in" counts publishes into the engine (PUBLISH, SPUBLISH on every node, NATS \`in_msgs\`) per broadcast, "out" the messages the engine sent to subscribers (NATS \`out_msgs\`): one per process holding members, whatever the number of members.
+(d)'s shapes with four Switchyard processes (the chat consumer, all pinned to the server core) on an engine the run starts for itself: the run's private Redis with the pub/sub layer, a Redis Cluster of three masters with the pub/sub layer on sharded pub/sub, NATS on core subjects. Members are spread over the four processes. Engine CPU sums all its processes; "in" counts publishes into the engine (PUBLISH, SPUBLISH on every node, NATS \`in_msgs\`) per broadcast, "out" the messages the engine sent to subscribers (NATS \`out_msgs\`): one per process holding members, whatever the number of members. The four processes share the one server core, so from 100 msg/s the fan-out steps measure that core's saturation (about 23 µs of CPU per delivery with four processes on it, the same for every engine), not the engine: compare the engines' own CPU and traffic.
 
 ${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
 `;
@@ -363,6 +363,20 @@ function notes(): string {
 `;
 }
 
+/** The machines the shown results ran on, with the runs of each when there are several (tables mix runs; ratios hold within a run). */
+function machines(recs: Map<string, Rec>, latest: Rec['machine']): string {
+  const describe = (m: Rec['machine']) => `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, open files limit ${m.nofile}`;
+  const byMachine = new Map<string, Set<string>>();
+  for (const rec of recs.values()) {
+    if (rec.machine === undefined) continue;
+    const key = describe(rec.machine);
+    if (!byMachine.has(key)) byMachine.set(key, new Set());
+    byMachine.get(key)!.add(String(rec.run));
+  }
+  if (byMachine.size <= 1) return describe(latest);
+  return [...byMachine].map(([machine, runs]) => `${machine} (runs ${[...runs].sort().join(', ')})`).join('; ');
+}
+
 export function render(): void {
   const recs = latest();
   const any = [...recs.values()].sort((x, y) => String(y.time).localeCompare(String(x.time)))[0];
@@ -374,7 +388,7 @@ export function render(): void {
 
 Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios and servers, about 25 minutes since the references of issue 12 joined; 13 before) or \`npm run bench -- a\` (one), \`BENCH_SERVERS=…\` for some servers; see \`bench/run.ts\`.
 
-**Machine**: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, open files limit ${m.nofile}.
+**Machine**: ${machines(recs, m)}.
 **Versions**: Node ${v.node}, Switchyard ${v.switchyard}, ws ${v.ws}, socket.io ${v.socketio} (+ @socket.io/redis-adapter ${v.socketioRedisAdapter}), ioredis ${v.ioredis}, Redis ${v.redis}${v.uws ? `, uWebSockets.js ${v.uws} (@trufflesuite/uws-js-unofficial), Bun ${v.bun}` : ''}; Python ${v.python}, Django / channels / channels_redis / daphne ${v.django}.
 **Date**: ${String(any.time).slice(0, 10)}.
 

@@ -105,7 +105,7 @@ async function clusterEngine(ctx: RunContext): Promise<Engine> {
   };
   return {
     name: 'cluster', label: 'Redis Cluster, 3 masters (pub/sub layer, sharded)',
-    layerUrl: `redis+pubsub+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}?prefix=benchf`,
+    layerUrl: `redis+pubsub+cluster://127.0.0.1:${ports[0]}?${ports.slice(1).map((p) => `host=127.0.0.1:${p}&`).join('')}prefix=benchf`,
     pids: children.map((child) => child.pid!),
     async traffic() { return { in: await spublish(), out: 0 }; },
     async stop() {

@@ -104,6 +104,8 @@ export class Shard {
   /** Connection errors by role: the first logged, then a summary a minute while Redis stays away. */
   readonly #errors = new Map<string, RepeatedErrorLog>();
   #commands: RedisClient | null = null;
+  /** The wait for the command connection while it connects, shared by the commands issued meanwhile. */
+  #commandsReady: Promise<void> | null = null;
   #idleBlocking: RedisClient[] = [];
   #allBlocking = new Set<RedisClient>();
   #closed = false;
@@ -187,7 +189,10 @@ export class Shard {
   async commands(): Promise<RedisClient> {
     if (this.#closed) throw new LayerUnavailableError('The Redis channel layer is closed');
     const client = (this.#commands ??= this.createConnection('commands', { onDown: this.#shardOptions.onDown, onUp: this.#shardOptions.onUp }));
-    if (client.status !== 'ready') await this.waitReady(client, this.#shardOptions.connectTimeout, true);
+    // One wait shared by every command issued while connecting (one listener, not one per command).
+    if (client.status !== 'ready') {
+      await (this.#commandsReady ??= this.waitReady(client, this.#shardOptions.connectTimeout, true).finally(() => { this.#commandsReady = null; }));
+    }
     return client;
   }
 

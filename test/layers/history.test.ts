@@ -1,5 +1,6 @@
 // Group history (`groupHistory`, docs/recovery.md): one set of behaviours run
-// against the in-memory layer and both Redis layers, then what only Redis has
+// against the in-memory layer, both Redis layers and NATS (JetStream; what only
+// JetStream has is in nats-history.test.ts), then what only Redis has
 // (a Redis that loses the keys, encryption at rest, several processes, peers
 // without history).
 import { after, describe, test } from 'node:test';
@@ -7,19 +8,24 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { ImproperlyConfigured, InMemoryChannelLayer, InvalidNameError, LayerUnavailableError, type LayerMessage, buildChannelLayer } from 'switchyard';
 import { type LayerLogger, RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
+import { NatsChannelLayer } from 'switchyard/nats';
 import { type GroupHistoryConfig, type HistoryRead, POSITION_KEY, positionOf } from '../../src/layers/history.js';
 import { historyKey, historyMetaKey } from '../../src/redis/history.js';
 import { guardRedisKeys, keysWithPrefix } from '../helpers/redis-clean.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
+import { TEST_NATS, guardNatsStreams } from '../helpers/nats-server.js';
 import { delay } from '../helpers/time.js';
 
 const REDIS = 'redis://127.0.0.1:6379/0';
 const PREFIX = `sy-history-${process.pid}-`;
 let prefixes = 0;
 const uniquePrefix = () => `${PREFIX}${++prefixes}-`;
+/** NATS prefixes are subject tokens (no trailing dash); each has its own history stream, deleted by flush(). */
+const NATS_MARKER = `sy-h-${process.pid}-`;
+const uniqueNatsPrefix = () => `${NATS_MARKER}${++prefixes}`;
 const quiet: LayerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
-type HistoryLayer = InMemoryChannelLayer | RedisChannelLayer | RedisPubSubChannelLayer;
+type HistoryLayer = InMemoryChannelLayer | RedisChannelLayer | RedisPubSubChannelLayer | NatsChannelLayer;
 const opened: HistoryLayer[] = [];
 after(async () => {
   for (const layer of opened) {
@@ -27,6 +33,7 @@ after(async () => {
     await layer.close();
   }
 });
+guardNatsStreams(NATS_MARKER); // after the layers are flushed (flush() deletes a NATS layer's stream)
 function track<T extends HistoryLayer>(layer: T): T {
   opened.push(layer);
   return layer;
@@ -50,6 +57,11 @@ const FLAVOURS: Flavour[] = [
     name: 'Redis pub/sub',
     make: (groupHistory, prefix = uniquePrefix()) => track(new RedisPubSubChannelLayer({ hosts: [REDIS], prefix, groupHistory, logger: quiet })),
     url: (q) => `${REDIS.replace('redis:', 'redis+pubsub:')}?prefix=${uniquePrefix()}&${q}`,
+  },
+  {
+    name: 'NATS',
+    make: (groupHistory, prefix = uniqueNatsPrefix()) => track(new NatsChannelLayer({ servers: [TEST_NATS], prefix, groupHistory, logger: quiet })),
+    url: (q) => `nats://${TEST_NATS}?prefix=${uniqueNatsPrefix()}&${q}`,
   },
 ];
 
@@ -147,7 +159,9 @@ for (const flavour of FLAVOURS) {
       assert.equal(await layer.readHistory('other', null), null);
       assert.equal(await layer.readHistory('news2', { epoch: 'x', offset: 0 }), null);
       assert.notEqual(await layer.readHistory('news', null), null);
-      if ('prefix' in layer) assert.deepEqual(await withRedis((redis) => keysWithPrefix(redis, historyKey(layer.prefix, 'other'))), []);
+      if (layer instanceof RedisChannelLayer || layer instanceof RedisPubSubChannelLayer) {
+      assert.deepEqual(await withRedis((redis) => keysWithPrefix(redis, historyKey(layer.prefix, 'other'))), []);
+    }
     });
 
     test('a layer without groupHistory: readHistory answers null and nothing is stamped', async () => {

@@ -43,6 +43,7 @@
  * | DjangoDatabaseError | SY_DJANGO_DATABASE | HTTP 503 (handshake refused, one line logged) | `switchyard/django` |
  * | DjangoReadOnlyError | SY_DJANGO_READ_ONLY | | `switchyard/django` |
  * | PickledDataRefused | SY_DJANGO_PICKLED | (anonymous user in the middleware, logged once per connection) | `switchyard/django` |
+ * | RequestError | SY_REQUEST_FAILED | (an error reply to a request; `reason` is its code on the wire) | `switchyard`, `switchyard/client` |
  */
 
 /** Base class: every Switchyard error has a stable string code. */
@@ -394,5 +395,41 @@ export class PickledDataRefused extends SwitchyardError {
       'SY_DJANGO_PICKLED',
       'Pickled session data refused: Switchyard reads only Django\'s JSONSerializer (unpickling runs arbitrary code, and pickle is Python-only); set SESSION_SERIALIZER to django.contrib.sessions.serializers.JSONSerializer',
     );
+  }
+}
+
+/** One problem of a request's input, as the reply names it. */
+export interface RequestIssue { path: string; message: string }
+
+/**
+ * A request that failed. Its `reason` is stable: the server's
+ * (`invalid_message` with `issues`, `unknown_request`, `handler_error`,
+ * `timeout`, `unavailable`, or the app's own) or the client's: `timeout`
+ * (no reply in time; the error's `name` is then `TimeoutError`),
+ * `disconnected` (the link dropped), `closed` (the client was closed).
+ * A request handler throws one to answer its own reason and message (any
+ * other exception answers the opaque `handler_error`). One class for both
+ * sides: the server's error reply becomes this error in the client.
+ *
+ * @example
+ * ```ts
+ * import { RequestError } from 'switchyard';
+ *
+ * function rename(name: string): { name: string } {
+ *   if (name === 'admin') throw new RequestError('name_refused', 'That name is reserved');
+ *   return { name };
+ * }
+ * ```
+ */
+export class RequestError extends SwitchyardError {
+  /** The failure's code on the wire (`name_refused`, `timeout`...). */
+  readonly reason: string;
+  readonly issues: RequestIssue[] | undefined;
+
+  constructor(reason = 'handler_error', message = 'The request failed', issues?: RequestIssue[]) {
+    super('SY_REQUEST_FAILED', message);
+    this.reason = reason;
+    this.issues = issues;
+    if (reason === 'timeout') this.name = 'TimeoutError';
   }
 }

@@ -177,7 +177,7 @@ export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<Ser
    * import type { ReconnectingWebsocket } from 'switchyard/client';
    *
    * declare const client: ReconnectingWebsocket;
-   * const who = await client.request('who', {}, { timeout: 5000 }).catch((error: { code: string }) => error.code);
+   * const who = await client.request('who', {}, { timeout: 5000 }).catch((error: { reason: string }) => error.reason);
    * ```
    */
   request<K extends RequestName<T>>(name: K, input: RequestInput<T, K>, options: RequestOptions = {}): Promise<RequestReply<T, K>> {

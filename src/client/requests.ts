@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import type { Issue as RequestIssue } from '../consumers/schema.js';
+import { RequestError, type RequestIssue } from '../errors.js';
 
 export type { RequestIssue };
 
@@ -17,43 +17,14 @@ export interface RequestOptions {
   timeout?: number;
   /**
    * A request already sent when the link drops: `false` (default) rejects
-   * it at once (code `disconnected`); `'once'` sends it again after the
+   * it at once (reason `disconnected`); `'once'` sends it again after the
    * reconnection (the server may then run it twice: use it for requests
    * that are safe to repeat).
    */
   retry?: 'once' | false;
 }
 
-/**
- * A request that failed, with a stable `code`: the server's
- * (`invalid_message` with `issues`, `unknown_request`, `handler_error`,
- * `timeout`, `unavailable`, or the app's own) or the client's: `timeout`
- * (no reply in time; the error's `name` is then `TimeoutError`),
- * `disconnected` (the link dropped), `closed` (the client was closed).
- * A request handler throws one to answer its own code and message (any
- * other exception answers the opaque `handler_error`).
- *
- * @example
- * ```ts
- * import { RequestError } from 'switchyard';
- *
- * function rename(name: string): { name: string } {
- *   if (name === 'admin') throw new RequestError('name_refused', 'That name is reserved');
- *   return { name };
- * }
- * ```
- */
-export class RequestError extends Error {
-  readonly code: string;
-  readonly issues: RequestIssue[] | undefined;
-
-  constructor(code: string, message: string, issues?: RequestIssue[]) {
-    super(message);
-    this.name = code === 'timeout' ? 'TimeoutError' : 'RequestError';
-    this.code = code;
-    this.issues = issues;
-  }
-}
+export { RequestError };
 
 interface Pending {
   frame: string;

@@ -7,7 +7,7 @@
  * `$sy` extension frames: a client that never asks never sees one, so the
  * app's own protocol stays exactly what it is.
  *
- * Error codes are stable (the client sees them as `RequestError.code`):
+ * Error codes are stable (the client sees them as `RequestError.reason`):
  * `invalid_message` (the input failed its schema; `issues` say where),
  * `unknown_request`, `handler_error` (the handler threw: its message is
  * not sent, it is logged), `timeout` (the handler took longer than the

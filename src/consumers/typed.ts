@@ -281,7 +281,7 @@ export class TypedJsonConsumer<P extends ProtocolSpec = ProtocolSpec> extends Js
 
   /** A handler's exception as the client sees it: its own `RequestError`, or an opaque `handler_error` (logged). */
   #failed(id: number, name: string, error: unknown): Promise<void> {
-    if (error instanceof RequestError) return this.#fail(id, error.code, error.message, error.issues);
+    if (error instanceof RequestError) return this.#fail(id, error.reason, error.message, error.issues);
     if (error instanceof LayerUnavailableError) {
       logLayerUnavailable(this, error, { type: `request ${name}` }, 'the request is answered "unavailable"');
       return this.#fail(id, 'unavailable', 'Temporarily unavailable: try again in a moment');

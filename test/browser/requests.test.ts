@@ -97,8 +97,8 @@ describe('request/reply in a real browser', () => {
         replies.push(client.request('rename', { username: `name ${i}` }));
       }
       const names = await Promise.all(replies);
-      const refused = await client.request('rename', { username: '' }).then(() => 'resolved', (error: { code: string }) => error.code);
-      const unknown = await client.request('nope', {}).then(() => 'resolved', (error: { code: string }) => error.code);
+      const refused = await client.request('rename', { username: '' }).then(() => 'resolved', (error: { reason: string }) => error.reason);
+      const unknown = await client.request('nope', {}).then(() => 'resolved', (error: { reason: string }) => error.reason);
       await new Promise((resolve) => setTimeout(resolve, 200));
       client.close();
       return { names, refused, unknown, frames };

@@ -82,16 +82,16 @@ test('server errors reject with a RequestError and its code; the link stays up',
   const client = connect();
   await assert.rejects(client.request('crash', {}), (error: RequestError) => {
     assert.ok(error instanceof RequestError);
-    assert.equal(error.code, 'handler_error');
+    assert.equal(error.reason, 'handler_error');
     assert.equal(error.message, 'The request failed');
     return true;
   });
   await assert.rejects(client.request('add', { a: 1, b: 'two' } as never), (error: RequestError) => {
-    assert.equal(error.code, 'invalid_message');
+    assert.equal(error.reason, 'invalid_message');
     assert.deepEqual(error.issues?.map((i) => i.path), ['b']);
     return true;
   });
-  await assert.rejects(client.request('nope' as never, {} as never), { code: 'unknown_request' });
+  await assert.rejects(client.request('nope' as never, {} as never), { reason: 'unknown_request', code: 'SY_REQUEST_FAILED' });
   assert.equal(client.state, 'open');
   assert.deepEqual(await client.request('add', { a: 2, b: 2 }), { sum: 4 });
   client.close();
@@ -101,7 +101,7 @@ test('no reply in time: rejects with code timeout (a TimeoutError); the late rep
   const client = connect();
   const frames: unknown[] = [];
   client.on('message', ({ data }) => frames.push(data));
-  await assert.rejects(client.request('wait', { ms: 400, key: 'late' }, { timeout: 100 }), { name: 'TimeoutError', code: 'timeout' });
+  await assert.rejects(client.request('wait', { ms: 400, key: 'late' }, { timeout: 100 }), { name: 'TimeoutError', reason: 'timeout' });
   await delay(500);
   assert.deepEqual(frames, [], 'the late reply is not a message');
   assert.equal(await client.request('wait', { ms: 1, key: 'after' }), 1);
@@ -114,7 +114,7 @@ test('the link drops mid-request: retry false rejects at once (disconnected); re
   let failedAt = 0;
   const failing = assert.rejects(client.request('wait', { ms: 300, key: 'no-retry' }), (error: RequestError) => {
     failedAt = Date.now();
-    return error.code === 'disconnected';
+    return error.reason === 'disconnected';
   });
   const retried = client.request('wait', { ms: 300, key: 'retry' }, { retry: 'once', timeout: 5000 });
   await delay(100);
@@ -133,10 +133,10 @@ test('the link drops mid-request: retry false rejects at once (disconnected); re
 test('close() rejects what is pending with code closed; request() on a closed client rejects at once', async () => {
   const client = connect();
   await until(() => client.state === 'open', 3000, 'open');
-  const pending = assert.rejects(client.request('wait', { ms: 300, key: 'closing' }), { code: 'closed' });
+  const pending = assert.rejects(client.request('wait', { ms: 300, key: 'closing' }), { reason: 'closed' });
   client.close();
   await pending;
-  await assert.rejects(client.request('add', { a: 1, b: 1 }), { code: 'closed' });
+  await assert.rejects(client.request('add', { a: 1, b: 1 }), { reason: 'closed' });
   const other = connect();
   assert.throws(() => other.request('add', { a: 1, b: 1 }, { timeout: 0 }), { name: 'TypeError', message: 'The "timeout" option must be a number > 0' });
   other.close();

@@ -66,7 +66,13 @@ async function scenario(layer: string, name: string, servers: ChatProcess[], fau
     rows.push(row);
     assert.equal(row.duplicates, 0, `no duplicates: ${JSON.stringify(row)}`);
     assert.equal(row.outOfOrder, 0, `in order: ${JSON.stringify(row)}`);
-    assert.ok(row.accepted + row.refused >= sent - 1, `every line accepted or refused out loud (the last may be in flight): ${JSON.stringify(row)}`);
+    // The last line may be in flight. When the server process dies with its history (exact false), the
+    // lines it had taken but not yet broadcast die with it: the sender is told (recovered: false), and
+    // there can be only as many as the client wrote before it saw the socket close (bounded: 0.5 s of lines).
+    const unaccounted = sent - row.accepted - row.refused;
+    const toldSender = sender.lost > 0;
+    assert.ok(unaccounted <= 1 || (!exact && toldSender && unaccounted <= 500 / EVERY_MS),
+      `every line accepted or refused out loud, or its loss told: ${JSON.stringify({ ...row, unaccounted, toldSender })}`);
     if (exact) assert.equal(row.delivered, row.expected, `every accepted line at every receiver: ${JSON.stringify(row)}`);
     else assert.ok(row.delivered === row.expected || row.recoveredFalse > 0, `a loss is reported: ${JSON.stringify(row)}`);
     assert.ok(row.plainReported, `without recovery, a loss is never silent: ${JSON.stringify(row)}`);

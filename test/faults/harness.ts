@@ -7,8 +7,10 @@
  * to one room; every receiver (and the sender itself) asks for recovery. A
  * line counts as *accepted* when it reached the room: the sender, a member
  * that recovers, gets it back. A line the room refused (Redis away) is
- * answered with the room's error frame: the tally checks that every line
- * not accepted was refused out loud.
+ * answered with the room's error frame, and one the client could not queue
+ * while the server was away (its queue of 100 full) is refused by `send`
+ * returning false: the tally checks that every line not accepted was
+ * refused out loud.
  */
 import { WebSocket } from 'ws';
 import { ReconnectingWebsocket, type RecoveryDetail } from 'switchyard/client';
@@ -66,6 +68,8 @@ export class Member {
   readonly received: number[] = [];
   readonly outcomes: RecoveryDetail[] = [];
   readonly errors: string[] = [];
+  /** Lines the client refused itself (`send` returned false: its offline queue was full), out loud to the caller. */
+  refusedByClient = 0;
   closes = 0;
   readonly socket: ReconnectingWebsocket;
 
@@ -112,7 +116,7 @@ export function startSending(sender: Member, everyMs: number): { stop: () => Pro
   const loop = (async () => {
     while (running) {
       n += 1;
-      sender.socket.sendJson({ message: String(n), username: 'sender' });
+      if (!sender.socket.sendJson({ message: String(n), username: 'sender' })) sender.refusedByClient++;
       await delay(everyMs);
     }
   })();
@@ -154,7 +158,7 @@ export function tally(
     }
   }
   return {
-    layer, scenario, sent, accepted: accepted.size, refused: sender.errors.length,
+    layer, scenario, sent, accepted: accepted.size, refused: sender.errors.length + sender.refusedByClient,
     delivered, expected: accepted.size * receivers.length, duplicates, outOfOrder, recoverMs,
     recoveredFalse: receivers.reduce((sum, m) => sum + m.lost, 0),
     plainMissed: plain.reduce((sum, m) => sum + [...accepted].filter((n) => !m.received.includes(n)).length, 0),
@@ -164,7 +168,7 @@ export function tally(
 
 /** The fault table as Markdown. */
 export function faultTable(rows: FaultRow[]): string {
-  const head = '| layer | scenario | sent | accepted | refused (error frame) | delivered | duplicates | out of order | time to recover | recovered:false | without recovery: missed (reported) |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
+  const head = '| layer | scenario | sent | accepted | refused (error frame, or a full client queue) | delivered | duplicates | out of order | time to recover | recovered:false | without recovery: missed (reported) |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
   return head + rows.map((r) =>
     `| ${r.layer} | ${r.scenario} | ${r.sent} | ${r.accepted} | ${r.refused} | ${r.delivered}/${r.expected} | ${r.duplicates} | ${r.outOfOrder} | ${r.recoverMs} ms | ${r.recoveredFalse} | ${r.plainMissed} (${r.plainMissed === 0 ? '-' : r.plainReported ? 'yes' : 'NO'}) |`).join('\n') + '\n';
 }

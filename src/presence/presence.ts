@@ -262,6 +262,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   // ---- the merged view -------------------------------------------------------------------
 
   readonly #isPresent = (topic: string, key: string): boolean => this.#present(topic, key);
+  readonly #isWatched = (topic: string): boolean => (this.#subscribers.get(topic)?.size ?? 0) > 0;
 
   #present(topic: string, key: string): boolean {
     if ((this.#local.get(topic)?.get(key)?.size ?? 0) > 0) return true;
@@ -274,7 +275,8 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   }
 
   #emit(change: ChangeSet): void {
-    for (const event of changesOf<M>(change, this.#isPresent)) {
+    for (const event of changesOf<M>(change, this.#isPresent, this.#isWatched)) {
+      // A listener of an earlier topic may have unsubscribed this topic's last one.
       const listeners = this.#subscribers.get(event.topic);
       if (listeners === undefined) continue;
       for (const listener of [...listeners]) {

@@ -72,10 +72,16 @@ export function applyOp(entries: Entries, [kind, topic, key, ref, meta]: Op, cha
   }
 }
 
-/** The subscribers' view of a change, per topic touched: entry diffs, and the keys that came or went. */
-export function changesOf<M extends PresenceMeta>(change: ChangeSet, present: (topic: string, key: string) => boolean): Array<PresenceChange<M>> {
+/**
+ * The subscribers' view of a change, per topic touched that someone `watches`:
+ * entry diffs, and the keys that came or went.
+ */
+export function changesOf<M extends PresenceMeta>(
+  change: ChangeSet, present: (topic: string, key: string) => boolean, watched: (topic: string) => boolean,
+): Array<PresenceChange<M>> {
   const events: Array<PresenceChange<M>> = [];
   for (const [topic, before] of change.before) {
+    if (!watched(topic)) continue; // nobody listens: no diff to compute
     const joined: string[] = [];
     const left: string[] = [];
     for (const [key, was] of before) {

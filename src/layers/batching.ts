@@ -62,6 +62,9 @@ interface Batch {
 }
 
 function compileGroups(config: GroupBatchingConfig): (group: string) => Required<BatchingOptions> | null {
+  if (typeof config !== 'object' || config === null) {
+    throw new TypeError(`groupBatching must be a list of group patterns or an object of pattern → options, not ${JSON.stringify(config)}`);
+  }
   const entries: Array<[string, BatchingOptions]> = Array.isArray(config)
     ? (config as readonly string[]).map((pattern) => [pattern, {}])
     : Object.entries(config as Record<string, BatchingOptions>);

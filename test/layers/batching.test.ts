@@ -155,6 +155,8 @@ test('groupBatching on a URL (any backend); groups of groupHistory are left unba
     error instanceof ImproperlyConfigured && /unknown option maxMessage \(known: maxMessages, maxDelayMs\)/.test(error.message));
   assert.throws(() => buildChannelLayer('memory://?groupBatching={"chat_*":{"maxMessages":1}}'), /maxMessages for chat_\* must be an integer of at least 2/);
   assert.throws(() => buildChannelLayer('memory://?groupBatching=a&groupBatching=b'), /given twice/);
+  assert.throws(() => new GroupBatchingLayer(new InMemoryChannelLayer(), { groups: 'chat_*' as never }),
+    /groupBatching must be a list of group patterns or an object of pattern → options, not "chat_\*"/);
 });
 
 test('Redis core layer, two processes: batches cross Redis, are unpacked in order, and close() sends what is queued', async () => {

@@ -1,6 +1,6 @@
 /**
  * The exception vocabulary of Switchyard, in one place: every error class of
- * every subpath is defined here, each with a stable `code` (never reused)
+ * every subpath is exported from here, each with a stable `code` (never reused)
  * and, where it ends a connection or a request, the WebSocket close code,
  * HTTP status or exit code it maps to. Django Channels' names are kept
  * (`StopConsumer`, `ChannelFull`, `DenyConnection`...), and Django's
@@ -8,7 +8,11 @@
  * from `switchyard`; the others from the subpath whose code throws them
  * (their old modules re-export them, so every import path keeps working).
  * `test/package/errors.test.ts` checks that every exported error class is
- * defined here, has its own `SY_*` code and a row in this table.
+ * exported from here, has its own `SY_*` code and a row in this table.
+ * Two pieces live beside this file and are re-exported from it: the base
+ * class `SwitchyardError` (`switchyard-error.ts`, a leaf every family of
+ * errors extends without an import cycle) and the errors of reading a
+ * Django site (`django-errors.ts`).
  *
  * | class | code | close / status | exported from |
  * |---|---|---|---|
@@ -46,15 +50,10 @@
  * | RequestError | SY_REQUEST_FAILED | (an error reply to a request; `reason` is its code on the wire) | `switchyard`, `switchyard/client` |
  */
 
-/** Base class: every Switchyard error has a stable string code. */
-export class SwitchyardError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-  }
-}
+import { SwitchyardError } from './switchyard-error.js';
+
+export { SwitchyardError } from './switchyard-error.js';
+export { BadSignature, DjangoDatabaseError, DjangoReadOnlyError, PickledDataRefused, SignatureExpired } from './django-errors.js';
 
 /** Raise from a handler to end a consumer instance cleanly (no error is logged). */
 export class StopConsumer extends SwitchyardError {
@@ -209,7 +208,8 @@ export class LeadershipLost extends SwitchyardError {
 }
 
 // Errors of the subpaths, exported from `switchyard/testing`, `/server`,
-// `/redis`, `/presence` and `/django` (see the table above).
+// `/redis` and `/presence` (see the table above); `/django`'s are in
+// django-errors.ts.
 
 /** A wait for the application ran out of time (`switchyard/testing`). */
 export class TimeoutError extends SwitchyardError {
@@ -301,100 +301,6 @@ export class PresenceNotFound extends SwitchyardError {
     this.topic = topic;
     this.key = key;
     this.ref = ref;
-  }
-}
-
-/**
- * A signed value whose signature matches none of the keys (Django's `BadSignature`).
- *
- * @example
- * ```ts
- * import { BadSignature, loads } from 'switchyard/django';
- *
- * declare const cookie: string;
- * const key = process.env.DJANGO_SECRET_KEY!;
- * try { loads(cookie, { key }); } catch (error) { if (error instanceof BadSignature) console.warn('tampered cookie: anonymous'); }
- * ```
- */
-export class BadSignature extends SwitchyardError {
-  constructor(message = 'Signature does not match', code = 'SY_DJANGO_BAD_SIGNATURE') {
-    super(code, message);
-  }
-}
-
-/**
- * A validly signed value older than the `maxAge` asked for (Django's `SignatureExpired`).
- *
- * @example
- * ```ts
- * import { loads } from 'switchyard/django';
- *
- * declare const cookie: string;
- * loads(cookie, { key: process.env.DJANGO_SECRET_KEY! }, { maxAge: 1209600 }); // throws SignatureExpired after two weeks
- * ```
- */
-export class SignatureExpired extends BadSignature {
-  constructor(message: string) {
-    super(message, 'SY_DJANGO_SIGNATURE_EXPIRED');
-  }
-}
-
-/**
- * A query to Django's database failed (unreachable, wrong credentials, missing table).
- *
- * @example
- * ```ts
- * // logged by the middleware as: Django database unavailable: connect ECONNREFUSED 127.0.0.1:5432 (handshake refused)
- * ```
- */
-export class DjangoDatabaseError extends SwitchyardError {
-  readonly status = 503;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('SY_DJANGO_DATABASE', message, options);
-  }
-}
-
-/**
- * A write to a Django session was attempted: Switchyard reads Django's
- * sessions and users and never writes them (log in, log out and change
- * passwords in Django).
- *
- * @example
- * ```ts
- * import type { Scope } from 'switchyard';
- * import { getSession } from 'switchyard/middleware';
- *
- * declare const scope: Scope; // after DjangoSessionMiddleware
- * await getSession(scope).save(); // throws DjangoReadOnlyError
- * ```
- */
-export class DjangoReadOnlyError extends SwitchyardError {
-  constructor(what: string) {
-    super('SY_DJANGO_READ_ONLY', `${what}: Django sessions are read-only in Switchyard; change them through Django`);
-  }
-}
-
-/**
- * Signed data that is a Python pickle (`SESSION_SERIALIZER =
- * PickleSerializer`). Refused, never decoded: unpickling runs code chosen by
- * whoever wrote the data (a leaked `SECRET_KEY` becomes remote code
- * execution), and pickle is Python's own format. Switch the Django site to
- * Django's default `JSONSerializer`.
- *
- * @example
- * ```ts
- * import { loads } from 'switchyard/django';
- *
- * declare const pickledCookie: string;
- * loads(pickledCookie, { key: process.env.DJANGO_SECRET_KEY! }); // throws PickledDataRefused; the middleware makes the user anonymous and logs why
- * ```
- */
-export class PickledDataRefused extends SwitchyardError {
-  constructor() {
-    super(
-      'SY_DJANGO_PICKLED',
-      'Pickled session data refused: Switchyard reads only Django\'s JSONSerializer (unpickling runs arbitrary code, and pickle is Python-only); set SESSION_SERIALIZER to django.contrib.sessions.serializers.JSONSerializer',
-    );
   }
 }
 

@@ -3,6 +3,7 @@
  * server core, ready once its port accepts TCP connections.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { built } from './build.js';
@@ -54,13 +55,16 @@ const CHAT_DEMO_ENV = {
   CHAT_SECRET_KEYS: 'bench-only-secret', ALLOWED_HOSTS: '127.0.0.1', CHAT_RATE: '1000000', CHAT_BURST: '1000000',
   CHAT_SESSION_STORE: 'memory', CHANNEL_LAYER_URL: 'memory://',
 };
-/** The chat demo the way `npm start` runs it: TypeScript through tsx, the library from source. */
-const npmStart = (port: number, _redisUrl: string, extra: string[]) => ({
-  cmd: process.execPath,
-  args: [...extra, '--conditions=switchyard-source', '--import', 'tsx', 'examples/chat/server.ts'],
-  env: { PORT: String(port), ...CHAT_DEMO_ENV },
-  cwd: ROOT,
-});
+/**
+ * The chat demo exactly as `npm start` runs it: the node arguments of
+ * package.json's `start` script (its TypeScript loader, the library from source).
+ */
+const npmStart = (port: number, _redisUrl: string, extra: string[]) => {
+  const script = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const args = /^(?:exec )?node (.+)$/.exec(script)?.[1]?.split(/\s+/);
+  if (args === undefined) throw new Error(`package.json's start script is not "node ...": ${script}`);
+  return { cmd: process.execPath, args: [...extra, ...args], env: { PORT: String(port), ...CHAT_DEMO_ENV }, cwd: ROOT };
+};
 
 const daphne = (port: number, redisUrl: string) => ({
   cmd: 'daphne',

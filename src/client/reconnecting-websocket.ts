@@ -6,11 +6,13 @@
  * let go of are ignored). When that socket closes, the client waits a
  * jittered, growing delay (see `backoff.ts`) and opens a new one. Sends made
  * while no socket is open go to a bounded queue (see `send-queue.ts`) that is
- * flushed, in order, as soon as the next socket opens. Timers (retry, connect
- * timeout, heartbeat, ping) are all cleared in one place, `#clearTimers`.
+ * flushed, in order, as soon as the next socket opens. The heartbeat's timers
+ * live in `heartbeat.ts`; every timer (retry, connect timeout, heartbeat,
+ * ping) is cleared in one place, `#clearTimers`.
  */
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
+import { Heartbeat } from './heartbeat.js';
 import {
   CLOSE_CONNECT_TIMEOUT,
   CLOSE_HEARTBEAT_TIMEOUT,
@@ -90,10 +92,10 @@ export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<Ser
   /** Consecutive attempts that failed since the last open. */
   #failures = 0;
   #hasOpened = false;
+  /** With a `heartbeat` option: the timers that detect a dead link. */
+  readonly #heartbeat: Heartbeat | null;
   #retryTimer: Timer | undefined;
   #connectTimer: Timer | undefined;
-  #heartbeatTimer: Timer | undefined;
-  #pingTimer: ReturnType<typeof setInterval> | undefined;
 
   /**
    * Starts connecting at once. `url` may be a function, called before each
@@ -107,6 +109,8 @@ export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<Ser
     this.#options = resolveOptions(options);
     this.#queue = new SendQueue(this.#options.queueSize, this.#options.queueOverflow);
     this.#recovery = this.#options.recover ? new RecoveryTracker() : null;
+    const heartbeat = this.#options.heartbeat;
+    this.#heartbeat = heartbeat ? new Heartbeat(heartbeat, () => this.#abandon(CLOSE_HEARTBEAT_TIMEOUT, 'heartbeat timeout')) : null;
     this.#open();
   }
 
@@ -284,12 +288,15 @@ export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<Ser
     for (const data of this.#queue.drain()) socket.send(data);
     this.#requests.opened((frame) => socket.send(frame));
     this.#setState('open');
-    this.#startHeartbeat();
+    this.#heartbeat?.start((ping) => {
+      const current = this.#socket;
+      if (current && current.readyState === OPEN) current.send(ping);
+    });
     this.emit('open', { reconnected });
   }
 
   #onMessage(raw: string | ArrayBuffer | Blob): void {
-    this.#resetHeartbeatTimeout();
+    this.#heartbeat?.alive();
     if (typeof raw === 'string' && this.#requests.reply(raw)) return;
     if (this.#recovery !== null && typeof raw === 'string') {
       const unwrapped = this.#recovery.unwrap(raw);
@@ -358,31 +365,11 @@ export class ReconnectingWebsocket<T = unknown> extends Emitter<ClientEvents<Ser
     }, delay);
   }
 
-  #startHeartbeat(): void {
-    const heartbeat = this.#options.heartbeat;
-    if (!heartbeat) return;
-    this.#resetHeartbeatTimeout();
-    const { message, interval } = heartbeat;
-    if (message === undefined) return;
-    this.#pingTimer = setInterval(() => {
-      const socket = this.#socket;
-      if (socket && socket.readyState === OPEN) socket.send(typeof message === 'function' ? message() : message);
-    }, interval);
-  }
-
-  #resetHeartbeatTimeout(): void {
-    const heartbeat = this.#options.heartbeat;
-    if (!heartbeat) return;
-    clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = setTimeout(() => this.#abandon(CLOSE_HEARTBEAT_TIMEOUT, 'heartbeat timeout'), heartbeat.timeout);
-  }
-
   #clearTimers(): void {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#connectTimer);
-    clearTimeout(this.#heartbeatTimer);
-    clearInterval(this.#pingTimer);
-    this.#retryTimer = this.#connectTimer = this.#heartbeatTimer = this.#pingTimer = undefined;
+    this.#heartbeat?.stop();
+    this.#retryTimer = this.#connectTimer = undefined;
   }
 
   #setState(state: ClientState): void {

@@ -27,6 +27,10 @@
  * A key (a user) may have several entries (tabs, devices, processes): it
  * *joins* when its first entry appears and *leaves* when its last one goes.
  * Metas must be JSON/msgpack-able plain objects.
+ *
+ * This file holds the replica and its local entries; the copies of the
+ * peers' entries, and how deltas and states keep them in step, are in
+ * `peers.ts`.
  */
 import { randomBytes } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
@@ -38,8 +42,9 @@ import { requireValidChannelName, requireValidGroupName } from '../layers/base.j
 import {
   type DirectoryAnswer, type DirectoryOptions, type DirectoryQuestion, DirectoryQuestions, answerQuestion, directoryOptions, localAnswer,
 } from './directory.js';
+import { Peers } from './peers.js';
 import {
-  ChangeSet, applyOp, changesOf, isOp, isRow,
+  ChangeSet, applyOp, changesOf,
   type Entries, type Op, type Peer, type PresenceChange, type PresenceList, type PresenceMeta, type Row,
 } from './state.js';
 
@@ -99,7 +104,11 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   readonly #receiveErrors = new RepeatedErrorLog(() => logger, 'presence: receive failed', 60_000, 'warn');
   readonly #timeout: number;
   readonly #local: Entries = new Map();
-  readonly #peers = new Map<string, Peer>();
+  readonly #peers = new Peers({
+    apply: (entries, op, change) => this.#apply(entries, op, change),
+    emit: (change) => this.#emit(change),
+    askState: (peer) => this.#askState(peer),
+  });
   readonly #subscribers = new Map<string, Set<(change: PresenceChange<M>) => void>>();
   readonly #questions = new DirectoryQuestions();
   #version = 0;
@@ -160,7 +169,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   /** The merged presences of a topic, every replica included. */
   list(topic: string): PresenceList<M> {
     const out: PresenceList<M> = {};
-    for (const entries of [this.#local, ...[...this.#peers.values()].map((p) => p.entries)]) {
+    for (const entries of [this.#local, ...this.#peers.entries()]) {
       for (const [key, refs] of entries.get(topic) ?? []) {
         for (const [ref, meta] of refs) (out[key] ??= { metas: [] }).metas.push({ ...(meta as M), ref });
       }
@@ -171,7 +180,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   /** The topics with at least one entry in the merged view, every replica included (for diagnostics: the admin dashboard). */
   topics(): string[] {
     const topics = new Set(this.#local.keys());
-    for (const peer of this.#peers.values()) for (const [topic, keys] of peer.entries) if (keys.size > 0) topics.add(topic);
+    for (const entries of this.#peers.entries()) for (const [topic, keys] of entries) if (keys.size > 0) topics.add(topic);
     return [...topics];
   }
 
@@ -230,7 +239,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
 
   /** Peers currently known (for diagnostics and tests). */
   get peers(): string[] {
-    return [...this.#peers.keys()];
+    return this.#peers.ids;
   }
 
   /**
@@ -265,9 +274,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   readonly #isWatched = (topic: string): boolean => (this.#subscribers.get(topic)?.size ?? 0) > 0;
 
   #present(topic: string, key: string): boolean {
-    if ((this.#local.get(topic)?.get(key)?.size ?? 0) > 0) return true;
-    for (const peer of this.#peers.values()) if ((peer.entries.get(topic)?.get(key)?.size ?? 0) > 0) return true;
-    return false;
+    return (this.#local.get(topic)?.get(key)?.size ?? 0) > 0 || this.#peers.holds(topic, key);
   }
 
   #apply(entries: Entries, op: Op, change: ChangeSet): void {
@@ -337,37 +344,10 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
       return;
     }
     if (message.type === 'presence.bye') {
-      this.#dropPeer(replica);
+      this.#peers.drop(replica);
       return;
     }
-    const channel = typeof message.channel === 'string' ? message.channel : null;
-    const version = typeof message.version === 'number' ? message.version : null;
-    if (channel === null || version === null) return;
-    let peer = this.#peers.get(replica);
-    if (peer === undefined) {
-      peer = { channel, version: -1, lastSeen: Date.now(), entries: new Map(), syncAskedAt: 0 };
-      this.#peers.set(replica, peer);
-    }
-    peer.lastSeen = Date.now();
-    peer.channel = channel;
-    switch (message.type) {
-      case 'presence.delta':
-        if (version === peer.version + 1 && Array.isArray(message.ops)) {
-          const change = new ChangeSet();
-          for (const op of message.ops) if (isOp(op)) this.#apply(peer.entries, op, change);
-          peer.version = version;
-          this.#emit(change);
-        } else if (version > peer.version) {
-          this.#askState(peer);
-        }
-        break;
-      case 'presence.heartbeat':
-        if (version !== peer.version) this.#askState(peer);
-        break;
-      case 'presence.state':
-        if (version >= peer.version && Array.isArray(message.rows)) this.#replaceState(peer, message.rows.filter(isRow), version);
-        break;
-    }
+    this.#peers.receive(replica, message);
   }
 
   #askState(peer: Peer): void {
@@ -389,43 +369,13 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     }
   }
 
-  #replaceState(peer: Peer, rows: Row[], version: number): void {
-    const change = new ChangeSet();
-    const incoming = new Set(rows.map(([topic, key, ref]) => `${topic}\0${key}\0${ref}`));
-    for (const [topic, keys] of [...peer.entries]) {
-      for (const [key, refs] of [...keys]) {
-        for (const ref of [...refs.keys()]) {
-          if (!incoming.has(`${topic}\0${key}\0${ref}`)) this.#apply(peer.entries, ['remove', topic, key, ref, null], change);
-        }
-      }
-    }
-    for (const [topic, key, ref, meta] of rows) {
-      if (!peer.entries.get(topic)?.get(key)?.has(ref)) this.#apply(peer.entries, ['add', topic, key, ref, meta], change);
-    }
-    peer.version = version;
-    this.#emit(change);
-  }
-
-  #dropPeer(replica: string): void {
-    const peer = this.#peers.get(replica);
-    if (peer === undefined) return;
-    const change = new ChangeSet();
-    for (const [topic, keys] of [...peer.entries]) {
-      for (const [key, refs] of [...keys]) for (const ref of [...refs.keys()]) this.#apply(peer.entries, ['remove', topic, key, ref, null], change);
-    }
-    this.#peers.delete(replica);
-    this.#emit(change);
-  }
-
   async #tick(): Promise<void> {
     const now = Date.now();
-    for (const [replica, peer] of [...this.#peers]) {
-      if (now - peer.lastSeen > this.#timeout) {
-        logger.warn({ replica, silentFor: now - peer.lastSeen }, 'presence: replica timed out; dropping its entries');
-        this.#dropPeer(replica);
-        // Its channel would otherwise stay a group member (and be written to) until the group expiry.
-        this.#layer.groupDiscard(this.#group, peer.channel).catch(() => {});
-      }
+    for (const [replica, peer] of this.#peers.silent(now, this.#timeout)) {
+      logger.warn({ replica, silentFor: now - peer.lastSeen }, 'presence: replica timed out; dropping its entries');
+      this.#peers.drop(replica);
+      // Its channel would otherwise stay a group member (and be written to) until the group expiry.
+      this.#layer.groupDiscard(this.#group, peer.channel).catch(() => {});
     }
     try {
       await this.#layer.groupAdd(this.#group, this.#channel);

@@ -49,14 +49,13 @@ import { randomUUID } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
 import { ChannelFull, InvalidNameError, LayerUnavailableError } from '../errors.js';
 import {
-  type ChannelTap,
-  type TapListener,
-  type ChannelLayer, type GroupSendOptions, type LayerExtension, baseDefaults, compileCapacities,
+  type ChannelLayer, type ChannelTap, type GroupSendOptions, type LayerExtension, type TapListener,
   nonLocalName, requireValidChannelName, requireValidGroupName, withExcept, type LocalGroups,
 } from '../layers/base.js';
 import { normalizeHosts, shardsFor } from './config.js';
 import type { Shard } from './connection.js';
-import { MultiFernet } from './fernet.js';
+import { coreSettings } from './core-settings.js';
+import { deleteKeysStartingWith } from './flush.js';
 import { Inbox } from './inbox.js';
 import { acquireRedisLease } from './lease.js';
 import { ProcessLiveness } from './liveness.js';
@@ -66,8 +65,7 @@ import { type MemberRead, deliverInOneScript, deliverToMembers, readMembers } fr
 import { RedisHistory } from './history.js';
 import { KeyNames } from './keys.js';
 import { Receiver } from './receiver.js';
-import { FLUSH, FLUSH_NODE, GROUP_ADD, SEND } from './scripts.js';
-import { getSerializer, messageCheckFor } from './serializers.js';
+import { GROUP_ADD, SEND } from './scripts.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
@@ -128,40 +126,27 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   readonly #memberRead: MemberRead;
 
   constructor(options: RedisChannelLayerOptions = {}) {
-    const base = baseDefaults(options);
-    this.expiry = base.expiry;
-    this.groupExpiry = base.groupExpiry;
-    this.capacity = base.capacity;
-    this.prefix = options.prefix ?? 'asgi';
-    this.#capacityFor = compileCapacities(this.capacity, options.channelCapacity);
+    const { serializer, crypter, processTtlMs, ...settings } = coreSettings(options);
+    this.expiry = settings.expiry;
+    this.groupExpiry = settings.groupExpiry;
+    this.capacity = settings.capacity;
+    this.prefix = settings.prefix;
+    this.#capacityFor = settings.capacityFor;
+    this.#processCapacity = settings.processCapacity;
+    this.#checkMessage = settings.checkMessage;
     this.#logger = options.logger ?? defaultLogger;
     this.#keys = new KeyNames(this.prefix, options.cluster === true);
-    const processCapacity = options.processCapacity ?? 1000;
-    if (!Number.isInteger(processCapacity) || processCapacity < 1) {
-      throw new TypeError(`Channel layer option 'processCapacity' must be a positive integer, not ${String(processCapacity)}`);
-    }
-    this.#processCapacity = Math.max(processCapacity, this.capacity);
-    const keys = options.symmetricEncryptionKeys;
-    const serializer = getSerializer(options.serializerFormat ?? 'msgpack');
-    this.#checkMessage = messageCheckFor(serializer);
-    const crypter = keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null;
     this.#codec = new MessageCodec({ serializer, randomPrefixLength: options.randomPrefixLength ?? 12, crypter, ttl: this.expiry + 10 });
     const connectTimeout = options.connectTimeout ?? 2000;
     this.#shards = shardsFor(normalizeHosts(options.hosts), options.cluster === true, (index) => ({
       connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true),
     }));
-    const channelCapacity = options.channelCapacity;
-    const uniform = channelCapacity === undefined || (Array.isArray(channelCapacity) ? channelCapacity.length === 0 : Object.keys(channelCapacity).length === 0);
-    this.#oneScript = uniform && this.#shards.length === 1 && !this.#keys.cluster && this.#codec.completesInRedis;
+    this.#oneScript = settings.uniformCapacity && this.#shards.length === 1 && !this.#keys.cluster && this.#codec.completesInRedis;
     this.#memberships = new LocalMemberships({
       shards: this.#shards, keys: this.#keys, groupExpiry: this.groupExpiry, shardOf: (group) => this.shardFor(group), logger: this.#logger,
     });
-    const processTtl = options.processTtl === undefined ? 30 : options.processTtl;
-    if (processTtl !== null && !(typeof processTtl === 'number' && processTtl > 0)) {
-      throw new TypeError(`Channel layer option 'processTtl' must be a positive number of seconds or null, not ${String(processTtl)}`);
-    }
-    this.#liveness = processTtl === null ? null : new ProcessLiveness({
-      shards: this.#shards, keys: this.#keys, clientPrefix: this.clientPrefix, ttlMs: processTtl * 1000,
+    this.#liveness = processTtlMs === null ? null : new ProcessLiveness({
+      shards: this.#shards, keys: this.#keys, clientPrefix: this.clientPrefix, ttlMs: processTtlMs,
       registryKeepMs: this.groupExpiry * 1000, logger: this.#logger, onLost: (index) => void this.#recover(index, false),
     });
     this.#memberRead = {
@@ -379,15 +364,8 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
 
   /** Deletes every key of this prefix (channels, groups, leases, histories: each group's history starts a new epoch). */
   async flush(): Promise<void> {
-    const pattern = this.prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
     this.#memberships.clear();
-    if (this.#keys.cluster) {
-      // KEYS sees one node: flush each master.
-      const masters = await this.#shards[0]!.masters();
-      await this.#shards[0]!.run(() => Promise.all(masters.map((node) => FLUSH_NODE.run(node, [], [pattern]))));
-    } else {
-      await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
-    }
+    await deleteKeysStartingWith(this.#shards, this.#keys.cluster, this.prefix);
     this.#inbox.clear();
   }
 

@@ -28,6 +28,10 @@
  * the cluster. ioredis keeps one subscriber per master and moves the
  * subscriptions when a replica takes over; what was published to a failed
  * node meanwhile is lost (groups with a history are re-read: `groupsResynced`).
+ *
+ * The subscriber connections themselves (creation, reconnection and
+ * failover events, names left while a connection was down) are in
+ * `pubsub-subscribers.ts`; this file holds what is subscribed and why.
  */
 import { randomUUID } from 'node:crypto';
 import type { LayerMessage } from '../asgi.js';
@@ -38,7 +42,7 @@ import {
 } from '../layers/base.js';
 import { normalizeHosts, shardsFor } from './config.js';
 import type { RedisPubSubChannelLayerOptions } from './pubsub-options.js';
-import type { RedisClient, Shard } from './connection.js';
+import type { Shard } from './connection.js';
 import { KeyNames } from './keys.js';
 import { MultiFernet } from './fernet.js';
 import { Inbox } from './inbox.js';
@@ -50,9 +54,10 @@ import { shardIndex } from './sharding.js';
 import { MessageCodec, pubsubGroupChannel } from './wire.js';
 import type { Lease } from '../layers/lease.js';
 import { acquireRedisLease } from './lease.js';
-import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
+import { type HistoryRead, type StreamPosition, positionOf } from '../layers/history.js';
 import { RedisHistory } from './history.js';
-import { FLUSH, FLUSH_NODE } from './scripts.js';
+import { deleteKeysStartingWith } from './flush.js';
+import { Subscribers } from './pubsub-subscribers.js';
 
 export type { RedisPubSubChannelLayerOptions } from './pubsub-options.js';
 
@@ -75,7 +80,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   readonly expiry: number;
   readonly prefix: string;
   readonly #shards: Shard[];
-  readonly #subscribers: (RedisClient | null)[];
+  readonly #subscribers: Subscribers;
   readonly #keys: KeyNames;
   readonly #codec: MessageCodec;
   readonly #inbox: Inbox;
@@ -86,8 +91,6 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   readonly #channels = new Map<string, NodeJS.Timeout | null>();
   /** Group pub/sub channel → local member channels. */
   readonly #groups = new Map<string, Set<string>>();
-  /** Pub/sub channels left while their connection was down: ioredis resubscribes them on reconnect, so they are unsubscribed then. */
-  readonly #staleSubscriptions = new Set<string>();
   readonly #history: RedisHistory;
   #closed = false;
 
@@ -105,7 +108,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const connectTimeout = options.connectTimeout ?? 2000;
     this.#keys = new KeyNames(this.prefix, options.cluster === true);
     this.#shards = shardsFor(normalizeHosts(options.hosts), this.#keys.cluster, () => ({ connectTimeout, logger: this.#logger }));
-    this.#subscribers = this.#shards.map(() => null);
+    this.#subscribers = new Subscribers({
+      shards: this.#shards, cluster: this.#keys.cluster, connectTimeout, logger: this.#logger, shardOf: (name) => this.#shardOf(name),
+      onMessage: (name, body) => this.#onMessage(name, body), wanted: (name) => this.#channels.has(name) || this.#groups.has(name),
+      groupsOn: (index) => this.#groupsOn(index),
+      onDisconnect: (host) => options.onDisconnect?.(host), onReconnect: (host) => options.onReconnect?.(host),
+    });
     this.#inbox = new Inbox(options.capacity ?? 100);
     // The codec has no random prefix and no token TTL: stored payloads are framed as published ones.
     this.#history = new RedisHistory({
@@ -171,7 +179,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const groupChannel = pubsubGroupChannel(this.prefix, group);
     let members = this.#groups.get(groupChannel);
     if (members === undefined) {
-      await this.#subscribeRaw(groupChannel);
+      await this.#subscribers.subscribe(groupChannel);
       this.#groups.set(groupChannel, (members = this.#groups.get(groupChannel) ?? new Set()));
     }
     members.add(channel);
@@ -184,7 +192,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     const members = this.#groups.get(groupChannel);
     if (members === undefined || !members.delete(channel) || members.size > 0) return;
     this.#groups.delete(groupChannel);
-    await this.#unsubscribeRaw(groupChannel);
+    await this.#subscribers.unsubscribe(groupChannel);
   }
 
   /** The groups this process's channels are in, each with those channels (see `ChannelLayer.localGroups`). */
@@ -234,24 +242,8 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     this.#channels.clear();
     this.#groups.clear();
     this.#inbox.clear();
-    if (this.#keys.cluster) {
-      // Sharded subscriptions are per slot: each channel is left by name.
-      const sub = this.#subscribers[0];
-      if (sub != null && sub.status === 'ready') await Promise.allSettled(subscribed.map(async (name) => sub.sunsubscribe(name)));
-    } else {
-      await Promise.allSettled(this.#subscribers.map((sub) => (sub !== null && sub.status === 'ready' ? sub.unsubscribe() : undefined)));
-    }
-    if (this.#history.enabled) {
-      const pattern = `${this.prefix}switchyard:history:`.replace(/[*?[\]\\]/g, '\\$&') + '*';
-      if (this.#keys.cluster) {
-        // KEYS sees one node: flush each master.
-        const shard = this.#shards[0]!;
-        const masters = await shard.masters();
-        await shard.run(() => Promise.all(masters.map((node) => FLUSH_NODE.run(node, [], [pattern]))));
-      } else {
-        await Promise.all(this.#shards.map((shard) => shard.run((redis) => FLUSH.run(redis, [], [pattern]))));
-      }
-    }
+    await this.#subscribers.unsubscribeAll(subscribed);
+    if (this.#history.enabled) await deleteKeysStartingWith(this.#shards, this.#keys.cluster, `${this.prefix}switchyard:history:`);
   }
 
   async close(): Promise<void> {
@@ -259,7 +251,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     this.#closed = true;
     for (const timer of this.#channels.values()) if (timer !== null) clearTimeout(timer);
     this.#inbox.close(new LayerUnavailableError('The Redis channel layer was closed'));
-    for (const sub of this.#subscribers) sub?.disconnect();
+    this.#subscribers.close();
     for (const shard of this.#shards) shard.close();
   }
 
@@ -274,7 +266,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   async #subscribe(channel: string): Promise<void> {
     this.#channels.set(channel, null);
     try {
-      await this.#subscribeRaw(channel);
+      await this.#subscribers.subscribe(channel);
     } catch (error) {
       this.#channels.delete(channel);
       throw error;
@@ -291,12 +283,12 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
       }
       this.#channels.delete(channel);
       this.#inbox.forget(channel);
-      this.#unsubscribeRaw(channel).catch(() => {});
+      this.#subscribers.unsubscribe(channel).catch(() => {});
       // A forgotten channel leaves its groups too, so an abandoned consumer costs nothing.
       for (const [groupChannel, members] of this.#groups) {
         if (!members.delete(channel) || members.size > 0) continue;
         this.#groups.delete(groupChannel);
-        this.#unsubscribeRaw(groupChannel).catch(() => {});
+        this.#subscribers.unsubscribe(groupChannel).catch(() => {});
       }
     }, this.#options.unsubscribeDelay ?? 5000);
     timer.unref();
@@ -307,102 +299,6 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
   #groupsOn(index: number): string[] {
     const marker = pubsubGroupChannel(this.prefix, '');
     return [...this.#groups.keys()].filter((name) => this.#shardOf(name) === index).map((name) => name.slice(marker.length));
-  }
-
-  /** The subscriber connection of a shard, created on first use. */
-  #subscriber(index: number): RedisClient {
-    const existing = this.#subscribers[index];
-    if (existing !== null && existing !== undefined) return existing;
-    const shard = this.#shards[index]!;
-    const sub = shard.createConnection('subscriber', {
-      onDown: () => this.#options.onDisconnect?.(shard.label),
-      onUp: () => {
-        // ioredis resubscribes right after 'ready', in the same tick: unsubscribe after it.
-        queueMicrotask(() => this.#dropStaleSubscriptions(index));
-        // Redis pub/sub keeps nothing for a subscriber that is away: say so, never lose silently.
-        this.#logger.warn(
-          { host: shard.label },
-          'Pub/sub subscriber reconnected: messages published to its channels and groups while it was away are lost (this layer keeps no history)',
-        );
-        // Groups that keep a history: their recovery sessions read what went by.
-        groupsResynced(this.#groupsOn(index));
-        this.#options.onReconnect?.(shard.label);
-      },
-    });
-    sub.on('messageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
-    if (this.#keys.cluster) this.#followCluster(sub, shard);
-    this.#subscribers[index] = sub;
-    return sub;
-  }
-
-  /**
-   * On a cluster the connection stays up when one node fails: a dropped
-   * sharded subscriber says its subscriptions are down; they are back once
-   * ioredis has subscribed again and no subscriber was dropped for a second
-   * (while the failed node is still listed, ioredis retries it every few ms:
-   * one down and one up are told per failover, not one per retry).
-   */
-  #followCluster(sub: RedisClient, shard: Shard): void {
-    sub.on('smessageBuffer', (channel: Buffer, body: Buffer) => this.#onMessage(channel.toString(), body));
-    let lost = false;
-    let settling: NodeJS.Timeout | null = null;
-    sub.on('-subscriber', () => {
-      if (settling !== null) clearTimeout(settling);
-      settling = null;
-      if (lost || this.#closed) return;
-      lost = true;
-      this.#options.onDisconnect?.(shard.label);
-    });
-    sub.on('subscribersReady', () => {
-      if (!lost || this.#closed) return;
-      if (settling !== null) clearTimeout(settling);
-      settling = setTimeout(() => {
-        settling = null;
-        if (!lost || this.#closed) return;
-        lost = false;
-        this.#logger.warn({ host: shard.label }, 'Pub/sub subscribers moved to the new cluster topology: messages published to a failed node meanwhile are lost (this layer keeps no history)');
-        groupsResynced(this.#groupsOn(0));
-        this.#options.onReconnect?.(shard.label);
-      }, 1000);
-      settling.unref();
-    });
-  }
-
-  async #subscribeRaw(name: string): Promise<void> {
-    const index = this.#shardOf(name);
-    const shard = this.#shards[index]!;
-    const sub = this.#subscriber(index);
-    try {
-      await shard.waitReady(sub, this.#options.connectTimeout ?? 2000, true);
-      await (this.#keys.cluster ? sub.ssubscribe(name) : sub.subscribe(name));
-    } catch (error) {
-      throw error instanceof LayerUnavailableError ? error : new LayerUnavailableError(`Redis at ${shard.label} is unavailable: ${String(error)}`, { cause: error });
-    }
-  }
-
-  async #unsubscribeRaw(name: string): Promise<void> {
-    const sub = this.#subscribers[this.#shardOf(name)];
-    if (sub === null || sub === undefined) return;
-    try {
-      if (sub.status === 'ready') {
-        await (this.#keys.cluster ? sub.sunsubscribe(name) : sub.unsubscribe(name));
-        return;
-      }
-    } catch {
-      // The connection died under the command (Redis just went away): as when it was down already.
-    }
-    this.#staleSubscriptions.add(name);
-  }
-
-  /** Unsubscribes what was left while a shard's connection was down and is still not wanted. */
-  #dropStaleSubscriptions(index: number): void {
-    const sub = this.#subscribers[index];
-    for (const name of this.#staleSubscriptions) {
-      if (this.#shardOf(name) !== index) continue;
-      this.#staleSubscriptions.delete(name);
-      if (this.#channels.has(name) || this.#groups.has(name) || sub === null || sub === undefined) continue;
-      (this.#keys.cluster ? sub.sunsubscribe(name) : sub.unsubscribe(name)).catch(() => {});
-    }
   }
 
   #onMessage(channel: string, body: Buffer): void {

@@ -15,7 +15,8 @@
  *   process that is gone (no subscriber) is dropped, as a message to a dead
  *   channel expires unread in Django.
  * - A general channel (no `!`, e.g. a worker's `thumbnails`) is received
- *   through a NATS queue group, so one receiving process gets each message.
+ *   through a NATS queue group, so one receiving process gets each message
+ *   (`general-channels.ts`: subscribed while something receives it).
  * - A group is a subject every process with a local member subscribes to:
  *   `groupSend` is ONE publish whatever the group's size, each process
  *   decodes it once and hands the same frozen object to each of its
@@ -34,26 +35,26 @@ import type { LayerMessage } from '../asgi.js';
 import { ChannelFull, InvalidChannelLayerError, LayerUnavailableError, MessageTooLarge } from '../errors.js';
 import {
   type ChannelLayer, type ChannelTap, type GroupSendOptions, type LayerExtension, type TapListener,
-  type TappableLayer, baseDefaults, compileCapacities, exceptOf, freezeMessage, nonLocalName, requireValidChannelName,
+  type TappableLayer, compileCapacities, exceptOf, freezeMessage, nonLocalName, requireValidChannelName,
   requireValidGroupName, requireValidMessage, withExcept,
 } from '../layers/base.js';
 import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
 import type { LocalGroups as LocalGroupsView } from '../layers/base.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
-import { MultiFernet } from '../redis/fernet.js';
 import { type LayerLogger, LogThrottle } from '../redis/log.js';
-import { getSerializer } from '../redis/serializers.js';
-import { ASGI_CHANNEL, MessageCodec } from '../redis/wire.js';
+import { ASGI_CHANNEL, type MessageCodec } from '../redis/wire.js';
 import * as shared from '../log.js';
 import { NatsLink, unavailable, within } from './connection.js';
+import { GeneralChannels } from './general-channels.js';
 import { NatsHistory } from './history.js';
 import { NatsLeases } from './lease.js';
 import type { NatsChannelLayerOptions, NatsLayerStats } from './config.js';
 import { LocalGroups } from './groups.js';
 import { LocalChannels } from './mailboxes.js';
 import { NatsSubscriptions } from './subscriptions.js';
-import { QUEUE_GROUP, channelSubject, groupSubject, requireValidPrefix } from './subjects.js';
+import { natsSettings } from './settings.js';
+import { channelSubject, groupSubject } from './subjects.js';
 
 const natsLogger: LayerLogger = {
   debug: (fields, message) => shared.logger.debug({ module: 'switchyard/nats', ...fields }, message),
@@ -106,8 +107,8 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
   readonly #subscriptions: NatsSubscriptions;
   /** The process names (`specific.<id>!`) received here. */
   readonly #processes = new Set<string>();
-  /** General channels received here, with a pending unsubscribe timer after an aborted receive. */
-  readonly #general = new Map<string, NodeJS.Timeout | null>();
+  /** General channels received here (`general-channels.ts`). */
+  readonly #general: GeneralChannels;
   readonly #groups: LocalGroups;
   readonly #stats: NatsLayerStats = { malformed: 0, unclaimed: 0 };
   readonly #sweepEvery: number;
@@ -115,36 +116,18 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
   #closed = false;
 
   constructor(options: NatsChannelLayerOptions = {}) {
-    const resolved = baseDefaults(options);
-    this.expiry = resolved.expiry;
-    this.groupExpiry = resolved.groupExpiry;
-    this.capacity = resolved.capacity;
-    if (!Number.isInteger(this.capacity)) throw new TypeError(`Channel layer option 'capacity' must be a positive integer, not ${this.capacity}`);
-    this.prefix = options.prefix ?? 'switchyard';
-    requireValidPrefix(this.prefix);
-    for (const key of ['connectTimeout', 'requestTimeout', 'unsubscribeDelay'] as const) {
-      const value = options[key];
-      if (value !== undefined && !(typeof value === 'number' && value >= (key === 'unsubscribeDelay' ? 0 : 1))) {
-        throw new TypeError(`NATS layer option '${key}' must be a ${key === 'unsubscribeDelay' ? 'non-negative' : 'positive'} number of ms, not ${String(value)}`);
-      }
-    }
-    if (options.historyStorage !== undefined && options.historyStorage !== 'file' && options.historyStorage !== 'memory') {
-      throw new TypeError(`NATS layer option 'historyStorage' must be 'file' or 'memory', not ${String(options.historyStorage)}`);
-    }
+    const settings = natsSettings(options);
+    this.expiry = settings.expiry;
+    this.groupExpiry = settings.groupExpiry;
+    this.capacity = settings.capacity;
+    this.prefix = settings.prefix;
     this.#options = options;
     this.#logger = options.logger ?? natsLogger;
-    this.#requestTimeout = options.requestTimeout ?? 5000;
-    const keys = options.symmetricEncryptionKeys;
-    this.#codec = new MessageCodec({
-      serializer: getSerializer(options.serializerFormat ?? 'msgpack'),
-      randomPrefixLength: 0,
-      crypter: keys !== undefined && keys !== null && keys.length > 0 ? MultiFernet.fromSecrets(keys) : null,
-    });
-    const servers = options.servers ?? ['127.0.0.1:4222'];
-    if (servers.length === 0) throw new TypeError('NATS layer option \'servers\' must name at least one server');
+    this.#requestTimeout = settings.requestTimeout;
+    this.#codec = settings.codec;
     this.#link = new NatsLink({
-      servers, user: options.user, pass: options.pass, token: options.token, tls: options.tls,
-      connectTimeout: options.connectTimeout ?? 2000, requestTimeout: this.#requestTimeout, logger: this.#logger,
+      servers: settings.servers, user: options.user, pass: options.pass, token: options.token, tls: options.tls,
+      connectTimeout: settings.connectTimeout, requestTimeout: this.#requestTimeout, logger: this.#logger,
       onDown: () => this.#options.onDisconnect?.(this.#link.label),
       onUp: () => {
         this.#history.forgetCache();
@@ -158,10 +141,14 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     this.#channels = new LocalChannels(compileCapacities(this.capacity, options.channelCapacity), this.expiry, (channel) => this.#groups.leave(channel));
     this.#history = new NatsHistory({
       config: options.groupHistory, prefix: this.prefix, link: this.#link, codec: this.#codec, logger: this.#logger,
-      storage: options.historyStorage ?? 'file',
+      storage: settings.historyStorage,
     });
     this.#leases = new NatsLeases(this.#link, this.prefix, this.#requestTimeout);
     this.#subscriptions = new NatsSubscriptions(this.#link, this.#logger);
+    this.#general = new GeneralChannels({
+      prefix: this.prefix, subscriptions: this.#subscriptions, channels: this.#channels, groups: this.#groups,
+      onMessage: (message) => this.#onDirect(message), unsubscribeDelay: settings.unsubscribeDelay,
+    });
     this.#sweepEvery = Math.min(1000, (this.expiry * 1000) / 4);
   }
 
@@ -194,7 +181,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
     try {
       return await this.#channels.receive(channel, signal);
     } catch (error) {
-      if (signal?.aborted) this.#scheduleUnsubscribe(channel);
+      if (signal?.aborted) this.#general.scheduleUnsubscribe(channel);
       throw error;
     }
   }
@@ -203,14 +190,10 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
   tap(channel: string, listener: TapListener, slow?: SlowConsumer): ChannelTap {
     requireValidChannelName(channel);
     if (!this.#isLocal(channel)) throw new InvalidChannelLayerError(`Channel ${channel} is not received by this process`);
-    const pending = this.#general.get(channel);
-    if (pending !== undefined && pending !== null) {
-      clearTimeout(pending);
-      this.#general.set(channel, null);
-    }
+    this.#general.keep(channel);
     const tap = this.#channels.tap(channel, listener, slow);
     if (channel.includes('!')) return tap;
-    return { take: () => tap.take(), arm: () => tap.arm(), close: () => { tap.close(); this.#scheduleUnsubscribe(channel); } };
+    return { take: () => tap.take(), arm: () => tap.arm(), close: () => { tap.close(); this.#general.scheduleUnsubscribe(channel); } };
   }
 
   async newChannel(prefix = 'specific'): Promise<string> {
@@ -300,10 +283,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
    */
   async flush(): Promise<void> {
     this.#groups.clear();
-    for (const [channel, timer] of this.#general) {
-      if (timer !== null) clearTimeout(timer);
-      if (this.#channels.waitersOf(channel) === 0) this.#forgetGeneral(channel);
-    }
+    this.#general.flush();
     this.#channels.clear();
     // On a server without JetStream there is no history or lease to delete.
     const unlessNoJetStream = (error: unknown) => { if (!this.#link.jetstreamMissing) throw error; };
@@ -313,7 +293,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#general.values()) if (timer !== null) clearTimeout(timer);
+    this.#general.close();
     this.#channels.close(new LayerUnavailableError('The NATS channel layer was closed'));
     await this.#link.close();
   }
@@ -351,33 +331,7 @@ export class NatsChannelLayer implements ChannelLayer, TappableLayer, LeasableLa
       this.#processes.add(process);
       return;
     }
-    const pending = this.#general.get(channel);
-    if (pending === undefined) {
-      await this.#subscriptions.subscribe(channelSubject(this.prefix, channel), (message) => this.#onDirect(message), QUEUE_GROUP);
-      if (!this.#general.has(channel)) this.#general.set(channel, null);
-    } else if (pending !== null) {
-      clearTimeout(pending);
-      this.#general.set(channel, null);
-    }
-  }
-
-  #forgetGeneral(channel: string): void {
-    this.#general.delete(channel);
-    this.#channels.forget(channel);
-    this.#subscriptions.unsubscribe(channelSubject(this.prefix, channel));
-    this.#groups.leave(channel);
-  }
-
-  /** After an aborted receive or a closed tap, a general channel stays subscribed `unsubscribeDelay` ms (a new receive then loses nothing). */
-  #scheduleUnsubscribe(channel: string): void {
-    if (channel.includes('!') || this.#general.get(channel) !== null) return;
-    const timer = setTimeout(() => {
-      if (this.#general.get(channel) !== timer) return;
-      if (this.#channels.waitersOf(channel) > 0) this.#general.set(channel, null);
-      else this.#forgetGeneral(channel);
-    }, this.#options.unsubscribeDelay ?? 5000);
-    timer.unref();
-    this.#general.set(channel, timer);
+    await this.#general.receiveHere(channel);
   }
 
   /** Decodes a received message; null (counted, logged) when it is not one. */

@@ -28,6 +28,18 @@ export function cpuNs(pid: number): number {
   return total;
 }
 
+/** Clock ticks of `pid` in user and in kernel mode so far (/proc/<pid>/stat; 10 ms ticks: for shares, not totals). */
+export function cpuTicks(pid: number): { user: number; system: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]), system: Number(fields[12]) };
+  } catch {
+    return { user: 0, system: 0 };
+  }
+}
+
 /** Resident set size of `pid` in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   try {

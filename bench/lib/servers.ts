@@ -77,6 +77,7 @@ const daphne = (port: number, redisUrl: string) => ({
 export const SINGLE: ServerDef[] = [
   { name: 'rawws', label: 'raw ws', dialect: 'chat', redis: false, command: node('raw-ws.ts') },
   { name: 'switchyard', label: 'Switchyard (memory layer)', dialect: 'chat', redis: false, command: node('switchyard.ts') },
+  { name: 'sy-asgi', label: "Switchyard's server alone (a bare ASGI app)", dialect: 'chat', redis: false, command: node('switchyard-asgi.ts') },
   // Issue 12's seam: the seeds' ChatConsumer with a declared render, and written plainly (async handler, this.send).
   { name: 'sy-declared', label: 'Switchyard, declared render', dialect: 'chat', redis: false,
     command: node('switchyard-seam.ts', () => ({ BENCH_CONSUMER: 'declared' })) },

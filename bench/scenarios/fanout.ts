@@ -12,7 +12,7 @@ import type { LoadPool } from '../load/pool.js';
 export interface Step {
   rate: number; sent: number; expected: number; received: number; lost: number;
   p50: number; p90: number; p99: number; max: number;
-  cpuUsPerDelivery: number; serverCores: number; redisCores: number; loadCores: number;
+  cpuUsPerDelivery: number; serverKernelShare: number; serverCores: number; redisCores: number; loadCores: number;
   otherCores: number; stealCores: number; pass: boolean; flags: string[];
   /** Earlier attempts at this rate that failed while the machine was noisy. */
   noisyRetries?: number;
@@ -73,6 +73,7 @@ async function measureStep(ctx: RunContext, pool: LoadPool, options: FanoutOptio
     rate, sent, expected, received: got.received, lost,
     p50: latency.p50, p90: latency.p90, p99: latency.p99, max: latency.max,
     cpuUsPerDelivery: round((w.serverCpuS * 1e6) / Math.max(1, got.received), 3),
+    serverKernelShare: round(w.serverKernelShare, 3),
     serverCores: round(w.serverCpuS / w.seconds, 3),
     redisCores: round(w.redisCpuS / w.seconds, 3),
     loadCores: round(w.loadCpuS / w.seconds, 3),
@@ -82,7 +83,7 @@ async function measureStep(ctx: RunContext, pool: LoadPool, options: FanoutOptio
     flags: flagsOf(w, ctx.loadCores),
   };
   ctx.log(`  ${options.label ? `${options.label}, ` : ''}${rate} msg/s: sent ${sent}, lost ${lost}, p50 ${latency.p50} ms, p99 ${latency.p99} ms, `
-    + `${step.cpuUsPerDelivery} µs CPU/delivery, server ${step.serverCores} cores${step.flags.length ? ` [${step.flags.join('; ')}]` : ''}`);
+    + `${step.cpuUsPerDelivery} µs CPU/delivery (${Math.round(step.serverKernelShare * 100)}% in the kernel), server ${step.serverCores} cores${step.flags.length ? ` [${step.flags.join('; ')}]` : ''}`);
   return step;
 }
 

@@ -21,6 +21,8 @@ export interface InterleavedResult {
   rate: number;
   rounds: number;
   cpuUsPerDelivery: number;
+  /** The share of the servers' CPU spent in the kernel (median of the rounds). */
+  kernelShare: number;
   p99: number;
   p50: number;
   lost: number;
@@ -67,6 +69,7 @@ export async function interleaved(ctx: RunContext, defs: ServerDef[], members: n
         return {
           rate, rounds: list.length,
           cpuUsPerDelivery: round(median(list.map((s) => s.cpuUsPerDelivery)), 3),
+          kernelShare: round(median(list.map((s) => s.serverKernelShare)), 3),
           p99: round(median(list.map((s) => s.p99)), 3),
           p50: round(median(list.map((s) => s.p50)), 3),
           lost: list.reduce((sum, s) => sum + s.lost, 0),

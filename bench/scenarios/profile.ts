@@ -19,7 +19,7 @@ const DIR = fileURLToPath(new URL('../results/profiles/', import.meta.url));
 const RATES = [100, 200];
 
 export async function scenarioProfile(ctx: RunContext): Promise<void> {
-  const def = SINGLE.find((d) => d.name === 'switchyard')!;
+  const def = SINGLE.find((d) => d.name === (process.env.BENCH_PROFILE ?? 'switchyard'))!;
   if (!ctx.wants(def.name)) return;
   ctx.log(`(p) CPU profile of ${def.label} in (a) at ${RATES.join(', ')} msg/s`);
   mkdirSync(DIR, { recursive: true });

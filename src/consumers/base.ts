@@ -24,7 +24,7 @@ import { InvalidChannelLayerError, LayerUnavailableError, NoHandlerError } from 
 import { type ChannelLayer, EXCEPT_KEY } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
 import { type SlowConsumer, type SlowConsumerConfig, compileSlowConsumer, groupOf } from '../layers/slow-consumers.js';
-import { findHandler, handlerName } from './handlers.js';
+import { handlerName, handlerOfType } from './handlers.js';
 import { Lanes } from './lanes.js';
 import { MembershipTrackingLayer } from './memberships.js';
 import { tracerHooks } from '../tracing/hooks.js';
@@ -222,11 +222,10 @@ export class AsyncConsumer {
   }
 
   #handle(event: { type: string }): unknown {
-    const name = handlerName(event);
-    const handler = findHandler(this.constructor as typeof AsyncConsumer, name);
-    if (handler === null) throw new NoHandlerError(event.type, this.constructor.name, name);
+    const handler = handlerOfType(this.constructor as typeof AsyncConsumer, event);
+    if (handler === null) throw new NoHandlerError(event.type, this.constructor.name, handlerName(event));
     const hooks = tracerHooks; // null unless tracing is enabled: this check is its whole cost
-    return hooks === null ? handler.call(this, event) : hooks.handle(this, name, event, handler);
+    return hooks === null ? handler.call(this, event) : hooks.handle(this, handlerName(event), event, handler);
   }
 
   async #leaveGroups(): Promise<void> {

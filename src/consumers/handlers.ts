@@ -88,3 +88,19 @@ function lookUp(consumerClass: abstract new () => object, name: string): Handler
   const renders = rendersOf(consumerClass);
   return renders !== undefined && Object.hasOwn(renders, name) ? renderedHandler(renders[name]!) : null;
 }
+
+// The last class and type looked up, and the answer: a broadcast asks for the same pair once per member, in a row.
+let lastClass: object | null = null;
+let lastType: unknown = null;
+let lastHandler: Handler | null = null;
+
+/** {@link findHandler} for a message's type (its name by {@link handlerName}); the last answer is kept. */
+export function handlerOfType(consumerClass: abstract new () => object, message: { type?: unknown }): Handler | null {
+  const type = message.type;
+  if (consumerClass === lastClass && type === lastType) return lastHandler;
+  const handler = findHandler(consumerClass, handlerName(message));
+  lastClass = consumerClass;
+  lastType = type;
+  lastHandler = handler;
+  return handler;
+}

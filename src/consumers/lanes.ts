@@ -35,6 +35,7 @@ import type { LayerMessage, Receive } from '../asgi.js';
 import { StopConsumer } from '../errors.js';
 import type { ChannelLayer, ChannelTap } from '../layers/base.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
+import { SETTLED } from '../settled.js';
 
 /** Calls the handler of an event; returns what it returns (a promise for async handlers). */
 export type Invoke = (event: { type: string }) => unknown;
@@ -233,7 +234,8 @@ export class Lanes {
           this.#layerBusy = this.#rescueLayerHandler(error);
           return;
         }
-        if (isThenable(result)) {
+        // A send complete before it returned (settled.ts) leaves nothing to wait for.
+        if (result !== SETTLED && isThenable(result)) {
           this.#layerMessage = message;
           this.#layerBusy = Promise.resolve(result).then(this.#layerHandlerDone ??= this.#afterLayerHandler.bind(this), this.#layerHandlerFailed ??= this.#rescueLayerHandler.bind(this));
           return;

@@ -32,6 +32,7 @@ import { TooManyGroups } from '../errors.js';
 import type { ChannelLayer } from '../layers/base.js';
 import { DelegatingLayer } from '../layers/delegating.js';
 import { logger } from '../log.js';
+import { SETTLED } from '../settled.js';
 import { deny, middleware } from './base.js';
 
 /** Options of {@link LimitsMiddleware}; see the module doc for the defaults. */
@@ -188,10 +189,15 @@ class RateLimitedConnection {
     this.#admit = this.#admitEvent.bind(this);
   }
 
-  async #limitedSend(event: SendEvent): Promise<void> {
-    if (this.#closedByUs) return; // the app may still try to talk while it cleans up
+  // Not async: the server's own answer goes back as it is (a settled send stays the shared SETTLED, see settled.ts).
+  #limitedSend(event: SendEvent): Promise<void> {
+    if (this.#closedByUs) return SETTLED; // the app may still try to talk while it cleans up
     if (event.type === 'websocket.accept') this.#accepted = true;
-    await this.#send(event);
+    try {
+      return this.#send(event);
+    } catch (error) {
+      return Promise.reject(error); // as an async function would: a throw becomes a rejection
+    }
   }
 
   // A promise chain rather than an async loop: an idle connection holds no suspended frame here.

@@ -46,13 +46,15 @@ import { elapsed, isDenied, isRouteNotFound } from './context.js';
 import { ReceiveQueue } from './receive-queue.js';
 import { websocketScope } from './scope.js';
 import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
-import { corkForTurn, writeTurn } from './write-turns.js';
+import { corkForTurn, queueForTurn, writeTurn } from './write-turns.js';
 import { drained } from './drain.js';
 import { payloadLength, textFrame } from './frames.js';
+import { directFd, writeFrames } from './direct-writes.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
 import type { WebSocketHost } from './websocket-host.js';
 import { tracerHooks } from '../tracing/hooks.js';
+import { SETTLED } from '../settled.js';
 
 const TEXT = { binary: false } as const;
 const OPEN = 1; // WebSocket.OPEN
@@ -61,7 +63,7 @@ const BINARY = { binary: true } as const;
  * What `send()` returns for an event it handled completely before returning:
  * one settled promise for every frame, so a broadcast costs no promise per member.
  */
-const DONE: Promise<void> = Promise.resolve();
+const DONE = SETTLED;
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -124,6 +126,11 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #drained: Promise<void> | null = null;
   /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
   #plainFrames = false;
+  /** Shared frames waiting for the end of the turn (see {@link flushTurn}). */
+  #pending: Buffer | Buffer[] | null = null;
+  #pendingBytes = 0;
+  /** The socket's descriptor for direct writes, or -1 (direct-writes.ts). */
+  #fd = -1;
   /** The ASGI `send` callable: a bound method, not a closure per connection. */
   readonly send: (event: SendEvent) => Promise<void>;
 
@@ -237,28 +244,59 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     if (!binary && typeof text !== 'string') throw new ProtocolError("'websocket.send' needs 'text' or 'bytes'");
     const ws = this.#ws!;
     if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
-    const now = writeTurn();
-    if (this.#corkedTurn !== now) {
-      this.#corkedTurn = now;
-      corkForTurn(this.#socket);
-    }
     let length: number;
-    if (binary) {
-      ws.send(bytes, BINARY);
-      length = bytes.byteLength;
-    } else if (this.#plainFrames) {
+    if (!binary && this.#plainFrames) {
       // Shared frames: a text equal to the last one framed is written as the very same bytes.
       const frame = textFrame(text!);
-      this.#socket.write(frame);
+      this.#queue(frame);
       length = payloadLength(frame);
     } else {
-      ws.send(text!, TEXT); // permessage-deflate compresses per connection: nothing to share
-      length = Buffer.byteLength(text!);
+      this.flushTurn(); // what waits for the turn's end goes first: frames leave in the order they were sent
+      this.#corkTurn();
+      if (binary) {
+        ws.send(bytes, BINARY);
+        length = bytes.byteLength;
+      } else {
+        ws.send(text!, TEXT); // permessage-deflate compresses per connection: nothing to share
+        length = Buffer.byteLength(text!);
+      }
     }
     this.#host.sent(this, length);
     const buffered = ws.bufferedAmount;
     if (buffered > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(buffered);
     else if (buffered > this.#host.ctx.options.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
+  }
+
+  /** Queues a shared frame for the end of the turn (write-turns.ts), when the turn's frames for this socket leave together. */
+  #queue(frame: Buffer): void {
+    const pending = this.#pending;
+    if (pending === null) {
+      this.#pending = frame;
+      this.#pendingBytes = 0;
+      queueForTurn(this);
+    } else if (Array.isArray(pending)) pending.push(frame);
+    else this.#pending = [pending, frame];
+    // A lot to send in one turn: out now, so that backpressure (bufferedAmount) sees it.
+    if ((this.#pendingBytes += frame.length) > this.#host.ctx.options.wsSendHighWaterMark) this.flushTurn();
+  }
+
+  /** Writes the frames queued this turn: in one system call when nothing else waits on the socket (direct-writes.ts). */
+  flushTurn(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    this.#pending = null;
+    // The peer's close came in meanwhile and ws has answered it: nothing may follow a close frame.
+    if (this.#ws?.readyState !== OPEN) return;
+    writeFrames(this.#socket, this.#fd, pending);
+  }
+
+  /** Corks the socket for the rest of the turn, for frames that `ws` writes (binary, compressed). */
+  #corkTurn(): void {
+    const now = writeTurn();
+    if (this.#corkedTurn !== now) {
+      this.#corkedTurn = now;
+      corkForTurn(this.#socket);
+    }
   }
 
   /**
@@ -337,6 +375,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #opened(ws: WebSocket): void {
     this.#ws = ws;
     this.#plainFrames = ws.extensions === '';
+    this.#fd = directFd(this.#socket);
     this.#state = 'open';
     this.#status = 101;
     this.#lastSeen = performance.now();
@@ -414,6 +453,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   close(code: number, reason: string): void {
     if (this.#state !== 'open') return;
     this.#state = 'closing';
+    this.flushTurn(); // the app's last frames go before the close frame
     // A socket paused for unread events must read again, or the peer's close frame
     // is never seen and every close waits out wsCloseTimeout; unread frames are dropped.
     this.dropUnread();

@@ -1,17 +1,18 @@
 /**
  * Write coalescing ("corking", as uWebSockets does it), by event-loop turn.
  *
- * A connection's socket is corked at its first frame in a turn, and every
- * corked socket is uncorked once the turn's I/O is done (setImmediate): the
- * turn's frames for one socket go out in one writev, and the kernel is
- * entered once per socket after the turn's JavaScript has run rather than in
- * the middle of a broadcast loop. A write costs the kernel far more per call
- * than per byte (on loopback, most of a delivery's CPU), so this is cheaper
- * even for one frame per socket (measured in bench (a): CPU per delivery
- * 1.55-1.75x uWebSockets.js before, 1.44-1.59x after; p99 1.9-2.9x before,
- * 1.3-1.7x after), and a server that falls behind, with broadcasts piling up
- * in one turn, writes less often instead of falling further behind. A frame
- * waits at most until the end of its turn's I/O.
+ * A connection's frames of one turn leave together once the turn's I/O is
+ * done (setImmediate): shared text frames wait in their connection (a
+ * {@link TurnWriter}) and go out in one system call per socket; frames that
+ * `ws` writes itself (binary, compressed) wait in the socket, corked. The
+ * kernel is entered once per socket after the turn's JavaScript has run
+ * rather than in the middle of a broadcast loop. A write costs the kernel far
+ * more per call than per byte (on loopback, most of a delivery's CPU), so
+ * this is cheaper even for one frame per socket (measured in bench (a): CPU
+ * per delivery 1.55-1.75x uWebSockets.js before, 1.44-1.59x after; p99
+ * 1.9-2.9x before, 1.3-1.7x after), and a server that falls behind, with
+ * broadcasts piling up in one turn, writes less often instead of falling
+ * further behind. A frame waits at most until the end of its turn's I/O.
  */
 import type { Duplex } from 'node:stream';
 
@@ -19,9 +20,27 @@ let turn = 0;
 let ending = false;
 const corked: Duplex[] = [];
 
+/** What writes its frames at the end of the turn. */
+export interface TurnWriter { flushTurn(): void }
+const writers: TurnWriter[] = [];
+
+/** Makes sure `writer.flushTurn()` is called at the end of this turn (call once per turn). */
+export function queueForTurn(writer: TurnWriter): void {
+  writeTurn();
+  writers.push(writer);
+}
+
 function endTurn(): void {
   turn++;
   ending = false;
+  for (let i = 0; i < writers.length; i++) {
+    try {
+      writers[i]!.flushTurn();
+    } catch (error) {
+      queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
+    }
+  }
+  writers.length = 0;
   if (corked.length === 0) return; // the common turn: one frame per socket, nothing corked
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;

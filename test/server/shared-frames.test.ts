@@ -2,12 +2,15 @@
 // equal to the last one the server framed goes out as the very same frame
 // bytes on every connection without permessage-deflate. Checked over real
 // sockets: what each client receives, byte for byte, and which buffers the
-// server wrote to each TCP socket (the same object for every plain socket
-// when the text is shared; never shared with a deflate connection).
+// server wrote to each TCP socket, through the stream or straight to its
+// descriptor (the same object for every plain socket when the text is
+// shared; never shared with a deflate connection).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { Application, ReceiveEvent, Send, WebsocketScope } from 'switchyard';
 import { deferred, serverPool, type TestServer } from './helpers.js';
@@ -21,20 +24,46 @@ function expectedFrame(opcode: number, payload: Buffer): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-/** Records every chunk the server writes to each upgraded TCP socket, by request URL. */
+/**
+ * Records every chunk the server writes to each upgraded TCP socket, by
+ * request URL: through `socket.write()`, and straight to the socket's file
+ * descriptor (the server's direct writes, `fs.writeSync`/`writevSync`, seen
+ * here by patching `node:fs` and syncing its ES module exports).
+ */
 function recordWrites(server: TestServer): Map<string, unknown[]> {
   const writes = new Map<string, unknown[]>();
+  const byFd = new Map<number, unknown[]>();
   server.httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const chunks: unknown[] = [];
     writes.set(req.url!, chunks);
+    const fd = (socket as Duplex & { _handle?: { fd?: number } })._handle?.fd;
+    if (typeof fd === 'number') byFd.set(fd, chunks);
+    socket.once('close', () => { if (typeof fd === 'number') byFd.delete(fd); });
     const write = socket.write;
     socket.write = function (this: Duplex, chunk: unknown, ...rest: unknown[]): boolean {
       chunks.push(chunk);
       return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     } as Duplex['write'];
   });
+  const { writeSync, writevSync } = fs;
+  fs.writeSync = function (fd: number, buffer: unknown, ...rest: unknown[]): number {
+    byFd.get(fd)?.push(buffer);
+    return (writeSync as (...args: unknown[]) => number)(fd, buffer, ...rest);
+  } as typeof fs.writeSync;
+  fs.writevSync = function (fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number): number {
+    byFd.get(fd)?.push(...buffers);
+    return writevSync(fd, buffers, position);
+  };
+  syncBuiltinESMExports();
+  restores.push(() => {
+    fs.writeSync = writeSync;
+    fs.writevSync = writevSync;
+    syncBuiltinESMExports();
+  });
   return writes;
 }
+const restores: Array<() => void> = [];
+after(() => { for (const restore of restores) restore(); });
 
 /** The chunk written to a socket whose bytes are exactly `frame` (the first one), or undefined. */
 const chunkOf = (chunks: unknown[], frame: Buffer): Buffer | undefined =>

@@ -63,6 +63,12 @@ export class AnonymousUser {
   readonly isAnonymous = true as const;
 }
 
+/**
+ * The one anonymous user the middleware hands out: it has no state to change (frozen), so
+ * connections share it rather than each keeping its own.
+ */
+const ANONYMOUS: AnonymousUser = Object.freeze(new AnonymousUser());
+
 /** What `scope.user` holds after `AuthMiddleware`. */
 export type ScopeUser<U extends AuthenticatedUser = AuthenticatedUser> = U | AnonymousUser;
 
@@ -176,7 +182,7 @@ export async function getUser<U extends AuthenticatedUser>(target: AuthTarget, o
       }
     }
   }
-  return user ?? new AnonymousUser();
+  return user ?? ANONYMOUS;
 }
 
 /**
@@ -269,7 +275,7 @@ export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, 
       // Nothing stored (no cookie, nothing set): anonymous, as getUser() would find, without
       // waiting for it, so the connection holds no promise of this middleware.
       void session.load();
-      scope.user = new AnonymousUser();
+      scope.user = ANONYMOUS;
       return app(scope, receive, send);
     }
     // Returned, not awaited: no suspended frame per connection.

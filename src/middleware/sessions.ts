@@ -33,6 +33,7 @@ import { middleware } from './base.js';
 import { CookieMiddleware, formatSetCookie, httpDate } from './cookies.js';
 import type { SessionStore } from './session-stores/base.js';
 import { MemorySessionStore } from './session-stores/memory.js';
+import { SignedCookieSessionStore } from './session-stores/signed-cookie.js';
 import { type RefusedScope, refuseSessionUnavailable } from './session-stores/unavailable.js';
 import { Session } from './session.js';
 import { Signer } from './signing.js';
@@ -219,6 +220,8 @@ export function sessionManager(config: SessionConfig = {}): SessionManager {
  */
 export function SessionMiddleware(inner: Application, config: SessionConfig = {}): Application {
   const manager = sessionManager(config);
+  // A store in this process never becomes unreachable: its WebSockets need no AnswerWatch.
+  const canBeUnavailable = !isInProcess(manager.store);
   return middleware(inner, function sessionMiddleware(scope, receive, send, app) {
     if (scope.session !== undefined) return app(scope, receive, send);
     const cookies = scope.cookies as Record<string, string> | undefined;
@@ -229,9 +232,18 @@ export function SessionMiddleware(inner: Application, config: SessionConfig = {}
     const session = manager.open(hadCookie ? cookies[manager.cookieName] : undefined);
     scope.session = session;
     if (scope.type === 'http') return httpSession(manager, session, hadCookie, scope, receive, send, app);
+    if (!canBeUnavailable) return app(scope, receive, send);
     const watch = new AnswerWatch(scope, send);
     return Promise.resolve(app(scope, receive, watch.send)).catch(watch.failed);
   });
+}
+
+/**
+ * True for the stores of this package that keep sessions in this process or in the cookie, which
+ * cannot throw `SessionStoreUnavailableError`; a subclass may do I/O, so only these exact classes.
+ */
+function isInProcess(store: SessionStore): boolean {
+  return store.constructor === MemorySessionStore || store.constructor === SignedCookieSessionStore;
 }
 
 /** HTTP saves the session on the response start, and answers 503 when the store is away before that. */

@@ -47,6 +47,7 @@ import {
 } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
+import { RoomListeners } from './room-listeners.js';
 import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
 
 /** The longest message the room accepts, in characters as Python's `len` counts them (the tutorial's limit). */
@@ -122,16 +123,13 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
     user_leave: presenceFrame,
   };
 
-  roomName = '';
-  roomGroupName = '';
-  #presenceRef: string | null = null;
-  #stopListening: () => void = () => {};
-  /** The name `rename` accepted, for chat lines that carry none. */
-  #chosenName: string | null = null;
+  /** This process's members of each room, for presence changes (one subscription per room, not per connection). */
+  static #listeners = new RoomListeners<ChatConsumer>((member, change) => member.#presenceChanged(change));
 
-  override requests: RequestHandlers<typeof chatProtocol> = {
+  /** The requests' handlers, once for the class (`this` is the connection's consumer). */
+  static override requests = {
     /** Checks a name as a chat line would use it; the reply is the name the room will show. */
-    rename: ({ username }) => {
+    rename({ username }) {
       try {
         this.#chosenName = this.#username(username);
         return { username: this.#chosenName };
@@ -140,7 +138,15 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
         throw error;
       }
     },
-  };
+  } satisfies RequestHandlers<typeof chatProtocol, ChatConsumer>;
+
+  roomName = '';
+  roomGroupName = '';
+  #presenceRef: string | null = null;
+  /** The presence replica this connection listens to its room on, once it does. */
+  #listeningTo: Presence | null = null;
+  /** The name `rename` accepted, for chat lines that carry none. */
+  #chosenName: string | null = null;
 
   override async connect(): Promise<void> {
     try {
@@ -152,7 +158,8 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
       await this.accept();
       await this.send(JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' }));
       const presence = this.#presence();
-      this.#stopListening = presence.subscribe(this.roomGroupName, (change) => this.#presenceChanged(change));
+      ChatConsumer.#listeners.join(presence, this.roomGroupName, this);
+      this.#listeningTo = presence;
       const user = this.#signedInUser();
       if (user !== null) this.#presenceRef = await presence.track(this.roomGroupName, user.username, { since: Date.now() });
     } catch {
@@ -180,8 +187,8 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
   }
 
   async #leavePresence(): Promise<void> {
-    this.#stopListening();
-    this.#stopListening = () => {};
+    if (this.#listeningTo !== null) ChatConsumer.#listeners.leave(this.#listeningTo, this.roomGroupName, this);
+    this.#listeningTo = null;
     const ref = this.#presenceRef;
     this.#presenceRef = null;
     const user = this.#signedInUser();

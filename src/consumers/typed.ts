@@ -45,10 +45,12 @@ export const typedCounts = {
 
 /**
  * The request handlers of a consumer for protocol `T`: one function per
- * declared request, given the validated input, returning the reply.
+ * declared request, given the validated input, returning the reply. Each
+ * is called with the consumer as `this`; `This` types it, for handlers
+ * declared once on the class (`static requests`, see {@link TypedJsonConsumer}).
  */
-export type RequestHandlers<T> = ProtocolSpec extends T ? Record<string, (input: never) => unknown>
-  : T extends { requests: infer R } ? { [K in keyof R & string]: (input: RequestArgument<T, K>) => RequestReply<T, K> | Promise<RequestReply<T, K>> }
+export type RequestHandlers<T, This = unknown> = ProtocolSpec extends T ? Record<string, (this: This, input: never) => unknown>
+  : T extends { requests: infer R } ? { [K in keyof R & string]: (this: This, input: RequestArgument<T, K>) => RequestReply<T, K> | Promise<RequestReply<T, K>> }
   : Record<string, never>;
 
 /** Keys a layer or Switchyard adds to an event (`__switchyard_position__`...): not the schema's business. */
@@ -168,9 +170,12 @@ export function groupSender<P extends ProtocolSpec>(layer: ChannelLayer, protoco
  *     await this.sendJson({ type: 'said', text: event.text, user: event.user });
  *   }
  *
- *   override requests: RequestHandlers<typeof room> = {
- *     rename: ({ name }) => ({ name: (this.user = name) }),
- *   };
+ *   // Once for the class; `this` is the connection's consumer.
+ *   static override requests = {
+ *     rename({ name }) {
+ *       return { name: (this.user = name) };
+ *     },
+ *   } satisfies RequestHandlers<typeof room, Room>;
  * }
  * ```
  */
@@ -180,7 +185,16 @@ export class TypedJsonConsumer<P extends ProtocolSpec = ProtocolSpec> extends Js
   /** Ms a request handler may take; a slower one is answered `timeout` (and its result, later, ignored). */
   static requestTimeout = 10_000;
 
-  /** The request handlers, by request name. */
+  /**
+   * The request handlers of the whole class, by request name, each called
+   * with the consumer as `this`: declared once, where an instance's own
+   * `requests` object (and its closures) would be made for every
+   * connection. An instance's `requests`, when it has them, are used instead.
+   * Type them with `satisfies RequestHandlers<typeof protocol, TheConsumer>`.
+   */
+  static requests?: Readonly<Record<string, (input: never) => unknown>>;
+
+  /** The request handlers, by request name (or, for all connections at once, the static `requests`). */
   requests?: RequestHandlers<P>;
 
   /** Called with each valid message from the client, as its schema outputs it. */
@@ -247,7 +261,8 @@ export class TypedJsonConsumer<P extends ProtocolSpec = ProtocolSpec> extends Js
   async #answer({ id, name, input }: RequestFrame): Promise<void> {
     const declared = this.#protocol().requests;
     const spec = declared !== undefined && Object.hasOwn(declared, name) ? declared[name] : undefined;
-    const handler = spec === undefined ? undefined : (this.requests as Record<string, unknown> | undefined)?.[name];
+    const handlers = this.requests ?? (this.constructor as typeof TypedJsonConsumer).requests;
+    const handler = spec === undefined ? undefined : (handlers as Record<string, unknown> | undefined)?.[name];
     if (spec === undefined || typeof handler !== 'function') {
       if (spec !== undefined) logger.warn({ request: name, consumer: this.constructor.name }, 'request declared by the protocol but without a handler in `requests`');
       return this.#fail(id, 'unknown_request', `Unknown request ${shown(name)}`);

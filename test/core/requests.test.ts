@@ -151,3 +151,42 @@ test('a seeds-protocol message is still a message; requests are only what carrie
   assert.deepEqual(seen, [{ message: 'hi', $sy: 'm' }]);
   await client.disconnect();
 });
+
+// Handlers declared once for the class (static), called with the connection's consumer as `this`;
+// an instance's own `requests` win over them.
+const small = defineProtocol({ requests: { rename: { input: z.object({ name: z.string().min(1) }), output: z.object({ name: z.string() }) } } });
+
+class Named extends TypedJsonConsumer<typeof small> {
+  static override protocol = small;
+  name = 'anonymous';
+
+  static override requests = {
+    rename({ name }) {
+      return { name: (this.name = `${name}!`) };
+    },
+  } satisfies RequestHandlers<typeof small, Named>;
+}
+
+class NamedOwn extends Named {
+  override requests: RequestHandlers<typeof small> = { rename: ({ name }) => ({ name: `own ${name}` }) };
+}
+
+test('static requests: one handler map for the class, `this` the connection\'s consumer; an instance\'s own requests win', async () => {
+  const first = new WebsocketCommunicator(Named.asApp(), '/ws/');
+  const second = new WebsocketCommunicator(Named.asApp(), '/ws/');
+  assert.equal((await first.connect()).connected, true);
+  assert.equal((await second.connect()).connected, true);
+  await ask(first, 1, 'rename', { name: 'ada' });
+  assert.deepEqual(await first.receiveJsonFrom(), { $sy: 'a', id: 1, d: { name: 'ada!' } });
+  await ask(second, 1, 'rename', { name: 'bob' });
+  assert.deepEqual(await second.receiveJsonFrom(), { $sy: 'a', id: 1, d: { name: 'bob!' } });
+  await ask(first, 2, 'rename', { name: '' });
+  assert.equal((await first.receiveJsonFrom() as { error: { code: string } }).error.code, 'invalid_message');
+  await first.disconnect();
+  await second.disconnect();
+  const own = new WebsocketCommunicator(NamedOwn.asApp(), '/ws/');
+  assert.equal((await own.connect()).connected, true);
+  await ask(own, 1, 'rename', { name: 'cy' });
+  assert.deepEqual(await own.receiveJsonFrom(), { $sy: 'a', id: 1, d: { name: 'own cy' } });
+  await own.disconnect();
+});

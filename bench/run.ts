@@ -22,7 +22,7 @@
  * (Bun.serve with server.publish, run by node_modules/@oven/bun-linux-x64/
  * bin/bun), tunedws (raw ws, broadcast framed once and corked per turn),
  * chat-js (the chat demo examples/chat/server.ts, transpiled) and
- * chat-npmstart (the same demo the way `npm start` runs it, through tsx).
+ * chat-npmstart (the same demo the way `npm start` runs it: scripts/run-transpiled.mjs).
  *
  * Environment: BENCH_SERVERS=rawws,switchyard (subset), BENCH_WORKERS (load
  * worker processes, default 3), BENCH_REDIS_URL (use an existing Redis

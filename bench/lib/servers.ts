@@ -94,7 +94,7 @@ export const SINGLE: ServerDef[] = [
   // The chat demo itself, not a bench entry point: examples/chat/server.ts as shipped.
   { name: 'chat-js', label: 'Switchyard chat demo (transpiled JavaScript)', dialect: 'chat', redis: false,
     command: nodeFile('examples/chat/server.ts', () => CHAT_DEMO_ENV) },
-  { name: 'chat-npmstart', label: 'Switchyard chat demo (`npm start`: tsx)', dialect: 'chat', redis: false, command: npmStart },
+  { name: 'chat-npmstart', label: 'Switchyard chat demo (`npm start`)', dialect: 'chat', redis: false, command: npmStart },
 ];
 
 /** Two processes on one Redis: scenario (d). */

@@ -206,13 +206,13 @@ test('the login page is served with a strict CSP; GET /logout/ is not allowed', 
 });
 
 test('npm run chat:adduser equivalent creates a user that can sign in at once', async () => {
-  const result = spawnSync(process.execPath, ['--import', './scripts/register-ts-loader.mjs', 'examples/chat/adduser.ts', 'carol', 'carol-password'], {
+  const result = spawnSync(process.execPath, ['scripts/run-transpiled.mjs', 'examples/chat/adduser.ts', 'carol', 'carol-password'], {
     env: { ...process.env }, encoding: 'utf8',
   });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /Created user carol/);
   await signIn('carol', 'carol-password');
-  const bad = spawnSync(process.execPath, ['--import', './scripts/register-ts-loader.mjs', 'examples/chat/adduser.ts', '<b>x</b>', 'long-enough'], { encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, ['scripts/run-transpiled.mjs', 'examples/chat/adduser.ts', '<b>x</b>', 'long-enough'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /Usernames are/);
 });

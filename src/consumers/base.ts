@@ -88,9 +88,11 @@ export class AsyncConsumer {
 
   #send!: Send;
   // Bound methods rather than arrow functions: fewer objects per connection.
-  readonly #lanes = new Lanes(this.#invoke.bind(this), this.handleLayerMessage.bind(this) as (event: { type: string }) => unknown, this.#rescue.bind(this));
-  /** Groups joined through `this.channelLayer`, left when the instance ends. */
-  readonly #joined: string[] = [];
+  readonly #lanes = new Lanes(
+    this.#invoke.bind(this), this.handleLayerMessage.bind(this) as (event: { type: string }) => unknown, this.#rescue.bind(this), this.#ended.bind(this),
+  );
+  /** `this.channelLayer` as made by run(): it knows the groups joined, left when the instance ends. */
+  #memberships: MembershipTrackingLayer | null = null;
 
   /**
    * Returns an ASGI application that makes one instance per connection,
@@ -109,25 +111,38 @@ export class AsyncConsumer {
     return app;
   }
 
-  /** Serves one connection to its end (Django's `__call__`). */
-  async run(scope: Scope, receive: Receive, send: Send): Promise<void> {
+  /**
+   * Serves one connection to its end (Django's `__call__`).
+   *
+   * A promise chain, not an async function: the instance ends through the
+   * lanes (see {@link #ended}), and an idle connection holds no suspended frame.
+   */
+  run(scope: Scope, receive: Receive, send: Send): Promise<void> {
     this.scope = scope;
     this.#send = send;
     let layer = getChannelLayer((this.constructor as typeof AsyncConsumer).channelLayerAlias);
     if (tracerHooks !== null) layer = tracerHooks.consumer(this, layer); // tracing on: a traced layer
-    if (layer !== null) {
-      this.channelName = await layer.newChannel();
-      this.channelLayer = new MembershipTrackingLayer(layer, this.channelName, this.#joined);
-    }
+    if (layer === null) return this.#lanes.run(receive, null, null);
+    const named = layer.newChannel().then((name) => {
+      this.channelName = name;
+      this.channelLayer = this.#memberships = new MembershipTrackingLayer(layer, name);
+      return name;
+    });
+    return this.#lanes.run(receive, layer, named, this.#slowConsumer());
+  }
+
+  /** The instance's end, once its last handler returned: `cleanup()`, then leave the groups it joined, whatever cleanup did. */
+  #ended(): Promise<void> {
+    let cleaned: Promise<void>;
     try {
-      await this.#lanes.run(receive, layer, this.channelName, this.#slowConsumer());
-    } finally {
-      try {
-        await this.cleanup();
-      } finally {
-        await this.#leaveGroups();
-      }
+      cleaned = this.cleanup();
+    } catch (error) {
+      cleaned = Promise.reject(error);
     }
+    return cleaned.then(
+      () => this.#memberships?.leaveAll(),
+      (error: unknown) => Promise.resolve(this.#memberships?.leaveAll()).then(() => { throw error; }),
+    );
   }
 
   /**
@@ -164,7 +179,7 @@ export class AsyncConsumer {
     const policyOf = compileSlowConsumer(config);
     let told = false;
     return {
-      policyFor: (message, group) => policyOf(groupOf(message, this.#joined, group)),
+      policyFor: (message, group) => policyOf(groupOf(message, this.#memberships?.joined ?? [], group)),
       tooSlow: () => {
         if (told) return;
         told = true;
@@ -228,11 +243,6 @@ export class AsyncConsumer {
     return hooks === null ? handler.call(this, event) : hooks.handle(this, handlerName(event), event, handler);
   }
 
-  async #leaveGroups(): Promise<void> {
-    if (this.channelLayer === null || this.#joined.length === 0) return;
-    const groups = this.#joined.splice(0);
-    await Promise.allSettled(groups.map((group) => this.channelLayer!.groupDiscard(group, this.channelName)));
-  }
 }
 
 /** The layer of a consumer, checked to support groups (Django's `InvalidChannelLayerError`). */

@@ -52,6 +52,7 @@ export class Lanes {
   readonly #invoke: Invoke;
   readonly #invokeLayer: Invoke;
   readonly #rescue: Rescue;
+  readonly #finishInstance: () => Promise<void>;
   #ended = false;
   /** Set by `stopAfterHandler()`: end once the running handler returns. */
   #stopping = false;
@@ -74,22 +75,36 @@ export class Lanes {
   #resolve: (() => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
 
-  /** `invoke` runs connection events' handlers, `invokeLayer` layer messages'. */
-  constructor(invoke: Invoke, invokeLayer: Invoke, rescue: Rescue) {
+  /**
+   * `invoke` runs connection events' handlers, `invokeLayer` layer messages';
+   * `ended` is the instance's own end (its cleanup), run once both lanes are
+   * done and before {@link run} settles: its failure is the instance's.
+   */
+  constructor(invoke: Invoke, invokeLayer: Invoke, rescue: Rescue, ended: () => Promise<void>) {
     this.#invoke = invoke;
     this.#invokeLayer = invokeLayer;
     this.#rescue = rescue;
+    this.#finishInstance = ended;
   }
 
-  /** Serves both lanes until the instance ends. */
-  run(receive: Receive, layer: ChannelLayer | null, channel: string, slow?: SlowConsumer): Promise<void> {
+  /**
+   * Serves both lanes until the instance ends, once the instance's channel
+   * is `named` (no layer: `layer` and `named` are null). A channel that
+   * cannot be named fails the instance before any event is read.
+   */
+  run(receive: Receive, layer: ChannelLayer | null, named: Promise<string> | null, slow?: SlowConsumer): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
-      void this.#connectionLane(receive);
-      if (layer === null) return;
-      if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage, slow);
-      else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
+      if (layer === null || named === null) {
+        void this.#connectionLane(receive);
+        return;
+      }
+      named.then((channel) => {
+        void this.#connectionLane(receive);
+        if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage, slow);
+        else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
+      }, reject);
     });
   }
 
@@ -168,7 +183,11 @@ export class Lanes {
     this.#ended = true;
     if (this.#tap !== null && this.#layerBusy === null) this.#tap.close();
     this.#abort?.abort(new StopConsumer());
-    this.#finish().then(this.#resolve, this.#reject);
+    // As try/finally: the instance's end runs either way, and a failure of its own wins.
+    this.#finish().then(
+      () => this.#finishInstance().then(this.#resolve, this.#reject),
+      (failure: unknown) => this.#finishInstance().then(() => this.#reject!(failure), this.#reject),
+    );
   }
 
   async #finish(): Promise<void> {

@@ -16,12 +16,25 @@ export interface MembershipObserver {
 /** Delegates to a layer, remembering the groups one channel joins. */
 export class MembershipTrackingLayer extends DelegatingLayer {
   readonly #own: string;
-  readonly #joined: string[];
+  /** The groups joined, in order (null until the first: most connections join one or two). */
+  #joined: string[] | null = null;
 
-  constructor(layer: ChannelLayer, own: string, joined: string[]) {
+  constructor(layer: ChannelLayer, own: string) {
     super(layer);
     this.#own = own;
-    this.#joined = joined;
+  }
+
+  /** The groups the own channel is in, in the order it joined them. */
+  get joined(): readonly string[] {
+    return this.#joined ?? [];
+  }
+
+  /** Leaves every group the own channel joined (when the consumer ends); never rejects. */
+  async leaveAll(): Promise<void> {
+    const groups = this.#joined;
+    if (groups === null || groups.length === 0) return;
+    this.#joined = null;
+    await Promise.allSettled(groups.map((group) => this.inner.groupDiscard(group, this.#own)));
   }
 
   /** Told when the own channel joins or leaves a group (recovery reads the group's history on a join). */
@@ -30,14 +43,15 @@ export class MembershipTrackingLayer extends DelegatingLayer {
   override async groupAdd(group: string, channel: string): Promise<void> {
     await this.inner.groupAdd(group, channel);
     if (channel !== this.#own) return;
-    if (!this.#joined.includes(group)) this.#joined.push(group);
+    if (this.#joined === null) this.#joined = [group];
+    else if (!this.#joined.includes(group)) this.#joined.push(group);
     if (this.observer !== null) await this.observer.joined(group);
   }
 
   override async groupDiscard(group: string, channel: string): Promise<void> {
     if (channel === this.#own) {
-      const index = this.#joined.indexOf(group);
-      if (index !== -1) this.#joined.splice(index, 1);
+      const index = this.#joined?.indexOf(group) ?? -1;
+      if (index !== -1) this.#joined!.splice(index, 1);
       this.observer?.left(group);
     }
     await this.inner.groupDiscard(group, channel);

@@ -273,8 +273,9 @@ export function AuthMiddleware<U extends AuthenticatedUser>(inner: Application, 
     if (isAuthenticated(scope.user)) return app(scope, receive, send);
     if (session.isEmpty()) {
       // Nothing stored (no cookie, nothing set): anonymous, as getUser() would find, without
-      // waiting for it, so the connection holds no promise of this middleware.
-      void session.load();
+      // waiting for it, so the connection holds no promise of this middleware. The session is
+      // read as getUser() would read it (`accessed`); its empty data is made when first used.
+      session.accessed = true;
       scope.user = ANONYMOUS;
       return app(scope, receive, send);
     }

@@ -137,11 +137,13 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
       return deny(scope, receive, send);
     }
     const limited = new RateLimitedConnection(receive, send, limits, address, scope.path);
-    if (!counted) return app(scope, limited.receive, limited.send);
+    const limitedReceive = limited.boundReceive();
+    const limitedSend = limited.boundSend();
+    if (!counted) return app(scope, limitedReceive, limitedSend);
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     let running: Promise<void>;
     try {
-      running = Promise.resolve(app(scope, limited.receive, limited.send));
+      running = Promise.resolve(app(scope, limitedReceive, limitedSend));
     } catch (error) {
       release(address);
       throw error;
@@ -150,30 +152,42 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
   });
 }
 
+/** What a connection needs only once it sends messages: its buckets, its last notice, its drop count. */
+class FloodState {
+  readonly rate: TokenBucket;
+  strikes: TokenBucket | null = null;
+  /** No error notice before this time (performance.now() milliseconds). */
+  quietUntil = 0;
+  dropped = 0;
+
+  constructor(limits: Required<LimitsOptions>) {
+    this.rate = new TokenBucket(limits.burst, limits.messagesPerSecond);
+  }
+}
+
+/** Bits of {@link RateLimitedConnection}'s `#flags`. */
+const ACCEPTED = 1;
+const CLOSED_BY_US = 2;
+
 /**
  * One connection's rate limit. Its state lives on this one object and its
- * `receive` and `send` are its methods, bound once: an idle connection holds
- * no closures, no scope and no buckets. The buckets are made at first need
- * (the first message, the first drop): a bucket starts full and never holds
- * more than its capacity, so one made then holds what one made at connect
- * time would.
+ * `receive` and `send` are its methods, bound once and handed to the app
+ * (not kept here): an idle connection holds no closures, no scope and no
+ * buckets. The buckets are made at first need (the first message, the
+ * first drop): a bucket starts full and never holds more than its
+ * capacity, so one made then holds what one made at connect time would.
  */
 class RateLimitedConnection {
-  readonly receive: () => Promise<ReceiveEvent | LayerMessage>;
-  readonly send: (event: SendEvent) => Promise<void>;
   readonly #admit: (event: ReceiveEvent | LayerMessage) => ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage>;
   readonly #receive: () => Promise<ReceiveEvent | LayerMessage>;
   readonly #send: (event: SendEvent) => Promise<void>;
   readonly #limits: Required<LimitsOptions>;
   readonly #address: string | null;
   readonly #path: string;
-  #rate: TokenBucket | null = null;
-  #strikes: TokenBucket | null = null;
-  #accepted = false;
-  #closedByUs = false;
-  /** No error notice before this time (performance.now() milliseconds). */
-  #quietUntil = 0;
-  #dropped = 0;
+  /** Made on the first message. */
+  #flood: FloodState | null = null;
+  /** {@link ACCEPTED}, {@link CLOSED_BY_US}: one small integer rather than a field each. */
+  #flags = 0;
 
   constructor(
     receive: () => Promise<ReceiveEvent | LayerMessage>, send: (event: SendEvent) => Promise<void>,
@@ -184,15 +198,23 @@ class RateLimitedConnection {
     this.#limits = limits;
     this.#address = address;
     this.#path = path;
-    this.receive = this.#limitedReceive.bind(this);
-    this.send = this.#limitedSend.bind(this);
     this.#admit = this.#admitEvent.bind(this);
+  }
+
+  /** The `receive` to give the app. */
+  boundReceive(): () => Promise<ReceiveEvent | LayerMessage> {
+    return this.#limitedReceive.bind(this);
+  }
+
+  /** The `send` to give the app. */
+  boundSend(): (event: SendEvent) => Promise<void> {
+    return this.#limitedSend.bind(this);
   }
 
   // Not async: the server's own answer goes back as it is (a settled send stays the shared SETTLED, see settled.ts).
   #limitedSend(event: SendEvent): Promise<void> {
-    if (this.#closedByUs) return SETTLED; // the app may still try to talk while it cleans up
-    if (event.type === 'websocket.accept') this.#accepted = true;
+    if ((this.#flags & CLOSED_BY_US) !== 0) return SETTLED; // the app may still try to talk while it cleans up
+    if (event.type === 'websocket.accept') this.#flags |= ACCEPTED;
     try {
       return this.#send(event);
     } catch (error) {
@@ -208,12 +230,13 @@ class RateLimitedConnection {
   #admitEvent(event: ReceiveEvent | LayerMessage): ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage> {
     if (event.type !== 'websocket.receive') return event;
     const limits = this.#limits;
-    if ((this.#rate ??= new TokenBucket(limits.burst, limits.messagesPerSecond)).take()) return event;
-    this.#dropped += 1;
-    if (!(this.#strikes ??= new TokenBucket(limits.maxDropped, limits.forgivePerSecond)).take()) {
-      logger.warn({ client: this.#address, path: this.#path, dropped: this.#dropped }, 'WebSocket closed: message flood (1008)');
+    const flood = (this.#flood ??= new FloodState(limits));
+    if (flood.rate.take()) return event;
+    flood.dropped += 1;
+    if (!(flood.strikes ??= new TokenBucket(limits.maxDropped, limits.forgivePerSecond)).take()) {
+      logger.warn({ client: this.#address, path: this.#path, dropped: flood.dropped }, 'WebSocket closed: message flood (1008)');
       return this.#send({ type: 'websocket.close', code: 1008, reason: 'Rate limit exceeded' }).then(() => {
-        this.#closedByUs = true;
+        this.#flags |= CLOSED_BY_US;
         // Keep reading (and discarding) what the flooder already sent, so that a server that
         // pauses the socket while events are unread sees the peer's close frame promptly.
         void (async () => {
@@ -223,11 +246,11 @@ class RateLimitedConnection {
       });
     }
     const now = performance.now();
-    if (this.#accepted && now >= this.#quietUntil) {
-      this.#quietUntil = now + limits.noticeInterval * 1000;
-      return this.#send({ type: 'websocket.send', text: RATE_NOTICE }).then(this.receive);
+    if ((this.#flags & ACCEPTED) !== 0 && now >= flood.quietUntil) {
+      flood.quietUntil = now + limits.noticeInterval * 1000;
+      return this.#send({ type: 'websocket.send', text: RATE_NOTICE }).then(() => this.#limitedReceive());
     }
-    return this.receive(); // dropped: read the next one
+    return this.#limitedReceive(); // dropped: read the next one
   }
 }
 

@@ -25,7 +25,7 @@ import { type ChannelLayer, EXCEPT_KEY } from '../layers/base.js';
 import { getChannelLayer } from '../layers/registry.js';
 import { type SlowConsumer, type SlowConsumerConfig, compileSlowConsumer, groupOf } from '../layers/slow-consumers.js';
 import { handlerName, handlerOfType } from './handlers.js';
-import { Lanes } from './lanes.js';
+import { type LaneHost, Lanes } from './lanes.js';
 import { MembershipTrackingLayer } from './memberships.js';
 import { tracerHooks } from '../tracing/hooks.js';
 
@@ -87,10 +87,8 @@ export class AsyncConsumer {
   channelName = '';
 
   #send!: Send;
-  // Bound methods rather than arrow functions: fewer objects per connection.
-  readonly #lanes = new Lanes(
-    this.#invoke.bind(this), this.handleLayerMessage.bind(this) as (event: { type: string }) => unknown, this.#rescue.bind(this), this.#ended.bind(this),
-  );
+  // One bound method rather than arrow functions: fewer objects per connection.
+  readonly #lanes = new Lanes(this.#laneCall.bind(this) as LaneHost);
   /** `this.channelLayer` as made by run(): it knows the groups joined, left when the instance ends. */
   #memberships: MembershipTrackingLayer | null = null;
 
@@ -129,6 +127,16 @@ export class AsyncConsumer {
       return name;
     });
     return this.#lanes.run(receive, layer, named, this.#slowConsumer());
+  }
+
+  /** What the lanes ask of the instance (see {@link LaneHost}). */
+  #laneCall(call: 'event' | 'layer' | 'rescue' | 'end', event?: { type: string }, error?: unknown): unknown {
+    switch (call) {
+      case 'layer': return this.handleLayerMessage(event as LayerMessage);
+      case 'event': return this.#invoke(event!);
+      case 'rescue': return this.#rescue(error, event!);
+      case 'end': return this.#ended();
+    }
   }
 
   /** The instance's end, once its last handler returned: `cleanup()`, then leave the groups it joined, whatever cleanup did. */

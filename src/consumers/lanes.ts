@@ -37,11 +37,20 @@ import type { ChannelLayer, ChannelTap } from '../layers/base.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
 import { SETTLED } from '../settled.js';
 
-/** Calls the handler of an event; returns what it returns (a promise for async handlers). */
-export type Invoke = (event: { type: string }) => unknown;
-
-/** What becomes of a handler's error: resolves for the lane to go on, rejects (with it, or another) to end the instance. */
-export type Rescue = (error: unknown, event: { type: string }) => Promise<void>;
+/**
+ * How the lanes reach their consumer instance: one function (one binding per
+ * instance rather than four). `'event'` and `'layer'` call the handler of a
+ * connection event or a layer message and return what it returns (a promise
+ * for async handlers); `'rescue'` decides what becomes of a handler's error
+ * (resolves for the lane to go on, rejects to end the instance); `'end'` is
+ * the instance's own end (its cleanup), run once both lanes are done and
+ * before {@link Lanes.run} settles, whose failure is the instance's.
+ */
+export interface LaneHost {
+  (call: 'event' | 'layer', event: { type: string }): unknown;
+  (call: 'rescue', event: { type: string }, error: unknown): Promise<void>;
+  (call: 'end'): Promise<void>;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -49,10 +58,7 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** Both lanes of one consumer instance. */
 export class Lanes {
-  readonly #invoke: Invoke;
-  readonly #invokeLayer: Invoke;
-  readonly #rescue: Rescue;
-  readonly #finishInstance: () => Promise<void>;
+  readonly #host: LaneHost;
   #ended = false;
   /** Set by `stopAfterHandler()`: end once the running handler returns. */
   #stopping = false;
@@ -75,16 +81,8 @@ export class Lanes {
   #resolve: (() => void) | null = null;
   #reject: ((error: unknown) => void) | null = null;
 
-  /**
-   * `invoke` runs connection events' handlers, `invokeLayer` layer messages';
-   * `ended` is the instance's own end (its cleanup), run once both lanes are
-   * done and before {@link run} settles: its failure is the instance's.
-   */
-  constructor(invoke: Invoke, invokeLayer: Invoke, rescue: Rescue, ended: () => Promise<void>) {
-    this.#invoke = invoke;
-    this.#invokeLayer = invokeLayer;
-    this.#rescue = rescue;
-    this.#finishInstance = ended;
+  constructor(host: LaneHost) {
+    this.#host = host;
   }
 
   /**
@@ -151,9 +149,9 @@ export class Lanes {
         const event = await receive();
         if (this.#ended) return;
         try {
-          await (this.#connectionBusy = this.#call(this.#invoke, event));
+          await (this.#connectionBusy = this.#call('event', event));
         } catch (error) {
-          await (this.#connectionBusy = this.#rescue(error, event));
+          await (this.#connectionBusy = this.#host('rescue', event, error));
         } finally {
           this.#connectionBusy = null;
         }
@@ -165,10 +163,10 @@ export class Lanes {
     this.#end();
   }
 
-  /** What `invoke(event)` returns, as a promise (a synchronous throw becomes a rejection). */
-  #call(invoke: Invoke, event: { type: string }): Promise<unknown> {
+  /** What the handler of `event` returns, as a promise (a synchronous throw becomes a rejection). */
+  #call(lane: 'event' | 'layer', event: { type: string }): Promise<unknown> {
     try {
-      return Promise.resolve(invoke(event));
+      return Promise.resolve(this.#host(lane, event));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -185,8 +183,8 @@ export class Lanes {
     this.#abort?.abort(new StopConsumer());
     // As try/finally: the instance's end runs either way, and a failure of its own wins.
     this.#finish().then(
-      () => this.#finishInstance().then(this.#resolve, this.#reject),
-      (failure: unknown) => this.#finishInstance().then(() => this.#reject!(failure), this.#reject),
+      () => this.#host('end').then(this.#resolve, this.#reject),
+      (failure: unknown) => this.#host('end').then(() => this.#reject!(failure), this.#reject),
     );
   }
 
@@ -214,9 +212,9 @@ export class Lanes {
         throw error;
       }
       try {
-        await (this.#layerBusy = this.#call(this.#invokeLayer, message));
+        await (this.#layerBusy = this.#call('layer', message));
       } catch (error) {
-        await (this.#layerBusy = this.#rescue(error, message));
+        await (this.#layerBusy = this.#host('rescue', message, error));
       } finally {
         this.#layerBusy = null;
       }
@@ -247,7 +245,7 @@ export class Lanes {
         if (this.#ended || this.#stopping) return this.#closeTap();
         let result: unknown;
         try {
-          result = this.#invokeLayer(message);
+          result = this.#host('layer', message);
         } catch (error) {
           this.#layerMessage = message;
           this.#layerBusy = this.#rescueLayerHandler(error);
@@ -283,7 +281,7 @@ export class Lanes {
 
   /** A layer handler failed: the lane goes on once the rescue settles, or the instance ends with what it rethrows. */
   #rescueLayerHandler(error: unknown): Promise<void> {
-    return this.#rescue(error, this.#layerMessage!).then(() => this.#afterLayerHandler(), (fatal: unknown) => this.#closeTap(fatal));
+    return this.#host('rescue', this.#layerMessage!, error).then(() => this.#afterLayerHandler(), (fatal: unknown) => this.#closeTap(fatal));
   }
 
   #closeTap(error?: unknown): void {

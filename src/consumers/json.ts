@@ -75,8 +75,14 @@ export class JsonWebsocketConsumer extends WebsocketConsumer {
   }
 
   /** Sends `content` as a JSON text frame; with `close`, closes afterwards. */
-  async sendJson(content: unknown, close: boolean | number = false): Promise<void> {
-    await this.send(this.encodeJson(content), close);
+  sendJson(content: unknown, close: boolean | number = false): Promise<void> {
+    let text: string;
+    try {
+      text = this.encodeJson(content);
+    } catch (error) {
+      return Promise.reject(error); // as from an async method: a value JSON cannot encode rejects
+    }
+    return this.send(text, close);
   }
 
   /**

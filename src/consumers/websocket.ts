@@ -25,7 +25,7 @@
  * `docs/recovery.md`). The class's `slowConsumer` policy says what its
  * channel does while the client cannot keep up; `disconnect` closes 4008.
  */
-import { type Header, type LayerMessage, type SendEvent, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, type WebsocketSendEvent, utf8 } from '../asgi.js';
+import { type Header, type LayerMessage, type SendEvent, type WebsocketScope, type WebsocketDisconnectEvent, type WebsocketReceiveEvent, utf8 } from '../asgi.js';
 import { AcceptConnection, DenyConnection, LayerUnavailableError, StopConsumer } from '../errors.js';
 import { AsyncConsumer, type ConsumerEvent, requireGroupLayer } from './base.js';
 import { type Render, type Renders, renderedFrame } from './broadcast.js';
@@ -175,12 +175,16 @@ export class WebsocketConsumer extends AsyncConsumer {
    * Sends a text (`string`) or binary (`Uint8Array`) frame. With `close`, closes
    * afterwards (a number is the close code).
    */
-  async send(data: string | Uint8Array, close: boolean | number = false): Promise<void> {
-    const event: WebsocketSendEvent = typeof data === 'string'
-      ? { type: 'websocket.send', text: data }
-      : { type: 'websocket.send', bytes: data };
-    await this.baseSend(event);
-    if (close !== false) await this.close(close === true ? undefined : close);
+  send(data: string | Uint8Array, close: boolean | number = false): Promise<void> {
+    // Not async: a frame the server wrote at once answers with the server's own settled promise
+    // (settled.ts), so a handler that awaits it costs no promise of this method's.
+    let sent: Promise<void>;
+    try {
+      sent = this.baseSend(typeof data === 'string' ? { type: 'websocket.send', text: data } : { type: 'websocket.send', bytes: data });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return close === false ? sent : sent.then(() => this.close(close === true ? undefined : close));
   }
 
   /**

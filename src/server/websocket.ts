@@ -262,7 +262,8 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       }
     }
     this.#host.sent(this, length);
-    const buffered = ws.bufferedAmount;
+    // Without extensions ws queues nothing of its own: what waits is in the socket (ws's getter costs more).
+    const buffered = this.#plainFrames ? this.#socket.writableLength : ws.bufferedAmount;
     if (buffered > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(buffered);
     else if (buffered > this.#host.ctx.options.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
   }

@@ -16,24 +16,15 @@
  * shutdown → 1001). An app that fails after accept closes the socket with 1011.
  *
  * Backpressure both ways: the socket is paused while the app has many unread
- * events; `send()` returns at once while the peer keeps up, and once its
- * outgoing buffer is over `wsSendHighWaterMark` answers a promise that
- * settles when the socket drains, so that connection's app waits (a group
- * broadcast never does: each member's send is its own). A connection whose
- * buffer still goes over `wsMaxSendBuffer` is closed with 1008 and logged,
- * so a client that stops reading cannot grow the server's memory.
+ * events (receive-queue.ts); the sending half, with its write turns, shared
+ * frames and send-buffer limits (1008), is websocket-writer.ts.
  *
  * Heartbeats: one sweep timer for all connections pings a peer that has been
  * silent for `wsPingInterval` and drops it if nothing comes back within
  * `wsPingTimeout`.
  *
- * Shared frames (`websocket.send.shared_frames` in the scope's extensions):
- * without permessage-deflate, a `text` is framed here (frames.ts), so a text
- * equal to the last one framed goes out as the very same bytes, whatever app
- * sent it; `ws` keeps the rest (binary, deflate, pings, closing), and writes
- * a plain connection's frames at once and in order, so ours cannot overtake
- * or split one of its own. The bridge counts nothing and keeps no registry:
- * it reports to its host (websocket-host.ts).
+ * The bridge counts nothing and keeps no registry: it reports to its host
+ * (websocket-host.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -43,22 +34,15 @@ import type {
 } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
 import { elapsed, isDenied, isRouteNotFound } from './context.js';
-import { ReceiveQueue } from './receive-queue.js';
 import { websocketScope } from './scope.js';
 import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
-import { corkForTurn, queueForTurn, writeTurn } from './write-turns.js';
-import { drained } from './drain.js';
-import { payloadLength, textFrame } from './frames.js';
-import { directFd, writeFrames } from './direct-writes.js';
+import { WebSocketWriter } from './websocket-writer.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
 import type { WebSocketHost } from './websocket-host.js';
 import { tracerHooks } from '../tracing/hooks.js';
 import { SETTLED } from '../settled.js';
 
-const TEXT = { binary: false } as const;
-const OPEN = 1; // WebSocket.OPEN
-const BINARY = { binary: true } as const;
 /**
  * What `send()` returns for an event it handled completely before returning:
  * one settled promise for every frame, so a broadcast costs no promise per member.
@@ -100,9 +84,8 @@ interface Handshake {
 }
 
 /** One WebSocket connection and its app instance. */
-export class WebSocketBridge extends ReceiveQueue implements Connection {
+export class WebSocketBridge extends WebSocketWriter implements Connection {
   readonly #host: WebSocketHost;
-  readonly #socket: Duplex;
   /** Until the app decides (then null). */
   #handshake: Handshake | null;
   /** What the logs say of the connection (the scope itself is the app's: not kept here). */
@@ -110,7 +93,6 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   readonly #client: Address | null;
   readonly #start = performance.now();
   #state: State = 'connecting';
-  #ws: WebSocket | null = null;
   /** The app instance until it settles (shutdown waits for it). */
   #instance: Promise<void> | null = null;
   #disconnected = false;
@@ -120,24 +102,12 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   #status: number | null = null;
   #lastSeen = 0;
   #pingSentAt = 0;
-  /** The last write turn this connection's socket was corked for (see write-turns.ts). */
-  #corkedTurn = -1;
-  /** While the peer's buffer is over the high-water mark: settles when it drains (see #waitForDrain). */
-  #drained: Promise<void> | null = null;
-  /** No extension negotiated: text frames are framed here and written whole, past `ws` (see frames.ts). */
-  #plainFrames = false;
-  /** Shared frames waiting for the end of the turn (see {@link flushTurn}). */
-  #pending: Buffer | Buffer[] | null = null;
-  #pendingBytes = 0;
-  /** The socket's descriptor for direct writes, or -1 (direct-writes.ts). */
-  #fd = -1;
   /** The ASGI `send` callable: a bound method, not a closure per connection. */
   readonly send: (event: SendEvent) => Promise<void>;
 
   constructor(host: WebSocketHost, req: IncomingMessage, socket: Duplex, head: Buffer) {
-    super({ type: 'websocket.connect' });
+    super({ type: 'websocket.connect' }, socket, host.ctx.options);
     this.#host = host;
-    this.#socket = socket;
     this.send = this.#dispatch.bind(this);
     const { ctx } = host;
     const scope = websocketScope(req, ctx.listen, ctx.options, ctx.trusted, ctx.state);
@@ -205,8 +175,8 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
 
   /** Unread events pile up (or have been read): stop (or resume) reading the socket. */
   protected backlog(paused: boolean): void {
-    if (paused) this.#ws?.pause();
-    else this.#ws?.resume();
+    if (paused) this.ws?.pause();
+    else this.ws?.resume();
   }
 
   // Not async: a broadcast calls this once per member, and a send or a close is complete when it
@@ -216,7 +186,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
       switch (event.type) {
         case 'websocket.send':
           this.#send(event);
-          return this.#drained ?? DONE;
+          return this.drained ?? DONE;
         case 'websocket.accept':
           return this.#accept(event.subprotocol ?? null, event.headers ?? []);
         case 'websocket.http.response.start':
@@ -242,77 +212,18 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     const { text, bytes } = event;
     const binary = bytes !== undefined && bytes !== null;
     if (!binary && typeof text !== 'string') throw new ProtocolError("'websocket.send' needs 'text' or 'bytes'");
-    const ws = this.#ws!;
-    if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
-    let length: number;
-    if (!binary && this.#plainFrames) {
-      // Shared frames: a text equal to the last one framed is written as the very same bytes.
-      const frame = textFrame(text!);
-      this.#queue(frame);
-      length = payloadLength(frame);
-    } else {
-      this.flushTurn(); // what waits for the turn's end goes first: frames leave in the order they were sent
-      this.#corkTurn();
-      if (binary) {
-        ws.send(bytes, BINARY);
-        length = bytes.byteLength;
-      } else {
-        ws.send(text!, TEXT); // permessage-deflate compresses per connection: nothing to share
-        length = Buffer.byteLength(text!);
-      }
-    }
+    this.writeFrame(binary ? bytes : text!);
+  }
+
+  protected frameSent(length: number): void {
     this.#host.sent(this, length);
-    // Without extensions ws queues nothing of its own: what waits is in the socket (ws's getter costs more).
-    const buffered = this.#plainFrames ? this.#socket.writableLength : ws.bufferedAmount;
-    if (buffered > this.#host.ctx.options.wsMaxSendBuffer) this.#overflow(buffered);
-    else if (buffered > this.#host.ctx.options.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
   }
 
-  /** Queues a shared frame for the end of the turn (write-turns.ts), when the turn's frames for this socket leave together. */
-  #queue(frame: Buffer): void {
-    const pending = this.#pending;
-    if (pending === null) {
-      this.#pending = frame;
-      this.#pendingBytes = 0;
-      queueForTurn(this);
-    } else if (Array.isArray(pending)) pending.push(frame);
-    else this.#pending = [pending, frame];
-    // A lot to send in one turn: out now, so that backpressure (bufferedAmount) sees it.
-    if ((this.#pendingBytes += frame.length) > this.#host.ctx.options.wsSendHighWaterMark) this.flushTurn();
+  protected get writable(): boolean {
+    return this.#state === 'open';
   }
 
-  /** Writes the frames queued this turn: in one system call when nothing else waits on the socket (direct-writes.ts). */
-  flushTurn(): void {
-    const pending = this.#pending;
-    if (pending === null) return;
-    this.#pending = null;
-    // The peer's close came in meanwhile and ws has answered it: nothing may follow a close frame.
-    if (this.#ws?.readyState !== OPEN) return;
-    writeFrames(this.#socket, this.#fd, pending);
-  }
-
-  /** Corks the socket for the rest of the turn, for frames that `ws` writes (binary, compressed). */
-  #corkTurn(): void {
-    const now = writeTurn();
-    if (this.#corkedTurn !== now) {
-      this.#corkedTurn = now;
-      corkForTurn(this.#socket);
-    }
-  }
-
-  /**
-   * Backpressure: the peer reads slower than the app sends. Until the socket
-   * drains (or closes), every `websocket.send` answers one pending promise,
-   * so the app's lane waits instead of queueing more bytes here; what it
-   * has not sent meanwhile waits in its channel, under its slow-consumer policy.
-   */
-  #waitForDrain(): void {
-    const ws = this.#ws!;
-    this.#drained = drained(this.#socket, () => ws.bufferedAmount, this.#host.ctx.options.wsSendHighWaterMark, () => this.#state === 'open')
-      .then(() => { this.#drained = null; });
-  }
-
-  #overflow(buffered: number): void {
+  protected overflowed(buffered: number): void {
     const { ctx } = this.#host;
     ctx.logger.warn(
       { path: this.#path, client: this.#client, buffered, limit: ctx.options.wsMaxSendBuffer },
@@ -353,12 +264,12 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     // Off before ws adds its own 'end' listener (the upgrade is synchronous, so no 'end' can
     // come in between): removed after, it would leave the socket a listener array grown for
     // three (about 150 bytes per connection).
-    this.#socket.off('end', onEarlyEnd);
+    this.socket.off('end', onEarlyEnd);
     return new Promise<void>((resolve) => {
       handshake.acceptDone = resolve;
-      this.#host.upgrade(req, this.#socket, head, { subprotocol, headers }, (ws) => {
-        this.#socket.off('close', handshake.onEarlyClose);
-        this.#socket.off('error', ignoreSocketError);
+      this.#host.upgrade(req, this.socket, head, { subprotocol, headers }, (ws) => {
+        this.socket.off('close', handshake.onEarlyClose);
+        this.socket.off('error', ignoreSocketError);
         this.#opened(ws);
         this.#finishAccept();
         this.#handshake = null;
@@ -374,9 +285,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   }
 
   #opened(ws: WebSocket): void {
-    this.#ws = ws;
-    this.#plainFrames = ws.extensions === '';
-    this.#fd = directFd(this.#socket);
+    this.startWriting(ws);
     this.#state = 'open';
     this.#status = 101;
     this.#lastSeen = performance.now();
@@ -423,7 +332,7 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
   /** One heartbeat check (called by the hub's sweep). */
   heartbeat(now: number, interval: number, timeout: number): void {
     if (this.#state !== 'open') return;
-    const ws = this.#ws!;
+    const ws = this.ws!;
     if (this.#pingSentAt !== 0) {
       if (now - this.#pingSentAt >= timeout) {
         this.#host.ctx.logger.info({ path: this.#path, client: this.#client }, 'WebSocket peer did not answer a ping: dropped');
@@ -444,9 +353,9 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     if (handshake?.timer) clearTimeout(handshake.timer);
     this.#host.refused(this, status);
     this.#host.ctx.logger.debug({ path: this.#path, status, why }, 'WebSocket handshake refused');
-    if (handshake !== null) this.#socket.off('close', handshake.onEarlyClose);
-    if (handshake?.denial?.complete === true) handshake.denial.send(this.#socket);
-    else rawResponse(this.#socket, status);
+    if (handshake !== null) this.socket.off('close', handshake.onEarlyClose);
+    if (handshake?.denial?.complete === true) handshake.denial.send(this.socket);
+    else rawResponse(this.socket, status);
     this.#disconnect(1006, '');
   }
 
@@ -458,12 +367,12 @@ export class WebSocketBridge extends ReceiveQueue implements Connection {
     // A socket paused for unread events must read again, or the peer's close frame
     // is never seen and every close waits out wsCloseTimeout; unread frames are dropped.
     this.dropUnread();
-    this.#ws!.close(code, fitReason(reason));
+    this.ws!.close(code, fitReason(reason));
   }
 
   /** Drops the TCP connection now. */
   terminate(): void {
-    if (this.#ws !== null && this.#state !== 'closed') this.#ws.terminate();
+    if (this.ws !== null && this.#state !== 'closed') this.ws.terminate();
   }
 
   #disconnect(code: number, reason: string): void {

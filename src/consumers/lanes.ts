@@ -95,11 +95,11 @@ export class Lanes {
       this.#resolve = resolve;
       this.#reject = reject;
       if (layer === null || named === null) {
-        void this.#connectionLane(receive);
+        this.#connectionLane(receive);
         return;
       }
       named.then((channel) => {
-        void this.#connectionLane(receive);
+        this.#connectionLane(receive);
         if (typeof layer.tap === 'function') this.#tap = layer.tap(channel, this.#onTapMessage, slow);
         else this.#receiveLane(layer, channel).then(() => this.#end(), this.#end);
       }, reject);
@@ -142,25 +142,44 @@ export class Lanes {
     return this.#tap!.take();
   }
 
-  /** Reads one event, runs its handler to the end, reads the next; ends the instance when it stops. */
-  async #connectionLane(receive: Receive): Promise<void> {
+  /**
+   * The connection lane: reads one event, runs its handler to the end, reads
+   * the next; ends the instance when it stops. A promise chain rather than an
+   * async loop: an idle connection holds its pending read, no suspended frame.
+   */
+  #connectionLane(receive: Receive): void {
+    this.#receive = receive;
+    this.#readEvent();
+  }
+
+  #receive: Receive | null = null;
+  /** The lane's callbacks, bound once per instance. */
+  readonly #onEvent = this.#handleEvent.bind(this);
+  readonly #onHandled = this.#eventHandled.bind(this);
+
+  #readEvent(): void {
+    if (this.#ended || this.#stopping) return this.#end();
+    let next: Promise<unknown>;
     try {
-      while (!this.#ended && !this.#stopping) {
-        const event = await receive();
-        if (this.#ended) return;
-        try {
-          await (this.#connectionBusy = this.#call('event', event));
-        } catch (error) {
-          await (this.#connectionBusy = this.#host('rescue', event, error));
-        } finally {
-          this.#connectionBusy = null;
-        }
-        this.openLayerLane();
-      }
+      next = this.#receive!();
     } catch (error) {
       return this.#end(error);
     }
-    this.#end();
+    next.then(this.#onEvent, this.#end);
+  }
+
+  #handleEvent(event: unknown): void {
+    if (this.#ended) return;
+    const handled = this.#call('event', event as { type: string })
+      .then(undefined, (error: unknown) => this.#host('rescue', event as { type: string }, error));
+    this.#connectionBusy = handled;
+    handled.then(this.#onHandled, this.#end);
+  }
+
+  #eventHandled(): void {
+    this.#connectionBusy = null;
+    this.openLayerLane();
+    this.#readEvent();
   }
 
   /** What the handler of `event` returns, as a promise (a synchronous throw becomes a rejection). */

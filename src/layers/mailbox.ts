@@ -34,12 +34,20 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/** The queue of every mailbox that has never queued a message (see {@link Mailbox.messages}). */
+const NONE_QUEUED: never[] = Object.freeze([]) as never[];
+
 /** A channel's queue, waiters and tap. */
 export class Mailbox implements ChannelTap {
   readonly channel: string;
-  /** Parallel arrays: cheaper than an object per message. */
-  readonly messages: LayerMessage[] = [];
-  readonly expiresAt: number[] = [];
+  /**
+   * Parallel arrays: cheaper than an object per message. Until a message is
+   * queued both are one shared, frozen, empty array (most channels are
+   * tapped and never queue: an idle connection's mailbox holds no array of
+   * its own). Read them; only this class changes them.
+   */
+  messages: LayerMessage[] = NONE_QUEUED;
+  expiresAt: number[] = NONE_QUEUED;
   /** Pending `receive()` calls (null until one waits: a tapped channel never has any). */
   #waiters: Waiter[] | null = null;
   /** The tap's listener, while a tap is open. */
@@ -84,6 +92,10 @@ export class Mailbox implements ChannelTap {
 
   /** Queues a message (the owner checked the room for it). */
   push(message: LayerMessage, expiresAt: number): void {
+    if (this.messages === NONE_QUEUED) {
+      this.messages = [];
+      this.expiresAt = [];
+    }
     this.messages.push(message);
     this.expiresAt.push(expiresAt);
   }
@@ -127,6 +139,7 @@ export class Mailbox implements ChannelTap {
 
   /** Drops the oldest queued message. */
   dropOldest(): void {
+    if (this.messages.length === 0) return;
     this.messages.shift();
     this.expiresAt.shift();
   }
@@ -143,8 +156,10 @@ export class Mailbox implements ChannelTap {
 
   /** Empties the queue (waiters and the tap stay). */
   clear(): void {
-    this.messages.length = 0;
-    this.expiresAt.length = 0;
+    if (this.messages.length > 0) {
+      this.messages.length = 0;
+      this.expiresAt.length = 0;
+    }
     this.#owner.released(this);
   }
 

@@ -250,7 +250,6 @@ export class AsyncConsumer {
     const hooks = tracerHooks; // null unless tracing is enabled: this check is its whole cost
     return hooks === null ? handler.call(this, event) : hooks.handle(this, handlerName(event), event, handler);
   }
-
 }
 
 /** The layer of a consumer, checked to support groups (Django's `InvalidChannelLayerError`). */

@@ -11,9 +11,10 @@
  * When it is safe. Only on a plain TCP socket (no TLS: those bytes must be
  * encrypted) with nothing queued in Node (`writableLength` 0, not corked):
  * then every earlier write has reached the kernel, so this one cannot
- * overtake it. The descriptor is read from the live handle at each write,
- * never kept, so a closed socket (handle gone) cannot have its number reused
- * under us. What the kernel does not take (`EAGAIN`: its buffer is full, or
+ * overtake it. The descriptor is read once per connection and written to
+ * only while the socket still has its handle: a destroyed socket loses its
+ * handle as its descriptor closes, so a number the kernel hands out again to
+ * another connection is never written to in this one's name. What the kernel does not take (`EAGAIN`: its buffer is full, or
  * a part) goes to `socket.write()`, which queues it in order and drains it
  * as usual; from then on `writableLength` is not 0 and every write takes
  * that road until the queue is empty. Any other error is left to the

@@ -72,44 +72,14 @@ export class ServerMetrics {
     this.wsSendBufferDrops = new Counter({
       name: 'switchyard_ws_send_buffer_overflows_total', help: 'Connections closed because their outgoing buffer went over the bound', registers,
     });
-    // Counted where they happen (channel mailboxes, recovery sessions); read at each scrape.
-    new Counter({
-      name: 'switchyard_slow_consumer_actions_total', help: 'What slow-consumer policies did, by action', labelNames: ['action'], registers,
-      collect() {
-        this.reset();
-        for (const [action, count] of Object.entries(slowConsumerActions())) this.labels(action).inc(count);
-      },
-    });
-    new Counter({
-      name: 'switchyard_recovery_total', help: 'Recovery outcomes: recovered (every missed message replayed), not_recovered (a loss told to the client)', labelNames: ['outcome'], registers,
-      collect() {
-        this.reset();
-        this.labels('recovered').inc(recoveryCounts.recovered);
-        this.labels('not_recovered').inc(recoveryCounts.notRecovered);
-      },
-    });
-    new Counter({
-      name: 'switchyard_recovery_replayed_messages_total', help: 'Messages replayed from group histories to recovering clients', registers,
-      collect() {
-        this.reset();
-        this.inc(recoveryCounts.replayed);
-      },
-    });
-    new Counter({
-      name: 'switchyard_invalid_messages_total', help: 'Messages that failed a typed consumer\'s schema: from a client (answered with an error frame) or through the layer (dropped)', labelNames: ['source'], registers,
-      collect() {
-        this.reset();
-        this.labels('client').inc(typedCounts.invalidMessages);
-        this.labels('layer').inc(typedCounts.invalidEvents);
-      },
-    });
-    new Counter({
-      name: 'switchyard_request_errors_total', help: 'Requests answered with an error, by code', labelNames: ['code'], registers,
-      collect() {
-        this.reset();
-        for (const [code, count] of Object.entries(typedCounts.requestErrors)) this.labels(code).inc(count);
-      },
-    });
+    // Counted where they happen (channel mailboxes, recovery sessions, typed consumers); read at each scrape.
+    countedElsewhere(registers, 'switchyard_slow_consumer_actions_total', 'What slow-consumer policies did, by action', 'action', slowConsumerActions);
+    countedElsewhere(registers, 'switchyard_recovery_total', 'Recovery outcomes: recovered (every missed message replayed), not_recovered (a loss told to the client)', 'outcome',
+      () => ({ recovered: recoveryCounts.recovered, not_recovered: recoveryCounts.notRecovered }));
+    countedElsewhere(registers, 'switchyard_recovery_replayed_messages_total', 'Messages replayed from group histories to recovering clients', null, () => recoveryCounts.replayed);
+    countedElsewhere(registers, 'switchyard_invalid_messages_total', 'Messages that failed a typed consumer\'s schema: from a client (answered with an error frame) or through the layer (dropped)', 'source',
+      () => ({ client: typedCounts.invalidMessages, layer: typedCounts.invalidEvents }));
+    countedElsewhere(registers, 'switchyard_request_errors_total', 'Requests answered with an error, by code', 'code', () => typedCounts.requestErrors);
     this.httpRequests = new Counter({ name: 'switchyard_http_requests_total', help: 'HTTP requests by status', labelNames: ['status'], registers });
     this.httpDuration = new Histogram({
       name: 'switchyard_http_request_duration_seconds', help: 'HTTP request duration', registers,
@@ -157,6 +127,25 @@ export class ServerMetrics {
   timeLayer(layer: ChannelLayer): ChannelLayer {
     return layer instanceof TimedLayer ? layer : new TimedLayer(layer, this.layerOps, this.layerErrors);
   }
+}
+
+/**
+ * A counter whose values another module keeps (a plain number, or one per
+ * value of `label`), read at each scrape: the hot path counts with an
+ * increment, and prom-client is only asked at scrape time.
+ */
+function countedElsewhere(
+  registers: Registry[], name: string, help: string, label: string | null, read: () => number | Readonly<Record<string, number>>,
+): void {
+  new Counter({
+    name, help, registers, labelNames: label === null ? [] : [label],
+    collect() {
+      this.reset();
+      const counts = read();
+      if (typeof counts === 'number') this.inc(counts);
+      else for (const [value, count] of Object.entries(counts)) this.labels(value).inc(count);
+    },
+  });
 }
 
 /** The WebSocket instruments of `metrics` as an observer of connection events (internal: not part of `ServerMetrics`). */

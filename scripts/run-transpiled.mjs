@@ -20,8 +20,14 @@ if (entry === undefined) {
   console.error('usage: node scripts/run-transpiled.mjs <file.ts> [args...]');
   process.exit(2);
 }
+const path = resolve(entry);
+const inside = path.startsWith(ROOT) ? path.slice(ROOT.length) : null;
+if (inside === null || !inside.includes('/') || !path.endsWith('.ts') || !existsSync(path)) {
+  console.error(`run-transpiled: ${entry} is not a .ts file in a directory of this repository (${ROOT})`);
+  process.exit(2);
+}
 // The library, and the top directory of the entry point (examples/ for the chat demo).
-const DIRS = [...new Set(['src', resolve(entry).slice(ROOT.length).split('/')[0]])];
+const DIRS = [...new Set(['src', inside.split('/')[0]])];
 
 /** A hash of what the build reads: every file under DIRS, with its size and time. */
 function sourcesKey() {
@@ -59,6 +65,6 @@ const out = await build();
 // The chat's accounts stay in examples/chat/users.json, where chat:adduser writes them.
 process.env.CHAT_USERS_FILE ||= join(ROOT, 'examples/chat/users.json');
 process.setSourceMapsEnabled(true); // stacks name .ts lines
-const script = transpiled(out, resolve(entry));
+const script = transpiled(out, path);
 process.argv = [process.argv[0], script, ...args];
 await import(pathToFileURL(script).href);

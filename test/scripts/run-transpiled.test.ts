@@ -51,3 +51,12 @@ test('npm start and npm run chat:adduser run transpiled JavaScript, not tsx', ()
     assert.match(scripts[name]!, /^(exec )?node scripts\/run-transpiled\.mjs examples\/chat\/\w+\.ts$/, name);
   }
 });
+
+test('run-transpiled refuses, in one line, an entry that is not a .ts file of the repository', () => {
+  for (const entry of ['examples/chat/missing.ts', '/tmp/outside.ts', 'package.json']) {
+    const run = spawnSync(process.execPath, ['scripts/run-transpiled.mjs', entry], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(run.status, 2, entry);
+    assert.match(run.stderr, /^run-transpiled: .* is not a \.ts file in a directory of this repository/, entry);
+    assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
+  }
+});

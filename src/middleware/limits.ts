@@ -19,6 +19,13 @@
  * only loses a few messages. The application then sees a
  * `websocket.disconnect` with code 1008, so its cleanup runs as usual.
  * Buckets refill by arithmetic on timestamps: no timers per connection.
+ * A message's token is taken when the app asks for the next event, if the
+ * bucket has one then (a bucket only fills while it waits, so that message
+ * will pass): the app waits on the server's own promise, and an idle
+ * connection holds no promise and no bucket of this middleware. Only a read
+ * that finds the bucket empty looks at its event when it comes. Every event
+ * after `websocket.connect` counts as a message (the only other one is the
+ * final `websocket.disconnect`).
  *
  * Defaults, chosen for a public chat: 10 messages/s with bursts of 20,
  * closed after 50 drops (forgiving 1 per second), error notices at most once
@@ -77,6 +84,8 @@ export class TokenBucket {
   readonly perSecond: number;
   #tokens: number;
   #at: number;
+  /** 1 while a token taken by {@link takeAhead} waits for its event, else 0. */
+  #ahead = 0;
 
   constructor(capacity: number, perSecond: number, now = performance.now()) {
     this.capacity = capacity;
@@ -87,11 +96,34 @@ export class TokenBucket {
 
   /** Takes one token if there is one. */
   take(now = performance.now()): boolean {
-    this.#tokens = Math.min(this.capacity, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
-    this.#at = now;
+    this.#refill(now);
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /**
+   * Takes one token now for an event still to come, as `take()` at the
+   * event's time would (a bucket only fills while it waits, so a token now is
+   * a token then). Until {@link settle}, the bucket fills to one token less
+   * than its capacity: what it would hold had the token been taken when the
+   * event came.
+   */
+  takeAhead(now = performance.now()): boolean {
+    if (!this.take(now)) return false;
+    this.#ahead = 1;
+    return true;
+  }
+
+  /** The event of the last {@link takeAhead} has come: the bucket fills to its capacity again. */
+  settle(now = performance.now()): void {
+    this.#refill(now);
+    this.#ahead = 0;
+  }
+
+  #refill(now: number): void {
+    this.#tokens = Math.min(this.capacity - this.#ahead, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
+    this.#at = now;
   }
 }
 
@@ -168,25 +200,28 @@ class FloodState {
 /** Bits of {@link RateLimitedConnection}'s `#flags`. */
 const ACCEPTED = 1;
 const CLOSED_BY_US = 2;
+/** The first event (`websocket.connect`, not a message) was asked for. */
+const CONNECT_READ = 4;
+/** The pending read took its token ahead from the bucket not made yet (a full one). */
+const AHEAD_OF_FULL_BUCKET = 8;
 
 /**
  * One connection's rate limit. Its state lives on this one object and its
  * `receive` and `send` are its methods, bound once and handed to the app
  * (not kept here): an idle connection holds no closures, no scope and no
- * buckets. The buckets are made at first need (the first message, the
+ * buckets. The buckets are made at first need (the second message, the
  * first drop): a bucket starts full and never holds more than its
  * capacity, so one made then holds what one made at connect time would.
  */
 class RateLimitedConnection {
-  readonly #admit: (event: ReceiveEvent | LayerMessage) => ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage>;
   readonly #receive: () => Promise<ReceiveEvent | LayerMessage>;
   readonly #send: (event: SendEvent) => Promise<void>;
   readonly #limits: Required<LimitsOptions>;
   readonly #address: string | null;
   readonly #path: string;
-  /** Made on the first message. */
+  /** Made when the first message's token leaves the bucket. */
   #flood: FloodState | null = null;
-  /** {@link ACCEPTED}, {@link CLOSED_BY_US}: one small integer rather than a field each. */
+  /** {@link ACCEPTED}, {@link CLOSED_BY_US}...: one small integer rather than a field each. */
   #flags = 0;
 
   constructor(
@@ -198,7 +233,6 @@ class RateLimitedConnection {
     this.#limits = limits;
     this.#address = address;
     this.#path = path;
-    this.#admit = this.#admitEvent.bind(this);
   }
 
   /** The `receive` to give the app. */
@@ -222,9 +256,34 @@ class RateLimitedConnection {
     }
   }
 
-  // A promise chain rather than an async loop: an idle connection holds no suspended frame here.
+  // The server's promise itself when the next message surely passes (see the module doc); a
+  // promise chain rather than an async loop otherwise: no suspended frame here.
   #limitedReceive(): Promise<ReceiveEvent | LayerMessage> {
-    return this.#receive().then(this.#admit);
+    if ((this.#flags & CONNECT_READ) === 0) {
+      this.#flags |= CONNECT_READ;
+      return this.#receive();
+    }
+    if (this.#tookAhead()) return this.#receive();
+    return this.#receive().then((event) => this.#admitEvent(event));
+  }
+
+  /** Settles the previous read's token, then takes the next message's now if the bucket has one. */
+  #tookAhead(): boolean {
+    let flood = this.#flood;
+    if (flood === null) {
+      if ((this.#flags & AHEAD_OF_FULL_BUCKET) === 0) {
+        if (this.#limits.burst < 1) return false;
+        this.#flags |= AHEAD_OF_FULL_BUCKET;
+        return true;
+      }
+      // The previous read's message came: its token leaves the (until now full) bucket.
+      this.#flags &= ~AHEAD_OF_FULL_BUCKET;
+      flood = this.#flood = new FloodState(this.#limits);
+      flood.rate.take();
+    } else {
+      flood.rate.settle();
+    }
+    return flood.rate.takeAhead();
   }
 
   #admitEvent(event: ReceiveEvent | LayerMessage): ReceiveEvent | LayerMessage | Promise<ReceiveEvent | LayerMessage> {

@@ -81,6 +81,47 @@ test('a client under the rate is never throttled', async () => {
   await client.disconnect();
 });
 
+test('TokenBucket: a token taken ahead leaves the bucket one short of full until its event comes', () => {
+  const bucket = new TokenBucket(3, 2, 0);
+  assert.equal(bucket.takeAhead(0), true);
+  assert.equal(bucket.take(5_000), true, 'long idle: the bucket is full but for the token taken ahead');
+  assert.equal(bucket.take(5_000), true);
+  assert.equal(bucket.take(5_000), false);
+  bucket.settle(5_000);
+  assert.equal(bucket.take(5_500), true, 'settled: it fills again');
+  assert.equal(bucket.take(6_000), true);
+  assert.equal(bucket.take(6_000), false, 'capacity back to 3 after settle, 1 token per 500 ms');
+});
+
+test('after an idle while, a burst of exactly `burst` messages passes, not one more', async () => {
+  const record = { received: 0 };
+  const app = LimitsMiddleware(counter(record), { burst: 3, messagesPerSecond: 10, maxDropped: 100, noticeInterval: 60 });
+  const client = new WebsocketCommunicator(app, '/');
+  await client.connect();
+  await client.sendTo({ text: 'x' });
+  await client.receiveFrom();
+  await delay(300); // 3 tokens' worth of refill: the bucket must still hold only its capacity
+  for (let i = 0; i < 6; i++) await client.sendTo({ text: 'x' });
+  while (!(await client.receiveNothing(50))) await client.receiveFrom();
+  assert.equal(record.received, 1 + 3);
+  await client.disconnect();
+});
+
+test("a read that will pass is the server's own promise: an idle connection holds none of the middleware's", async () => {
+  const idle = new Promise<never>(() => {});
+  let reads = 0;
+  const receive = () => (++reads === 1 ? Promise.resolve({ type: 'websocket.connect' as const }) : idle);
+  let waiting: Promise<unknown> | undefined;
+  const app: Application = async (_scope, appReceive, appSend) => {
+    await appReceive();
+    await appSend({ type: 'websocket.accept' });
+    waiting = appReceive();
+  };
+  const scope = { type: 'websocket', path: '/', headers: [], client: ['10.0.0.1', 1] } as unknown as Parameters<Application>[0];
+  await LimitsMiddleware(app)(scope, receive, async () => {});
+  assert.equal(waiting, idle);
+});
+
 test('per-address connection cap: the next handshake is refused until one closes', async () => {
   const app = LimitsMiddleware(counter({ received: 0 }), { maxConnectionsPerAddress: 2 });
   const open = (address: string) => new WebsocketCommunicator(app, '/', { scope: { client: [address, 1234] } });

@@ -47,7 +47,6 @@ import {
 } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
 import type { AnonymousNames } from './names.js';
-import { RoomListeners } from './room-listeners.js';
 import { MAX_ROOM_NAME_LENGTH, characters, roomGroupName } from './rooms.js';
 
 /** The longest message the room accepts, in characters as Python's `len` counts them (the tutorial's limit). */
@@ -123,9 +122,6 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
     user_leave: presenceFrame,
   };
 
-  /** This process's members of each room, for presence changes (one subscription per room, not per connection). */
-  static #listeners = new RoomListeners<ChatConsumer>((member, change) => member.#presenceChanged(change));
-
   /** The requests' handlers, once for the class (`this` is the connection's consumer). */
   static override requests = {
     /** Checks a name as a chat line would use it; the reply is the name the room will show. */
@@ -143,8 +139,8 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
   roomName = '';
   roomGroupName = '';
   #presenceRef: string | null = null;
-  /** The presence replica this connection listens to its room on, once it does. */
-  #listeningTo: Presence | null = null;
+  /** Stops this connection's presence events, once it listens to its room. */
+  #stopListening: (() => void) | null = null;
   /** The name `rename` accepted, for chat lines that carry none. */
   #chosenName: string | null = null;
 
@@ -158,8 +154,7 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
       await this.accept();
       await this.send(JSON.stringify({ type: 'connection_established', message: 'Connected to chat room' }));
       const presence = this.#presence();
-      ChatConsumer.#listeners.join(presence, this.roomGroupName, this);
-      this.#listeningTo = presence;
+      this.#stopListening = presence.subscribe(this.roomGroupName, (change) => this.#presenceChanged(change));
       const user = this.#signedInUser();
       if (user !== null) this.#presenceRef = await presence.track(this.roomGroupName, user.username, { since: Date.now() });
     } catch {
@@ -187,8 +182,8 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
   }
 
   async #leavePresence(): Promise<void> {
-    if (this.#listeningTo !== null) ChatConsumer.#listeners.leave(this.#listeningTo, this.roomGroupName, this);
-    this.#listeningTo = null;
+    this.#stopListening?.();
+    this.#stopListening = null;
     const ref = this.#presenceRef;
     this.#presenceRef = null;
     const user = this.#signedInUser();

@@ -43,6 +43,7 @@ import {
   type DirectoryAnswer, type DirectoryOptions, type DirectoryQuestion, DirectoryQuestions, answerQuestion, directoryOptions, localAnswer,
 } from './directory.js';
 import { Peers } from './peers.js';
+import { Subscribers } from './subscribers.js';
 import {
   ChangeSet, applyOp, changesOf,
   type Entries, type Op, type Peer, type PresenceChange, type PresenceList, type PresenceMeta, type Row,
@@ -109,7 +110,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
     emit: (change) => this.#emit(change),
     askState: (peer) => this.#askState(peer),
   });
-  readonly #subscribers = new Map<string, Set<(change: PresenceChange<M>) => void>>();
+  readonly #subscribers = new Subscribers<M>();
   readonly #questions = new DirectoryQuestions();
   #version = 0;
   #channel = '';
@@ -186,20 +187,19 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
 
   /**
    * Calls `listener` with every change of `topic`'s merged view; returns the
-   * unsubscribe function. Starts the replica (without waiting): a process
-   * that only watches, tracking nobody itself, must still hear the others.
+   * unsubscribe function. Listeners hear a change in the order they
+   * subscribed; one that throws is logged and the others still hear. Starts
+   * the replica (without waiting; a start that failed is tried again): a
+   * process that only watches, tracking nobody itself, must still hear the
+   * others. A subscription costs a slot in its topic's set and the returned
+   * function, nothing more (`subscribers.ts`): subscribe once per connection.
    */
   subscribe(topic: string, listener: (change: PresenceChange<M>) => void): () => void {
-    if (!this.#abort.signal.aborted) {
+    // Not started, or a start that failed (it resets #starting): start, without waiting.
+    if (this.#starting === null && !this.#abort.signal.aborted) {
       this.start().catch((error: unknown) => logger.warn({ err: error }, 'presence: start failed; the next subscribe or track retries'));
     }
-    let set = this.#subscribers.get(topic);
-    if (set === undefined) this.#subscribers.set(topic, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#subscribers.get(topic) === set) this.#subscribers.delete(topic);
-    };
+    return this.#subscribers.subscribe(topic, listener);
   }
 
   /**
@@ -271,7 +271,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   // ---- the merged view -------------------------------------------------------------------
 
   readonly #isPresent = (topic: string, key: string): boolean => this.#present(topic, key);
-  readonly #isWatched = (topic: string): boolean => (this.#subscribers.get(topic)?.size ?? 0) > 0;
+  readonly #isWatched = (topic: string): boolean => this.#subscribers.watched(topic);
 
   #present(topic: string, key: string): boolean {
     return (this.#local.get(topic)?.get(key)?.size ?? 0) > 0 || this.#peers.holds(topic, key);
@@ -282,18 +282,8 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
   }
 
   #emit(change: ChangeSet): void {
-    for (const event of changesOf<M>(change, this.#isPresent, this.#isWatched)) {
-      // A listener of an earlier topic may have unsubscribed this topic's last one.
-      const listeners = this.#subscribers.get(event.topic);
-      if (listeners === undefined) continue;
-      for (const listener of [...listeners]) {
-        try {
-          listener(event);
-        } catch (error) {
-          logger.error({ err: error, topic: event.topic }, 'presence subscriber failed');
-        }
-      }
-    }
+    // A listener of an earlier topic may have unsubscribed this topic's last one: emit() finds none then.
+    for (const event of changesOf<M>(change, this.#isPresent, this.#isWatched)) this.#subscribers.emit(event);
   }
 
   // ---- replication -----------------------------------------------------------------------

@@ -8,7 +8,9 @@
  * adds what it knows (cookies, session, user) and calls the inner
  * application. One middleware serves every connection, so it never keeps
  * per-connection state on itself: what belongs to a connection lives in the
- * copied scope or in the closure of that one call. Every middleware made
+ * copied scope or in the closure of that one call. A middleware that only
+ * reads the scope (the origin check, the limits) needs no copy and makes
+ * none ({@link passThroughMiddleware}). Every middleware made
  * with {@link middleware} inherits the inner app's path-routing mark, so a
  * `URLRouter` route whose app is middleware around a router still matches
  * as a prefix.
@@ -25,6 +27,21 @@ import { inheritPathRouting } from '../routing.js';
  */
 export function latin1Text(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+/**
+ * Whether a header's name bytes spell `name` (lower-case ASCII), compared in
+ * place: scanning a request's headers makes no string or Buffer per header.
+ * With `anyCase`, upper-case letters of the bytes match too.
+ * Internal to the middleware, as {@link latin1Text}.
+ */
+export function headerNameIs(bytes: Uint8Array, name: string, anyCase = false): boolean {
+  if (bytes.length !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    const byte = bytes[i]!;
+    if ((anyCase && byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte) !== name.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** What a middleware does with one connection: typically enrich `scope` and `return inner(scope, receive, send)`. */
@@ -50,6 +67,24 @@ export function middleware(inner: Application, handle: MiddlewareHandler): Appli
     // app's promise holds no frame per connection); its synchronous throw still rejects.
     try {
       return handle(Object.assign({}, scope), receive, send, inner);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+  Object.defineProperty(app, 'name', { value: `${handle.name || 'middleware'}(${inner.name || 'app'})` });
+  return inheritPathRouting(app, inner);
+}
+
+/**
+ * A middleware that only reads the scope (a check, a limit): unlike
+ * {@link middleware}, `handle` gets the scope as it came, and passes it on
+ * as it is, so a connection costs no copy here. Internal: a handler that
+ * adds to the scope must use {@link middleware}.
+ */
+export function passThroughMiddleware(inner: Application, handle: MiddlewareHandler): Application {
+  const app: Application = (scope, receive, send) => {
+    try {
+      return handle(scope, receive, send, inner);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -15,7 +15,7 @@
  */
 import type { Application, Header, HttpResponseStartEvent } from '../asgi.js';
 import { utf8 } from '../asgi.js';
-import { latin1Text, middleware } from './base.js';
+import { headerNameIs, latin1Text, middleware } from './base.js';
 
 /** Parsed cookies: name → value (a null-prototype object). */
 export type Cookies = Record<string, string>;
@@ -81,9 +81,11 @@ export function CookieMiddleware(inner: Application): Application {
       throw new TypeError("No headers in scope. Note that this middleware only works with 'http' and 'websocket' scopes.");
     }
     let cookies = NO_COOKIES;
-    for (const [name, value] of scope.headers as Header[]) {
-      if (latin1Text(name) === 'cookie') {
-        cookies = parseCookie(latin1Text(value));
+    const headers = scope.headers as Header[];
+    for (let i = 0; i < headers.length; i++) {
+      const header = headers[i]!;
+      if (headerNameIs(header[0], 'cookie')) {
+        cookies = parseCookie(latin1Text(header[1]));
         break;
       }
     }

@@ -40,7 +40,7 @@ import type { ChannelLayer } from '../layers/base.js';
 import { DelegatingLayer } from '../layers/delegating.js';
 import { logger } from '../log.js';
 import { SETTLED } from '../settled.js';
-import { deny, middleware } from './base.js';
+import { deny, passThroughMiddleware } from './base.js';
 
 /** Options of {@link LimitsMiddleware}; see the module doc for the defaults. */
 export interface LimitsOptions {
@@ -157,8 +157,9 @@ export function LimitsMiddleware(inner: Application, options: LimitsOptions = {}
   };
 
   // Not async, and the inner app's promise is returned as it is: an idle connection holds no
-  // suspended frame and no promise of this middleware (see RateLimitedConnection).
-  return middleware(inner, function limitsMiddleware(scope, receive, send, app) {
+  // suspended frame and no promise of this middleware (see RateLimitedConnection). The scope is
+  // only read: the inner app gets it as it came (no copy).
+  return passThroughMiddleware(inner, function limitsMiddleware(scope, receive, send, app) {
     if (scope.type !== 'websocket') return app(scope, receive, send);
     // Without a client address (a Unix socket, a server that does not say), there is nothing to count by.
     const address = scope.client?.[0] ?? null;

@@ -35,7 +35,7 @@
 import type { Application, Header, WebsocketScope } from '../asgi.js';
 import { getHeader } from '../asgi.js';
 import { logger } from '../log.js';
-import { deny, latin1Text, middleware } from './base.js';
+import { deny, headerNameIs, latin1Text, passThroughMiddleware } from './base.js';
 
 /** What Python's `urlparse` gives for the parts the validator reads. */
 export interface ParsedOrigin {
@@ -122,18 +122,44 @@ function defaultPort(origin: ParsedOrigin): number | null {
   return null;
 }
 
-function matchPattern(origin: ParsedOrigin | null, pattern: string): boolean {
-  if (origin === null || origin.hostname === null) return false;
-  const parsedPattern = parseOrigin(pattern.toLowerCase());
-  if (!parsedPattern.scheme) {
-    const hostname = parseOrigin(`//${pattern}`).hostname ?? pattern;
-    return isSameDomain(origin.hostname, hostname);
-  }
+/** An allowed-origin pattern, parsed once for every handshake it judges. */
+interface AllowedPattern {
+  /** With a scheme (`https://chat.example.com`): its parts. Without one (`.example.com`): null. */
+  readonly url: ParsedOrigin | null;
+  /** The host (or `.domain`) an origin must match. */
+  readonly host: string | null;
+}
+
+function allowedPattern(pattern: string): AllowedPattern {
+  const url = parseOrigin(pattern.toLowerCase());
+  if (url.scheme) return { url, host: url.hostname };
+  return { url: null, host: parseOrigin(`//${pattern}`).hostname ?? pattern };
+}
+
+function matchPattern(origin: ParsedOrigin, pattern: AllowedPattern): boolean {
+  if (origin.hostname === null || pattern.host === null) return false;
+  if (pattern.url === null) return isSameDomain(origin.hostname, pattern.host);
   const originPort = defaultPort(origin);
-  const patternPort = defaultPort(parsedPattern);
+  const patternPort = defaultPort(pattern.url);
   if (Number.isNaN(originPort) || Number.isNaN(patternPort)) return false;
-  return parsedPattern.scheme === origin.scheme && originPort === patternPort &&
-    parsedPattern.hostname !== null && isSameDomain(origin.hostname, parsedPattern.hostname);
+  return pattern.url.scheme === origin.scheme && originPort === patternPort && isSameDomain(origin.hostname, pattern.host);
+}
+
+/** Allowed origins, parsed once (a validator judges every handshake with the same list). */
+class AllowedOrigins {
+  readonly any: boolean;
+  readonly #patterns: readonly AllowedPattern[];
+
+  constructor(patterns: readonly string[]) {
+    this.any = patterns.includes('*');
+    this.#patterns = patterns.filter((pattern) => pattern !== '*').map(allowedPattern);
+  }
+
+  /** Whether an origin (`null`: none was sent) is allowed. */
+  allows(origin: ParsedOrigin | null): boolean {
+    if (this.any) return true;
+    return origin !== null && this.#patterns.some((pattern) => matchPattern(origin, pattern));
+  }
 }
 
 /**
@@ -149,25 +175,25 @@ function matchPattern(origin: ParsedOrigin | null, pattern: string): boolean {
  */
 export function isOriginAllowed(headers: readonly Header[], allowedOrigins: readonly string[]): boolean {
   const text = lastOrigin(headers);
-  const origin = text === null ? null : parseOrigin(text);
-  if (origin === null && !allowedOrigins.includes('*')) return false;
-  return allowedOrigins.some((pattern) => pattern === '*' || matchPattern(origin, pattern));
+  return new AllowedOrigins(allowedOrigins).allows(text === null ? null : parseOrigin(text));
 }
 
 /**
  * The last `Origin` header; without one, the last `Sec-WebSocket-Origin`: browsers of the
  * hybi drafts (WebSocket version 8) sent the page's origin under that name, and a handshake
- * carrying only it must be judged by it, not let through as "no Origin".
+ * carrying only it must be judged by it, not let through as "no Origin". Names are compared
+ * in place (any case), so scanning a handshake's headers makes no string per header.
  */
 function lastOrigin(headers: readonly Header[]): string | null {
-  let origin: string | null = null;
-  let draftOrigin: string | null = null;
-  for (const [name, value] of headers) {
-    const key = latin1Text(name).toLowerCase();
-    if (key === 'origin') origin = latin1Text(value);
-    else if (key === 'sec-websocket-origin') draftOrigin = latin1Text(value);
+  let origin: Uint8Array | null = null;
+  let draftOrigin: Uint8Array | null = null;
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i]!;
+    if (headerNameIs(header[0], 'origin', true)) origin = header[1];
+    else if (headerNameIs(header[0], 'sec-websocket-origin', true)) draftOrigin = header[1];
   }
-  return origin ?? draftOrigin;
+  const value = origin ?? draftOrigin;
+  return value === null ? null : latin1Text(value);
 }
 
 /** Options of {@link OriginValidator}. */
@@ -207,17 +233,20 @@ export interface OriginOptions {
  */
 export function OriginValidator(inner: Application, allowedOrigins: readonly string[], options: OriginOptions = {}): Application {
   const allowed = [...allowedOrigins];
+  const patterns = new AllowedOrigins(allowed);
   const ports = options.ports === undefined || options.ports === 'host' ? options.ports : [...options.ports];
-  // Not async: an allowed connection gets the inner app's own promise, so it holds no promise of this middleware.
-  return middleware(inner, function originValidator(scope, receive, send, app) {
+  // Not async: an allowed connection gets the inner app's own promise, so it holds no promise of this
+  // middleware; and the scope is only read, so the inner app gets it as it came (no copy).
+  return passThroughMiddleware(inner, function originValidator(scope, receive, send, app) {
     if (scope.type !== 'websocket') throw new TypeError('You cannot use OriginValidator on a non-WebSocket connection');
     const origin = lastOrigin(scope.headers);
+    const parsed = origin === null ? null : parseOrigin(origin);
     let refusal: string | null = null;
-    if (origin === null) {
-      if (!options.allowMissing && !allowed.includes('*')) refusal = 'WebSocket refused: no Origin header and "*" is not allowed';
-    } else if (!isOriginAllowed(scope.headers, allowed)) {
+    if (parsed === null) {
+      if (!options.allowMissing && !patterns.any) refusal = 'WebSocket refused: no Origin header and "*" is not allowed';
+    } else if (!patterns.allows(parsed)) {
       refusal = 'WebSocket refused: Origin not allowed';
-    } else if (ports !== undefined && !allowed.includes('*') && !portAllowed(parseOrigin(origin), ports, scope)) {
+    } else if (ports !== undefined && !patterns.any && !portAllowed(parsed, ports, scope)) {
       refusal = 'WebSocket refused: Origin port is not the served port';
     }
     if (refusal === null) return app(scope, receive, send);

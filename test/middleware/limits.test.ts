@@ -122,6 +122,13 @@ test("a read that will pass is the server's own promise: an idle connection hold
   assert.equal(waiting, idle);
 });
 
+test('the app gets the scope as it came: a limit only reads it, and makes no copy', async () => {
+  let seen: unknown;
+  const scope = { type: 'websocket', path: '/', headers: [], client: ['10.0.0.1', 1] } as unknown as Parameters<Application>[0];
+  await LimitsMiddleware(async (appScope) => { seen = appScope; })(scope, async () => ({ type: 'websocket.connect' }), async () => {});
+  assert.equal(seen, scope);
+});
+
 test('per-address connection cap: the next handshake is refused until one closes', async () => {
   const app = LimitsMiddleware(counter({ received: 0 }), { maxConnectionsPerAddress: 2 });
   const open = (address: string) => new WebsocketCommunicator(app, '/', { scope: { client: [address, 1234] } });

@@ -96,6 +96,22 @@ test('the last Origin header wins', async () => {
   assert.equal(await connects(['good.com'], ['http://good.com', 'http://evil.com']), false);
 });
 
+test('header names are matched in any case, in place', () => {
+  const headers = (name: string, origin: string) => [[Buffer.from(name), Buffer.from(origin)]] as Array<[Uint8Array, Uint8Array]>;
+  assert.equal(isOriginAllowed(headers('Origin', 'http://evil.example'), ['chat.example']), false);
+  assert.equal(isOriginAllowed(headers('ORIGIN', 'http://chat.example'), ['chat.example']), true);
+  assert.equal(isOriginAllowed(headers('Sec-WebSocket-Origin', 'http://chat.example'), ['chat.example']), true);
+  assert.equal(isOriginAllowed(headers('origins', 'http://chat.example'), ['chat.example']), false, 'another header');
+});
+
+test('an allowed handshake reaches the app with the scope as it came (a check makes no copy)', async () => {
+  let seen: unknown;
+  const app = OriginValidator(async (scope) => { seen = scope; }, ['chat.example']);
+  const scope = { type: 'websocket', path: '/', headers: [[Buffer.from('origin'), Buffer.from('http://chat.example')]] };
+  await app(scope as unknown as Parameters<Application>[0], async () => ({ type: 'websocket.connect' }), async () => {});
+  assert.equal(seen, scope);
+});
+
 test('OriginValidator refuses non-WebSocket scopes', async () => {
   const { HttpCommunicator } = await import('../../src/testing/index.js');
   await assert.rejects(new HttpCommunicator(OriginValidator(echoAccept, ['*']), 'GET', '/').getResponse(),

@@ -192,7 +192,7 @@ export class Presence<M extends PresenceMeta = PresenceMeta> {
    * the replica (without waiting; a start that failed is tried again): a
    * process that only watches, tracking nobody itself, must still hear the
    * others. A subscription costs a slot in its topic's set and the returned
-   * function, nothing more (`subscribers.ts`): subscribe once per connection.
+   * function, nothing more (`subscribers.ts`), so one per connection is cheap.
    */
   subscribe(topic: string, listener: (change: PresenceChange<M>) => void): () => void {
     // Not started, or a start that failed (it resets #starting): start, without waiting.

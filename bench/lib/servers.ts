@@ -29,7 +29,7 @@ export interface ServerDef {
 const nodeFile = (path: string, env: (redisUrl: string) => Record<string, string> = () => ({})) =>
   (port: number, redisUrl: string, extra: string[]) => ({
     cmd: process.execPath,
-    args: [...extra, built(path)],
+    args: [...extra, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), built(path)],
     env: { PORT: String(port), ...env(redisUrl) },
     cwd: ROOT,
   });

@@ -22,25 +22,34 @@ const corked: Duplex[] = [];
 
 /** What writes its frames at the end of the turn. */
 export interface TurnWriter { flushTurn(): void }
-const writers: TurnWriter[] = [];
+// Two arrays taking turns, kept at their size (emptied, not shortened): a turn that writes to
+// 500 sockets grows no array, and a writer queued while a turn ends waits for the next.
+let writers: Array<TurnWriter | undefined> = [];
+let spare: Array<TurnWriter | undefined> = [];
+let writing = 0;
 
 /** Makes sure `writer.flushTurn()` is called at the end of this turn (call once per turn). */
 export function queueForTurn(writer: TurnWriter): void {
   writeTurn();
-  writers.push(writer);
+  writers[writing++] = writer;
 }
 
 function endTurn(): void {
   turn++;
   ending = false;
-  for (let i = 0; i < writers.length; i++) {
+  const ended = writers;
+  const count = writing;
+  writers = spare;
+  writing = 0;
+  for (let i = 0; i < count; i++) {
     try {
-      writers[i]!.flushTurn();
+      ended[i]!.flushTurn();
     } catch (error) {
       queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
     }
+    ended[i] = undefined;
   }
-  writers.length = 0;
+  spare = ended;
   if (corked.length === 0) return; // the common turn: one frame per socket, nothing corked
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;

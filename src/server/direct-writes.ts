@@ -44,9 +44,10 @@ export function directFd(socket: Duplex): number {
 /**
  * Writes `frames` (one buffer or several, in order) to `socket`: with one
  * system call on `fd` (from {@link directFd}) when nothing is queued in Node,
- * and what the kernel did not take with `socket.write()`.
+ * and what the kernel did not take with `socket.write()`. True when the
+ * kernel took every byte (nothing was left queued in Node).
  */
-export function writeFrames(socket: Duplex, fd: number, frames: Buffer | Buffer[]): void {
+export function writeFrames(socket: Duplex, fd: number, frames: Buffer | Buffer[]): boolean {
   let written = 0;
   // The handle is gone once the socket is destroyed (its descriptor closed, its number free for reuse).
   if (fd !== -1 && (socket as TcpSocket)._handle != null && socket.writableLength === 0 && socket.writableCorked === 0) {
@@ -57,16 +58,20 @@ export function writeFrames(socket: Duplex, fd: number, frames: Buffer | Buffer[
     }
   }
   if (!Array.isArray(frames)) {
-    if (written < frames.length) socket.write(written === 0 ? frames : frames.subarray(written));
-    return;
+    if (written === frames.length) return true;
+    socket.write(written === 0 ? frames : frames.subarray(written));
+    return false;
   }
+  let left = false;
   socket.cork(); // what is left goes out in one writev
   for (const frame of frames) {
     if (written >= frame.length) written -= frame.length;
     else {
       socket.write(written === 0 ? frame : frame.subarray(written));
       written = 0;
+      left = true;
     }
   }
   socket.uncork();
+  return !left;
 }

@@ -52,6 +52,12 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
   #pendingBytes = 0;
   /** The socket's descriptor for direct writes, or -1. */
   #fd = -1;
+  /**
+   * Bytes may wait in the socket: a flush left some there, or `ws` wrote.
+   * While false, nothing of this connection's waits in Node, so a send need
+   * not read the socket's queue (another object per member of a broadcast).
+   */
+  #backlog = false;
   /** The last write turn the socket was corked for. */
   #corkedTurn = -1;
   /** While the peer's buffer is over the high-water mark: settles when it drains. */
@@ -101,6 +107,7 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     } else {
       this.flushTurn(); // what waits for the turn's end goes first
       this.#corkTurn();
+      this.#backlog = true;
       if (typeof data === 'string') {
         ws.send(data, TEXT); // permessage-deflate compresses per connection: nothing to share
         length = Buffer.byteLength(data);
@@ -111,9 +118,16 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     }
     this.frameSent(length);
     // Without extensions ws queues nothing of its own: what waits is in the socket (ws's getter costs more).
-    const buffered = this.#plainFrames ? this.socket.writableLength : ws.bufferedAmount;
+    const buffered = !this.#plainFrames ? ws.bufferedAmount : this.#backlog ? this.#queued() : 0;
     if (buffered > this.#limits.wsMaxSendBuffer) this.overflowed(buffered);
     else if (buffered > this.#limits.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
+  }
+
+  /** What waits in the socket, while it may be more than nothing (see {@link #backlog}). */
+  #queued(): number {
+    const length = this.socket.writableLength;
+    if (length === 0) this.#backlog = false;
+    return length;
   }
 
   /** Queues a shared frame for the end of the turn. */
@@ -136,7 +150,7 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     this.#pending = null;
     // The peer's close came in meanwhile and ws has answered it: nothing may follow a close frame.
     if (this.#ws?.readyState !== OPEN) return;
-    writeFrames(this.socket, this.#fd, pending);
+    if (!writeFrames(this.socket, this.#fd, pending)) this.#backlog = true;
   }
 
   /** Corks the socket for the rest of the turn, for frames that `ws` writes. */

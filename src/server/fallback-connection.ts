@@ -28,7 +28,7 @@ import { PollDown, SseDown, respondJson, type Down, type Respond } from './fallb
 import type { ResolvedFallbackOptions } from './fallback-options.js';
 import type { RelayAnswer } from './fallback-relay.js';
 import { errorBody, frameSize, type FallbackTransportName, type WireFrame } from './fallback-wire.js';
-import { DenialResponse } from './handshake-responses.js';
+import { DenialResponse, closeAsAsked } from './handshake-responses.js';
 import { latin1 } from './http.js';
 import { ReceiveQueue } from './receive-queue.js';
 import type { Connection, WebSocketEvents } from './websocket-events.js';
@@ -172,9 +172,7 @@ export class FallbackConnection extends ReceiveQueue implements Connection {
           return DONE;
         }
         case 'websocket.close':
-          if (this.#denial !== null) throw new ProtocolError("'websocket.close' sent during a denial response");
-          if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
-          else this.close(event.code ?? 1000, event.reason ?? '');
+          closeAsAsked(this, event, this.#state === 'connecting', this.#denial !== null);
           return DONE;
         default:
           throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);

@@ -7,9 +7,28 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Header } from '../asgi.js';
+import type { Header, WebsocketCloseEvent } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
 import { latin1 } from './http.js';
+
+/** A connection (WebSocket or fallback transport) as the app's `websocket.close` reaches it. */
+export interface ClosableConnection {
+  /** Answers the handshake with an HTTP status instead of accepting it. */
+  refuse(status: number, why: string): void;
+  /** Closes the open connection with a close code and reason. */
+  close(code: number, reason: string): void;
+}
+
+/**
+ * The app's `websocket.close`, the same on every transport: refused during a
+ * denial response (a ProtocolError), a 403 before accept (Django's rule),
+ * else a close with the app's code (1000 when it gave none) and reason.
+ */
+export function closeAsAsked(conn: ClosableConnection, event: WebsocketCloseEvent, connecting: boolean, denying: boolean): void {
+  if (denying) throw new ProtocolError("'websocket.close' sent during a denial response");
+  if (connecting) conn.refuse(403, 'closed before accept');
+  else conn.close(event.code ?? 1000, event.reason ?? '');
+}
 
 /** Keeps a reset during the handshake from crashing the process; `ws` handles errors once it owns the socket. */
 export function ignoreSocketError(): void {}

@@ -35,7 +35,7 @@ import type {
 import { ProtocolError } from '../errors.js';
 import { elapsed, isDenied, isRouteNotFound } from './context.js';
 import { websocketScope } from './scope.js';
-import { DenialResponse, ignoreSocketError, rawResponse } from './handshake-responses.js';
+import { DenialResponse, closeAsAsked, ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { WebSocketWriter } from './websocket-writer.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
@@ -201,9 +201,7 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
           this.#deny(event);
           return DONE;
         case 'websocket.close':
-          if (this.#handshake?.denial) throw new ProtocolError("'websocket.close' sent during a denial response");
-          if (this.#state === 'connecting') this.refuse(403, 'closed before accept');
-          else this.close(event.code ?? 1000, event.reason ?? '');
+          closeAsAsked(this, event, this.#state === 'connecting', Boolean(this.#handshake?.denial));
           return DONE;
         default:
           throw new ProtocolError(`Unexpected ASGI message '${event.type}' for a websocket connection`);

@@ -31,7 +31,10 @@
  * BENCH_ROUNDS (rounds of the interleaved (a), default 5), BENCH_RATES
  * (rates of the interleaved (a), default 100,200), BENCH_LADDER=0 (skip (a)'s
  * rising-rate ladder per server), BENCH_RESULTS (append results to that file
- * instead of bench/results/results.jsonl, e.g. for a trial run).
+ * instead of bench/results/results.jsonl, e.g. for a trial run),
+ * BENCH_NODE_ARGS (extra node flags for every Node server, e.g.
+ * `--single-threaded-gc`, to try a runtime setting on all of them alike),
+ * BENCH_PROFILE (the server scenario p profiles, default switchyard).
  *
  * The issue-12 comparison, short (a and c for seven servers: about 3 minutes;
  * BENCH_RESULTS keeps a trial's figures out of BENCHMARKS.md):

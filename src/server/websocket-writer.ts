@@ -97,28 +97,41 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
 
   /** Sends a text (a string) or binary frame; nothing once the peer's close came in (nothing may follow it). */
   protected writeFrame(data: string | Uint8Array): void {
+    if (typeof data === 'string' && this.#plainFrames) return this.#writeShared(data);
     const ws = this.#ws!;
     if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
+    this.flushTurn(); // what waits for the turn's end goes first
+    this.#corkTurn();
+    this.#backlog = true;
     let length: number;
-    if (typeof data === 'string' && this.#plainFrames) {
-      const frame = textFrame(data);
-      this.#queue(frame);
-      length = payloadLength(frame);
+    if (typeof data === 'string') {
+      ws.send(data, TEXT); // permessage-deflate compresses per connection: nothing to share
+      length = Buffer.byteLength(data);
     } else {
-      this.flushTurn(); // what waits for the turn's end goes first
-      this.#corkTurn();
-      this.#backlog = true;
-      if (typeof data === 'string') {
-        ws.send(data, TEXT); // permessage-deflate compresses per connection: nothing to share
-        length = Buffer.byteLength(data);
-      } else {
-        ws.send(data, BINARY);
-        length = data.byteLength;
-      }
+      ws.send(data, BINARY);
+      length = data.byteLength;
     }
     this.frameSent(length);
-    // Without extensions ws queues nothing of its own: what waits is in the socket (ws's getter costs more).
-    const buffered = !this.#plainFrames ? ws.bufferedAmount : this.#backlog ? this.#queued() : 0;
+    this.#checkBuffered(ws.bufferedAmount);
+  }
+
+  /**
+   * A text frame on a connection without extensions: framed once for all
+   * the members of a broadcast, queued for the turn's end. Neither `ws` nor
+   * the socket is read here (objects a member's send would otherwise touch):
+   * the flush drops what waits if the peer's close came in meanwhile, and
+   * the socket's queue is read only while bytes may wait there. Without
+   * extensions ws queues nothing of its own: what waits is in the socket.
+   */
+  #writeShared(text: string): void {
+    const frame = textFrame(text);
+    this.#queue(frame);
+    this.frameSent(payloadLength(frame));
+    if (this.#backlog && this.#ws!.readyState === OPEN) this.#checkBuffered(this.#queued());
+  }
+
+  /** Past the high-water mark the app's sends wait for a drain; past `wsMaxSendBuffer` the connection closes. */
+  #checkBuffered(buffered: number): void {
     if (buffered > this.#limits.wsMaxSendBuffer) this.overflowed(buffered);
     else if (buffered > this.#limits.wsSendHighWaterMark && this.#drained === null) this.#waitForDrain();
   }

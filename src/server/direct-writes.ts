@@ -41,6 +41,12 @@ export function directFd(socket: Duplex): number {
   return typeof fd === 'number' && fd >= 0 ? fd : -1;
 }
 
+/** True when `socket` may be written on `fd` now: a plain TCP socket that still has its handle, with nothing queued in Node and not corked. */
+function directNow(socket: Duplex, fd: number): boolean {
+  // The handle is gone once the socket is destroyed (its descriptor closed, its number free for reuse).
+  return fd !== -1 && (socket as TcpSocket)._handle != null && socket.writableLength === 0 && socket.writableCorked === 0;
+}
+
 /**
  * Writes `frames` (one buffer or several, in order) to `socket`: with one
  * system call on `fd` (from {@link directFd}) when nothing is queued in Node,
@@ -48,15 +54,22 @@ export function directFd(socket: Duplex): number {
  * kernel took every byte (nothing was left queued in Node).
  */
 export function writeFrames(socket: Duplex, fd: number, frames: Buffer | Buffer[]): boolean {
+  return directNow(socket, fd) ? writeDirect(socket, fd, frames) : writeRest(socket, frames, 0);
+}
+
+/** One system call, then `socket.write()` for what the kernel did not take. True when it took every byte. */
+function writeDirect(socket: Duplex, fd: number, frames: Buffer | Buffer[]): boolean {
   let written = 0;
-  // The handle is gone once the socket is destroyed (its descriptor closed, its number free for reuse).
-  if (fd !== -1 && (socket as TcpSocket)._handle != null && socket.writableLength === 0 && socket.writableCorked === 0) {
-    try {
-      written = Array.isArray(frames) ? writevSync(fd, frames) : writeSync(fd, frames);
-    } catch {
-      // EAGAIN (the kernel's buffer is full) or a failing socket: the stream's road queues it or reports the error.
-    }
+  try {
+    written = Array.isArray(frames) ? writevSync(fd, frames) : writeSync(fd, frames);
+  } catch {
+    // EAGAIN (the kernel's buffer is full) or a failing socket: the stream's road queues it or reports the error.
   }
+  return writeRest(socket, frames, written);
+}
+
+/** Hands what follows the first `written` bytes of `frames` to `socket.write()`, in order. True when nothing was left. */
+function writeRest(socket: Duplex, frames: Buffer | Buffer[], written: number): boolean {
   if (!Array.isArray(frames)) {
     if (written === frames.length) return true;
     socket.write(written === 0 ? frames : frames.subarray(written));
@@ -74,4 +87,48 @@ export function writeFrames(socket: Duplex, fd: number, frames: Buffer | Buffer[
   }
   socket.uncork();
   return !left;
+}
+
+/** Told when a write of a {@link DirectWrites} batch left bytes queued in Node. */
+export interface BacklogListener { backlogged(): void }
+
+/**
+ * The direct writes of a turn's end, made together. Each socket is checked
+ * first, then the system calls follow one another with nothing in between:
+ * the per-socket objects (the socket, its stream state) are read in one
+ * pass rather than between system calls, and the peers are written to in a
+ * burst, as uWebSockets.js does (a reader woken by the first write is still
+ * awake for the next). Nothing can write to these sockets between the two
+ * passes (no callback runs in between), so the check still holds.
+ */
+export class DirectWrites {
+  // Parallel arrays kept at their size: no object per write.
+  #sockets: Array<Duplex | undefined> = [];
+  #fds: number[] = [];
+  #frames: Array<Buffer | Buffer[] | undefined> = [];
+  #listeners: Array<BacklogListener | undefined> = [];
+  #length = 0;
+
+  /** Writes `frames` to `socket` now if it cannot go directly, else adds it to the batch; false when bytes were left queued now. */
+  add(socket: Duplex, fd: number, frames: Buffer | Buffer[], listener: BacklogListener): boolean {
+    if (!directNow(socket, fd)) return writeRest(socket, frames, 0);
+    const i = this.#length++;
+    this.#sockets[i] = socket;
+    this.#fds[i] = fd;
+    this.#frames[i] = frames;
+    this.#listeners[i] = listener;
+    return true;
+  }
+
+  /** Makes the batch's writes, in the order they were added. */
+  run(): void {
+    const length = this.#length;
+    this.#length = 0;
+    for (let i = 0; i < length; i++) {
+      if (!writeDirect(this.#sockets[i]!, this.#fds[i]!, this.#frames[i]!)) this.#listeners[i]!.backlogged();
+      this.#sockets[i] = undefined;
+      this.#frames[i] = undefined;
+      this.#listeners[i] = undefined;
+    }
+  }
 }

@@ -23,7 +23,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ReceiveEvent } from '../asgi.js';
-import { directFd, writeFrames } from './direct-writes.js';
+import { type DirectWrites, directFd, writeFrames } from './direct-writes.js';
 import { drained } from './drain.js';
 import { payloadLength, textFrame } from './frames.js';
 import { ReceiveQueue } from './receive-queue.js';
@@ -156,14 +156,29 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     if ((this.#pendingBytes += frame.length) > this.#limits.wsSendHighWaterMark) this.flushTurn();
   }
 
-  /** Writes the frames queued this turn (called at the turn's end, and before any other frame or a close). */
+  /** Writes the frames queued this turn at once (before any other frame or a close, or past the high-water mark). */
   flushTurn(): void {
+    const pending = this.#takePending();
+    if (pending !== null && !writeFrames(this.socket, this.#fd, pending)) this.#backlog = true;
+  }
+
+  /** The turn's end: the frames queued this turn join the turn's direct writes (see write-turns.ts). */
+  endTurn(direct: DirectWrites): void {
+    const pending = this.#takePending();
+    if (pending !== null && !direct.add(this.socket, this.#fd, pending, this)) this.#backlog = true;
+  }
+
+  /** A direct write of the turn's end left bytes queued in the socket. */
+  backlogged(): void {
+    this.#backlog = true;
+  }
+
+  /** The frames queued this turn, taken; null when none, or when the peer's close came in meanwhile and ws has answered it (nothing may follow a close frame). */
+  #takePending(): Buffer | Buffer[] | null {
     const pending = this.#pending;
-    if (pending === null) return;
+    if (pending === null) return null;
     this.#pending = null;
-    // The peer's close came in meanwhile and ws has answered it: nothing may follow a close frame.
-    if (this.#ws?.readyState !== OPEN) return;
-    if (!writeFrames(this.socket, this.#fd, pending)) this.#backlog = true;
+    return this.#ws?.readyState === OPEN ? pending : null;
   }
 
   /** Corks the socket for the rest of the turn, for frames that `ws` writes. */

@@ -15,20 +15,24 @@
  * further behind. A frame waits at most until the end of its turn's I/O.
  */
 import type { Duplex } from 'node:stream';
+import { DirectWrites } from './direct-writes.js';
 
 let turn = 0;
 let ending = false;
 const corked: Duplex[] = [];
 
-/** What writes its frames at the end of the turn. */
-export interface TurnWriter { flushTurn(): void }
+/** What writes its frames at the end of the turn: directly through `direct` when it can (written once every writer had its turn). */
+export interface TurnWriter { endTurn(direct: DirectWrites): void }
+
+/** The turn's direct writes (see direct-writes.ts), made once every writer has added its own. */
+const direct = new DirectWrites();
 // Two arrays taking turns, kept at their size (emptied, not shortened): a turn that writes to
 // 500 sockets grows no array, and a writer queued while a turn ends waits for the next.
 let writers: Array<TurnWriter | undefined> = [];
 let spare: Array<TurnWriter | undefined> = [];
 let writing = 0;
 
-/** Makes sure `writer.flushTurn()` is called at the end of this turn (call once per turn). */
+/** Makes sure `writer.endTurn()` is called at the end of this turn (call once per turn). */
 export function queueForTurn(writer: TurnWriter): void {
   writeTurn();
   writers[writing++] = writer;
@@ -43,13 +47,14 @@ function endTurn(): void {
   writing = 0;
   for (let i = 0; i < count; i++) {
     try {
-      ended[i]!.flushTurn();
+      ended[i]!.endTurn(direct);
     } catch (error) {
       queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
     }
     ended[i] = undefined;
   }
   spare = ended;
+  direct.run();
   if (corked.length === 0) return; // the common turn: one frame per socket, nothing corked
   for (let i = 0; i < corked.length; i++) corked[i]!.uncork();
   corked.length = 0;

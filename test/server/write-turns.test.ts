@@ -10,7 +10,7 @@ const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 test('every writer queued in a turn is flushed once, in order, at the end of the turn', async () => {
   for (const size of [3, 500, 1, 40]) {
     const flushed: number[] = [];
-    for (let i = 0; i < size; i++) queueForTurn({ flushTurn: () => flushed.push(i) });
+    for (let i = 0; i < size; i++) queueForTurn({ endTurn: () => flushed.push(i) });
     assert.deepEqual(flushed, [], 'nothing is written inside the turn');
     await turnEnd();
     assert.deepEqual(flushed, Array.from({ length: size }, (_, i) => i), `a turn of ${size}`);
@@ -19,9 +19,9 @@ test('every writer queued in a turn is flushed once, in order, at the end of the
 
 test('a writer queued while a turn ends is flushed at the end of the next turn', async () => {
   const flushed: string[] = [];
-  const late = { flushTurn: () => flushed.push('late') };
+  const late = { endTurn: () => flushed.push('late') };
   const startTurn = writeTurn();
-  queueForTurn({ flushTurn: () => { flushed.push('early'); queueForTurn(late); } });
+  queueForTurn({ endTurn: () => { flushed.push('early'); queueForTurn(late); } });
   await turnEnd();
   assert.deepEqual(flushed, ['early']);
   assert.ok(writeTurn() > startTurn, 'the turn number moved on');

@@ -125,7 +125,11 @@ export class DirectWrites {
     const length = this.#length;
     this.#length = 0;
     for (let i = 0; i < length; i++) {
-      if (!writeDirect(this.#sockets[i]!, this.#fds[i]!, this.#frames[i]!)) this.#listeners[i]!.backlogged();
+      try {
+        if (!writeDirect(this.#sockets[i]!, this.#fds[i]!, this.#frames[i]!)) this.#listeners[i]!.backlogged();
+      } catch (error) {
+        queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
+      }
       this.#sockets[i] = undefined;
       this.#frames[i] = undefined;
       this.#listeners[i] = undefined;

@@ -146,12 +146,13 @@ function sectionC(recs: Map<string, Rec>): string {
     ['connections (failed)', ...servers.map((s) => `${fmt(get(s).connections)} (${fmt(get(s).failed ?? 0)})`)],
     ['RSS per idle connection (KB)', ...servers.map((s) => fmt(get(s).rssPerConnectionKB, 1))],
     ['  ratio to raw ws', ...servers.map((s) => ratio(get(s).rssPerConnectionKB, raw?.rssPerConnectionKB))],
+    ['RSS per connection once settled (KB)', ...servers.map((s) => fmt(get(s).rssSettledPerConnectionKB, 1))],
     ['RSS before → after (MB)', ...servers.map((s) => `${fmt(get(s).rssBeforeMB, 0)} → ${fmt(get(s).rssAfterMB, 0)}`)],
     ['connect rate (connections/s)', ...servers.map((s) => fmt(get(s).connectPerSecond, 0))],
   ];
   return `## (c) 10,000 idle connections (100 rooms of 100)
 
-RSS per connection = (server RSS 3 s after the last connect − RSS before the first) / connections; no forced GC. Connections are opened 50 at a time per load worker.
+RSS per connection = (server RSS 3 s after the last connect − RSS before the first) / connections; no forced GC. Connections are opened 50 at a time per load worker. "Once settled" is the same after the connections have idled 45 s (\`BENCH_IDLE_SETTLE\`): by then a server that pings its clients (Switchyard every 20 s) has collected garbage while allocating little, and V8 has given back the young generation the connect storm grew; a server whose idle connections allocate nothing keeps it.
 
 ${table(['', ...servers.map((s) => LABELS[s] ?? s)], rows)}
 `;

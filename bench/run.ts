@@ -11,9 +11,10 @@
  * m memory per idle connection by part of the stack, p CPU profile of
  * Switchyard in (a), r reliability under flaky connections (message
  * recovery: Switchyard's and Socket.IO's; its settings in
- * bench/scenarios/r.ts, about 4 minutes). About 25 minutes in all on a
+ * bench/scenarios/r.ts, about 4 minutes). About 35 minutes in all on a
  * 2-core machine with every server (an estimate: 13 before the references
- * of issue 12 joined; r not included).
+ * of issue 12 joined, 25 before (c) waited 45 s per server for its settled
+ * reading, BENCH_IDLE_SETTLE; r not included).
  *
  * Servers (bench/lib/servers.ts; BENCH_SERVERS picks by name): rawws,
  * switchyard, switchyard-app, socketio, django, and the references of issue

@@ -3,6 +3,14 @@
  * (after − before, divided by the connections) and the connect rate.
  * Connections come from several loopback source addresses, so that
  * back-to-back runs never run short of ephemeral ports.
+ *
+ * RSS is read twice: 3 s after the last connect, and once the connections
+ * have idled for `BENCH_IDLE_SETTLE` seconds (default 45). The first
+ * includes what the connect storm left behind: V8 grows its young
+ * generation while thousands of connections are made, and gives it back
+ * only at a garbage collection made while little is allocated (a server
+ * whose idle connections allocate nothing, pings say, keeps it). The
+ * second is what the idle connections hold once the process has settled.
  */
 import type { RunContext } from '../lib/context.js';
 import { rssBytes } from '../lib/proc.js';
@@ -12,6 +20,8 @@ import { LoadPool } from '../load/pool.js';
 
 const CONNECTIONS = Number(process.env.BENCH_IDLE ?? 10_000);
 const ROOM_SIZE = 100;
+/** Seconds the connections idle before the settled reading (past a 20 s heartbeat round and the GC it may cause). */
+const SETTLE_SECONDS = Number(process.env.BENCH_IDLE_SETTLE ?? 45);
 
 export async function scenarioC(ctx: RunContext): Promise<void> {
   for (const def of SINGLE) {
@@ -37,14 +47,18 @@ export async function scenarioC(ctx: RunContext): Promise<void> {
       const connect = await pool.connect(conns, { concurrency: 50, timeoutMs: 120_000 });
       await sleep(3000);
       const after = rssBytes(server.pid);
+      await sleep(Math.max(0, SETTLE_SECONDS * 1000 - 3000));
+      const settled = rssBytes(server.pid);
       const result = {
         connections: connect.ready, failed: connect.failed, error: connect.error,
         connectSeconds: round(connect.ms / 1000, 2),
         connectPerSecond: Math.round(connect.ready / (connect.ms / 1000)),
         rssBeforeMB: round(before / 2 ** 20, 1), rssAfterMB: round(after / 2 ** 20, 1),
         rssPerConnectionKB: connect.ready > 0 ? round((after - before) / connect.ready / 1024, 2) : null,
+        settleSeconds: SETTLE_SECONDS,
+        rssSettledPerConnectionKB: connect.ready > 0 ? round((settled - before) / connect.ready / 1024, 2) : null,
       };
-      ctx.log(`  ${result.connections} connected in ${result.connectSeconds} s (${result.connectPerSecond}/s), ${result.rssPerConnectionKB} KB RSS each`);
+      ctx.log(`  ${result.connections} connected in ${result.connectSeconds} s (${result.connectPerSecond}/s), ${result.rssPerConnectionKB} KB RSS each, ${result.rssSettledPerConnectionKB} KB after ${SETTLE_SECONDS} s idle`);
       ctx.record('c', def.name, result);
     } catch (error) {
       ctx.log(`  failed: ${(error as Error).message}`);

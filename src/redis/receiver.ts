@@ -17,6 +17,7 @@
  * (by its score) is dropped; an undecodable one is logged and skipped.
  */
 import type { LayerMessage } from '../asgi.js';
+import { sleep } from '../backoff.js';
 import { LayerUnavailableError } from '../errors.js';
 import { freezeMessage } from '../layers/base.js';
 import { type PoppedMember, type Shard, backoffDelay } from './connection.js';
@@ -27,8 +28,6 @@ import { ASGI_CHANNEL, type MessageCodec } from './wire.js';
 
 /** Members popped at once after a blocking pop returns (a burst of group sends). */
 export const POP_BATCH = 512;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** What a {@link Receiver} needs of its layer. */
 export interface ReceiverOptions {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type Running } from '../helpers/processes.js';
 import { frameClient, type FrameClient } from '../helpers/ws-client.js';
-import { eventually } from '../helpers/time.js';
+import { eventually, until } from '../helpers/time.js';
 import { deleteRedisKeysAfter, guardRedisKeys } from '../helpers/redis-clean.js';
 import { type SpanRecord, spanTree } from './helpers.js';
 
@@ -70,6 +70,10 @@ for (const [alias, url] of Object.entries(LAYERS)) {
       // Each span is in its file once it ended; B's ends once its handler's send settled: wait for it.
       const received = await eventually(() => read(b.file).find((span) => span.name === 'Room.chat_message' && !seen.has(span.spanId)), 10_000, "B's chat_message span");
       seen.add(received.spanId);
+      // A's spans of the same trace end once A's handlers returned, which may be after the frame reached
+      // both clients (A's groupSend settles when its Redis reply comes): wait for them as well.
+      const ofA = (name: string) => (span: SpanRecord) => span.process === 'A' && span.traceId === received.traceId && span.name === name;
+      await until(() => read(a.file).some(ofA('Room.websocket_receive')) && read(a.file).some(ofA('Room.chat_message')), 10_000, "A's spans of the trace");
       const all = [...read(a.file), ...read(b.file)];
       const theTrace = all.filter((span) => span.traceId === received.traceId);
       const tree = spanTree(theTrace);

@@ -19,5 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # npm ci installs exactly the lock file (every platform's optional native package is
 # listed in it, so it matches package.json here and on any other machine); its
-# prepare script builds dist/.
-npm ci --no-audit --no-fund
+# prepare script builds dist/. The tests need the devDependencies (tsx, playwright-core,
+# pg, nats...): included even where NODE_ENV=production or npm's omit=dev is set.
+npm ci --include=dev --no-audit --no-fund

@@ -18,10 +18,19 @@ import { SINGLE, launch } from '../lib/servers.js';
 import { range, round, sleep } from '../lib/util.js';
 import { LoadPool } from '../load/pool.js';
 
-const CONNECTIONS = Number(process.env.BENCH_IDLE ?? 10_000);
+/** A whole number of at least `min` from the environment, or `fallback`; anything else stops the run with a clear error. */
+function wholeFromEnv(name: string, fallback: number, min: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+const CONNECTIONS = wholeFromEnv('BENCH_IDLE', 10_000, 1);
 const ROOM_SIZE = 100;
 /** Seconds the connections idle before the settled reading (past a 20 s heartbeat round and the GC it may cause). */
-const SETTLE_SECONDS = Number(process.env.BENCH_IDLE_SETTLE ?? 45);
+const SETTLE_SECONDS = wholeFromEnv('BENCH_IDLE_SETTLE', 45, 3);
 
 export async function scenarioC(ctx: RunContext): Promise<void> {
   for (const def of SINGLE) {

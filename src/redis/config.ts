@@ -20,7 +20,7 @@ client the rest), not shards, and there is no database number.
  * full `redis://`/`rediss://` URLs. Other query parameters are layer options
  * (`prefix`, `expiry`, `groupExpiry`, `capacity`, `channelCapacity` as JSON,
  * `symmetricEncryptionKeys` as a JSON array, `randomPrefixLength`,
- * `serializerFormat`, `connectTimeout`, `processTtl`, `processCapacity`, `groupHistory` as
+ * `serializerFormat`, `connectTimeout`, `commandTimeout`, `processTtl`, `processCapacity`, `groupHistory` as
  * `chat_*,news` or a JSON object...).
  */
 import type { RedisOptions } from 'ioredis';
@@ -41,6 +41,7 @@ const CORE_OPTIONS: Record<string, QueryOptionKind> = {
   receiveBufferSize: 'positive integer',
   blockTimeout: 'positive number',
   connectTimeout: 'non-negative integer',
+  commandTimeout: 'positive integer',
   processTtl: 'positive number',
   processCapacity: 'positive integer',
   groupHistory: 'JSON object or list of patterns',
@@ -55,6 +56,7 @@ const PUBSUB_OPTIONS: Record<string, QueryOptionKind> = {
   serializerFormat: 'string',
   unsubscribeDelay: 'non-negative integer',
   connectTimeout: 'non-negative integer',
+  commandTimeout: 'positive integer',
   groupHistory: 'JSON object or list of patterns',
 };
 

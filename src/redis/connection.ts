@@ -77,6 +77,8 @@ export type PoppedMember = [key: Buffer, member: Buffer, score: Buffer];
 export interface ShardOptions {
   /** Ms to wait for the first connection before commands fail. */
   connectTimeout: number;
+  /** Ms a command run by {@link Shard.run} may go unanswered before it fails. Default 10 000. */
+  commandTimeout?: number;
   logger: LayerLogger;
   /** Called when the command connection goes down / comes back (after having been up). */
   onDown?: () => void;
@@ -200,10 +202,26 @@ export class Shard {
   async run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await this.commands();
     try {
-      return await fn(client);
+      return await this.#answered(fn(client));
     } catch (error) {
       throw toLayerError(error, this.label);
     }
+  }
+
+  /**
+   * A command waits for its answer with no time limit of its own: on a Redis
+   * that froze (its connection still open), or in a cluster client's offline
+   * queue while its topology is refreshed after a failover. Bounded here
+   * (`commandTimeout`), so that a send, a flush or the lease release of
+   * `close()` fails out loud instead of hanging, and keeping the process alive.
+   */
+  #answered<T>(pending: Promise<T>): Promise<T> {
+    const ms = this.#shardOptions.commandTimeout ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LayerUnavailableError(`Redis at ${this.label} is unavailable: no answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
   }
 
   /**

@@ -45,6 +45,11 @@ export interface RedisChannelLayerOptions extends BaseLayerOptions {
   blockTimeout?: number;
   /** Ms to wait for the first connection before calls fail. Default 2000. */
   connectTimeout?: number;
+  /**
+   * Ms a command may go unanswered (a Redis that froze, a cluster that lost
+   * its topology) before it fails with `LayerUnavailableError`. Default 10000.
+   */
+  commandTimeout?: number;
   /** Where warnings go (pino-compatible). Default Switchyard's logger. */
   logger?: LayerLogger;
   /**

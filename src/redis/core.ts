@@ -61,7 +61,7 @@ import { acquireRedisLease } from './lease.js';
 import { ProcessLiveness } from './liveness.js';
 import { LocalMemberships } from './memberships.js';
 import { type LayerLogger, LogThrottle, defaultLogger } from './log.js';
-import { type MemberRead, deliverInOneScript, deliverToMembers, readMembers } from './group-send.js';
+import { type DeliveredMarker, type MemberRead, deliverCommitted, deliverInOneScript, deliverToMembers, deliveredMarker, readMembers } from './group-send.js';
 import { RedisHistory } from './history.js';
 import { KeyNames } from './keys.js';
 import { Receiver } from './receiver.js';
@@ -69,7 +69,7 @@ import { GROUP_ADD, SEND } from './scripts.js';
 import { shardIndex } from './sharding.js';
 import type { Lease, LeasableLayer } from '../layers/lease.js';
 import type { SlowConsumer } from '../layers/slow-consumers.js';
-import { type HistoryRead, type StreamPosition, groupsResynced } from '../layers/history.js';
+import { type HistoryRead, type StreamPosition, groupsResynced, positionOf } from '../layers/history.js';
 import type { RedisChannelLayerOptions } from './core-options.js';
 import { ASGI_CHANNEL, MessageCodec, ScoreClock, microsToScore } from './wire.js';
 
@@ -124,6 +124,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
   readonly #liveness: ProcessLiveness | null;
   readonly #history: RedisHistory;
   readonly #memberRead: MemberRead;
+  readonly #connectTimeout: number;
 
   constructor(options: RedisChannelLayerOptions = {}) {
     const { serializer, crypter, processTtlMs, ...settings } = coreSettings(options);
@@ -137,9 +138,9 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#logger = options.logger ?? defaultLogger;
     this.#keys = new KeyNames(this.prefix, options.cluster === true);
     this.#codec = new MessageCodec({ serializer, randomPrefixLength: options.randomPrefixLength ?? 12, crypter, ttl: this.expiry + 10 });
-    const connectTimeout = options.connectTimeout ?? 2000;
+    const connectTimeout = (this.#connectTimeout = options.connectTimeout ?? 2000);
     this.#shards = shardsFor(normalizeHosts(options.hosts), options.cluster === true, (index) => ({
-      connectTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true),
+      connectTimeout, commandTimeout: options.commandTimeout, logger: this.#logger, onUp: () => void this.#recover(index, true),
     }));
     this.#oneScript = settings.uniformCapacity && this.#shards.length === 1 && !this.#keys.cluster && this.#codec.completesInRedis;
     this.#memberships = new LocalMemberships({
@@ -166,6 +167,7 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
     this.#receiver = new Receiver({
       shards: this.#shards, keys: this.#keys, codec: this.#codec, inbox: this.#inbox, logger: this.#logger, throttle: this.#throttle,
       expiry: this.expiry, blockTimeout: options.blockTimeout ?? 1, hasReaders: () => this.#hasReaders(),
+      onPopFailed: (index) => groupsResynced(this.#memberships.groupsOn(index)),
     });
   }
 
@@ -327,23 +329,32 @@ export class RedisChannelLayer implements ChannelLayer, LeasableLayer {
       // One Redis: the member read and the delivery are one script (after the history append, which stamps the message).
       const stamped = appended === null ? message : await appended;
       const except = options?.except === undefined || history !== null ? '' : options.except;
-      result = await deliverInOneScript(group, this.#memberRead, {
-        ...this.#codec.partsForRedis(stamped)!, except, capacity: this.capacity, processCapacity: this.#processCapacity,
-        cutoffMicros, score, cutoff: this.#cutoff(micros), ttlMs,
-      });
+      const parts = this.#codec.partsForRedis(stamped)!;
+      result = await this.#deliver(appended === null ? null : stamped, (marker) => deliverInOneScript(group, this.#memberRead, {
+        ...parts, except, capacity: this.capacity, processCapacity: this.#processCapacity, cutoffMicros, score, cutoff: this.#cutoff(micros), ttlMs, marker,
+      }));
     } else {
       const read = await readMembers(group, cutoffMicros, this.#memberRead);
       // In a group with history the member left out still gets the message, marked, so that its position moves.
       const members = options?.except === undefined || history !== null ? read : read.filter((channel) => channel !== options.except);
       const stamped = appended === null ? message : await appended;
       if (members.length === 0) return;
-      result = await deliverToMembers(members, {
+      const encode = this.#codec.encoderFor(stamped);
+      result = await this.#deliver(appended === null ? null : stamped, (marker) => deliverToMembers(members, {
         shards: this.#shards, keys: this.#keys, capacityFor: this.#capacityFor, processCapacity: this.#processCapacity,
-        shardFor: (name) => this.shardFor(name), encode: this.#codec.encoderFor(stamped), score, cutoff: this.#cutoff(micros), ttlMs,
-      });
+        shardFor: (name) => this.shardFor(name), encode, score, cutoff: this.#cutoff(micros), ttlMs, marker,
+      }));
     }
     const { over, keys } = result;
     if (over > 0) this.#logger.info({ group, over, keys }, `${over} of ${keys} channels over capacity in group ${group}`);
+  }
+
+  /** Delivers; a message its group's history holds (`committed`) as `deliverCommitted` does: retried, once, or its loss told. */
+  #deliver<T>(committed: LayerMessage | null, deliver: (marker?: DeliveredMarker) => Promise<T>): Promise<T> {
+    const position = committed === null ? null : positionOf(committed);
+    if (position === null) return deliver();
+    const windowMs = this.#connectTimeout;
+    return deliverCommitted(() => deliver(deliveredMarker(position, windowMs)), { position, windowMs, logger: this.#logger });
   }
 
   /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */

@@ -34,8 +34,11 @@
  * half a second at that rate lost whole messages for all its members. The
  * bound per channel is then the receiving process's (`receiveBufferSize`).
  */
+import { sleep } from '../backoff.js';
+import { LayerUnavailableError } from '../errors.js';
 import { nonLocalName } from '../layers/base.js';
-import type { Shard } from './connection.js';
+import type { MessagePosition } from '../layers/history.js';
+import { type Shard, backoffDelay } from './connection.js';
 import type { KeyNames } from './keys.js';
 import type { LayerLogger } from './log.js';
 import { CLUSTER_JUDGE, CLUSTER_MEMBERS, GROUP_DELIVER, GROUP_MEMBERS, GROUP_SEND } from './scripts.js';
@@ -156,6 +159,8 @@ export interface GroupDelivery {
   score: string;
   cutoff: string;
   ttlMs: number;
+  /** The message's delivered marker, when it is in its group's history (see {@link deliverCommitted}). */
+  marker?: DeliveredMarker;
 }
 
 /**
@@ -207,7 +212,9 @@ export async function deliverToMembers(members: readonly string[], delivery: Gro
       const runs: Promise<unknown>[] = [];
       for (let i = 0; i < batch.keys.length; i += perScript) {
         const keys = batch.keys.slice(i, i + perScript);
-        const args = [...batch.members.slice(i, i + perScript), ...batch.capacities.slice(i, i + perScript), score, cutoff, ttlMs];
+        const args = [...batch.members.slice(i, i + perScript), ...batch.capacities.slice(i, i + perScript), score, cutoff, ttlMs, delivery.marker?.ttlMs ?? ''];
+        // Each script's marker beside its first key (its slot, on a cluster).
+        if (delivery.marker !== undefined) keys.push(`${keys[0]!}${delivery.marker.suffix}`);
         runs.push(shards[index]!.run((redis) => GROUP_SEND.run(redis, keys, args)));
       }
       return runs;
@@ -216,7 +223,7 @@ export async function deliverToMembers(members: readonly string[], delivery: Gro
   let over = 0;
   for (const result of results) {
     if (result.status === 'rejected') throw result.reason;
-    over += Number(result.value);
+    over += Math.max(0, Number(result.value));
   }
   return { over, keys: byKey.size };
 }
@@ -235,6 +242,8 @@ export interface OneScriptDelivery {
   score: string;
   cutoff: string;
   ttlMs: number;
+  /** The message's delivered marker, when it is in its group's history (see {@link deliverCommitted}). */
+  marker?: DeliveredMarker;
 }
 
 /**
@@ -259,12 +268,85 @@ export interface OneScriptDelivery {
 export async function deliverInOneScript(group: string, read: MemberRead, delivery: OneScriptDelivery): Promise<{ over: number; keys: number }> {
   const { keys } = read;
   const [over, count, dead] = (await read.shards[0]!.run((redis) =>
-    GROUP_DELIVER.run(redis, [keys.group(group), keys.registry('')], [
+    GROUP_DELIVER.run(redis, delivery.marker === undefined
+      ? [keys.group(group), keys.registry('')]
+      : [keys.group(group), keys.registry(''), `${keys.history(group)}${delivery.marker.suffix}`], [
       microsToScore(Math.max(0, delivery.cutoffMicros)), keys.liveness(''), keys.prefix, read.clientPrefix,
       delivery.score, delivery.cutoff, delivery.ttlMs, delivery.head, delivery.body, delivery.except,
-      delivery.capacity, delivery.processCapacity,
+      delivery.capacity, delivery.processCapacity, delivery.marker?.ttlMs ?? '',
     ]),
   )) as [number, number, string[]];
   reportDead(group, 0, dead, read);
-  return { over: Number(over), keys: Number(count) };
+  return { over: Number(over), keys: Math.max(0, Number(count)) };
+}
+
+/**
+ * Marks a delivery as done, in Redis, by the script that does it: a key
+ * named by the message's position (its `suffix` follows a key of the
+ * delivery's slot), set once and kept `ttlMs`, so that a delivery run again
+ * finds it and stores nothing.
+ */
+export interface DeliveredMarker {
+  suffix: string;
+  ttlMs: number;
+}
+
+/** The marker of a message stamped with `position`, kept long enough to outlive every retry of a `windowMs` window. */
+export function deliveredMarker(position: MessagePosition, windowMs: number): DeliveredMarker {
+  return { suffix: `:delivered:${position.group}:${position.epoch}:${position.offset}`, ttlMs: windowMs + 10_000 };
+}
+
+/** What {@link deliverCommitted} needs to retry and, failing, to say what was lost. */
+export interface CommittedDelivery {
+  position: MessagePosition;
+  /** Ms a failed delivery is retried (the core layer's `connectTimeout`; 0 for none). */
+  windowMs: number;
+  logger: LayerLogger;
+}
+
+/**
+ * Delivers a group message its history already holds. The history append is
+ * the commit point: members that recover read the message from there, so a
+ * delivery must not be given up at the first lost connection, or the sender
+ * would be told "not sent" of a message some members then receive. A
+ * delivery cut off by a lost connection (`LayerUnavailableError`) is retried
+ * with backoff for `windowMs`; its {@link DeliveredMarker} makes a retry of a
+ * delivery that had run (only its reply was lost) store nothing, so each
+ * member gets the message once. Still failing, the loss is loud: a warning
+ * that the members without recovery missed it, and an error saying so.
+ *
+ * @example
+ * ```ts
+ * import { deliverCommitted, deliveredMarker, deliverInOneScript } from './group-send.js';
+ * import { KeyNames } from './keys.js';
+ * import { Shard } from './connection.js';
+ * import { defaultLogger as logger } from './log.js';
+ *
+ * const shards = [new Shard({ host: '127.0.0.1', port: 6379 }, { connectTimeout: 2000, logger })];
+ * const read = { shards, keys: new KeyNames('asgi', false), clientPrefix: '0123456789abcdef0123456789abcdef', shardFor: () => 0, logger, alive: new Map() };
+ * const position = { group: 'chat_lobby', epoch: 'Hq3kP0aZr8Tm', offset: 42 };
+ * const marker = deliveredMarker(position, 2000);
+ * await deliverCommitted(() => deliverInOneScript('chat_lobby', read, {
+ *   head: Buffer.from([0x82]), body: Buffer.from('a474797065a478', 'hex'), except: '', capacity: 100, processCapacity: 1000,
+ *   cutoffMicros: Date.now() * 1000 - 86400e6, score: '1795247202.975184', cutoff: '1795247142.975184', ttlMs: 60_000, marker,
+ * }), { position, windowMs: 2000, logger });
+ * ```
+ */
+export async function deliverCommitted<T>(deliver: () => Promise<T>, { position, windowMs, logger }: CommittedDelivery): Promise<T> {
+  const deadline = Date.now() + windowMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await deliver();
+    } catch (error) {
+      const unavailable = error instanceof LayerUnavailableError;
+      if (unavailable && Date.now() < deadline) {
+        await sleep(Math.min(backoffDelay(attempt), deadline - Date.now()));
+        continue;
+      }
+      const what = `A message to group ${position.group} is in its history (offset ${position.offset}) but was not delivered live`;
+      logger.warn({ err: error, ...position }, `${what}: members that recover read it from the history; members without recovery missed it`);
+      if (!unavailable) throw error;
+      throw new LayerUnavailableError(`${what} (${(error as Error).message}): members without recovery missed it`, { cause: error });
+    }
+  }
 }

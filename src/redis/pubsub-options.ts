@@ -36,6 +36,11 @@ export interface RedisPubSubChannelLayerOptions {
   unsubscribeDelay?: number;
   /** Ms to wait for the first connection before calls fail. Default 2000. */
   connectTimeout?: number;
+  /**
+   * Ms a command may go unanswered (a Redis that froze, a cluster that lost
+   * its topology) before it fails with `LayerUnavailableError`. Default 10000.
+   */
+  commandTimeout?: number;
   /** Called when a shard's subscriber connection is lost (messages published meanwhile are lost). */
   onDisconnect?: (host: string) => void;
   /** Called when a shard's subscriber connection is back and its subscriptions restored. */

@@ -58,6 +58,7 @@ import { type HistoryRead, type StreamPosition, positionOf } from '../layers/his
 import { RedisHistory } from './history.js';
 import { deleteKeysStartingWith } from './flush.js';
 import { Subscribers } from './pubsub-subscribers.js';
+import { deliverCommitted } from './group-send.js';
 
 export type { RedisPubSubChannelLayerOptions } from './pubsub-options.js';
 
@@ -107,7 +108,7 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
     });
     const connectTimeout = options.connectTimeout ?? 2000;
     this.#keys = new KeyNames(this.prefix, options.cluster === true);
-    this.#shards = shardsFor(normalizeHosts(options.hosts), this.#keys.cluster, () => ({ connectTimeout, logger: this.#logger }));
+    this.#shards = shardsFor(normalizeHosts(options.hosts), this.#keys.cluster, () => ({ connectTimeout, commandTimeout: options.commandTimeout, logger: this.#logger }));
     this.#subscribers = new Subscribers({
       shards: this.#shards, cluster: this.#keys.cluster, connectTimeout, logger: this.#logger, shardOf: (name) => this.#shardOf(name),
       onMessage: (name, body) => this.#onMessage(name, body), wanted: (name) => this.#channels.has(name) || this.#groups.has(name),
@@ -205,14 +206,19 @@ export class RedisPubSubChannelLayer implements ChannelLayer {
    * Publishes to a group. A group that keeps history (see
    * {@link RedisPubSubChannelLayerOptions.groupHistory}) first gets the
    * message appended to its stream, then published stamped with its position.
+   * A publish that fails after the append is not retried (a publish that ran
+   * but lost its reply would arrive twice): it fails saying that members
+   * without recovery missed what the history holds, and warns so.
    */
   async groupSend(group: string, message: LayerMessage, options?: GroupSendOptions): Promise<void> {
     requireValidGroupName(group);
     message = withExcept(message, options);
     requireValidMessage(message);
     const history = this.#history.optionsFor(group);
-    const sent = history === null ? message : await this.#history.append(group, history, message);
-    await this.#publish(pubsubGroupChannel(this.prefix, group), this.#codec.encode(sent));
+    const channel = pubsubGroupChannel(this.prefix, group);
+    if (history === null) return this.#publish(channel, this.#codec.encode(message));
+    const sent = await this.#history.append(group, history, message);
+    await deliverCommitted(() => this.#publish(channel, this.#codec.encode(sent)), { position: positionOf(sent)!, windowMs: 0, logger: this.#logger });
   }
 
   /** What the group's history holds after `since` (see `ChannelLayer.readHistory`); null when it keeps none. */

@@ -43,6 +43,8 @@ export interface ReceiverOptions {
   blockTimeout: number;
   /** True while someone reads this process's channels (a waiting receive or an open tap). */
   hasReaders: () => boolean;
+  /** A shard's pop failed: what it had popped, if anything, is lost (the layer has recovering members catch up). */
+  onPopFailed?: (shardIndex: number) => void;
 }
 
 /**
@@ -84,7 +86,7 @@ export class Receiver {
     for (let i = 0; i < shards.length; i++) {
       const id = `${i} ${key}`;
       if (this.#loops.has(id) || this.#closed) continue;
-      this.#loops.set(id, this.#runLoop(shards[i]!, key).finally(() => {
+      this.#loops.set(id, this.#runLoop(i, key).finally(() => {
         this.#loops.delete(id);
         if (this.#options.hasReaders() && !this.#closed) this.ensureLoops(key);
       }));
@@ -98,8 +100,9 @@ export class Receiver {
   }
 
   /** Pops a process key on one shard while someone reads, reconnecting after failures. */
-  async #runLoop(shard: Shard, key: string): Promise<void> {
+  async #runLoop(index: number, key: string): Promise<void> {
     const { blockTimeout, hasReaders, logger, throttle } = this.#options;
+    const shard = this.#options.shards[index]!;
     const client = shard.acquireBlocking();
     let attempt = 0;
     try {
@@ -115,7 +118,11 @@ export class Receiver {
           for (let i = 0; i + 1 < burst.length; i += 2) this.#dispatch([popped[0], burst[i]!, burst[i + 1]!]);
         } catch (error) {
           if (this.#closed) break;
-          if (throttle.allow(`loop:${shard.label}`)) logger.warn({ err: error, host: shard.label }, 'Redis receive loop failed; reconnecting');
+          // A pop's reply lost with its connection took its messages with it: say so (loud), and let recovery catch up.
+          if (throttle.allow(`loop:${shard.label}`)) {
+            logger.warn({ err: error, host: shard.label }, 'Redis receive loop failed; reconnecting. Messages popped as it failed are lost, except to members that recover from a group history');
+          }
+          if (attempt === 0) this.#options.onPopFailed?.(index); // the first failure since a pop came back, not each retry
           await sleep(backoffDelay(attempt++));
         }
       }

@@ -19,11 +19,18 @@ return 1
 `);
 
 /**
- * `group_send` delivery on one shard. KEYS: n channel keys; ARGV: n members,
- * n capacities, score, cutoff score, TTL (ms). Returns how many keys were full.
+ * `group_send` delivery on one shard. KEYS: n channel keys, then the
+ * delivered marker when ARGV's last is its TTL; ARGV: n members, n
+ * capacities, score, cutoff score, TTL (ms), marker TTL (ms) or ''. Returns
+ * how many keys were full, or -1 when the marker was already set (a retried
+ * delivery that had run: see `deliverCommitted`).
  */
 export const GROUP_SEND = new LuaScript(`
 local n = #KEYS
+if ARGV[#ARGV] ~= '' then
+  n = n - 1
+  if not redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', ARGV[#ARGV]) then return -1 end
+end
 local over = 0
 for i = 1, n do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[2 * n + 2])
@@ -113,10 +120,13 @@ return {live, dead}
  * copy's head (random prefix ‖ msgpack map header counting the extra entry),
  * the message's packed entries, the channel left out ('' for none), the
  * channel capacity, the most a process key holds (a process key holds the
- * capacity times the channels the copy names, up to that: see `group-send.ts`).
- * Returns `[keys over capacity, keys, non-local names of dead processes' keys]`.
+ * capacity times the channels the copy names, up to that: see `group-send.ts`),
+ * and the delivered marker's TTL (ms) or '' (KEYS[3] is then the marker).
+ * Returns `[keys over capacity, keys, non-local names of dead processes' keys]`;
+ * keys is -1 when the marker was already set (a retried delivery that had run).
  */
 export const GROUP_DELIVER = new LuaScript(READ_MEMBERS + `
+if ARGV[13] ~= '' and not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[13]) then return {0, -1, dead} end
 local order = {}
 local targets = {}
 for _, member in ipairs(live) do

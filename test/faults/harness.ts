@@ -42,7 +42,7 @@ export class ChatProcess {
 
   /** Whether the process said at warn that messages were lost (pub/sub reconnect, memberships re-asserted). */
   warnedOfLoss(): boolean {
-    return /are lost|Re-asserted .* group membership/.test(this.running?.output() ?? '') || this.lostOutput;
+    return /are lost|missed it|Re-asserted .* group membership/.test(this.running?.output() ?? '') || this.lostOutput;
   }
   /** A killed process's output stays readable here. */
   lostOutput = false;
@@ -54,7 +54,7 @@ export class ChatProcess {
     if (running === null) return;
     running.stop();
     await running.exited;
-    this.lostOutput ||= /are lost|Re-asserted .* group membership/.test(running.output());
+    this.lostOutput ||= /are lost|missed it|Re-asserted .* group membership/.test(running.output());
   }
 
   async close(): Promise<void> {

@@ -48,6 +48,15 @@ export class OwnedRedis {
     throw new Error(`redis-server did not start on port ${this.port}`);
   }
 
+  /** Freezes the server (SIGSTOP), as a hung host: its connections stay open and nothing answers. {@link thaw} resumes it. */
+  freeze(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   /** Kills the server (as a crash would) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.#child;

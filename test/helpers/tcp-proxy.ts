@@ -18,6 +18,7 @@
  * ```
  */
 import { type AddressInfo, type Server, type Socket, createServer, connect } from 'node:net';
+import { Transform } from 'node:stream';
 
 export interface TcpProxyOptions {
   /** Where connections go; host defaults to 127.0.0.1. */
@@ -29,11 +30,17 @@ export interface TcpProxyOptions {
 /** A client socket and the socket to the target that carries its bytes. */
 interface Pair { client: Socket; upstream: Socket }
 
+/** A one-shot fault armed by {@link TcpProxy.trap}. */
+interface Trap { match: Buffer; drop: 'request' | 'reply'; struck: () => void }
+
 export class TcpProxy {
   readonly #server: Server;
   readonly #pairs = new Set<Pair>();
   /** New connections are reset until this time (ms since the epoch). */
   #refuseUntil = 0;
+  #trap: Trap | null = null;
+  /** The pair whose server bytes are reset instead of forwarded (a trap's `'reply'`). */
+  #dropReplyOf: { pair: Pair; struck: () => void } | null = null;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -75,6 +82,19 @@ export class TcpProxy {
     return new Promise((resolve) => setTimeout(resolve, Math.max(0, this.#refuseUntil - Date.now())));
   }
 
+  /**
+   * Arms a one-shot fault on the next chunk a client sends that contains
+   * `match`: with `'request'` its connection is reset instead (the server
+   * never sees it); with `'reply'` the chunk goes through and the connection
+   * is reset when the server answers, before the answer is forwarded (the
+   * command ran, its reply is lost). Resolves when it struck.
+   */
+  trap(match: string | Buffer, drop: 'request' | 'reply'): Promise<void> {
+    return new Promise((struck) => {
+      this.#trap = { match: Buffer.from(match), drop, struck };
+    });
+  }
+
   /** Stops listening and resets every open connection. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -96,8 +116,33 @@ export class TcpProxy {
     upstream.setNoDelay(true);
     const pair: Pair = { client, upstream };
     this.#pairs.add(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Each direction through a Transform, where an armed trap can hold a chunk back and reset the pair.
+    const requests = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        const trap = this.#trap;
+        if (trap === null || !chunk.includes(trap.match)) return done(null, chunk);
+        this.#trap = null;
+        if (trap.drop === 'request') {
+          this.#drop(pair);
+          trap.struck();
+          return done();
+        }
+        this.#dropReplyOf = { pair, struck: trap.struck };
+        return done(null, chunk);
+      },
+    });
+    const replies = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        const dropping = this.#dropReplyOf;
+        if (dropping === null || dropping.pair !== pair) return done(null, chunk);
+        this.#dropReplyOf = null;
+        this.#drop(pair);
+        dropping.struck();
+        return done();
+      },
+    });
+    client.pipe(requests).pipe(upstream);
+    upstream.pipe(replies).pipe(client);
     // Whichever side goes first takes the other with it, the way it went: an
     // error (a reset) resets the other side, an orderly end ends it (pipe
     // already forwards the FIN).
@@ -116,3 +161,4 @@ export class TcpProxy {
     pair.upstream.resetAndDestroy();
   }
 }
+

@@ -87,15 +87,19 @@ describe('core layer keys on a cluster', () => {
     await layer.groupAdd('chat_a', me);
     await layer.groupSend('chat_a', { type: 'm', n: 1 });
     const keys = await keysOf(layer.prefix);
+    const { epoch } = (await layer.readHistory('chat_a', null))!;
     const names = new KeyNames(layer.prefix, true);
+    // The delivered marker of the message (kept a while, for a retried delivery: see deliverCommitted) beside the key it went to.
+    const marker = `${names.channel(me)}:delivered:chat_a:${epoch}:1`;
     const expected = [
       names.channel(me), names.group('chat_a'), names.history('chat_a'), names.historyMeta('chat_a'),
-      names.liveness(layer.clientPrefix), names.registry(layer.clientPrefix),
+      names.liveness(layer.clientPrefix), names.registry(layer.clientPrefix), marker,
     ].sort();
     assert.deepEqual(keys, expected);
     assert.equal(names.channel(me), `${layer.prefix}specific.{${layer.clientPrefix}}!`);
     const slot = async (key: string) => Number(await raw.cluster('KEYSLOT', key));
     assert.equal(await slot(names.channel(me)), await slot(names.liveness(layer.clientPrefix)));
+    assert.equal(await slot(names.channel(me)), await slot(marker));
     assert.equal(await slot(names.channel(me)), await slot(names.registry(layer.clientPrefix)));
     assert.equal(await slot(names.group('chat_a')), await slot(names.history('chat_a')));
     assert.equal(await slot(names.group('chat_a')), await slot(names.historyMeta('chat_a')));

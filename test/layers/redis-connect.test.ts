@@ -1,11 +1,14 @@
 // A Redis layer used before its connection is up: every command issued meanwhile waits on one
 // shared readiness wait, so a burst at startup (a server taking traffic as it boots) neither
 // piles one listener per command on the connection (Node's MaxListenersExceededWarning at 11)
-// nor loses a message.
+// nor loses a message. And a Redis that froze makes calls fail after `commandTimeout`, not hang.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { LayerUnavailableError } from 'switchyard';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
+import { OwnedRedis } from '../helpers/redis-server.js';
+import { delay } from '../helpers/time.js';
 
 const PREFIX = `sy-connect-${process.pid}-`;
 const closing: Array<() => Promise<void>> = [];
@@ -32,6 +35,30 @@ for (const [name, Layer] of [['core', RedisChannelLayer], ['pub/sub', RedisPubSu
       assert.deepEqual(warnings.filter((w) => w.includes('MaxListenersExceeded')), []);
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+}
+
+for (const [name, Layer] of [['core', RedisChannelLayer], ['pub/sub', RedisPubSubChannelLayer]] as const) {
+  test(`${name}: a Redis that froze (connections open, no answer): a send fails with LayerUnavailableError after commandTimeout, not never`, async () => {
+    const redis = await OwnedRedis.start();
+    const layer = new Layer({ hosts: [redis.url], prefix: `${PREFIX}frozen-`, commandTimeout: 500 });
+    try {
+      await layer.send('frozen-probe', { type: 'x' });
+      redis.freeze();
+      const started = Date.now();
+      const outcome = await Promise.race([
+        layer.groupSend('frozen', { type: 'x' }).then(() => 'sent', (error: unknown) => error),
+        delay(5000).then(() => 'still waiting after 5 s'),
+      ]);
+      assert.ok(outcome instanceof LayerUnavailableError && /no answer within 500 ms/.test(outcome.message), String(outcome));
+      assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+      redis.thaw();
+      await layer.groupSend('frozen', { type: 'x' });
+    } finally {
+      redis.thaw();
+      await layer.close();
+      await redis.stop();
     }
   });
 }

@@ -121,12 +121,13 @@ return {live, dead}
  * the message's packed entries, the channel left out ('' for none), the
  * channel capacity, the most a process key holds (a process key holds the
  * capacity times the channels the copy names, up to that: see `group-send.ts`),
- * and the delivered marker's TTL (ms) or '' (KEYS[3] is then the marker).
+ * and the delivered marker's TTL (ms) or '' (KEYS[3] is then the marker, set
+ * when there are members).
  * Returns `[keys over capacity, keys, non-local names of dead processes' keys]`;
  * keys is -1 when the marker was already set (a retried delivery that had run).
  */
 export const GROUP_DELIVER = new LuaScript(READ_MEMBERS + `
-if ARGV[13] ~= '' and not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[13]) then return {0, -1, dead} end
+if #live > 0 and ARGV[13] ~= '' and not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[13]) then return {0, -1, dead} end
 local order = {}
 local targets = {}
 for _, member in ipairs(live) do

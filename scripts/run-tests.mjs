@@ -28,7 +28,8 @@ const only = process.argv.slice(2);
 const files = only.length > 0 ? only : findTests('test');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  // --test-force-exit: a file is done when its tests are; what it left open is named (test/helpers/open-handles.ts).
+  ['--import', 'tsx', '--import', './test/helpers/open-handles.ts', '--test', '--test-force-exit', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test', NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=switchyard-source`.trim() } },
 );
 process.exit(result.status ?? 1);

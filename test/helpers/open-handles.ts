@@ -16,8 +16,13 @@ import { relative } from 'node:path';
 /** A handle that keeps the event loop alive and is not on its way out, described; null otherwise. */
 function describe(handle: unknown): string | null {
   if (handle === process.stdin || handle === process.stdout || handle === process.stderr) return null;
-  if (handle instanceof Server) return handle.listening ? `server on ${JSON.stringify(handle.address())}` : null;
-  if (handle instanceof Socket) return handle.destroyed ? null : `socket to ${handle.remoteAddress ?? '?'}:${handle.remotePort ?? '?'}`;
+  if (handle instanceof Server) return handle.listening ? `a server on ${JSON.stringify(handle.address())}` : null;
+  if (handle instanceof Socket) {
+    // Ended (closing gracefully), destroyed, or neither connected nor connecting: on its way out.
+    if (handle.destroyed || handle.writableEnded) return null;
+    if (handle.connecting) return 'a socket connecting';
+    return handle.remoteAddress === undefined ? null : `a socket to ${handle.remoteAddress}:${handle.remotePort}`;
+  }
   if (handle instanceof ChildProcess) return handle.exitCode === null && handle.signalCode === null ? `child process ${handle.pid} (${handle.spawnfile})` : null;
   return (handle as { constructor?: { name?: string } }).constructor?.name ?? 'a handle';
 }

@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type LayerMessage, LayerUnavailableError } from 'switchyard';
-import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
+import { type LayerLogger, RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { positionOf } from '../../src/layers/history.js';
 import { GROUP_DELIVER, GROUP_SEND } from '../../src/redis/scripts.js';
 import { recordingLogger } from '../helpers/logs.js';
@@ -32,14 +32,20 @@ let groups = 0;
 /** The number a test message carries, or null for none (NOTHING). */
 const nOf = (message: LayerMessage | typeof NOTHING): number | null => (message === NOTHING ? null : (message as unknown as { n: number }).n);
 
+type Layer = RedisChannelLayer | RedisPubSubChannelLayer;
+type LayerFactory = (hosts: string[], logger?: LayerLogger) => Layer;
+
+/** The core layer with `options`, on the given hosts. */
+const core = (options: { channelCapacity?: Record<string, number>; connectTimeout?: number } = {}): LayerFactory => (hosts, logger) =>
+  new RedisChannelLayer({ prefix: PREFIX, groupHistory: ['chat_*'], processTtl: null, ...options, hosts, ...(logger && { logger }) });
+
 /** A sender through a proxy and a receiver straight to Redis, one member in a group with history; one send already made (scripts loaded). */
-async function setUp(options: { channelCapacity?: Record<string, number>; connectTimeout?: number } = {}) {
+async function setUp(make: LayerFactory) {
   const proxy = await TcpProxy.start({ target: { port: 6379 } });
   proxies.push(proxy);
   const logger = recordingLogger();
-  const common = { prefix: PREFIX, groupHistory: ['chat_*'], processTtl: null, ...options };
-  const sender = new RedisChannelLayer({ ...common, hosts: [`redis://127.0.0.1:${proxy.port}/0`], logger });
-  const receiver = new RedisChannelLayer({ ...common, hosts: ['redis://127.0.0.1:6379/0'] });
+  const sender = make([`redis://127.0.0.1:${proxy.port}/0`], logger);
+  const receiver = make(['redis://127.0.0.1:6379/0']);
   opened.push(sender, receiver);
   const group = `chat_committed${++groups}`;
   const member = await receiver.newChannel();
@@ -64,7 +70,7 @@ const paths = [
 for (const path of paths) {
   describe(`a delivery after the history append, ${path.name}`, () => {
     test('the connection lost before the delivery script: the send is retried and succeeds; the member gets the message once', async () => {
-      const { proxy, sender, receiver, group, member } = await setUp(path.options);
+      const { proxy, sender, receiver, group, member } = await setUp(core(path.options));
       const struck = proxy.trap(path.script.sha, 'request');
       await sender.groupSend(group, { type: 'chat.message', n: 1 });
       await struck;
@@ -73,7 +79,7 @@ for (const path of paths) {
     });
 
     test('the delivery script ran, its reply lost: the retry stores nothing; the member gets the message once', async () => {
-      const { proxy, sender, receiver, group, member, history } = await setUp(path.options);
+      const { proxy, sender, receiver, group, member, history } = await setUp(core(path.options));
       const struck = proxy.trap(path.script.sha, 'reply');
       await sender.groupSend(group, { type: 'chat.message', n: 2 });
       await struck;
@@ -87,7 +93,7 @@ for (const path of paths) {
     });
 
     test('Redis away past the retry window: the send fails saying the members without recovery missed it, and a warning says so', async () => {
-      const { proxy, logger, sender, receiver, member, group, history } = await setUp({ ...path.options, connectTimeout: 300 });
+      const { proxy, logger, sender, receiver, member, group, history } = await setUp(core({ ...path.options, connectTimeout: 300 }));
       // The request is dropped, then every reconnection refused for longer than the window.
       const struck = proxy.trap(path.script.sha, 'request');
       const sending = sender.groupSend(group, { type: 'chat.message', n: 3 });
@@ -104,19 +110,8 @@ for (const path of paths) {
 }
 
 test('pub/sub layer: a publish lost after the history append fails saying the members without recovery missed it, and a warning says so', async () => {
-  const proxy = await TcpProxy.start({ target: { port: 6379 } });
-  proxies.push(proxy);
-  const logger = recordingLogger();
-  const common = { prefix: PREFIX, groupHistory: ['chat_*'] };
-  const sender = new RedisPubSubChannelLayer({ ...common, hosts: [`redis://127.0.0.1:${proxy.port}/0`], logger });
-  const receiver = new RedisPubSubChannelLayer({ ...common, hosts: ['redis://127.0.0.1:6379/0'] });
-  opened.push(sender, receiver);
-  const group = `chat_committed${++groups}`;
-  const member = await receiver.newChannel();
-  await receiver.groupAdd(group, member);
-  await sender.groupSend(group, { type: 'chat.message', n: 0 });
-  const first = await receiveWithin(receiver, member, 5000);
-  assert.equal(nOf(first), 0);
+  const { proxy, logger, sender, receiver, group, member, history } = await setUp((hosts, logger) =>
+    new RedisPubSubChannelLayer({ prefix: PREFIX, groupHistory: ['chat_*'], hosts, ...(logger && { logger }) }));
   const struck = proxy.trap('publish', 'request');
   const sending = sender.groupSend(group, { type: 'chat.message', n: 1 });
   await struck;
@@ -124,6 +119,5 @@ test('pub/sub layer: a publish lost after the history append fails saying the me
     error instanceof LayerUnavailableError && /in its history .*members without recovery missed it/.test(error.message));
   assert.ok(logger.lines.some((line) => line.level === 'warn' && /members without recovery missed it/.test(line.message)), JSON.stringify(logger.lines));
   assert.equal(await receiveWithin(receiver, member, 300), NOTHING, 'not delivered live');
-  const read = await receiver.readHistory(group, { epoch: positionOf(first as LayerMessage)!.epoch, offset: 0 }, 100);
-  assert.deepEqual(read!.messages.map(nOf), [0, 1], 'a member that recovers reads it');
+  assert.deepEqual((await history()).map(nOf), [0, 1], 'a member that recovers reads it');
 });

@@ -9,6 +9,10 @@
  * that retries sees its attempts fail until the window ends, and the proxy
  * then accepts again on the same port.
  *
+ * `trap(match, 'request' | 'reply')` resets the connection at one exact
+ * command: instead of forwarding the next client chunk containing `match`,
+ * or just after it, instead of forwarding the server's answer.
+ *
  * @example
  * ```ts
  * const proxy = await TcpProxy.start({ target: { port: serverPort } });
@@ -161,4 +165,3 @@ export class TcpProxy {
     pair.upstream.resetAndDestroy();
   }
 }
-

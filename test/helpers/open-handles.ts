@@ -31,5 +31,5 @@ process.on('exit', () => {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
   const open = handles.map(describe).filter((what): what is string => what !== null);
   if (open.length === 0) return;
-  process.stderr.write(`open handles: ${relative(process.cwd(), process.argv[1] ?? '?')} ended with ${open.length} still open: ${open.join('; ')}\n`);
+  process.stderr.write(`open handles: ${relative(process.cwd(), process.argv[1] ?? '?')} ended with ${open.length} not closed yet (a leak, or a close still in flight): ${open.join('; ')}\n`);
 });

@@ -43,7 +43,11 @@ export interface ReceiverOptions {
   blockTimeout: number;
   /** True while someone reads this process's channels (a waiting receive or an open tap). */
   hasReaders: () => boolean;
-  /** A shard's pop failed: what it had popped, if anything, is lost (the layer has recovering members catch up). */
+  /**
+   * A shard's pop failed, and its connection is back: what the failed pop had
+   * popped, if anything, was lost (the layer has recovering members catch up,
+   * now that the history can be read).
+   */
   onPopFailed?: (shardIndex: number) => void;
 }
 
@@ -105,10 +109,16 @@ export class Receiver {
     const shard = this.#options.shards[index]!;
     const client = shard.acquireBlocking();
     let attempt = 0;
+    /** A pop failed since the last one that came back: recovery catches up once the connection is back. */
+    let popFailed = false;
     try {
       while (!this.#closed && hasReaders()) {
         try {
           if (client.status !== 'ready') await shard.waitReady(client, 5000);
+          if (popFailed) {
+            popFailed = false;
+            this.#options.onPopFailed?.(index);
+          }
           const popped = (await client.bzpopminBuffer(key, blockTimeout)) as PoppedMember | null;
           attempt = 0;
           if (popped === null) continue;
@@ -122,7 +132,7 @@ export class Receiver {
           if (throttle.allow(`loop:${shard.label}`)) {
             logger.warn({ err: error, host: shard.label }, 'Redis receive loop failed; reconnecting. Messages popped as it failed are lost, except to members that recover from a group history');
           }
-          if (attempt === 0) this.#options.onPopFailed?.(index); // the first failure since a pop came back, not each retry
+          popFailed = true;
           await sleep(backoffDelay(attempt++));
         }
       }

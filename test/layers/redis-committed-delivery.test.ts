@@ -3,17 +3,21 @@
 // just before the delivery script, or just after it ran, its reply lost) is
 // retried, and every member gets the message once; with Redis away past the
 // retry window, the send fails saying what the members without recovery
-// missed, and a warning says it too. The sender's connection goes through a
-// TCP proxy that drops it at the exact command; Redis is the real one.
+// missed, and a warning says it too. A pop whose answer is lost with its
+// connection is said out loud too, and the recovery sessions of that shard's
+// groups are sent to the history once the connection is back. The connection
+// under test goes through a TCP proxy that drops it at the exact command;
+// Redis is the real one.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type LayerMessage, LayerUnavailableError } from 'switchyard';
 import { type LayerLogger, RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
-import { positionOf } from '../../src/layers/history.js';
+import { onGroupResync, positionOf } from '../../src/layers/history.js';
 import { GROUP_DELIVER, GROUP_SEND } from '../../src/redis/scripts.js';
 import { recordingLogger } from '../helpers/logs.js';
 import { guardRedisKeys } from '../helpers/redis-clean.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { delay, until } from '../helpers/time.js';
 import { NOTHING, receiveWithin } from './conformance.js';
 
 const PREFIX = `sy-committed-${process.pid}-`;
@@ -120,4 +124,31 @@ test('pub/sub layer: a publish lost after the history append fails saying the me
   assert.ok(logger.lines.some((line) => line.level === 'warn' && /members without recovery missed it/.test(line.message)), JSON.stringify(logger.lines));
   assert.equal(await receiveWithin(receiver, member, 300), NOTHING, 'not delivered live');
   assert.deepEqual((await history()).map(nOf), [0, 1], 'a member that recovers reads it');
+});
+
+test('core layer: a pop whose reply is lost loses its message out loud, and the groups of that shard are resynced once the connection is back', async () => {
+  const proxy = await TcpProxy.start({ target: { port: 6379 } });
+  proxies.push(proxy);
+  const logger = recordingLogger();
+  const options = { prefix: PREFIX, groupHistory: ['chat_*'], processTtl: null, blockTimeout: 5 };
+  const receiver = new RedisChannelLayer({ ...options, hosts: [`redis://127.0.0.1:${proxy.port}/0`], logger });
+  const sender = new RedisChannelLayer({ ...options, hosts: ['redis://127.0.0.1:6379/0'] });
+  opened.push(receiver, sender);
+  const group = `chat_committed${++groups}`;
+  const member = await receiver.newChannel();
+  await receiver.groupAdd(group, member);
+  let resynced = false;
+  const stopWatching = onGroupResync(group, () => void (resynced = true));
+  // The receive loop's first pop goes through; its answer, the message below, is dropped with the connection.
+  const struck = proxy.trap('bzpopmin', 'reply');
+  const receiving = receiveWithin(receiver, member, 1500);
+  await delay(300);
+  await sender.groupSend(group, { type: 'chat.message', n: 1 });
+  await struck;
+  await until(() => resynced, 5000, 'the group resynced once the connection is back');
+  stopWatching();
+  assert.equal(await receiving, NOTHING, 'the popped message never reached the channel');
+  assert.ok(logger.lines.some((line) => line.level === 'warn' && /are lost, except to members that recover/.test(line.message)), JSON.stringify(logger.lines));
+  const read = await receiver.readHistory(group, null, 100);
+  assert.equal(read!.top, 1, 'the history holds it, for the members that recover');
 });

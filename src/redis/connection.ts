@@ -29,6 +29,19 @@ export function backoffDelay(attempt: number, maxMs = 2000): number {
   return Math.round(base / 2 + Math.random() * (base / 2));
 }
 
+/**
+ * The layers' `commandTimeout` option: 10 000 ms when unset; anything but a
+ * whole number of ms from 1 to 2^31 - 1 (what a timer can wait) is refused
+ * with the option's name, not turned into a timer that fires at once.
+ */
+function commandTimeoutOf(value: number | undefined): number {
+  if (value === undefined) return 10_000;
+  if (!Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+    throw new TypeError(`Channel layer option 'commandTimeout' must be a whole number of ms from 1 to ${2 ** 31 - 1}, not ${String(value)}`);
+  }
+  return value;
+}
+
 /** A connection: to one Redis, or to a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 
@@ -77,7 +90,7 @@ export type PoppedMember = [key: Buffer, member: Buffer, score: Buffer];
 export interface ShardOptions {
   /** Ms to wait for the first connection before commands fail. */
   connectTimeout: number;
-  /** Ms a command run by {@link Shard.run} may go unanswered before it fails. Default 10 000. */
+  /** Ms a command run by {@link Shard.run} may go unanswered before it fails (see {@link commandTimeoutOf}). */
   commandTimeout?: number;
   logger: LayerLogger;
   /** Called when the command connection goes down / comes back (after having been up). */
@@ -103,6 +116,7 @@ export class Shard {
   readonly options: RedisOptions;
   readonly label: string;
   readonly #shardOptions: ShardOptions;
+  readonly #commandTimeout: number;
   /** Connection errors by role: the first logged, then a summary a minute while Redis stays away. */
   readonly #errors = new Map<string, RepeatedErrorLog>();
   #commands: RedisClient | null = null;
@@ -120,6 +134,7 @@ export class Shard {
         ? `sentinel:${options.name ?? 'mymaster'}/${options.db ?? 0}`
         : `${options.host ?? '127.0.0.1'}:${options.port ?? 6379}/${options.db ?? 0}`;
     this.#shardOptions = shardOptions;
+    this.#commandTimeout = commandTimeoutOf(shardOptions.commandTimeout);
   }
 
   get closed(): boolean {
@@ -216,12 +231,17 @@ export class Shard {
    * `close()` fails out loud instead of hanging, and keeping the process alive.
    */
   #answered<T>(pending: Promise<T>): Promise<T> {
-    const ms = this.#shardOptions.commandTimeout ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LayerUnavailableError(`Redis at ${this.label} is unavailable: no answer within ${ms} ms`)), ms);
+    const ms = this.#commandTimeout;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LayerUnavailableError(`Redis at ${this.label} is unavailable: no answer within ${ms} ms`)), ms);
+      pending.then((value) => {
+        clearTimeout(timer);
+        resolve(value);
+      }, (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      });
     });
-    return Promise.race([pending, timeout]).finally(() => clearTimeout(timer));
   }
 
   /**

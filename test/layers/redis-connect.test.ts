@@ -4,7 +4,7 @@
 // nor loses a message. And a Redis that froze makes calls fail after `commandTimeout`, not hang.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LayerUnavailableError } from 'switchyard';
+import { LayerUnavailableError, buildChannelLayer } from 'switchyard';
 import { RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { TEST_REDIS_URL, guardRedisKeys } from '../helpers/redis-clean.js';
 import { OwnedRedis } from '../helpers/redis-server.js';
@@ -62,3 +62,16 @@ for (const [name, Layer] of [['core', RedisChannelLayer], ['pub/sub', RedisPubSu
     }
   });
 }
+
+test('commandTimeout that is not a whole number of ms from 1 to 2^31 - 1 is refused at construction, by name, on both layers (and in a URL)', async () => {
+  for (const Layer of [RedisChannelLayer, RedisPubSubChannelLayer]) {
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      assert.throws(() => new Layer({ hosts: [TEST_REDIS_URL], commandTimeout: bad }),
+        { name: 'TypeError', message: /'commandTimeout' must be a whole number of ms from 1 to 2147483647/ }, `${Layer.name} ${bad}`);
+    }
+  }
+  for (const scheme of ['redis', 'redis+pubsub']) {
+    assert.throws(() => buildChannelLayer(`${scheme}://127.0.0.1:6379/0?commandTimeout=0`), /commandTimeout/);
+    assert.throws(() => buildChannelLayer(`${scheme}://127.0.0.1:6379/0?commandTimeout=soon`), /commandTimeout/);
+  }
+});

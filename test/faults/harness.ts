@@ -19,6 +19,9 @@ import { freePort } from '../helpers/ports.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { delay, until } from '../helpers/time.js';
 
+/** What a server says at warn when messages were lost (pub/sub reconnect, a lost pop or delivery, memberships re-asserted). */
+const LOSS_WARNING = /are lost|missed it|Re-asserted .* group membership/;
+
 /** A chat server process (examples/chat/server.ts) with a proxy in front. */
 export class ChatProcess {
   running: Running | null = null;
@@ -40,9 +43,9 @@ export class ChatProcess {
     await until(async () => await fetch(`http://127.0.0.1:${this.port}/`).then(() => true, () => false), 20_000, () => `the chat on ${this.port}: ${this.running?.output()}`);
   }
 
-  /** Whether the process said at warn that messages were lost (pub/sub reconnect, memberships re-asserted). */
+  /** Whether the process said at warn that messages were lost ({@link LOSS_WARNING}). */
   warnedOfLoss(): boolean {
-    return /are lost|missed it|Re-asserted .* group membership/.test(this.running?.output() ?? '') || this.lostOutput;
+    return LOSS_WARNING.test(this.running?.output() ?? '') || this.lostOutput;
   }
   /** A killed process's output stays readable here. */
   lostOutput = false;
@@ -54,7 +57,7 @@ export class ChatProcess {
     if (running === null) return;
     running.stop();
     await running.exited;
-    this.lostOutput ||= /are lost|missed it|Re-asserted .* group membership/.test(running.output());
+    this.lostOutput ||= LOSS_WARNING.test(running.output());
   }
 
   async close(): Promise<void> {

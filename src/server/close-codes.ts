@@ -1,13 +1,15 @@
 /**
  * Close codes and reasons as the WebSocket protocol wants them: the code of
- * a protocol error `ws` detected, and a reason cut to the protocol's limit.
+ * a protocol error found in what the peer sent, and a reason cut to the
+ * protocol's limit.
  *
- * How this works. When `ws` finds a protocol error in what the peer sent, it
- * emits an error whose `code` is a stable `WS_ERR_*` string (ws's public
- * error codes, listed in its `doc/ws.md`), sends a close frame with the code
- * RFC 6455 §7.4.1 gives that kind of error, and stops reading, so the peer's
- * echo of that close frame never comes. The server tells the app the code it
- * sent, looked up here from the error's public `code`.
+ * How this works. A protocol error in what the peer sent (found by the
+ * server's frame reader, or by `ws` on a permessage-deflate connection)
+ * carries a stable `WS_ERR_*` code, `ws`'s public error codes (listed in its
+ * `doc/ws.md`), which both use. A close frame with the code RFC 6455 §7.4.1
+ * gives that kind of error goes out, and reading stops, so the peer's echo of
+ * that close frame never comes. The server tells the app the code it sent,
+ * looked up here.
  */
 
 /**
@@ -24,7 +26,7 @@
  */
 export const SEND_BUFFER_CLOSE_CODE = 1008;
 
-/** ws's error codes whose close code is not 1002 (protocol error). */
+/** Error codes whose close code is not 1002 (protocol error). */
 const CLOSE_CODES: Readonly<Record<string, number>> = Object.freeze({
   WS_ERR_INVALID_UTF8: 1007, // invalid frame payload data
   WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008, // policy violation
@@ -32,7 +34,7 @@ const CLOSE_CODES: Readonly<Record<string, number>> = Object.freeze({
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009, // a length over 2^53 - 1
 });
 
-/** The close code ws sends for a protocol error, or `null` when `err` is not one (a socket error). */
+/** The close code for a protocol error, or `null` when `err` is not one (a socket error). */
 export function protocolErrorCode(err: Error & { code?: string }): number | null {
   const { code } = err;
   if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return null;

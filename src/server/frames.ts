@@ -50,3 +50,31 @@ export function payloadLength(frame: Buffer): number {
   const marker = frame[1]! & 0x7f;
   return frame.length - (marker < 126 ? 2 : marker === 126 ? 4 : 10);
 }
+
+/**
+ * Any other final frame a server sends (binary, close, ping, pong), unmasked:
+ * one buffer for a small payload, the header and the payload (not copied)
+ * for a large one.
+ */
+export function frameOf(opcode: number, payload: Uint8Array): Buffer | Buffer[] {
+  const length = payload.byteLength;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const small = length <= 1024;
+  const header = Buffer.allocUnsafe(small ? headerLength + length : headerLength);
+  header[0] = 0x80 | opcode;
+  if (length < 126) {
+    header[1] = length;
+  } else if (length < 65536) {
+    header[1] = 126;
+    header.writeUInt16BE(length, 2);
+  } else {
+    header[1] = 127;
+    header.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    header.writeUInt32BE(length >>> 0, 6);
+  }
+  if (small) {
+    header.set(payload, headerLength);
+    return header;
+  }
+  return [header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)];
+}

@@ -16,9 +16,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { Header } from '../asgi.js';
 import type { ServerContext } from './context.js';
+import type { PeerEvents, PeerSocket } from './peer-socket.js';
 import type { WebSocketEvents } from './websocket-events.js';
 
 /** What the app chose at accept time. */
@@ -28,5 +28,5 @@ export interface Acceptance { subprotocol: string | null; headers: Header[] }
 export interface WebSocketHost extends WebSocketEvents {
   readonly ctx: ServerContext;
   /** Completes an accepted handshake: writes the 101 with the app's choices, then hands over the socket. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: Acceptance, done: (ws: WebSocket) => void): void;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: Acceptance, events: PeerEvents, done: (peer: PeerSocket) => void): void;
 }

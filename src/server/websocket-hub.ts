@@ -1,8 +1,9 @@
 /**
- * All WebSocket connections of one server and the `ws` machinery they share:
- * the `upgrade` listener (which checks the handshake before any app runs),
- * subprotocol and extra-header injection at accept time, the heartbeat sweep,
- * and the shutdown helpers. One connection is a {@link WebSocketBridge}.
+ * All WebSocket connections of one server and what they share: the
+ * `upgrade` listener (which checks the handshake before any app runs), the
+ * 101 answer at accept time (the server's own framing, or `ws` for
+ * permessage-deflate), the heartbeat sweep, and the shutdown helpers. One
+ * connection is a {@link WebSocketBridge}.
  *
  * The hub is its connections' host (websocket-host.ts): it owns the sets of
  * handshaking and open connections and keeps them from the events its
@@ -11,17 +12,19 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { ServerContext } from './context.js';
-import { latin1 } from './http.js';
 import { ignoreSocketError, rawResponse } from './handshake-responses.js';
+import { type PeerEvents, type PeerSocket, listenTo } from './peer-socket.js';
+import { PlainWebSocket } from './plain-websocket.js';
+import { chosenProtocol, extraHeaderLines, switchingProtocols } from './upgrade-response.js';
 import { WebSocketBridge } from './websocket.js';
 import { NO_OBSERVER, type Connection, type WebSocketEvents } from './websocket-events.js';
 import type { Acceptance, WebSocketHost } from './websocket-host.js';
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 
-/** All WebSocket connections of one server, and the `ws` machinery they share. */
+/** All WebSocket connections of one server, and what they share. */
 export class WebSocketHub implements WebSocketHost {
   readonly ctx: ServerContext;
   readonly #wss: WebSocketServer;
@@ -44,22 +47,10 @@ export class WebSocketHub implements WebSocketHost {
       perMessageDeflate: options.wsPerMessageDeflate,
       // Known to ws >= 8.18, missing from @types/ws.
       ...({ closeTimeout: Math.round(options.wsCloseTimeout * 1000) } as object),
-      handleProtocols: (offered, req) => {
-        const chosen = this.#accepted.get(req)?.subprotocol ?? null;
-        if (chosen === null) return false;
-        if (!offered.has(chosen)) {
-          ctx.logger.warn({ subprotocol: chosen, offered: [...offered] }, 'Accepted subprotocol was not offered by the client; not sent');
-          return false;
-        }
-        return chosen;
-      },
+      handleProtocols: (offered, req) => chosenProtocol(this.#accepted.get(req)?.subprotocol ?? null, offered, ctx.logger) ?? false,
     });
     this.#wss.on('headers', (lines: string[], req: IncomingMessage) => {
-      for (const [name, value] of this.#accepted.get(req)?.headers ?? []) {
-        const key = latin1(name);
-        if (key.toLowerCase() === 'sec-websocket-protocol') continue; // the spec forbids it here
-        lines.push(`${key}: ${latin1(value)}`);
-      }
+      lines.push(...extraHeaderLines(this.#accepted.get(req)?.headers ?? []));
       this.#accepted.delete(req);
     });
     const { wsPingInterval, wsPingTimeout } = options;
@@ -92,9 +83,29 @@ export class WebSocketHub implements WebSocketHost {
     new WebSocketBridge(this, req, socket, head);
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: Acceptance, done: (ws: WebSocket) => void): void {
-    this.#accepted.set(req, accepted);
-    this.#wss.handleUpgrade(req, socket, head, done);
+  /**
+   * Answers an accepted handshake with 101 and hands the socket over: to
+   * Switchyard's own framing (plain-websocket.ts), or to `ws` when the
+   * server offers permessage-deflate and the client asks for it.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: Acceptance, events: PeerEvents, done: (peer: PeerSocket) => void): void {
+    const { options } = this.ctx;
+    if (options.wsPerMessageDeflate && req.headers['sec-websocket-extensions']?.includes('permessage-deflate') === true) {
+      this.#accepted.set(req, accepted);
+      this.#wss.handleUpgrade(req, socket, head, (ws) => done(listenTo(ws, events)));
+      return;
+    }
+    if (!socket.readable || !socket.writable) {
+      socket.destroy(); // the peer left: the socket's close reports it
+      return;
+    }
+    const response = switchingProtocols(req, accepted, this.ctx.logger);
+    if (response === null) {
+      rawResponse(socket, 400); // a malformed Sec-WebSocket-Protocol header, refused as ws does
+      return;
+    }
+    socket.write(response);
+    done(new PlainWebSocket(socket, head, events, options.wsMaxSize, Math.round(options.wsCloseTimeout * 1000)));
   }
 
   // ---- what connections report (WebSocketEvents): the sets, then the observer ----

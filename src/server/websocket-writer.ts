@@ -7,7 +7,8 @@
  * the connection until the end of the event-loop turn, when the turn's
  * frames for this socket leave together, in one system call when nothing
  * else is queued in Node (write-turns.ts, direct-writes.ts). Every other
- * frame (binary, permessage-deflate) is `ws`'s to write, on the socket corked
+ * frame (binary, permessage-deflate) is the peer socket's to write
+ * (peer-socket.ts: the server's own framing, or `ws`'s), on the socket corked
  * for the rest of the turn, after what waits here: frames leave in the order
  * they were sent. A close frame goes after the app's last frames; a frame
  * still waiting when the peer's close came in is dropped, as nothing may
@@ -21,10 +22,10 @@
  * the bridge, as ReceiveQueue is: an idle connection holds no extra object.
  */
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { ReceiveEvent } from '../asgi.js';
 import { type DirectWrites, directFd, writeFrames } from './direct-writes.js';
 import { drained } from './drain.js';
+import type { PeerSocket } from './peer-socket.js';
 import { payloadLength, textFrame } from './frames.js';
 import { ReceiveQueue } from './receive-queue.js';
 import { type TurnWriter, corkForTurn, queueForTurn, writeTurn } from './write-turns.js';
@@ -43,9 +44,9 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
   /** The connection's TCP (or TLS) socket. */
   protected readonly socket: Duplex;
   readonly #limits: SendLimits;
-  /** The `ws` socket, once accepted. */
-  #ws: WebSocket | null = null;
-  /** No extension negotiated: text frames are framed here and written whole, past `ws`. */
+  /** The open WebSocket, once accepted. */
+  #peer: PeerSocket | null = null;
+  /** No extension negotiated: text frames are framed here and written whole, once per broadcast. */
   #plainFrames = false;
   /** Shared frames waiting for the end of the turn, and their size. */
   #pending: Buffer | Buffer[] | null = null;
@@ -53,7 +54,7 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
   /** The socket's descriptor for direct writes, or -1. */
   #fd = -1;
   /**
-   * Bytes may wait in the socket: a flush left some there, or `ws` wrote.
+   * Bytes may wait in the socket: a flush left some there, or the peer socket wrote.
    * While false, nothing of this connection's waits in Node, so a send need
    * not read the socket's queue (another object per member of a broadcast).
    */
@@ -69,9 +70,9 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     this.#limits = limits;
   }
 
-  /** The `ws` socket (null until accepted). */
-  protected get ws(): WebSocket | null {
-    return this.#ws;
+  /** The open WebSocket (null until accepted). */
+  protected get peer(): PeerSocket | null {
+    return this.#peer;
   }
 
   /** What a send answers while the peer's buffer is over the high-water mark (null when it is not). */
@@ -79,10 +80,10 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     return this.#drained;
   }
 
-  /** The connection is accepted: frames go to `ws`'s socket from now on. */
-  protected startWriting(ws: WebSocket): void {
-    this.#ws = ws;
-    this.#plainFrames = ws.extensions === '';
+  /** The connection is accepted: frames go to the peer's socket from now on. */
+  protected startWriting(peer: PeerSocket): void {
+    this.#peer = peer;
+    this.#plainFrames = peer.extensions === '';
     this.#fd = directFd(this.socket);
   }
 
@@ -98,36 +99,36 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
   /** Sends a text (a string) or binary frame; nothing once the peer's close came in (nothing may follow it). */
   protected writeFrame(data: string | Uint8Array): void {
     if (typeof data === 'string' && this.#plainFrames) return this.#writeShared(data);
-    const ws = this.#ws!;
-    if (ws.readyState !== OPEN) return; // the peer's close frame came in: ws answers it, and writes nothing more
+    const peer = this.#peer!;
+    if (peer.readyState !== OPEN) return; // the peer's close frame came in: it is answered, and nothing more is written
     this.flushTurn(); // what waits for the turn's end goes first
     this.#corkTurn();
     this.#backlog = true;
     let length: number;
     if (typeof data === 'string') {
-      ws.send(data, TEXT); // permessage-deflate compresses per connection: nothing to share
+      peer.send(data, TEXT); // permessage-deflate compresses per connection: nothing to share
       length = Buffer.byteLength(data);
     } else {
-      ws.send(data, BINARY);
+      peer.send(data, BINARY);
       length = data.byteLength;
     }
     this.frameSent(length);
-    this.#checkBuffered(ws.bufferedAmount);
+    this.#checkBuffered(peer.bufferedAmount);
   }
 
   /**
    * A text frame on a connection without extensions: framed once for all
-   * the members of a broadcast, queued for the turn's end. Neither `ws` nor
+   * the members of a broadcast, queued for the turn's end. Neither the peer socket nor
    * the socket is read here (objects a member's send would otherwise touch):
    * the flush drops what waits if the peer's close came in meanwhile, and
    * the socket's queue is read only while bytes may wait there. Without
-   * extensions ws queues nothing of its own: what waits is in the socket.
+   * extensions the peer socket queues nothing of its own: what waits is in the socket.
    */
   #writeShared(text: string): void {
     const frame = textFrame(text);
     this.#queue(frame);
     this.frameSent(payloadLength(frame));
-    if (this.#backlog && this.#ws!.readyState === OPEN) this.#checkBuffered(this.#queued());
+    if (this.#backlog && this.#peer!.readyState === OPEN) this.#checkBuffered(this.#queued());
   }
 
   /** Past the high-water mark the app's sends wait for a drain; past `wsMaxSendBuffer` the connection closes. */
@@ -173,15 +174,15 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
     this.#backlog = true;
   }
 
-  /** The frames queued this turn, taken; null when none, or when the peer's close came in meanwhile and ws has answered it (nothing may follow a close frame). */
+  /** The frames queued this turn, taken; null when none, or when the peer's close came in meanwhile and has been answered (nothing may follow a close frame). */
   #takePending(): Buffer | Buffer[] | null {
     const pending = this.#pending;
     if (pending === null) return null;
     this.#pending = null;
-    return this.#ws?.readyState === OPEN ? pending : null;
+    return this.#peer?.readyState === OPEN ? pending : null;
   }
 
-  /** Corks the socket for the rest of the turn, for frames that `ws` writes. */
+  /** Corks the socket for the rest of the turn, for frames that the peer socket writes. */
   #corkTurn(): void {
     const now = writeTurn();
     if (this.#corkedTurn !== now) {
@@ -197,8 +198,8 @@ export abstract class WebSocketWriter extends ReceiveQueue implements TurnWriter
    * its slow-consumer policy.
    */
   #waitForDrain(): void {
-    const ws = this.#ws!;
-    this.#drained = drained(this.socket, () => ws.bufferedAmount, this.#limits.wsSendHighWaterMark, () => this.writable)
+    const peer = this.#peer!;
+    this.#drained = drained(this.socket, () => peer.bufferedAmount, this.#limits.wsSendHighWaterMark, () => this.writable)
       .then(() => { this.#drained = null; });
   }
 }

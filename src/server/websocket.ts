@@ -3,8 +3,9 @@
  *
  * How it works. The server's `upgrade` listener builds the scope and starts
  * the app with `websocket.connect` queued; the TCP socket waits, unanswered,
- * until the app decides. `websocket.accept` hands the socket to `ws`
- * (`noServer`) with the app's subprotocol and extra headers; a
+ * until the app decides. `websocket.accept` answers 101 with the app's
+ * subprotocol and extra headers and hands the socket to the server's own
+ * framing (plain-websocket.ts), or to `ws` for permessage-deflate; a
  * `websocket.close` first (or an app that raises `DenyConnection` or hits no
  * route) answers HTTP 403 as Daphne does; `websocket.http.response.start`
  * and `.body` (the ASGI denial response extension) answer with the app's
@@ -28,7 +29,6 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type {
   Address, Header, SendEvent, WebsocketHttpResponseBodyEvent, WebsocketHttpResponseStartEvent, WebsocketSendEvent,
 } from '../asgi.js';
@@ -40,6 +40,7 @@ import { WebSocketWriter } from './websocket-writer.js';
 import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-codes.js';
 import type { Connection } from './websocket-events.js';
 import type { WebSocketHost } from './websocket-host.js';
+import type { PeerEvents, PeerSocket } from './peer-socket.js';
 import { tracerHooks } from '../tracing/hooks.js';
 import { SETTLED } from '../settled.js';
 
@@ -58,14 +59,6 @@ type State = 'connecting' | 'open' | 'closing' | 'closed';
  */
 const millis = (): number => Math.floor(performance.now());
 
-/** The bridge that owns a `ws` socket, so its listeners can be shared functions rather than closures per connection. */
-const BRIDGE = Symbol('switchyard.bridge');
-type OwnedSocket = WebSocket & { [BRIDGE]: WebSocketBridge };
-
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void { (this as OwnedSocket)[BRIDGE].received(data, isBinary); }
-function onPong(this: WebSocket): void { (this as OwnedSocket)[BRIDGE].heard(); }
-function onError(this: WebSocket, err: Error & { code?: string }): void { (this as OwnedSocket)[BRIDGE].failed(err); }
-function onClose(this: WebSocket, code: number, reason: Buffer): void { (this as OwnedSocket)[BRIDGE].closed(code, reason); }
 /**
  * A peer that ends its side during the handshake has left: an upgraded socket
  * allows half-open connections, so without this its 'close' would never come.
@@ -91,7 +84,7 @@ interface Handshake {
 }
 
 /** One WebSocket connection and its app instance. */
-export class WebSocketBridge extends WebSocketWriter implements Connection {
+export class WebSocketBridge extends WebSocketWriter implements Connection, PeerEvents {
   readonly #host: WebSocketHost;
   /** Until the app decides (then null). */
   #handshake: Handshake | null;
@@ -182,8 +175,8 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
 
   /** Unread events pile up (or have been read): stop (or resume) reading the socket. */
   protected backlog(paused: boolean): void {
-    if (paused) this.ws?.pause();
-    else this.ws?.resume();
+    if (paused) this.peer?.pause();
+    else this.peer?.resume();
   }
 
   // Not async: a broadcast calls this once per member, and a send or a close is complete when it
@@ -266,16 +259,16 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
     if (handshake.timer !== null) clearTimeout(handshake.timer);
     handshake.timer = null;
     const { req, head } = handshake;
-    // Off before ws adds its own 'end' listener (the upgrade is synchronous, so no 'end' can
+    // Off before the peer socket adds its own 'end' listener (the upgrade is synchronous, so no 'end' can
     // come in between): removed after, it would leave the socket a listener array grown for
     // three (about 150 bytes per connection).
     this.socket.off('end', onEarlyEnd);
     return new Promise<void>((resolve) => {
       handshake.acceptDone = resolve;
-      this.#host.upgrade(req, this.socket, head, { subprotocol, headers }, (ws) => {
+      this.#host.upgrade(req, this.socket, head, { subprotocol, headers }, this, (peer) => {
         this.socket.off('close', handshake.onEarlyClose);
         this.socket.off('error', ignoreSocketError);
-        this.#opened(ws);
+        this.#opened(peer);
         this.#finishAccept();
         this.#handshake = null;
       });
@@ -289,18 +282,13 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
     done?.();
   }
 
-  #opened(ws: WebSocket): void {
-    this.startWriting(ws);
+  #opened(peer: PeerSocket): void {
+    this.startWriting(peer);
     this.#state = 'open';
     this.#status = 101;
     this.#lastSeen = millis();
     this.#host.opened(this);
     tracerHooks?.opened(this);
-    (ws as OwnedSocket)[BRIDGE] = this;
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('error', onError);
-    ws.on('close', onClose);
   }
 
   /** A frame from the peer. */
@@ -318,7 +306,7 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
     this.#pingSentAt = 0;
   }
 
-  /** A protocol error: ws closes with its code (1007, 1009, 1002...) and stops reading, so the peer's echo never comes. */
+  /** A protocol error: the peer socket closes with its code (1007, 1009, 1002...) and stops reading, so the peer's echo never comes. */
   failed(err: Error & { code?: string }): void {
     const code = protocolErrorCode(err);
     if (code !== null && this.#closeOverride === null) this.#closeOverride = { code, reason: err.message };
@@ -337,15 +325,15 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
   /** One heartbeat check (called by the hub's sweep). */
   heartbeat(now: number, interval: number, timeout: number): void {
     if (this.#state !== 'open') return;
-    const ws = this.ws!;
+    const peer = this.peer!;
     if (this.#pingSentAt !== 0) {
       if (now - this.#pingSentAt >= timeout) {
         this.#host.ctx.logger.info({ path: this.#path, client: this.#client }, 'WebSocket peer did not answer a ping: dropped');
-        ws.terminate();
+        peer.terminate();
       }
     } else if (now - this.#lastSeen >= interval) {
       this.#pingSentAt = Math.floor(now);
-      ws.ping();
+      peer.ping();
     }
   }
 
@@ -372,12 +360,12 @@ export class WebSocketBridge extends WebSocketWriter implements Connection {
     // A socket paused for unread events must read again, or the peer's close frame
     // is never seen and every close waits out wsCloseTimeout; unread frames are dropped.
     this.dropUnread();
-    this.ws!.close(code, fitReason(reason));
+    this.peer!.close(code, fitReason(reason));
   }
 
   /** Drops the TCP connection now. */
   terminate(): void {
-    if (this.ws !== null && this.#state !== 'closed') this.ws.terminate();
+    if (this.peer !== null && this.#state !== 'closed') this.peer.terminate();
   }
 
   #disconnect(code: number, reason: string): void {

@@ -29,6 +29,7 @@
  * | RouteNotFound | SY_ROUTE_NOT_FOUND | HTTP 404 / handshake refused (403) | `switchyard` |
  * | ImproperlyConfigured | SY_IMPROPERLY_CONFIGURED | | `switchyard` |
  * | LayerUnavailableError | SY_LAYER_UNAVAILABLE | | `switchyard` |
+ * | DeliveryIncompleteError | SY_DELIVERY_INCOMPLETE | (a LayerUnavailableError) | `switchyard` |
  * | ProtocolError | SY_PROTOCOL_ERROR | 1011 / HTTP 500 | `switchyard` |
  * | SuspiciousOperation | SY_SUSPICIOUS_OPERATION | HTTP 400 | `switchyard` |
  * | SessionUpdateError | SY_SESSION_UPDATE | (raised as SuspiciousOperation by SessionMiddleware) | `switchyard` |
@@ -141,6 +142,29 @@ export class ImproperlyConfigured extends SwitchyardError {
 /** A channel layer's backing service (Redis) cannot be reached; the caller may retry later. */
 export class LayerUnavailableError extends SwitchyardError {
   constructor(message: string, options?: { cause?: unknown }) { super('SY_LAYER_UNAVAILABLE', message, options); }
+}
+
+/**
+ * A group message is in the group's history, but its live delivery failed
+ * (Redis went away after the history took it): members that recover read it
+ * from the history, members without recovery missed it. Sending it again
+ * would show it twice to the members that recover; tell the sender it was
+ * kept instead (see `docs/recovery.md`).
+ *
+ * @example
+ * ```ts
+ * import { DeliveryIncompleteError, WebsocketConsumer, type LayerUnavailableError } from 'switchyard';
+ *
+ * class Room extends WebsocketConsumer {
+ *   override async layerUnavailable(error: LayerUnavailableError) {
+ *     const kept = error instanceof DeliveryIncompleteError;
+ *     await this.send(JSON.stringify({ type: 'error', message: kept ? 'Kept, not yet seen by everyone' : 'Not sent: try again' }));
+ *   }
+ * }
+ * ```
+ */
+export class DeliveryIncompleteError extends LayerUnavailableError {
+  override readonly code = 'SY_DELIVERY_INCOMPLETE';
 }
 
 /** An application broke the ASGI contract (sent `websocket.send` before accepting, a body after the end...). */

@@ -29,6 +29,7 @@ export {
   AcceptConnection,
   ChannelAlreadyTapped,
   ChannelFull,
+  DeliveryIncompleteError,
   DenyConnection,
   ImproperlyConfigured,
   InvalidChannelLayerError,

@@ -42,7 +42,7 @@
  */
 import { z } from 'zod';
 import {
-  RequestError, TypedJsonConsumer, defineProtocol, getChannelLayer, logger,
+  DeliveryIncompleteError, RequestError, TypedJsonConsumer, defineProtocol, getChannelLayer, logger,
   type ConsumerEvent, type EventOf, type InvalidFrameProblem, type LayerUnavailableError, type ReceivedMessage, type RequestHandlers, type WebsocketScope,
 } from 'switchyard';
 import { Presence, type PresenceChange } from 'switchyard/presence';
@@ -101,6 +101,9 @@ const presenceFrame = (event: PresenceEvent) => JSON.stringify({ type: event.typ
 /** What the sender of a message hears while the room's layer is away. */
 export const ROOM_UNAVAILABLE = 'The room is temporarily unavailable: try again in a moment';
 const ROOM_UNAVAILABLE_FRAME = JSON.stringify({ type: 'error', message: ROOM_UNAVAILABLE });
+/** What the sender hears when the room's history kept the message but the layer went away before everyone had it. */
+export const MESSAGE_KEPT = 'Your message was saved, but it may not have reached everyone yet: no need to send it again';
+const MESSAGE_KEPT_FRAME = JSON.stringify({ type: 'error', message: MESSAGE_KEPT });
 const INVALID_MESSAGE_FRAME = JSON.stringify({ type: 'error', message: 'Invalid message' });
 const INVALID_JSON_FRAME = JSON.stringify({ type: 'error', message: 'Invalid JSON format' });
 
@@ -216,10 +219,14 @@ export class ChatConsumer extends TypedJsonConsumer<typeof chatProtocol> {
     await this.send(INVALID_JSON_FRAME);
   }
 
-  /** The layer is away (Redis down): the framework logs it and keeps the connection; the sender is told. */
+  /**
+   * The layer is away (Redis down): the framework logs it and keeps the
+   * connection; the sender is told whether to try again (nothing was kept)
+   * or not (the room's history kept it: members that recover will have it).
+   */
   override async layerUnavailable(error: LayerUnavailableError, event: ConsumerEvent): Promise<void> {
     await super.layerUnavailable(error, event);
-    await this.send(ROOM_UNAVAILABLE_FRAME);
+    await this.send(error instanceof DeliveryIncompleteError ? MESSAGE_KEPT_FRAME : ROOM_UNAVAILABLE_FRAME);
   }
 
   /** The room's presence replica for this process (one per channel layer). */

@@ -35,7 +35,7 @@
  * bound per channel is then the receiving process's (`receiveBufferSize`).
  */
 import { sleep } from '../backoff.js';
-import { LayerUnavailableError } from '../errors.js';
+import { DeliveryIncompleteError, LayerUnavailableError } from '../errors.js';
 import { nonLocalName } from '../layers/base.js';
 import type { MessagePosition } from '../layers/history.js';
 import { type Shard, backoffDelay } from './connection.js';
@@ -346,7 +346,7 @@ export async function deliverCommitted<T>(deliver: () => Promise<T>, { position,
       const what = `A message to group ${position.group} is in its history (offset ${position.offset}) but was not delivered live`;
       logger.warn({ err: error, ...position }, `${what}: members that recover read it from the history; members without recovery missed it`);
       if (!unavailable) throw error;
-      throw new LayerUnavailableError(`${what} (${(error as Error).message}): members without recovery missed it`, { cause: error });
+      throw new DeliveryIncompleteError(`${what} (${(error as Error).message}): members without recovery missed it`, { cause: error });
     }
   }
 }

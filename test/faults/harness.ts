@@ -13,6 +13,7 @@
  * refused out loud.
  */
 import { WebSocket } from 'ws';
+import { MESSAGE_KEPT } from '../../examples/chat/consumers.js';
 import { ReconnectingWebsocket, type RecoveryDetail } from 'switchyard/client';
 import { type Running, runCommand } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
@@ -99,6 +100,8 @@ export interface FaultRow {
   sent: number;
   accepted: number;
   refused: number;
+  /** Lines the sender was told were saved but not delivered live to everyone (the room's history kept them). */
+  kept: number;
   /** Receivers × accepted lines delivered, and expected. */
   delivered: number;
   expected: number;
@@ -161,7 +164,9 @@ export function tally(
     }
   }
   return {
-    layer, scenario, sent, accepted: accepted.size, refused: sender.errors.length + sender.refusedByClient,
+    layer, scenario, sent, accepted: accepted.size,
+    refused: sender.errors.filter((m) => m !== MESSAGE_KEPT).length + sender.refusedByClient,
+    kept: sender.errors.filter((m) => m === MESSAGE_KEPT).length,
     delivered, expected: accepted.size * receivers.length, duplicates, outOfOrder, recoverMs,
     recoveredFalse: receivers.reduce((sum, m) => sum + m.lost, 0),
     plainMissed: plain.reduce((sum, m) => sum + [...accepted].filter((n) => !m.received.includes(n)).length, 0),
@@ -171,7 +176,7 @@ export function tally(
 
 /** The fault table as Markdown. */
 export function faultTable(rows: FaultRow[]): string {
-  const head = '| layer | scenario | sent | accepted | refused (error frame, or a full client queue) | delivered | duplicates | out of order | time to recover | recovered:false | without recovery: missed (reported) |\n|---|---|---|---|---|---|---|---|---|---|---|\n';
+  const head = '| layer | scenario | sent | accepted | refused (error frame, or a full client queue) | saved, not delivered live | delivered | duplicates | out of order | time to recover | recovered:false | without recovery: missed (reported) |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n';
   return head + rows.map((r) =>
-    `| ${r.layer} | ${r.scenario} | ${r.sent} | ${r.accepted} | ${r.refused} | ${r.delivered}/${r.expected} | ${r.duplicates} | ${r.outOfOrder} | ${r.recoverMs} ms | ${r.recoveredFalse} | ${r.plainMissed} (${r.plainMissed === 0 ? '-' : r.plainReported ? 'yes' : 'NO'}) |`).join('\n') + '\n';
+    `| ${r.layer} | ${r.scenario} | ${r.sent} | ${r.accepted} | ${r.refused} | ${r.kept} | ${r.delivered}/${r.expected} | ${r.duplicates} | ${r.outOfOrder} | ${r.recoverMs} ms | ${r.recoveredFalse} | ${r.plainMissed} (${r.plainMissed === 0 ? '-' : r.plainReported ? 'yes' : 'NO'}) |`).join('\n') + '\n';
 }

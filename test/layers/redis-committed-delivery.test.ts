@@ -10,7 +10,7 @@
 // Redis is the real one.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type LayerMessage, LayerUnavailableError } from 'switchyard';
+import { DeliveryIncompleteError, type LayerMessage } from 'switchyard';
 import { type LayerLogger, RedisChannelLayer, RedisPubSubChannelLayer } from 'switchyard/redis';
 import { onGroupResync, positionOf } from '../../src/layers/history.js';
 import { GROUP_DELIVER, GROUP_SEND } from '../../src/redis/scripts.js';
@@ -104,7 +104,7 @@ for (const path of paths) {
       await struck;
       const cut = proxy.cut({ forMs: 1500 });
       await assert.rejects(sending, (error: unknown) =>
-        error instanceof LayerUnavailableError && /in its history .*members without recovery missed it/.test(error.message));
+        error instanceof DeliveryIncompleteError && error.code === 'SY_DELIVERY_INCOMPLETE' && /in its history .*members without recovery missed it/.test(error.message));
       assert.ok(logger.lines.some((line) => line.level === 'warn' && /members without recovery missed it/.test(line.message)), JSON.stringify(logger.lines));
       await cut;
       assert.equal(await receiveWithin(receiver, member, 500), NOTHING, 'not delivered live');
@@ -120,7 +120,7 @@ test('pub/sub layer: a publish lost after the history append fails saying the me
   const sending = sender.groupSend(group, { type: 'chat.message', n: 1 });
   await struck;
   await assert.rejects(sending, (error: unknown) =>
-    error instanceof LayerUnavailableError && /in its history .*members without recovery missed it/.test(error.message));
+    error instanceof DeliveryIncompleteError && error.code === 'SY_DELIVERY_INCOMPLETE' && /in its history .*members without recovery missed it/.test(error.message));
   assert.ok(logger.lines.some((line) => line.level === 'warn' && /members without recovery missed it/.test(line.message)), JSON.stringify(logger.lines));
   assert.equal(await receiveWithin(receiver, member, 300), NOTHING, 'not delivered live');
   assert.deepEqual((await history()).map(nOf), [0, 1], 'a member that recovers reads it');

@@ -22,7 +22,7 @@ const namesOf = (module: string) =>
 
 /** The root's public names: values bare, types-only as `type X`. Edit on purpose, in the same commit as src/index.ts. */
 const ROOT = [
-  'AcceptConnection', 'AsyncConsumer', 'GroupBatchingLayer', 'type BatchingOptions', 'type GroupBatchingConfig', 'type GroupBatchingLayerOptions', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DenyConnection', 'EXCEPT_KEY',
+  'AcceptConnection', 'AsyncConsumer', 'GroupBatchingLayer', 'type BatchingOptions', 'type GroupBatchingConfig', 'type GroupBatchingLayerOptions', 'ChannelAlreadyTapped', 'ChannelFull', 'ChannelNameRouter', 'DelegatingLayer', 'DeliveryIncompleteError', 'DenyConnection', 'EXCEPT_KEY',
   'HttpConsumer', 'ImproperlyConfigured', 'InMemoryChannelLayer', 'InvalidChannelLayerError', 'InvalidMessageError',
   'InvalidNameError', 'JsonWebsocketConsumer', 'LayerUnavailableError', 'LeadershipLost', 'LocalLeases',
   'MAX_NAME_LENGTH', 'MessageTooLarge', 'NoHandlerError', 'PATH_ROUTING', 'POSITION_KEY', 'ProtocolError', 'ProtocolTypeRouter',

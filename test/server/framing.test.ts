@@ -35,15 +35,16 @@ class RawClient {
   #upgraded = deferred<string>();
   #waiters: Array<() => void> = [];
 
-  constructor(port: number, headers = '') {
+  /** `after` is written with the upgrade request, in the same write (frames sent before the answer). */
+  constructor(port: number, headers = '', after: Buffer = Buffer.alloc(0)) {
     this.socket = net.connect(port, '127.0.0.1');
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
     this.socket.on('end', () => { this.ended = true; this.#wake(); });
     this.socket.on('close', () => { this.ended = true; this.#wake(); });
     this.socket.on('error', () => {});
-    this.socket.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
-      + `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`);
+    this.socket.write(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+      + `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers}\r\n`), after]));
   }
 
   /** The status line and headers of the handshake's answer. */
@@ -126,6 +127,29 @@ describe('frames the server reads', () => {
     const deadline = Date.now() + 3000;
     while (rec.texts().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(rec.texts(), ['héllo, byte by byte', 'one', 'two', 'x'.repeat(300), 'four']);
+    client.socket.destroy();
+  });
+
+  test('frames sent with the upgrade request, before the app accepted, reach the app after the accept, in order', async () => {
+    const events: string[] = [];
+    const received = deferred();
+    const app = async (scope: { type: string }, receive: () => Promise<ReceiveEvent>, send: (e: object) => Promise<void>) => {
+      if (scope.type !== 'websocket') return;
+      await receive();
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the frames are in the socket meanwhile
+      await send({ type: 'websocket.accept' });
+      for (;;) {
+        const event = await receive();
+        if (event.type !== 'websocket.receive') return;
+        events.push(event.text ?? '');
+        if (events.length === 2) received.resolve();
+      }
+    };
+    const server = await serve(app as never);
+    const client = new RawClient(server.port, '', Buffer.concat([text('early'), text('bird')]));
+    assert.match(await client.response, /^HTTP\/1\.1 101 /);
+    await received.promise;
+    assert.deepEqual(events, ['early', 'bird']);
     client.socket.destroy();
   });
 

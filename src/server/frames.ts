@@ -26,19 +26,9 @@ let lastFrame: Buffer | null = null;
 export function textFrame(text: string): Buffer {
   if (text === lastText) return lastFrame!;
   const length = Buffer.byteLength(text, 'utf8');
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const headerLength = headerLengthOf(length);
   const frame = Buffer.allocUnsafe(headerLength + length);
-  frame[0] = 0x81; // FIN, opcode 1 (text)
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    frame.writeUInt32BE(length >>> 0, 6);
-  }
+  writeHeader(frame, 0x1, length); // opcode 1: text
   frame.write(text, headerLength, 'utf8');
   lastText = text;
   lastFrame = frame;
@@ -58,23 +48,33 @@ export function payloadLength(frame: Buffer): number {
  */
 export function frameOf(opcode: number, payload: Uint8Array): Buffer | Buffer[] {
   const length = payload.byteLength;
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const headerLength = headerLengthOf(length);
   const small = length <= 1024;
   const header = Buffer.allocUnsafe(small ? headerLength + length : headerLength);
-  header[0] = 0x80 | opcode;
-  if (length < 126) {
-    header[1] = length;
-  } else if (length < 65536) {
-    header[1] = 126;
-    header.writeUInt16BE(length, 2);
-  } else {
-    header[1] = 127;
-    header.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-    header.writeUInt32BE(length >>> 0, 6);
-  }
+  writeHeader(header, opcode, length);
   if (small) {
     header.set(payload, headerLength);
     return header;
   }
   return [header, Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, length)];
+}
+
+/** The length of a server frame's header (unmasked) for `length` payload bytes. */
+function headerLengthOf(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
+}
+
+/** Writes the header of a final, unmasked frame (RFC 6455 §5.2) at the start of `frame`. */
+function writeHeader(frame: Buffer, opcode: number, length: number): void {
+  frame[0] = 0x80 | opcode; // FIN
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
 }

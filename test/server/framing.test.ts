@@ -101,6 +101,13 @@ class RawClient {
   }
 }
 
+/** `promise`, or a failure naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
+  let timer!: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** An app that records what it receives; `echo` sends every text back. */
 function recordingApp(echo = false) {
   const events: ReceiveEvent[] = [];
@@ -186,6 +193,19 @@ describe('frames the server reads', () => {
     client.close();
   });
 
+  test('permessage-deflate, when the server offers it and the client asks: ws frames that connection, messages go both ways, the close code reaches the app', async () => {
+    const rec = recordingApp(true);
+    const server = await serve(rec.app, { wsPerMessageDeflate: true });
+    const client = new WebSocket(`ws://127.0.0.1:${server.port}/`, { perMessageDeflate: true });
+    await once(client, 'open');
+    assert.match(client.extensions, /permessage-deflate/);
+    client.send('squeeze me '.repeat(50));
+    const [answer] = await within(once(client, 'message'), 'the answer') as [Buffer];
+    assert.equal(answer.toString(), 'squeeze me '.repeat(50));
+    client.close(4003, 'deflated');
+    assert.deepEqual(await within(rec.disconnected, 'the disconnect'), { code: 4003, reason: 'deflated' });
+  });
+
   test('the peer closes with a code and a reason: the server echoes them, ends the connection, and the app is told them', async () => {
     const rec = recordingApp();
     const server = await serve(rec.app);
@@ -194,7 +214,7 @@ describe('frames the server reads', () => {
     client.socket.write(close(4001, 'bye ☃'));
     await client.until(() => client.ended, 'the server to end the connection');
     assert.deepEqual(client.closeFrame(), { code: 4001, reason: 'bye ☃' });
-    assert.deepEqual(await rec.disconnected, { code: 4001, reason: 'bye ☃' });
+    assert.deepEqual(await within(rec.disconnected, 'the disconnect'), { code: 4001, reason: 'bye ☃' });
   });
 
   test('a close frame without a code: echoed without one, the app is told 1005', async () => {
@@ -206,7 +226,7 @@ describe('frames the server reads', () => {
     await client.until(() => client.ended, 'the server to end the connection');
     const echo = client.frames.find((f) => f.opcode === 0x8);
     assert.equal(echo?.payload.length, 0);
-    assert.equal((await rec.disconnected).code, 1005);
+    assert.equal((await within(rec.disconnected, 'the disconnect')).code, 1005);
   });
 
   test('the server closes and the peer answers: the server ends the TCP connection; a peer that never answers is dropped after wsCloseTimeout', async () => {
@@ -251,7 +271,7 @@ describe('frames the server reads', () => {
       client.socket.write(Buffer.concat([text('before'), ...frames, text('after')]));
       await client.until(() => client.ended, 'the server to end the connection');
       assert.equal(client.closeFrame()?.code, code);
-      assert.equal((await rec.disconnected).code, code);
+      assert.equal((await within(rec.disconnected, 'the disconnect')).code, code);
       assert.deepEqual(rec.texts(), ['before']);
     });
   }

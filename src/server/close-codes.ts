@@ -41,6 +41,11 @@ export function protocolErrorCode(err: Error & { code?: string }): number | null
   return CLOSE_CODES[code] ?? 1002;
 }
 
+/** Close codes a peer may send (RFC 6455 §7.4: 1000-1003, 1007-1014 and the private ranges 3000-4999). */
+export function isPeerCloseCode(code: number): boolean {
+  return Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
+}
+
 /** A close reason must fit in 123 bytes of UTF-8; cut longer ones on a character boundary. */
 export function fitReason(reason: string): string {
   if (Buffer.byteLength(reason) <= 123) return reason;

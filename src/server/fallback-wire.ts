@@ -32,6 +32,7 @@
  * (fallback-relay.ts). Without a channel layer the id is the token alone.
  */
 import { randomBytes } from 'node:crypto';
+import { isPeerCloseCode } from './close-codes.js';
 
 export const TRANSPORT_PARAM = 'switchyard.transport';
 export const SESSION_PARAM = 'switchyard.session';
@@ -140,9 +141,6 @@ export interface PostedFrames { seq: number; frames: WireFrame[] }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** Close codes a peer may send (RFC 6455 7.4: 1000-1003, 1007-1014 and the private ranges). */
-const isPeerCloseCode = (code: number): boolean =>
-  Number.isInteger(code) && ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999));
 
 /** Parses and checks a POST body; throws {@link MalformedBody} saying what is wrong. */
 export function parsePost(body: string): PostedFrames {

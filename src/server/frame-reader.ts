@@ -26,6 +26,7 @@
  * the socket read is ours alone).
  */
 import { isUtf8 } from 'node:buffer';
+import { isPeerCloseCode } from './close-codes.js';
 
 /** A protocol error in what the peer sent: `code` is one of `ws`'s `WS_ERR_*` codes. */
 export type FrameError = Error & { code: string };
@@ -34,10 +35,6 @@ function frameError(code: string, message: string): FrameError {
   return Object.assign(new RangeError(`Invalid WebSocket frame: ${message}`), { code });
 }
 
-/** Close codes a peer may send (RFC 6455 §7.4, and the registered and private ranges). */
-export function isValidCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
-}
 
 const CONTINUATION = 0x0;
 const TEXT = 0x1;
@@ -206,7 +203,7 @@ export abstract class FrameReader {
       return;
     }
     const code = payload.readUInt16BE(0);
-    if (!isValidCloseCode(code)) {
+    if (!isPeerCloseCode(code)) {
       this.#fail('WS_ERR_INVALID_CLOSE_CODE', `invalid status code ${code}`);
       return;
     }

@@ -9,7 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Header, WebsocketCloseEvent } from '../asgi.js';
 import { ProtocolError } from '../errors.js';
-import { latin1 } from './http.js';
+import { isToken, latin1 } from './http.js';
 
 /** A connection (WebSocket or fallback transport) as the app's `websocket.close` reaches it. */
 export interface ClosableConnection {
@@ -50,7 +50,19 @@ export function rawResponse(socket: Duplex, status: number, extraHeaders: readon
   writeAndClose(socket, `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * A header an app gives for a handshake answer (`where`: the ASGI event), as
+ * latin1 name and value. A name that is not a token, or a value with CR, LF
+ * or NUL (which would split the response, or add headers of the app's
+ * making), is a {@link ProtocolError}.
+ */
+export function checkedHeader(rawName: Uint8Array, rawValue: Uint8Array, where: string): [name: string, value: string] {
+  const name = latin1(rawName);
+  const value = latin1(rawValue);
+  if (!isToken(name) || /[\r\n\0]/.test(value)) throw new ProtocolError(`Invalid header in '${where}': ${JSON.stringify(name)}`);
+  return [name, value];
+}
+
 const FRAMING = new Set(['content-length', 'transfer-encoding', 'connection']);
 
 /**
@@ -73,11 +85,7 @@ export class DenialResponse {
     this.status = status;
     let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
     for (const [rawName, rawValue] of headers) {
-      const name = latin1(rawName);
-      const value = latin1(rawValue);
-      if (!TOKEN.test(name) || /[\r\n\0]/.test(value)) {
-        throw new ProtocolError(`Invalid header in 'websocket.http.response.start': ${JSON.stringify(name)}`);
-      }
+      const [name, value] = checkedHeader(rawName, rawValue, 'websocket.http.response.start');
       if (FRAMING.has(name.toLowerCase())) continue; // the server frames the response itself
       head += `${name}: ${value}\r\n`;
     }

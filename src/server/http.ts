@@ -26,6 +26,13 @@ import { httpScope } from './scope.js';
 const EMPTY = new Uint8Array(0);
 const DISCONNECT: ReceiveEvent = Object.freeze({ type: 'http.disconnect' }) as ReceiveEvent;
 
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Whether `text` is an HTTP token (RFC 9110 §5.6.2): a header name, a subprotocol. */
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
+}
+
 /** `Uint8Array` (or a stray string) → latin1 string, without copying bytes. */
 export function latin1(value: Uint8Array | string): string {
   if (typeof value === 'string') return value;

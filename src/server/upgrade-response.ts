@@ -8,11 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Header } from '../asgi.js';
-import { latin1 } from './http.js';
+import { checkedHeader } from './handshake-responses.js';
+import { isToken } from './http.js';
 import type { Acceptance } from './websocket-host.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** What to say when the app chose a subprotocol the client did not offer. */
 export interface ProtocolWarning { warn(fields: object, message: string): void }
@@ -23,7 +23,7 @@ export function offeredProtocols(header: string | undefined): Set<string> | null
   if (header === undefined) return offered;
   for (const part of header.split(',')) {
     const name = part.trim();
-    if (!TOKEN.test(name) || offered.has(name)) return null;
+    if (!isToken(name) || offered.has(name)) return null;
     offered.add(name);
   }
   return offered;
@@ -39,13 +39,17 @@ export function chosenProtocol(chosen: string | null, offered: ReadonlySet<strin
   return chosen;
 }
 
-/** The app's extra headers as `Name: value` lines (never `Sec-WebSocket-Protocol`, which only the subprotocol choice sets). */
+/**
+ * The extra headers of the app's `websocket.accept` as `Name: value` lines
+ * (never `Sec-WebSocket-Protocol`, which only the subprotocol choice sets);
+ * a header that could split the response is a `ProtocolError`.
+ */
 export function extraHeaderLines(headers: readonly Header[]): string[] {
   const lines: string[] = [];
-  for (const [name, value] of headers) {
-    const key = latin1(name);
-    if (key.toLowerCase() === 'sec-websocket-protocol') continue; // the spec forbids it here
-    lines.push(`${key}: ${latin1(value)}`);
+  for (const [rawName, rawValue] of headers) {
+    const [name, value] = checkedHeader(rawName, rawValue, 'websocket.accept');
+    if (name.toLowerCase() === 'sec-websocket-protocol') continue; // the spec forbids it here
+    lines.push(`${name}: ${value}`);
   }
   return lines;
 }
@@ -62,6 +66,6 @@ export function switchingProtocols(req: IncomingMessage, accepted: Acceptance, l
   const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`];
   const protocol = chosenProtocol(accepted.subprotocol, offered, logger);
   if (protocol !== null) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
-  lines.push(...extraHeaderLines(accepted.headers));
+  lines.push(...accepted.headerLines);
   return `${lines.join('\r\n')}\r\n\r\n`;
 }

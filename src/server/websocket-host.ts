@@ -16,13 +16,16 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Header } from '../asgi.js';
 import type { ServerContext } from './context.js';
 import type { PeerEvents, PeerSocket } from './peer-socket.js';
 import type { WebSocketEvents } from './websocket-events.js';
 
 /** What the app chose at accept time. */
-export interface Acceptance { subprotocol: string | null; headers: Header[] }
+export interface Acceptance {
+  subprotocol: string | null;
+  /** The app's extra headers, checked, as `Name: value` lines (upgrade-response.ts). */
+  headerLines: string[];
+}
 
 /** What a connection needs from the server around it (the hub). */
 export interface WebSocketHost extends WebSocketEvents {

@@ -17,7 +17,7 @@ import type { ServerContext } from './context.js';
 import { ignoreSocketError, rawResponse } from './handshake-responses.js';
 import { type PeerEvents, type PeerSocket, listenTo } from './peer-socket.js';
 import { PlainWebSocket } from './plain-websocket.js';
-import { chosenProtocol, extraHeaderLines, switchingProtocols } from './upgrade-response.js';
+import { chosenProtocol, switchingProtocols } from './upgrade-response.js';
 import { WebSocketBridge } from './websocket.js';
 import { NO_OBSERVER, type Connection, type WebSocketEvents } from './websocket-events.js';
 import type { Acceptance, WebSocketHost } from './websocket-host.js';
@@ -50,7 +50,7 @@ export class WebSocketHub implements WebSocketHost {
       handleProtocols: (offered, req) => chosenProtocol(this.#accepted.get(req)?.subprotocol ?? null, offered, ctx.logger) ?? false,
     });
     this.#wss.on('headers', (lines: string[], req: IncomingMessage) => {
-      lines.push(...extraHeaderLines(this.#accepted.get(req)?.headers ?? []));
+      lines.push(...(this.#accepted.get(req)?.headerLines ?? []));
       this.#accepted.delete(req);
     });
     const { wsPingInterval, wsPingTimeout } = options;

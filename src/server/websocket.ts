@@ -41,6 +41,7 @@ import { SEND_BUFFER_CLOSE_CODE, fitReason, protocolErrorCode } from './close-co
 import type { Connection } from './websocket-events.js';
 import type { WebSocketHost } from './websocket-host.js';
 import type { PeerEvents, PeerSocket } from './peer-socket.js';
+import { extraHeaderLines } from './upgrade-response.js';
 import { tracerHooks } from '../tracing/hooks.js';
 import { SETTLED } from '../settled.js';
 
@@ -256,6 +257,7 @@ export class WebSocketBridge extends WebSocketWriter implements Connection, Peer
       if (this.#state === 'closed') return Promise.resolve(); // the peer left during the handshake
       throw new ProtocolError("'websocket.accept' sent twice");
     }
+    const headerLines = extraHeaderLines(headers); // a header that would split the 101 is refused here, before anything is answered
     if (handshake.timer !== null) clearTimeout(handshake.timer);
     handshake.timer = null;
     const { req, head } = handshake;
@@ -265,7 +267,7 @@ export class WebSocketBridge extends WebSocketWriter implements Connection, Peer
     this.socket.off('end', onEarlyEnd);
     return new Promise<void>((resolve) => {
       handshake.acceptDone = resolve;
-      this.#host.upgrade(req, this.socket, head, { subprotocol, headers }, this, (peer) => {
+      this.#host.upgrade(req, this.socket, head, { subprotocol, headerLines }, this, (peer) => {
         this.socket.off('close', handshake.onEarlyClose);
         this.socket.off('error', ignoreSocketError);
         this.#opened(peer);

@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import type { ReceiveEvent } from 'switchyard';
+import type { ServerOptions } from 'switchyard/server';
 import { acceptingApp, deferred, serverPool } from './helpers.js';
 
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
@@ -124,11 +125,17 @@ function recordingApp(echo = false) {
 describe('frames the server reads', () => {
   const { serve } = serverPool();
 
-  test('a frame cut into single bytes, and many frames in one write, arrive whole and in order', async () => {
+  /** A server running a recording app (with `options`), and a raw client whose handshake it answered. */
+  async function rawConnection(options: ServerOptions = {}) {
     const rec = recordingApp();
-    const server = await serve(rec.app);
+    const server = await serve(rec.app, options);
     const client = new RawClient(server.port);
     await client.response;
+    return { rec, client };
+  }
+
+  test('a frame cut into single bytes, and many frames in one write, arrive whole and in order', async () => {
+    const { rec, client } = await rawConnection();
     await client.dribble(text('héllo, byte by byte'));
     client.socket.write(Buffer.concat([text('one'), text('two'), frame(0x81, 'x'.repeat(300)), text('four')]));
     const deadline = Date.now() + 3000;
@@ -161,10 +168,7 @@ describe('frames the server reads', () => {
   });
 
   test('a fragmented message with a ping between its fragments: pong with the same payload, the message whole (a character split across fragments too)', async () => {
-    const rec = recordingApp();
-    const server = await serve(rec.app);
-    const client = new RawClient(server.port);
-    await client.response;
+    const { rec, client } = await rawConnection();
     const snowman = Buffer.from('☃'); // three bytes, split 1 + 2 across the fragments
     client.socket.write(Buffer.concat([
       frame(0x01, Buffer.concat([Buffer.from('snow'), snowman.subarray(0, 1)])),
@@ -207,10 +211,7 @@ describe('frames the server reads', () => {
   });
 
   test('the peer closes with a code and a reason: the server echoes them, ends the connection, and the app is told them', async () => {
-    const rec = recordingApp();
-    const server = await serve(rec.app);
-    const client = new RawClient(server.port);
-    await client.response;
+    const { rec, client } = await rawConnection();
     client.socket.write(close(4001, 'bye ☃'));
     await client.until(() => client.ended, 'the server to end the connection');
     assert.deepEqual(client.closeFrame(), { code: 4001, reason: 'bye ☃' });
@@ -218,10 +219,7 @@ describe('frames the server reads', () => {
   });
 
   test('a close frame without a code: echoed without one, the app is told 1005', async () => {
-    const rec = recordingApp();
-    const server = await serve(rec.app);
-    const client = new RawClient(server.port);
-    await client.response;
+    const { rec, client } = await rawConnection();
     client.socket.write(close());
     await client.until(() => client.ended, 'the server to end the connection');
     const echo = client.frames.find((f) => f.opcode === 0x8);
@@ -264,10 +262,7 @@ describe('frames the server reads', () => {
   ];
   for (const [what, frames, code] of errors) {
     test(`${what}: close ${code} and the connection ends; the app is told ${code}, and nothing of the bad message`, async () => {
-      const rec = recordingApp();
-      const server = await serve(rec.app, { wsMaxSize: 100 });
-      const client = new RawClient(server.port);
-      await client.response;
+      const { rec, client } = await rawConnection({ wsMaxSize: 100 });
       client.socket.write(Buffer.concat([text('before'), ...frames, text('after')]));
       await client.until(() => client.ended, 'the server to end the connection');
       assert.equal(client.closeFrame()?.code, code);
@@ -275,6 +270,31 @@ describe('frames the server reads', () => {
       assert.deepEqual(rec.texts(), ['before']);
     });
   }
+
+  test('an accept header that would split the 101 (CR LF in its value, or a name that is not a token) fails the app\'s send with a ProtocolError; nothing of it is written', async () => {
+    for (const [name, value] of [['x-served-by', 'a\r\nX-Injected: 1'], ['bad name', 'x']] as const) {
+      const refused = deferred<Error>();
+      const app = async (scope: { type: string }, receive: () => Promise<unknown>, send: (e: object) => Promise<void>) => {
+        if (scope.type !== 'websocket') return;
+        await receive();
+        try {
+          await send({ type: 'websocket.accept', headers: [[Buffer.from(name), Buffer.from(value)]] });
+        } catch (error) {
+          refused.resolve(error as Error);
+          throw error;
+        }
+      };
+      const server = await serve(app as never);
+      const client = new RawClient(server.port);
+      const error = await within(refused.promise, 'the refusal');
+      assert.equal(error.name, 'ProtocolError');
+      assert.match(error.message, /Invalid header in 'websocket\.accept'/);
+      const head = await within(client.response, 'the answer');
+      assert.match(head, /^HTTP\/1\.1 500 /); // the app failed before accepting
+      assert.doesNotMatch(head, /X-Injected|bad name/);
+      client.socket.destroy();
+    }
+  });
 
   test('a malformed Sec-WebSocket-Protocol header is answered 400 at accept; a subprotocol the client offered is answered', async () => {
     const app = acceptingApp(() => {});

@@ -43,6 +43,7 @@ export const CLOSE = 0x8;
 export const PING = 0x9;
 export const PONG = 0xa;
 
+const EMPTY = Buffer.alloc(0);
 /** No frame header read yet: the next bytes start one. */
 const AT_HEADER = -1;
 /**
@@ -250,5 +251,3 @@ export abstract class FrameReader {
     return false;
   }
 }
-
-const EMPTY = Buffer.alloc(0);

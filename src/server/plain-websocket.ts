@@ -102,8 +102,7 @@ export class PlainWebSocket extends FrameReader implements PeerSocket {
 
   /** Starts the closing handshake with `code` and `reason` (at most 123 bytes of UTF-8: fitReason). */
   close(code: number, reason: string): void {
-    if (this.readyState === CLOSED) return;
-    if (this.#closeSent) return;
+    if (this.readyState === CLOSED || this.#closeSent) return;
     this.readyState = CLOSING;
     this.#closeSent = true;
     this.#closeWith(closePayload(code, Buffer.from(reason, 'utf8')));
@@ -187,14 +186,9 @@ export class PlainWebSocket extends FrameReader implements PeerSocket {
 
   /** Writes a close frame with `payload`; ends the connection now if the peer's close already came, else waits for it (at most the close timeout). */
   #closeWith(payload: Buffer): void {
-    const frame = frameOf(CLOSE, payload);
-    if (this.#closeReceived) {
-      this.#write(frame);
-      this.#socket.end();
-      return;
-    }
-    this.#write(frame);
-    this.#closeTimer = setTimeout(destroy, this.#closeTimeoutMs, this.#socket);
+    this.#write(frameOf(CLOSE, payload));
+    if (this.#closeReceived) this.#socket.end();
+    else this.#closeTimer = setTimeout(destroy, this.#closeTimeoutMs, this.#socket);
   }
 
   #write(frame: Buffer | Buffer[]): void {

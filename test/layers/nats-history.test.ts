@@ -4,11 +4,14 @@
 // them. Each test has its own prefix, so its own stream; flush() at the end deletes it.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'nats';
+import { connect, nanos } from 'nats';
+import { LayerUnavailableError } from 'switchyard';
 import { NatsChannelLayer, historyStreamName, historySubject } from 'switchyard/nats';
 import type { LayerLogger } from 'switchyard/redis';
-import { type GroupHistoryConfig, type HistoryRead, positionOf } from '../../src/layers/history.js';
+import { DEFAULT_HISTORY, type GroupHistoryConfig, type HistoryRead, positionOf } from '../../src/layers/history.js';
 import { TEST_NATS, guardNatsStreams } from '../helpers/nats-server.js';
+import { recordingLogger } from '../helpers/logs.js';
+import { until } from '../helpers/time.js';
 
 const MARKER = `sy-nh-${process.pid}-`;
 let prefixes = 0;
@@ -87,6 +90,42 @@ describe('group history on JetStream', () => {
     const read = await b.readHistory('chat_n', { epoch: (await a.readHistory('chat_n', null))!.epoch, offset: 0 });
     assert.deepEqual(offsets(read), Array.from({ length: 30 }, (_, i) => i + 1));
     assert.deepEqual([...texts(read)].sort((x, y) => x! - y!), Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  test('the stream refused while another is being made (JetStream says "subjects overlap"): the layer finds it and keeps the send; a lasting refusal is loud', async () => {
+    // Two processes' first sends create the stream at once, and JetStream may answer the loser "subjects overlap"
+    // while the winner's is made. Staged here: another stream holds the subjects, and is replaced by ours meanwhile.
+    const prefix = uniquePrefix();
+    const logs = recordingLogger();
+    const layer = make(['chat_*'], prefix, { logger: logs });
+    const holder = { name: `${prefix}_holder`, subjects: [historySubject(prefix, '*')] };
+    await withJetStream(async (jsm) => {
+      await jsm.streams.add(holder);
+      const sent = layer.groupSend('chat_r', { type: 'chat.message', n: 1 });
+      await until(() => logs.lines.some((line) => /refused and is not there yet/.test(line.message)), 5000, 'the layer to try again');
+      await jsm.streams.delete(holder.name);
+      await jsm.streams.add({ name: historyStreamName(prefix), subjects: holder.subjects, max_msgs_per_subject: DEFAULT_HISTORY.size + 1, max_age: nanos(86400e3) });
+      await sent;
+    });
+    const read = await layer.readHistory('chat_r', { epoch: '', offset: 0 });
+    assert.deepEqual(texts(read), [1]);
+    assert.ok(!logs.lines.some((line) => line.level === 'warn'), 'the stream found has the limits asked for: no warning');
+    // A process with another groupHistory uses the stream as it is, and says so.
+    const otherLimits = recordingLogger();
+    await make({ 'chat_*': { size: 5 } }, prefix, { logger: otherLimits }).groupSend('chat_r', { type: 'chat.message', n: 2 });
+    assert.ok(otherLimits.lines.some((line) => line.level === 'warn' && /exists with other limits/.test(line.message)));
+
+    // Another stream keeps the subjects: the send fails, naming JetStream's reason, after the retries.
+    const other = uniquePrefix();
+    const refused = make(['chat_*'], other);
+    await withJetStream(async (jsm) => {
+      await jsm.streams.add({ name: `${other}_holder`, subjects: [historySubject(other, '*')] });
+      try {
+        await assert.rejects(refused.groupSend('chat_r', { type: 'chat.message' }), (error) => error instanceof LayerUnavailableError && /could not create .*subjects overlap/.test(error.message));
+      } finally {
+        await jsm.streams.delete(`${other}_holder`);
+      }
+    });
   });
 
   test('concurrent sends of one process to one group: offsets follow the calls, and members receive them in that order', async () => {

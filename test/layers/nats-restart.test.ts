@@ -149,7 +149,8 @@ describe('the chat demo on NATS (examples/chat/server.ts, unchanged, CHANNEL_LAY
       b.ws.send(JSON.stringify({ message: `b-${i}`, username: 'bob' }));
     }
     for (const client of [a, b]) {
-      await until(() => chatLines(client.frames, 'alice').length >= 10 && chatLines(client.frames, 'bob').length >= 10, 5000, 'all 20 lines on both');
+      await until(() => chatLines(client.frames, 'alice').length >= 10 && chatLines(client.frames, 'bob').length >= 10, 5000,
+        () => `all 20 lines on both; this client got ${JSON.stringify(client.frames)}; the servers said: ${one.running?.output()} | ${two.running?.output()}`);
       assert.deepEqual(chatLines(client.frames, 'alice'), Array.from({ length: 10 }, (_, i) => `a-${i}`));
       assert.deepEqual(chatLines(client.frames, 'bob'), Array.from({ length: 10 }, (_, i) => `b-${i}`));
     }

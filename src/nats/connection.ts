@@ -21,6 +21,9 @@ import { type ConnectionOptions, type JetStreamClient, type JetStreamManager, ty
 import { LayerUnavailableError } from '../errors.js';
 import type { LayerLogger } from '../redis/log.js';
 
+/** Waits before trying again to make what JetStream refused (see {@link NatsLink.makeShared}). */
+const RACE_RETRY_MS = [50, 200, 500];
+
 /** What a {@link NatsLink} needs. */
 export interface NatsLinkOptions {
   /** `host:port` or `nats://host:port` entries. */
@@ -126,6 +129,29 @@ export class NatsLink {
       this.#onDrop.add(drop);
     });
     return Promise.race([promise, dropped]).finally(() => this.#onDrop.delete(drop!));
+  }
+
+  /**
+   * Makes a JetStream object other processes may be making at the same time
+   * (the history stream, the lease bucket): `make` adds it or finds it made.
+   * JetStream 2.9 may refuse the loser of that race ("subjects overlap", not
+   * "name in use") while the winner's is being made, so a JetStream refusal
+   * is tried again a moment later ({@link RACE_RETRY_MS}). A refusal that
+   * lasts (another stream holds the subjects), or an error that is not
+   * JetStream's (a timeout, a lost connection), rejects with
+   * `LayerUnavailableError`: "JetStream at <servers> could not <what>: <reason>".
+   */
+  async makeShared<T>(make: () => Promise<T>, what: string): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await make();
+      } catch (error) {
+        const refused = error instanceof NatsError && error.api_error !== undefined;
+        if (!refused || attempt === RACE_RETRY_MS.length) throw unavailable(`JetStream at ${this.label} could not ${what}`, error);
+        this.#options.logger.debug({ err: error }, `JetStream refused to ${what}, which another process may be doing: trying again`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, RACE_RETRY_MS[attempt]));
+    }
   }
 
   /** The server answered that it has no JetStream (started without `-js`). */

@@ -56,8 +56,6 @@ const MIN_AGE_SECONDS = 86400;
 const WRONG_LAST_SEQUENCE = 10071;
 const NO_MESSAGE = 10037;
 const STREAM_NOT_FOUND = 10059;
-/** Waits between attempts to create the history stream while JetStream refuses it and it is not there. */
-const CREATE_RETRY_MS = [50, 200, 500];
 
 /** A group's newest message in the stream: its sequence there, epoch and offset. */
 interface Last { seq: number; epoch: string; offset: number }
@@ -297,15 +295,7 @@ export class NatsHistory {
     return this.#ready;
   }
 
-  /**
-   * Adds the stream, or finds it made by another process. Two processes
-   * creating it at once is the common case (their first sends after a
-   * deploy): JetStream may answer the loser "subjects overlap" rather than
-   * "name in use" while the winner's stream is being made, so after any
-   * refusal the stream is looked up, and the add tried again a moment later
-   * ({@link CREATE_RETRY_MS}). Only a refusal that lasts (another stream
-   * holds these subjects) reaches the caller.
-   */
+  /** Adds the stream, or finds it made by another process (see `NatsLink.makeShared`). */
   async #createStream(): Promise<JetStreamManager> {
     const jsm = await this.#options.link.jetstreamManager();
     const { size, ttl } = this.#limits ?? DEFAULT_HISTORY;
@@ -315,28 +305,17 @@ export class NatsHistory {
       storage: this.#options.storage === 'memory' ? StorageType.Memory : StorageType.File,
       max_msgs_per_subject: size + 1, max_age: nanos(Math.max(ttl, MIN_AGE_SECONDS) * 1000), num_replicas: 1,
     };
-    for (let attempt = 0; ; attempt++) {
-      let refusal: unknown;
+    return this.#options.link.makeShared(async () => {
       try {
         await this.#options.link.guard(jsm.streams.add(config), 'a history stream creation');
-        return jsm;
-      } catch (error) {
-        // Only JetStream's refusals may be a race: a timeout or a lost connection is not.
-        if (apiCode(error) === undefined) throw unavailable(`JetStream at ${this.#options.link.label} could not create ${this.#stream}`, error);
-        refusal = error;
-      }
-      const made = await this.#options.link.guard(jsm.streams.info(this.#stream), 'a history stream lookup').catch(() => null);
-      if (made !== null) {
+      } catch (refusal) {
+        const made = apiCode(refusal) === undefined ? null : await this.#options.link.guard(jsm.streams.info(this.#stream), 'a history stream lookup').catch(() => null);
+        if (made === null) throw refusal;
         if (made.config.max_msgs_per_subject !== config.max_msgs_per_subject || made.config.max_age !== config.max_age) {
           this.#options.logger.warn({ stream: this.#stream }, 'The history stream exists with other limits (another process has another groupHistory): using it as it is');
         }
-        return jsm;
       }
-      if (attempt === CREATE_RETRY_MS.length) {
-        throw unavailable(`JetStream at ${this.#options.link.label} could not create ${this.#stream}`, refusal);
-      }
-      this.#options.logger.debug({ err: refusal, stream: this.#stream }, 'The history stream was refused and is not there yet: trying again');
-      await new Promise((resolve) => setTimeout(resolve, CREATE_RETRY_MS[attempt]));
-    }
+      return jsm;
+    }, `create ${this.#stream}`);
   }
 }

@@ -115,7 +115,7 @@ export class NatsLeases {
     this.#kv ??= (async () => {
       const js = await this.#link.jetstream();
       await this.#link.jetstreamManager(); // fails clearly when JetStream is off
-      return js.views.kv(this.#bucket, { history: 1, storage: StorageType.File, timeout: this.#requestTimeout });
+      return this.#link.makeShared(() => js.views.kv(this.#bucket, { history: 1, storage: StorageType.File, timeout: this.#requestTimeout }), `open ${this.#bucket}`);
     })().catch((error: unknown) => {
       this.#kv = null;
       throw unavailable(`NATS KV at ${this.#link.label} could not open ${this.#bucket}`, error);

@@ -8,7 +8,7 @@ import {
   ChannelFull, ImproperlyConfigured, InvalidChannelLayerError, LayerUnavailableError, MessageTooLarge, buildChannelLayer,
   closeChannelLayers, configureChannelLayers, getChannelLayer, prepareChannelLayers, resetChannelLayers, runOnce,
 } from 'switchyard';
-import { NatsChannelLayer, type NatsChannelLayerOptions, channelSubject, groupSubject, natsOptionsFromUrl } from 'switchyard/nats';
+import { NatsChannelLayer, type NatsChannelLayerOptions, channelSubject, groupSubject, leaseBucketName, natsOptionsFromUrl } from 'switchyard/nats';
 import type { LayerLogger } from 'switchyard/redis';
 import type { SlowConsumer } from '../../src/layers/slow-consumers.js';
 import { NOTHING, layerConformance, receiveWithin } from './conformance.js';
@@ -129,7 +129,11 @@ describe('NATS layer: capacity and expiry (as the in-memory layer)', () => {
     await sender.send(tiny, { type: 'one' });
     await assert.rejects(sender.send(tiny, { type: 'two' }), ChannelFull);
     await receiver.groupAdd('g', channel);
+    // A member with room hears the group message in the same delivery: once it has it, the full channel was passed over.
+    const roomy = await receiver.newChannel();
+    await receiver.groupAdd('g', roomy);
     await sender.groupSend('g', { type: 'skipped' });
+    assert.equal((await receiver.receive(roomy)).type, 'skipped');
     for (let i = 0; i < 3; i++) assert.equal((await receiver.receive(channel)).i, i);
     assert.equal(await receiveWithin(receiver, channel, 200), NOTHING, 'the group message was skipped, not queued');
     await sender.send(channel, { type: 'room again' });
@@ -183,6 +187,38 @@ describe('NATS layer: runOnce on JetStream KV leases', () => {
     assert.ok(runs[1]!.generation > runs[0]!.generation);
     for (const stop of stops) stop.abort(new Error('stop'));
     await Promise.allSettled(done);
+  });
+});
+
+describe('NATS layer: the lease bucket made by two processes at once', () => {
+  test('a bucket JetStream refuses while another is being made: the lease waits for it and is granted; a lasting refusal is loud', async () => {
+    // JetStream may refuse the loser of a race to make the bucket ("subjects overlap"): staged with a stream
+    // holding the bucket's subjects, replaced by the real bucket while the layer tries again.
+    const logs: string[] = [];
+    const l = layer({ logger: { ...quiet, debug: (_f, message) => logs.push(message) } });
+    const bucket = leaseBucketName(l.prefix);
+    const connection = await raw();
+    try {
+      const jsm = await connection.jetstreamManager();
+      await jsm.streams.add({ name: `${l.prefix}_holder`, subjects: [`$KV.${bucket}.>`] });
+      const leased = l.lease('job', 1000);
+      await until(() => logs.some((message) => /another process may be doing: trying again/.test(message)), 5000, 'the layer to try again');
+      await jsm.streams.delete(`${l.prefix}_holder`);
+      await connection.jetstream().views.kv(bucket, { history: 1 });
+      const lease = await leased;
+      assert.equal(lease?.name, 'job');
+      assert.equal(await l.lease('job', 1000), null, 'held: the bucket is the one both see');
+
+      const refused = layer();
+      await jsm.streams.add({ name: `${refused.prefix}_holder`, subjects: [`$KV.${leaseBucketName(refused.prefix)}.>`] });
+      try {
+        await assert.rejects(refused.lease('job', 1000), (error) => error instanceof LayerUnavailableError && /could not open SY_LEASES_.*subjects overlap/.test(error.message));
+      } finally {
+        await jsm.streams.delete(`${refused.prefix}_holder`);
+      }
+    } finally {
+      await connection.close();
+    }
   });
 });
 

@@ -94,13 +94,15 @@ describe('WebSocket liveness and limits', () => {
       if (scope.type !== 'websocket') return;
       await receive();
       await send({ type: 'websocket.accept' });
-      // 4 MiB in one synchronous stretch: the frames wait, corked, until the turn ends.
-      for (let i = 0; i < 256; i++) void send({ type: 'websocket.send', text: chunk });
+      await receive(); // the client has stopped reading: the kernel's buffers for it stay at their first size
+      // 8 MiB in one synchronous stretch (more than the kernel takes for a peer that reads nothing): the frames wait, corked, until the turn ends.
+      for (let i = 0; i < 512; i++) void send({ type: 'websocket.send', text: chunk });
       gone.resolve(await receive() as ReceiveEvent);
     }, { wsMaxSendBuffer: bound, wsCloseTimeout: 0.5 });
     const ws = await openSocket(wsUrl(server));
     clients.push(ws);
     ws.pause();
+    ws.send('go');
     assert.equal((await gone.promise as { code: number }).code, 1008);
     assert.ok(server.logs.some((l) => /not reading/.test(l.msg)), 'overflow logged');
   });

@@ -6,7 +6,7 @@
 // The `switchyard-source` condition (inherited by every child process through
 // NODE_OPTIONS) makes `import 'switchyard'` load the TypeScript sources, the same
 // modules the tests import by path: one copy of the library, no build needed.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureRedis } from './redis-up.mjs';
@@ -21,6 +21,11 @@ function findTests(dir) {
   }
   return out.sort();
 }
+
+// The native writer is built by npm's install step; rebuilt here when its source changed since.
+const nativeSource = statSync('native/write-each.c').mtimeMs;
+const nativeBuilt = existsSync('build/write-each.node') ? statSync('build/write-each.node').mtimeMs : 0;
+if (nativeBuilt < nativeSource) spawnSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });
 
 await ensureRedis(6379);
 await ensureNats(4222);

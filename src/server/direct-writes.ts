@@ -22,6 +22,7 @@
  */
 import { writeSync, writevSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { writeEach } from './native-writer.js';
 
 /** What a net.Socket has beyond Duplex that this needs (its libuv handle is internal to Node: read defensively). */
 interface TcpSocket extends Duplex {
@@ -100,6 +101,11 @@ export interface BacklogListener { backlogged(): void }
  * burst, as uWebSockets.js does (a reader woken by the first write is still
  * awake for the next). Nothing can write to these sockets between the two
  * passes (no callback runs in between), so the check still holds.
+ *
+ * With the native writer (native-writer.ts) the burst is one call: every
+ * socket given one frame is written in C, and what a kernel did not take
+ * goes to that socket's stream, as below. A socket given several frames is
+ * written with `writev` from here.
  */
 export class DirectWrites {
   // Parallel arrays kept at their size: no object per write.
@@ -108,6 +114,13 @@ export class DirectWrites {
   #frames: Array<Buffer | Buffer[] | undefined> = [];
   #listeners: Array<BacklogListener | undefined> = [];
   #length = 0;
+  // For the native writer: the descriptors, each one's frame (an index into
+  // #distinct, -1 when written from here), what each write took.
+  #nativeFds = new Int32Array(64);
+  #frameOf = new Int32Array(64);
+  #written = new Int32Array(64);
+  /** The turn's distinct single frames (a broadcast: one). */
+  #distinct: Buffer[] = [];
 
   /** Writes `frames` to `socket` now if it cannot go directly, else adds it to the batch; false when bytes were left queued now. */
   add(socket: Duplex, fd: number, frames: Buffer | Buffer[], listener: BacklogListener): boolean {
@@ -117,16 +130,45 @@ export class DirectWrites {
     this.#fds[i] = fd;
     this.#frames[i] = frames;
     this.#listeners[i] = listener;
+    if (writeEach !== null) this.#addNative(i, fd, frames);
     return true;
+  }
+
+  #addNative(i: number, fd: number, frames: Buffer | Buffer[]): void {
+    if (i === this.#nativeFds.length) {
+      const grow = (old: Int32Array) => { const next = new Int32Array(old.length * 2); next.set(old); return next; };
+      [this.#nativeFds, this.#frameOf, this.#written] = [grow(this.#nativeFds), grow(this.#frameOf), new Int32Array(this.#written.length * 2)];
+    }
+    this.#nativeFds[i] = fd;
+    if (Array.isArray(frames)) {
+      this.#frameOf[i] = -1;
+      return;
+    }
+    const distinct = this.#distinct;
+    let index = distinct.length - 1;
+    if (index < 0 || distinct[index] !== frames) index = distinct.push(frames) - 1;
+    this.#frameOf[i] = index;
   }
 
   /** Makes the batch's writes, in the order they were added. */
   run(): void {
     const length = this.#length;
     this.#length = 0;
+    if (length === 0) return;
+    let native = writeEach !== null;
+    try {
+      if (native) writeEach!(this.#nativeFds, this.#frameOf, this.#distinct, length, this.#written);
+    } catch (error) {
+      native = false; // it checks its arguments before it writes anything: every socket is written from here
+      queueMicrotask(() => { throw error; });
+    }
     for (let i = 0; i < length; i++) {
       try {
-        if (!writeDirect(this.#sockets[i]!, this.#fds[i]!, this.#frames[i]!)) this.#listeners[i]!.backlogged();
+        const frames = this.#frames[i]!;
+        const done = !native || this.#frameOf[i]! < 0
+          ? writeDirect(this.#sockets[i]!, this.#fds[i]!, frames)
+          : this.#afterNative(this.#sockets[i]!, frames as Buffer, this.#written[i]!);
+        if (!done) this.#listeners[i]!.backlogged();
       } catch (error) {
         queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
       }
@@ -134,5 +176,11 @@ export class DirectWrites {
       this.#frames[i] = undefined;
       this.#listeners[i] = undefined;
     }
+    this.#distinct.length = 0;
+  }
+
+  /** What the native write of `frame` left (`took`: bytes, or -errno) goes to the socket's stream, as after a `writeSync`. */
+  #afterNative(socket: Duplex, frame: Buffer, took: number): boolean {
+    return took === frame.length || writeRest(socket, frame, took > 0 ? took : 0);
   }
 }

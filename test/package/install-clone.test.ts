@@ -27,5 +27,6 @@ test('npm install git+file://… builds the package with its devDependencies and
   const installed = join(project, 'node_modules/switchyard');
   assert.ok(existsSync(join(installed, 'dist/src/index.js')), 'dist/ was built');
   assert.ok(!existsSync(join(project, 'node_modules/typescript')), 'no devDependencies installed beside it');
+  assert.ok(existsSync(join(installed, 'build/write-each.node')), 'the native writer was compiled by the install step');
   assertImportsEverywhere(project);
 });

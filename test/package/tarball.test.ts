@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -53,6 +53,12 @@ test('the tarball ships dist/, types, README, LICENSE and the browser client; no
     'dist/client/switchyard-client.js', 'dist/client/switchyard-fallback.js', ...subpaths.map(typesOf)];
   for (const file of expected) assert.ok(shipped.has(file), `the tarball has ${file}`);
   assert.deepEqual(listing.filter((f) => /^(test|bench|node_modules|examples)\//.test(f)), []);
+});
+
+test('installing the tarball compiles the native writer from the C source it ships (no binary in the tarball)', () => {
+  assert.ok(listing.includes('native/write-each.c') && listing.includes('scripts/build-native.mjs'));
+  assert.deepEqual(listing.filter((f) => f.endsWith('.node')), []);
+  assert.ok(existsSync(join(project, 'node_modules/switchyard/build/write-each.node')), 'npm ran the install step');
 });
 
 test('every source map in the tarball points only at files the tarball ships', () => {

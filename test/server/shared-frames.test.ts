@@ -5,6 +5,7 @@
 // server wrote to each TCP socket, through the stream or straight to its
 // descriptor (the same object for every plain socket when the text is
 // shared; never shared with a deflate connection).
+import '../helpers/without-native-writer.js'; // first: this file sees the writes through node:fs
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';

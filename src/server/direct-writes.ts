@@ -22,7 +22,7 @@
  */
 import { writeSync, writevSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { writeEach } from './native-writer.js';
+import { MAX_FRAMES_PER_SOCKET, writeEach } from './native-writer.js';
 
 /** What a net.Socket has beyond Duplex that this needs (its libuv handle is internal to Node: read defensively). */
 interface TcpSocket extends Duplex {
@@ -103,9 +103,8 @@ export interface BacklogListener { backlogged(): void }
  * passes (no callback runs in between), so the check still holds.
  *
  * With the native writer (native-writer.ts) the burst is one call: every
- * socket given one frame is written in C, and what a kernel did not take
- * goes to that socket's stream, as below. A socket given several frames is
- * written with `writev` from here.
+ * socket is written in C (`writev` for one given several frames), and what
+ * a kernel did not take goes to that socket's stream, as below.
  */
 export class DirectWrites {
   // Parallel arrays kept at their size: no object per write.
@@ -114,13 +113,14 @@ export class DirectWrites {
   #frames: Array<Buffer | Buffer[] | undefined> = [];
   #listeners: Array<BacklogListener | undefined> = [];
   #length = 0;
-  // For the native writer: the descriptors, each one's frame (an index into
-  // #distinct, -1 when written from here), what each write took.
+  // For the native writer: the descriptors, where each one's frames start in
+  // #natives and how many (0: written from here), what each write took.
   #nativeFds = new Int32Array(64);
-  #frameOf = new Int32Array(64);
+  #first = new Int32Array(64);
+  #counts = new Int32Array(64);
   #written = new Int32Array(64);
-  /** The turn's distinct single frames (a broadcast: one). */
-  #distinct: Buffer[] = [];
+  /** The turn's frames for the native writer: a broadcast's one frame once, a socket's several in a row. */
+  #natives: Buffer[] = [];
 
   /** Writes `frames` to `socket` now if it cannot go directly, else adds it to the batch; false when bytes were left queued now. */
   add(socket: Duplex, fd: number, frames: Buffer | Buffer[], listener: BacklogListener): boolean {
@@ -137,17 +137,22 @@ export class DirectWrites {
   #addNative(i: number, fd: number, frames: Buffer | Buffer[]): void {
     if (i === this.#nativeFds.length) {
       const grow = (old: Int32Array) => { const next = new Int32Array(old.length * 2); next.set(old); return next; };
-      [this.#nativeFds, this.#frameOf, this.#written] = [grow(this.#nativeFds), grow(this.#frameOf), new Int32Array(this.#written.length * 2)];
+      [this.#nativeFds, this.#first, this.#counts] = [grow(this.#nativeFds), grow(this.#first), grow(this.#counts)];
+      this.#written = new Int32Array(this.#written.length * 2);
     }
     this.#nativeFds[i] = fd;
-    if (Array.isArray(frames)) {
-      this.#frameOf[i] = -1;
-      return;
-    }
-    const distinct = this.#distinct;
-    let index = distinct.length - 1;
-    if (index < 0 || distinct[index] !== frames) index = distinct.push(frames) - 1;
-    this.#frameOf[i] = index;
+    const natives = this.#natives;
+    if (!Array.isArray(frames)) {
+      // Members of one broadcast are added one after the other: the frame is kept once.
+      let index = natives.length - 1;
+      if (index < 0 || natives[index] !== frames) index = natives.push(frames) - 1;
+      this.#first[i] = index;
+      this.#counts[i] = 1;
+    } else if (frames.length <= MAX_FRAMES_PER_SOCKET) {
+      this.#first[i] = natives.length;
+      this.#counts[i] = frames.length;
+      for (const frame of frames) natives.push(frame);
+    } else this.#counts[i] = 0;
   }
 
   /** Makes the batch's writes, in the order they were added. */
@@ -157,7 +162,7 @@ export class DirectWrites {
     if (length === 0) return;
     let native = writeEach !== null;
     try {
-      if (native) writeEach!(this.#nativeFds, this.#frameOf, this.#distinct, length, this.#written);
+      if (native) writeEach!(this.#nativeFds, this.#first, this.#counts, this.#natives, length, this.#written);
     } catch (error) {
       native = false; // it checks its arguments before it writes anything: every socket is written from here
       queueMicrotask(() => { throw error; });
@@ -165,9 +170,9 @@ export class DirectWrites {
     for (let i = 0; i < length; i++) {
       try {
         const frames = this.#frames[i]!;
-        const done = !native || this.#frameOf[i]! < 0
+        const done = !native || this.#counts[i] === 0
           ? writeDirect(this.#sockets[i]!, this.#fds[i]!, frames)
-          : this.#afterNative(this.#sockets[i]!, frames as Buffer, this.#written[i]!);
+          : afterNative(this.#sockets[i]!, frames, this.#written[i]!);
         if (!done) this.#listeners[i]!.backlogged();
       } catch (error) {
         queueMicrotask(() => { throw error; }); // one connection's failure is reported, and stops no other's writes
@@ -176,11 +181,12 @@ export class DirectWrites {
       this.#frames[i] = undefined;
       this.#listeners[i] = undefined;
     }
-    this.#distinct.length = 0;
+    this.#natives.length = 0;
   }
+}
 
-  /** What the native write of `frame` left (`took`: bytes, or -errno) goes to the socket's stream, as after a `writeSync`. */
-  #afterNative(socket: Duplex, frame: Buffer, took: number): boolean {
-    return took === frame.length || writeRest(socket, frame, took > 0 ? took : 0);
-  }
+/** What a native write of `frames` left (`took`: bytes, or -errno) goes to the socket's stream, as after `writeSync`. True when it took every byte. */
+function afterNative(socket: Duplex, frames: Buffer | Buffer[], took: number): boolean {
+  if (!Array.isArray(frames) && took === frames.length) return true;
+  return writeRest(socket, frames, took > 0 ? took : 0);
 }

@@ -1,7 +1,7 @@
 /**
  * The optional native writer (`native/write-each.c`, compiled at install by
  * `scripts/build-native.mjs` into `build/write-each.node`): the direct writes
- * of a turn (direct-writes.ts) in one call, a `write(2)` per socket in C.
+ * of a turn (direct-writes.ts) in one call, a `write(2)` (or `writev(2)`) per socket in C.
  *
  * Why. From JavaScript each socket's `write(2)` goes through `fs.writeSync`'s
  * argument checks and a binding call: about 0.3 µs per socket on loopback,
@@ -19,11 +19,16 @@ import { fileURLToPath } from 'node:url';
 import { logger } from '../log.js';
 
 /**
- * For each `i < count` with `frameOf[i] >= 0`: `write(fds[i], frames[frameOf[i]])`;
- * `written[i]` is what the kernel took, or `-errno` (`-EAGAIN`: its buffer is full).
- * Entries with `frameOf[i] < 0` are left alone.
+ * For each `i < count` with `counts[i] > 0`: writes `frames[first[i]]` and the
+ * `counts[i] - 1` frames after it (at most {@link MAX_FRAMES_PER_SOCKET}) to
+ * `fds[i]` in one `write(2)`/`writev(2)`; `written[i]` is what the kernel took,
+ * or `-errno` (`-EAGAIN`: its buffer is full). Entries with `counts[i] <= 0`
+ * are left alone. Throws a TypeError, having written nothing, on bad arguments.
  */
-export type WriteEach = (fds: Int32Array, frameOf: Int32Array, frames: readonly Buffer[], count: number, written: Int32Array) => void;
+export type WriteEach = (fds: Int32Array, first: Int32Array, counts: Int32Array, frames: readonly Buffer[], count: number, written: Int32Array) => void;
+
+/** The most frames one socket's entry may carry (native/write-each.c's limit). */
+export const MAX_FRAMES_PER_SOCKET = 64;
 
 const BINARY = join('build', 'write-each.node');
 

@@ -47,18 +47,18 @@ test('it is built and loaded on this machine (the suite runs the server\'s write
   assert.equal(typeof writeEach, 'function', 'build/write-each.node missing or not loaded: is gcc installed (scripts/setup.sh)?');
 });
 
-test('each socket gets its frame, whole and once; an entry marked -1 is left alone', async () => {
+test('each socket gets its frames, whole, once and in order (several in one writev); an entry with no frames is left alone', async () => {
   const peers = await pairs(4);
-  const shared = Buffer.from('the same frame for three sockets');
-  const own = Buffer.from('another frame');
+  const shared = Buffer.from('the same frame for two sockets');
+  const [one, two, three] = [Buffer.from('first,'), Buffer.from('second,'), Buffer.from('third')];
   const fds = Int32Array.from(peers.map((p) => p.fd));
-  const frameOf = Int32Array.from([0, 1, -1, 0]);
+  // frames: [shared, one, two, three]; peer 0 and 3 get shared, peer 1 the three in a row, peer 2 nothing.
   const written = new Int32Array([-99, -99, -99, -99]);
-  writeEach!(fds, frameOf, [shared, own], 4, written);
-  assert.deepEqual([...written], [shared.length, own.length, -99, shared.length]);
+  writeEach!(fds, Int32Array.from([0, 1, 0, 0]), Int32Array.from([1, 3, 0, 1]), [shared, one, two, three], 4, written);
+  assert.deepEqual([...written], [shared.length, one.length + two.length + three.length, -99, shared.length]);
   await until(() => peers[3]!.received.length > 0 && peers[1]!.received.length > 0);
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.deepEqual(peers.map((p) => Buffer.concat(p.received).toString()), [shared.toString(), own.toString(), '', shared.toString()]);
+  assert.deepEqual(peers.map((p) => Buffer.concat(p.received).toString()), [shared.toString(), 'first,second,third', '', shared.toString()]);
 });
 
 test('a peer that reads nothing: the kernel takes what fits, then -EAGAIN; nothing is written twice', async () => {
@@ -68,7 +68,7 @@ test('a peer that reads nothing: the kernel takes what fits, then -EAGAIN; nothi
   const written = new Int32Array(1);
   let taken = 0;
   for (let i = 0; i < 200; i++) {
-    writeEach!(Int32Array.of(peer!.fd), Int32Array.of(0), [frame], 1, written);
+    writeEach!(Int32Array.of(peer!.fd), Int32Array.of(0), Int32Array.of(2), [frame, frame], 1, written);
     if (written[0]! < 0) break;
     taken += written[0]!;
   }
@@ -82,11 +82,14 @@ test('bad arguments throw a TypeError before anything is written', async () => {
   const [peer] = await pairs(1);
   const fds = Int32Array.of(peer!.fd);
   const frame = Buffer.from('x');
+  const one = Int32Array.of(1);
   const cases: Array<[string, () => void]> = [
-    ['fds must be an Int32Array', () => writeEach!(new Uint32Array(1) as unknown as Int32Array, Int32Array.of(0), [frame], 1, new Int32Array(1))],
-    ['frames must hold Buffers', () => writeEach!(fds, Int32Array.of(0), ['x' as unknown as Buffer], 1, new Int32Array(1))],
-    ['count exceeds an array', () => writeEach!(fds, Int32Array.of(0), [frame], 2, new Int32Array(1))],
-    ['writeEach takes 5 arguments', () => (writeEach as unknown as (...args: unknown[]) => void)(fds)],
+    ['fds must be an Int32Array', () => writeEach!(new Uint32Array(1) as unknown as Int32Array, Int32Array.of(0), one, [frame], 1, new Int32Array(1))],
+    ['frames must hold Buffers', () => writeEach!(fds, Int32Array.of(0), one, ['x' as unknown as Buffer], 1, new Int32Array(1))],
+    ['count exceeds an array', () => writeEach!(fds, Int32Array.of(0), one, [frame], 2, new Int32Array(1))],
+    ["an entry's frames are out of range", () => writeEach!(fds, Int32Array.of(0), Int32Array.of(2), [frame], 1, new Int32Array(1))],
+    ['an entry has more than 64 frames', () => writeEach!(fds, Int32Array.of(0), Int32Array.of(65), Array(65).fill(frame), 1, new Int32Array(1))],
+    ['writeEach takes 6 arguments', () => (writeEach as unknown as (...args: unknown[]) => void)(fds)],
   ];
   for (const [message, call] of cases) assert.throws(call, (error) => error instanceof TypeError && error.message === message, message);
   await new Promise((resolve) => setTimeout(resolve, 50));

@@ -267,6 +267,7 @@ describe('chat in a real browser', () => {
     await waitForText(other, '大家好！');
     await say(other, '你好，小红');
     await waitForText(lobby, '你好，小红');
+    await waitForText(other, '你好，小红'); // its own line comes back from the room too, not necessarily first
     assert.deepEqual((await shown(other)).map(({ username, text }) => ({ username, text })), [
       { username: '小红', text: '大家好！' },
       { username: '小明', text: '你好，小红' },

@@ -18,6 +18,7 @@
  * synchronous stretch shares one PING.
  */
 import { type ConnectionOptions, type JetStreamClient, type JetStreamManager, type NatsConnection, NatsError, connect } from 'nats';
+import { sleep } from '../backoff.js';
 import { LayerUnavailableError } from '../errors.js';
 import type { LayerLogger } from '../redis/log.js';
 
@@ -150,7 +151,7 @@ export class NatsLink {
         if (!refused || attempt === RACE_RETRY_MS.length) throw unavailable(`JetStream at ${this.label} could not ${what}`, error);
         this.#options.logger.debug({ err: error }, `JetStream refused to ${what}, which another process may be doing: trying again`);
       }
-      await new Promise((resolve) => setTimeout(resolve, RACE_RETRY_MS[attempt]));
+      await sleep(RACE_RETRY_MS[attempt]!);
     }
   }
 

@@ -109,13 +109,13 @@ export interface BacklogListener { backlogged(): void }
 export class DirectWrites {
   // Parallel arrays kept at their size: no object per write.
   #sockets: Array<Duplex | undefined> = [];
-  #fds: number[] = [];
   #frames: Array<Buffer | Buffer[] | undefined> = [];
   #listeners: Array<BacklogListener | undefined> = [];
   #length = 0;
-  // For the native writer: the descriptors, where each one's frames start in
-  // #natives and how many (0: written from here), what each write took.
-  #nativeFds = new Int32Array(64);
+  // Typed, for the native writer too: each socket's descriptor, where its
+  // frames start in #natives and how many (0: written from here), and what
+  // each write took.
+  #fds = new Int32Array(64);
   #first = new Int32Array(64);
   #counts = new Int32Array(64);
   #written = new Int32Array(64);
@@ -126,21 +126,22 @@ export class DirectWrites {
   add(socket: Duplex, fd: number, frames: Buffer | Buffer[], listener: BacklogListener): boolean {
     if (!directNow(socket, fd)) return writeRest(socket, frames, 0);
     const i = this.#length++;
+    if (i === this.#fds.length) this.#grow();
     this.#sockets[i] = socket;
     this.#fds[i] = fd;
     this.#frames[i] = frames;
     this.#listeners[i] = listener;
-    if (writeEach !== null) this.#addNative(i, fd, frames);
+    if (writeEach !== null) this.#addNative(i, frames);
     return true;
   }
 
-  #addNative(i: number, fd: number, frames: Buffer | Buffer[]): void {
-    if (i === this.#nativeFds.length) {
-      const grow = (old: Int32Array) => { const next = new Int32Array(old.length * 2); next.set(old); return next; };
-      [this.#nativeFds, this.#first, this.#counts] = [grow(this.#nativeFds), grow(this.#first), grow(this.#counts)];
-      this.#written = new Int32Array(this.#written.length * 2);
-    }
-    this.#nativeFds[i] = fd;
+  #grow(): void {
+    const grow = (old: Int32Array) => { const next = new Int32Array(old.length * 2); next.set(old); return next; };
+    [this.#fds, this.#first, this.#counts] = [grow(this.#fds), grow(this.#first), grow(this.#counts)];
+    this.#written = new Int32Array(this.#written.length * 2);
+  }
+
+  #addNative(i: number, frames: Buffer | Buffer[]): void {
     const natives = this.#natives;
     if (!Array.isArray(frames)) {
       // Members of one broadcast are added one after the other: the frame is kept once.
@@ -162,7 +163,7 @@ export class DirectWrites {
     if (length === 0) return;
     let native = writeEach !== null;
     try {
-      if (native) writeEach!(this.#nativeFds, this.#first, this.#counts, this.#natives, length, this.#written);
+      if (native) writeEach!(this.#fds, this.#first, this.#counts, this.#natives, length, this.#written);
     } catch (error) {
       native = false; // it checks its arguments before it writes anything: every socket is written from here
       queueMicrotask(() => { throw error; });

@@ -35,7 +35,6 @@ function frameError(code: string, message: string): FrameError {
   return Object.assign(new RangeError(`Invalid WebSocket frame: ${message}`), { code });
 }
 
-
 const CONTINUATION = 0x0;
 const TEXT = 0x1;
 const BINARY = 0x2;

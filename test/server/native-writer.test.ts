@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { after, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import WebSocket from 'ws';
+import type { Send } from 'switchyard';
 import { writeEach } from '../../src/server/native-writer.js';
+import { delay, until } from '../helpers/time.js';
+import { openSocket } from '../helpers/ws-client.js';
+import { serverPool } from './helpers.js';
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];
@@ -38,11 +45,6 @@ async function pairs(count: number): Promise<Array<{ server: Socket; client: Soc
   return made;
 }
 
-const until = async (check: () => boolean): Promise<void> => {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(check(), 'timed out');
-};
-
 test('it is built and loaded on this machine (the suite runs the server\'s writes through it)', () => {
   assert.equal(typeof writeEach, 'function', 'build/write-each.node missing or not loaded: is gcc installed (scripts/setup.sh)?');
 });
@@ -56,8 +58,8 @@ test('each socket gets its frames, whole, once and in order (several in one writ
   const written = new Int32Array([-99, -99, -99, -99]);
   writeEach!(fds, Int32Array.from([0, 1, 0, 0]), Int32Array.from([1, 3, 0, 1]), [shared, one, two, three], 4, written);
   assert.deepEqual([...written], [shared.length, one.length + two.length + three.length, -99, shared.length]);
-  await until(() => peers[3]!.received.length > 0 && peers[1]!.received.length > 0);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => peers[3]!.received.length > 0 && peers[1]!.received.length > 0, 5000, 'the frames');
+  await delay(50);
   assert.deepEqual(peers.map((p) => Buffer.concat(p.received).toString()), [shared.toString(), 'first,second,third', '', shared.toString()]);
 });
 
@@ -74,7 +76,7 @@ test('a peer that reads nothing: the kernel takes what fits, then -EAGAIN; nothi
   }
   assert.equal(written[0], -11, 'EAGAIN once the kernel buffers are full');
   peer!.client.resume();
-  await until(() => peer!.received.reduce((n, chunk) => n + chunk.length, 0) === taken);
+  await until(() => peer!.received.reduce((n, chunk) => n + chunk.length, 0) === taken, 5000, 'every byte taken');
   assert.ok(peer!.received.every((chunk) => chunk.every((byte) => byte === 7)));
 });
 
@@ -92,6 +94,52 @@ test('bad arguments throw a TypeError before anything is written', async () => {
     ['writeEach takes 6 arguments', () => (writeEach as unknown as (...args: unknown[]) => void)(fds)],
   ];
   for (const [message, call] of cases) assert.throws(call, (error) => error instanceof TypeError && error.message === message, message);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await delay(50);
   assert.equal(peer!.received.length, 0);
+});
+
+test('a server broadcasting to 150 sockets in one turn, some given two frames: each gets its own, once, in order', async () => {
+  const { serve, clients } = serverPool();
+  const members: Send[] = [];
+  const server = await serve(async (scope, receive, send) => {
+    if (scope.type !== 'websocket') return;
+    await receive();
+    await send({ type: 'websocket.accept' });
+    members.push(send);
+    const event = await receive();
+    if (event.type !== 'websocket.receive') return;
+    // One turn: the same text to everyone, then a second one to every other member (two frames in one write).
+    members.forEach((member) => void member({ type: 'websocket.send', text: 'to all' }));
+    members.forEach((member, i) => { if (i % 2 === 1) void member({ type: 'websocket.send', text: `to ${i} alone` }); });
+    await receive();
+  });
+  const sockets: Array<{ ws: WebSocket; got: string[] }> = [];
+  for (let i = 0; i < 150; i++) {
+    const ws = await openSocket(`ws://127.0.0.1:${server.port}/`);
+    clients.push(ws);
+    const got: string[] = [];
+    ws.on('message', (data: Buffer) => got.push(data.toString()));
+    sockets.push({ ws, got });
+  }
+  await until(() => members.length === 150, 5000, 'every member');
+  sockets[0]!.ws.send('go');
+  await until(() => sockets.every(({ got }, i) => got.length === (i % 2 === 1 ? 2 : 1)), 5000, 'every frame');
+  await delay(50);
+  sockets.forEach(({ got }, i) => assert.deepEqual(got, i % 2 === 1 ? ['to all', `to ${i} alone`] : ['to all']));
+});
+
+test('SWITCHYARD_NATIVE=0 at run time: the writer is not loaded (the server writes with fs.writeSync)', () => {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    "const { writeEach } = await import('./src/server/native-writer.ts'); console.log(writeEach === null ? 'off' : 'on');"],
+  { encoding: 'utf8', env: { ...process.env, SWITCHYARD_NATIVE: '0' } });
+  assert.equal(child.stdout.trim(), 'off', child.stderr);
+});
+
+test('installing on a machine whose compiler fails: one line says so, the install succeeds, the built writer is untouched', () => {
+  const binary = 'build/write-each.node';
+  const before = { bytes: readFileSync(binary), mtime: statSync(binary).mtimeMs };
+  const child = spawnSync(process.execPath, ['scripts/build-native.mjs'], { encoding: 'utf8', env: { ...process.env, CC: '/bin/false' } });
+  assert.equal(child.status, 0);
+  assert.match(child.stdout, /^switchyard: native writer not built \(\/bin\/false failed: .*\); the server writes with fs\.writeSync\n$/);
+  assert.ok(readFileSync(binary).equals(before.bytes) && statSync(binary).mtimeMs === before.mtime);
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm's `install` step: compiles native/write-each.c into build/write-each.node,
+// npm's `install` step: compiles native/*.c into build/write-each.node,
 // the server's optional native writer (src/server/direct-writes.ts), with the
 // C compiler (CC, default cc) and the headers of the Node that runs this
 // (<prefix>/include/node, shipped with Node's packages and tarballs).
@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const source = join(root, 'native', 'write-each.c');
+const sources = ['write-each.c', 'ring.c'].map((file) => join(root, 'native', file));
 const target = join(root, 'build', 'write-each.node');
 const skip = (why) => {
   console.log(`switchyard: native writer not built (${why}); the server writes with fs.writeSync`);
@@ -22,7 +22,8 @@ const skip = (why) => {
 
 if (process.env.SWITCHYARD_NATIVE === '0') skip('SWITCHYARD_NATIVE=0');
 if (process.platform === 'win32') skip('not on Windows');
-if (!existsSync(source)) skip(`${source} is missing`);
+const missing = sources.find((file) => !existsSync(file));
+if (missing !== undefined) skip(`${missing} is missing`);
 const headers = [join(dirname(process.execPath), '..', 'include', 'node'), process.env.NODE_INCLUDE_DIR]
   .filter(Boolean).find((dir) => existsSync(join(dir, 'node_api.h')));
 if (headers === undefined) skip(`no node_api.h beside ${process.execPath} (set NODE_INCLUDE_DIR)`);
@@ -32,7 +33,7 @@ const partial = `${target}.${process.pid}.tmp`;
 const compiler = process.env.CC ?? 'cc';
 const flags = ['-O2', '-Wall', '-Wextra', '-std=c11', '-D_POSIX_C_SOURCE=200809L', '-fPIC', '-shared', '-DNODE_GYP_MODULE_NAME=write_each', `-I${headers}`];
 if (process.platform === 'darwin') flags.push('-undefined', 'dynamic_lookup');
-const result = spawnSync(compiler, [...flags, '-o', partial, source], { encoding: 'utf8' });
+const result = spawnSync(compiler, [...flags, '-o', partial, ...sources], { encoding: 'utf8' });
 if (result.error !== undefined || result.status !== 0) {
   rmSync(partial, { force: true });
   skip(`${compiler} failed: ${(result.error?.message ?? result.stderr).trim().split('\n')[0]}`);

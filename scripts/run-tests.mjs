@@ -23,7 +23,7 @@ function findTests(dir) {
 }
 
 // The native writer is built by npm's install step; rebuilt here when its source changed since.
-const nativeSource = statSync('native/write-each.c').mtimeMs;
+const nativeSource = Math.max(...readdirSync('native').map((file) => statSync(`native/${file}`).mtimeMs));
 const nativeBuilt = existsSync('build/write-each.node') ? statSync('build/write-each.node').mtimeMs : 0;
 if (nativeBuilt < nativeSource) spawnSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });
 

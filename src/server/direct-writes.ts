@@ -22,7 +22,8 @@
  */
 import { writeSync, writevSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { MAX_FRAMES_PER_SOCKET, writeEach } from './native-writer.js';
+import { logger } from '../log.js';
+import { MAX_FRAMES_PER_SOCKET, UNKNOWN, writeEach } from './native-writer.js';
 
 /** What a net.Socket has beyond Duplex that this needs (its libuv handle is internal to Node: read defensively). */
 interface TcpSocket extends Duplex {
@@ -103,8 +104,9 @@ export interface BacklogListener { backlogged(): void }
  * passes (no callback runs in between), so the check still holds.
  *
  * With the native writer (native-writer.ts) the burst is one call: every
- * socket is written in C (`writev` for one given several frames), and what
- * a kernel did not take goes to that socket's stream, as below.
+ * socket is written in C (one io_uring submission for all, or a `write` or
+ * `writev` each), and what a kernel did not take goes to that socket's
+ * stream, as below.
  */
 export class DirectWrites {
   // Parallel arrays kept at their size: no object per write.
@@ -163,7 +165,8 @@ export class DirectWrites {
     if (length === 0) return;
     let native = writeEach !== null;
     try {
-      if (native) writeEach!(this.#fds, this.#first, this.#counts, this.#natives, length, this.#written);
+      const failure = native ? writeEach!(this.#fds, this.#first, this.#counts, this.#natives, length, this.#written) : undefined;
+      if (failure !== undefined) logger.warn(failure);
     } catch (error) {
       native = false; // it checks its arguments before it writes anything: every socket is written from here
       queueMicrotask(() => { throw error; });
@@ -189,5 +192,10 @@ export class DirectWrites {
 /** What a native write of `frames` left (`took`: bytes, or -errno) goes to the socket's stream, as after `writeSync`. True when it took every byte. */
 function afterNative(socket: Duplex, frames: Buffer | Buffer[], took: number): boolean {
   if (!Array.isArray(frames) && took === frames.length) return true;
+  if (took === UNKNOWN) {
+    // Part of the frames may have gone out: writing them again could garble the stream, so it ends here (loudly).
+    socket.destroy(new Error('the native writer failed during this socket\'s write: the connection cannot go on'));
+    return true;
+  }
   return writeRest(socket, frames, took > 0 ? took : 0);
 }

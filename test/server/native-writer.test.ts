@@ -8,10 +8,13 @@ import { once } from 'node:events';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { Send } from 'switchyard';
-import { writeEach } from '../../src/server/native-writer.js';
+import { type WriteEach, writeEach, writeMethod } from '../../src/server/native-writer.js';
 import { delay, until } from '../helpers/time.js';
 import { openSocket } from '../helpers/ws-client.js';
 import { serverPool } from './helpers.js';
@@ -45,39 +48,113 @@ async function pairs(count: number): Promise<Array<{ server: Socket; client: Soc
   return made;
 }
 
+interface Addon { writeEach: WriteEach; writeMethod(): string }
+
+function bytes(peer: { received: Buffer[] }): number {
+  return peer.received.reduce((n, chunk) => n + chunk.length, 0);
+}
+
+/** This process's io_uring descriptors. */
+function ringDescriptors(): number[] {
+  return readdirSync('/proc/self/fd').map(Number).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[io_uring]';
+    } catch {
+      return false; // closed while listing (the listing's own descriptor)
+    }
+  });
+}
+
+/** A fresh instance of the binary, and the descriptor of its own ring. */
+function freshAddon(): { addon: Addon; ring: number } {
+  const before = new Set(ringDescriptors());
+  const copy = join(mkdtempSync(join(tmpdir(), 'switchyard-writer-')), 'write-each.node');
+  copyFileSync('build/write-each.node', copy);
+  const addon = createRequire(import.meta.url)(copy) as Addon;
+  addon.writeMethod();
+  const mine = ringDescriptors().filter((fd) => !before.has(fd));
+  assert.equal(mine.length, 1, 'one new ring');
+  return { addon, ring: mine[0]! };
+}
+
 test('it is built and loaded on this machine (the suite runs the server\'s writes through it)', () => {
   assert.equal(typeof writeEach, 'function', 'build/write-each.node missing or not loaded: is gcc installed (scripts/setup.sh)?');
 });
 
-test('each socket gets its frames, whole, once and in order (several in one writev); an entry with no frames is left alone', async () => {
-  const peers = await pairs(4);
-  const shared = Buffer.from('the same frame for two sockets');
-  const [one, two, three] = [Buffer.from('first,'), Buffer.from('second,'), Buffer.from('third')];
-  const fds = Int32Array.from(peers.map((p) => p.fd));
-  // frames: [shared, one, two, three]; peer 0 and 3 get shared, peer 1 the three in a row, peer 2 nothing.
-  const written = new Int32Array([-99, -99, -99, -99]);
-  writeEach!(fds, Int32Array.from([0, 1, 0, 0]), Int32Array.from([1, 3, 0, 1]), [shared, one, two, three], 4, written);
-  assert.deepEqual([...written], [shared.length, one.length + two.length + three.length, -99, shared.length]);
-  await until(() => peers[3]!.received.length > 0 && peers[1]!.received.length > 0, 5000, 'the frames');
-  await delay(50);
-  assert.deepEqual(peers.map((p) => Buffer.concat(p.received).toString()), [shared.toString(), 'first,second,third', '', shared.toString()]);
+test('where the kernel allows io_uring, a turn\'s sends go in one submission; SWITCHYARD_IO_URING=0 writes one by one', () => {
+  const disabled = existsSync('/proc/sys/kernel/io_uring_disabled') && readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() !== '0';
+  assert.equal(writeMethod(), disabled ? 'write' : 'io_uring');
+  assert.equal(oneByOne().writeMethod(), 'write');
 });
 
-test('a peer that reads nothing: the kernel takes what fits, then -EAGAIN; nothing is written twice', async () => {
-  const [peer] = await pairs(1);
-  peer!.client.pause();
-  const frame = Buffer.alloc(256 * 1024, 7);
-  const written = new Int32Array(1);
-  let taken = 0;
-  for (let i = 0; i < 200; i++) {
-    writeEach!(Int32Array.of(peer!.fd), Int32Array.of(0), Int32Array.of(2), [frame, frame], 1, written);
-    if (written[0]! < 0) break;
-    taken += written[0]!;
+/** The other road: a second instance of the binary, loaded with SWITCHYARD_IO_URING=0 (an addon's state is per file loaded). */
+let second: Addon | null = null;
+function oneByOne(): Addon {
+  if (second !== null) return second;
+  const copy = join(mkdtempSync(join(tmpdir(), 'switchyard-writer-')), 'write-each.node');
+  copyFileSync('build/write-each.node', copy);
+  process.env.SWITCHYARD_IO_URING = '0';
+  try {
+    second = createRequire(import.meta.url)(copy) as Addon;
+    second.writeMethod(); // the road is chosen on first use
+  } finally {
+    delete process.env.SWITCHYARD_IO_URING;
   }
-  assert.equal(written[0], -11, 'EAGAIN once the kernel buffers are full');
-  peer!.client.resume();
-  await until(() => peer!.received.reduce((n, chunk) => n + chunk.length, 0) === taken, 5000, 'every byte taken');
-  assert.ok(peer!.received.every((chunk) => chunk.every((byte) => byte === 7)));
+  return second;
+}
+
+const roads: Array<[string, () => WriteEach]> = [['one submission', () => writeEach!], ['one call per socket', () => oneByOne().writeEach]];
+
+for (const [road, writer] of roads) {
+  test(`${road}: each socket gets its frames, whole, once and in order (several in one send); an entry with no frames is left alone`, async () => {
+    const peers = await pairs(4);
+    const shared = Buffer.from('the same frame for two sockets');
+    const [one, two, three] = [Buffer.from('first,'), Buffer.from('second,'), Buffer.from('third')];
+    const fds = Int32Array.from(peers.map((p) => p.fd));
+    // frames: [shared, one, two, three]; peer 0 and 3 get shared, peer 1 the three in a row, peer 2 nothing.
+    const written = new Int32Array([-99, -99, -99, -99]);
+    assert.equal(writer()(fds, Int32Array.from([0, 1, 0, 0]), Int32Array.from([1, 3, 0, 1]), [shared, one, two, three], 4, written), undefined);
+    assert.deepEqual([...written], [shared.length, one.length + two.length + three.length, -99, shared.length]);
+    await until(() => peers[3]!.received.length > 0 && peers[1]!.received.length > 0, 5000, 'the frames');
+    await delay(50);
+    assert.deepEqual(peers.map((p) => Buffer.concat(p.received).toString()), [shared.toString(), 'first,second,third', '', shared.toString()]);
+  });
+
+  test(`${road}: a peer that reads nothing: the kernel takes what fits, then -EAGAIN; its neighbour gets everything; nothing is written twice`, async () => {
+    const [stuck, reading] = await pairs(2);
+    stuck!.client.pause();
+    const frame = Buffer.alloc(256 * 1024, 7);
+    const written = new Int32Array(2);
+    const taken = [0, 0];
+    let rounds = 0;
+    for (; rounds < 200; rounds++) {
+      // Two frames each, in one send (writev, or a sendmsg in the ring).
+      writer()(Int32Array.of(stuck!.fd, reading!.fd), Int32Array.of(0, 0), Int32Array.of(2, 2), [frame, frame], 2, written);
+      if (written[1]! > 0) taken[1]! += written[1]!;
+      if (written[0]! < 0) break;
+      taken[0]! += written[0]!;
+      await until(() => bytes(reading!) === taken[1], 5000, 'the reading peer\'s bytes');
+    }
+    assert.equal(written[0], -11, 'EAGAIN once the kernel buffers are full');
+    assert.ok(taken[0]! > 0 && rounds > 0, 'the stuck peer took some rounds first');
+    stuck!.client.resume();
+    await until(() => bytes(stuck!) === taken[0] && bytes(reading!) === taken[1], 5000, 'every byte taken');
+    for (const peer of [stuck!, reading!]) assert.ok(peer.received.every((chunk) => chunk.every((byte) => byte === 7)));
+  });
+}
+
+test('the ring failing as a whole is said once, and this turn\'s frames still go out, one socket at a time from then on', async () => {
+  const peers = await pairs(3);
+  const { addon, ring } = freshAddon();
+  assert.equal(addon.writeMethod(), 'io_uring');
+  closeSync(ring); // the ring is gone under the writer (EBADF on its next submission)
+  const written = new Int32Array(3);
+  const said = addon.writeEach(Int32Array.from(peers.map((p) => p.fd)), Int32Array.of(0, 0, 0), Int32Array.of(1, 1, 1), [Buffer.from('still here')], 3, written);
+  assert.match(said ?? '', /^io_uring failed \(.+\): the native writer writes one socket at a time from now on$/);
+  assert.deepEqual([...written], [10, 10, 10]);
+  assert.equal(addon.writeMethod(), 'write');
+  assert.equal(addon.writeEach(Int32Array.from(peers.map((p) => p.fd)), Int32Array.of(0, 0, 0), Int32Array.of(1, 1, 1), [Buffer.from('!')], 3, written), undefined);
+  await until(() => peers.every((p) => Buffer.concat(p.received).toString() === 'still here!'), 5000, 'every frame');
 });
 
 test('bad arguments throw a TypeError before anything is written', async () => {

@@ -18,8 +18,9 @@ const LABELS: Record<string, string> = {
   'switchyard-pubsub': 'Switchyard (Redis pub/sub)', 'socketio-redis': 'Socket.IO + Redis adapter',
   'switchyard-4-redis': 'Redis, pub/sub layer', 'switchyard-4-cluster': 'Redis Cluster (3 masters), sharded pub/sub', 'switchyard-4-nats': 'NATS',
   uws: 'uWebSockets.js', bun: 'Bun', tunedws: 'tuned ws', 'chat-js': 'chat demo (JS)', 'chat-npmstart': 'chat demo (npm start)',
+  'sy-asgi': 'Switchyard server alone', 'sy-declared': 'declared render', 'sy-plain': 'plainly written handler',
 };
-const ORDER_SINGLE = ['rawws', 'switchyard', 'switchyard-app', 'socketio', 'django', 'uws', 'bun', 'tunedws', 'chat-js', 'chat-npmstart'];
+const ORDER_SINGLE = ['rawws', 'switchyard', 'switchyard-app', 'sy-asgi', 'sy-declared', 'sy-plain', 'socketio', 'django', 'uws', 'bun', 'tunedws', 'chat-js', 'chat-npmstart'];
 const ORDER_D = ['rawws-redis', 'switchyard-pubsub', 'switchyard-redis', 'socketio-redis', 'django'];
 
 const fmt = (v: unknown, digits = 2): string => (v === null || v === undefined ? '—' : typeof v === 'number' ? String(Math.round(v * 10 ** digits) / 10 ** digits) : String(v));
@@ -352,11 +353,40 @@ function targets(recs: Map<string, Rec>): string {
   return `## Targets (issue 7), from the tables below\n\n${row(['target', 'measured', ''])}\n${row(['---', '---', '---'])}\n${lines.join('\n')}\n`;
 }
 
+/** Issue 12's targets: the broadcast seam against the fastest JavaScript servers, in the interleaved run at 200 msg/s. */
+function seamTargets(recs: Map<string, Rec>): string {
+  const i200 = (server: string) => ((recs.get(`a-interleaved/${server}`)?.results ?? []) as Rec[]).find((r) => r.rate === 200);
+  const uws = i200('uws');
+  if (uws === undefined) return '';
+  const check = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
+  const lines: string[] = [];
+  const cpuAgainstUws = (server: string, label: string, limit: number) => {
+    const own = i200(server)?.cpuUsPerDelivery;
+    const r = own != null ? own / uws.cpuUsPerDelivery : null;
+    lines.push(row([`(a) ${label}: CPU per delivery ≤ ${limit}× uWebSockets.js`, r === null ? '—' : `${r.toFixed(2)}× (${fmt(own)} vs ${fmt(uws.cpuUsPerDelivery)} µs)`, check(r === null ? null : r <= limit)]));
+  };
+  cpuAgainstUws('sy-declared', 'declared render', 1.15);
+  cpuAgainstUws('sy-plain', 'plainly written handler', 1.3);
+  const ours = ['sy-declared', 'sy-plain', 'chat-npmstart'].filter((s) => i200(s) !== undefined);
+  const worstP99 = Math.max(...ours.map((s) => i200(s)!.p99 / uws.p99));
+  lines.push(row(['(a) p99 ≤ 2× uWebSockets.js (declared, plain, `npm start`)', ours.length ? `at most ${worstP99.toFixed(2)}×` : '—', check(ours.length ? worstP99 <= 2 : null)]));
+  const lost = ['sy-asgi', ...ours].reduce((n, s) => n + ((recs.get(`a-interleaved/${s}`)?.results ?? []) as Rec[]).reduce((m, r) => m + r.lost, 0), 0);
+  lines.push(row(['(a) nothing lost (every Switchyard form, every rate and round)', `${lost} lost`, check(lost === 0)]));
+  const idle = recs.get('c/chat-npmstart')?.rssPerConnectionKB;
+  lines.push(row(['(c) idle connection of the chat demo under `npm start` ≤ 8 KB', idle != null ? `${fmt(idle)} KB` : '—', check(idle == null ? null : idle <= 8)]));
+  return `## Targets (issue 12), from the tables below
+
+${row(['target', 'measured', ''])}
+${row(['---', '---', '---'])}
+${lines.join('\n')}
+`;
+}
+
 function notes(): string {
   return `## Reading these numbers
 
 - **CPU per delivery is the robust figure.** It counts CPU time, not wall time, so other jobs on the machine change it little (they still evict caches: expect ±10% between runs). Latency and the highest sustained rate depend on scheduling and move much more on a shared machine; noisy steps are flagged, a noisy failing step of the ladder is tried again, and the targets use the interleaved runs, where every server sees the same noise.
-- **The kernel is most of the cost.** On loopback, the \`writev\` of each frame makes the sending process pay for the TCP stack on both sides: it is about 60% of the server CPU per delivery in the profile below, the same for every Node server here. What separates the servers is the rest.
+- **The kernel is most of the cost.** On loopback, the send of each frame makes the sending process pay for the TCP stack on both sides: 70 to 95% of the server CPU per delivery. Every server here enters the kernel once per socket per turn (a \`write\`, \`writev\` or \`send\`) except Switchyard, whose native writer hands a turn's sends for all sockets to Linux in one io_uring submission: that is why its server alone costs less per delivery than uWebSockets.js. What separates the others is the rest.
 - **The load generator has one core.** Around 100,000 deliveries/s (200 msg/s × 500) its worker processes use most of it ("load generator busy"), so at 200 msg/s and above the fan-out latency of every server includes queueing in the load generator, and the ladder cannot tell servers apart beyond that rate.
 - **Django Channels loses messages by design of channels_redis**: all the consumers of one daphne process share one Redis inbox (\`specific.<process>!\`) with the default capacity of 100, and \`group_send\` drops what does not fit (channels_redis#62 and #83); its numbers are those of the tutorial's configuration, not a tuned one.
 - **(d) puts both server processes on the one server core** (2-core machine): each process gets about half a core.
@@ -387,7 +417,7 @@ export function render(): void {
   const m = any.machine ?? {};
   const text = `# Benchmarks
 
-Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios and servers, about 25 minutes since the references of issue 12 joined; 13 before) or \`npm run bench -- a\` (one), \`BENCH_SERVERS=…\` for some servers; see \`bench/run.ts\`.
+Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest result of each scenario and server; runs ${runs.join(', ')}). Reproduce with \`npm run bench\` (all scenarios and servers, about 45 minutes) or \`npm run bench -- a\` (one), \`BENCH_SERVERS=…\` for some servers; see \`bench/run.ts\`.
 
 **Machine**: ${machines(recs, m)}.
 **Versions**: Node ${v.node}, Switchyard ${v.switchyard}, ws ${v.ws}, socket.io ${v.socketio} (+ @socket.io/redis-adapter ${v.socketioRedisAdapter}), ioredis ${v.ioredis}, Redis ${v.redis}${v.uws ? `, uWebSockets.js ${v.uws} (@trufflesuite/uws-js-unofficial), Bun ${v.bun}` : ''}; Python ${v.python}, Django / channels / channels_redis / daphne ${v.django}.
@@ -398,6 +428,7 @@ Rendered by \`bench/render.ts\` from \`bench/results/results.jsonl\` (the latest
 **Servers.** raw ws: the \`ws\` library, parse the message, serialize the reply once, \`send()\` the same Buffer to every member (no layer, no heartbeats). Switchyard: \`serve()\` with the chat example's \`ChatConsumer\` behind \`URLRouter\` (one consumer per connection, \`groupSend\` through the in-memory layer, \`chat_message\` as a declared render (\`static renders\`)), like the Django reference; "full app stack" adds the chat example's middleware as shipped (limits, origin check, sessions, auth; rate limit raised). Socket.IO 4: rooms, \`io.to(room).emit\`, WebSocket transport only. Django Channels: the tutorial's \`AsyncWebsocketConsumer\` under daphne, with channels_redis's core layer (Channels has no production in-process layer). The fastest servers a JavaScript user can pick (issue 12), each with the same chat protocol, no compression, no heartbeats and backpressure limits raised so that nothing is dropped: uWebSockets.js: its native pub/sub (a topic per room, one \`app.publish()\` per broadcast, framed once and written in C++), the linux-x64 binary for Node's ABI loaded by path so that the package's JavaScript fallback never runs; Bun: \`Bun.serve\` with \`server.publish()\`, run by the \`bun\` binary of \`@oven/bun-linux-x64\`; tuned ws: raw ws with the broadcast framed once (\`Sender.frame\`) and written straight to each member's socket, corked until the end of the event-loop turn. The chat demo: \`examples/chat/server.ts\` as shipped (its whole \`app.ts\` stack and logging, secret and allowed origin set, rate limit raised), transpiled to JavaScript like the other servers, and the way \`npm start\` runs it (\`scripts/run-transpiled.mjs\`: the same JavaScript, built at startup, in one process). Every Node server runs transpiled JavaScript (esbuild, one file per source file) of the working tree, \`src/\` included (runs before 2026-11-30 imported the library from \`dist/\`, the output of the last \`npm run build\`). \`npx tsx bench/check.ts\` checks each server's protocol byte for byte. Payload: \`{"message": "<µs>|<phase>|<seq>|" + 32 × "x", "username": "bench"}\`.
 
 ${targets(recs)}
+${seamTargets(recs)}
 ${notes()}
 ${sectionA(recs)}
 ${sectionInterleaved(recs)}

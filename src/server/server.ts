@@ -24,6 +24,7 @@ import { HealthEndpoints } from './health.js';
 import { handleHttp } from './http.js';
 import { Lifespan } from './lifespan.js';
 import { createLogger } from './logging.js';
+import { writeMethod } from './native-writer.js';
 import { ServerMetrics, webSocketCounters } from './metrics.js';
 import { resolveOptions, type ServerOptions } from './options.js';
 import { WebSocketCounts, registerServer } from './stats.js';
@@ -149,7 +150,8 @@ export async function serve(app: Application, options: ServerOptions = {}): Prom
     url = `${tls ? 'https' : 'http'}://${host}:${address.port}`;
   }
 
-  logger.info({ url }, `Listening on ${url}`);
+  // How a turn's frames reach the kernel (see native-writer.ts): said once, for whoever compares machines.
+  logger.info({ url, writes: writeMethod() }, `Listening on ${url}`);
   const unregister = registerServer(metrics ?? counts!);
   await health.start();
 

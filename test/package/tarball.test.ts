@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { freePort } from '../helpers/ports.js';
 import { runCommand } from '../helpers/processes.js';
 import { eventually, until } from '../helpers/time.js';
+import { ioUringAllowed } from '../helpers/io-uring.js';
 import { Workspace, assertImportsEverywhere, npm, repo, sh, subpaths, userEnv } from './helpers.js';
 
 const tsc = join(repo, 'node_modules/typescript/bin/tsc');
@@ -55,10 +56,13 @@ test('the tarball ships dist/, types, README, LICENSE and the browser client; no
   assert.deepEqual(listing.filter((f) => /^(test|bench|node_modules|examples)\//.test(f)), []);
 });
 
-test('installing the tarball compiles the native writer from the C source it ships (no binary in the tarball)', () => {
-  assert.ok(listing.includes('native/write-each.c') && listing.includes('scripts/build-native.mjs'));
+test('installing the tarball compiles the native writer from the C source it ships (no binary in the tarball), io_uring road included', () => {
+  for (const file of ['native/write-each.c', 'native/ring.c', 'native/ring.h', 'scripts/build-native.mjs']) assert.ok(listing.includes(file), file);
   assert.deepEqual(listing.filter((f) => f.endsWith('.node')), []);
-  assert.ok(existsSync(join(project, 'node_modules/switchyard/build/write-each.node')), 'npm ran the install step');
+  const binary = join(project, 'node_modules/switchyard/build/write-each.node');
+  assert.ok(existsSync(binary), 'npm ran the install step');
+  const method = sh(process.execPath, ['-e', `console.log(require(${JSON.stringify(binary)}).writeMethod())`], project).trim();
+  assert.equal(method, ioUringAllowed() ? 'io_uring' : 'write');
 });
 
 test('every source map in the tarball points only at files the tarball ships', () => {

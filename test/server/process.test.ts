@@ -7,6 +7,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { ioUringAllowed } from '../helpers/io-uring.js';
 import { listening, run, type Running } from '../helpers/processes.js';
 import { delay } from '../helpers/time.js';
 import { openSocket } from '../helpers/ws-client.js';
@@ -39,7 +40,9 @@ describe('switchyard serve (processes)', () => {
 
   test('SIGTERM: open WebSockets get 1001, their disconnect handlers and an in-flight response finish, lifespan shutdown runs, exit 0', async () => {
     const server = start(['serve', APP, '--port', '0', '--shutdown-timeout', '5']);
-    const url = String((await server.waitFor(listening)).url);
+    const started = await server.waitFor(listening);
+    assert.equal(started.writes, ioUringAllowed() ? 'io_uring' : 'write', 'the line says how the server writes');
+    const url = String(started.url);
     const sockets = await Promise.all([openSocket(`${url.replace('http', 'ws')}/a`), openSocket(`${url.replace('http', 'ws')}/b`)]);
     const codes = sockets.map((ws) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code))));
     const slow = get(`${url}/slow`);

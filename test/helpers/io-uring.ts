@@ -1,8 +1,24 @@
-// Whether this kernel lets a process set up io_uring (the native writer's road; see native/ring.c).
-import { existsSync, readFileSync } from 'node:fs';
+// Whether this process may set up io_uring (the native writer's road; see native/ring.c), asked of the
+// kernel itself by another program (python3's ctypes: io_uring_setup(1, params), syscall 425 on
+// x86-64 and arm64), so that a kernel setting, a seccomp profile or a missing syscall all count.
+import { spawnSync } from 'node:child_process';
 
-/** False where `kernel.io_uring_disabled` forbids it; true elsewhere on Linux (this machine kind's kernels have it). */
+const PROBE = `
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.syscall(425, 1, ctypes.create_string_buffer(120))
+print('yes' if fd >= 0 else 'no')
+if fd >= 0: os.close(fd)
+`;
+
+let answer: boolean | undefined;
+
+/** True when io_uring_setup succeeds here (asked once per process). */
 export function ioUringAllowed(): boolean {
-  const setting = '/proc/sys/kernel/io_uring_disabled';
-  return process.platform === 'linux' && (!existsSync(setting) || readFileSync(setting, 'utf8').trim() === '0');
+  if (answer === undefined) {
+    const probe = spawnSync('python3', ['-c', PROBE], { encoding: 'utf8' });
+    if (probe.status !== 0) throw new Error(`the io_uring probe failed: ${probe.stderr || probe.error?.message}`);
+    answer = process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch) && probe.stdout.trim() === 'yes';
+  }
+  return answer;
 }

@@ -51,15 +51,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `);
 
-/** `flush`: deletes every key matching ARGV[1], 5000 per DEL. */
-export const FLUSH = new LuaScript(`
-local keys = redis.call('KEYS', ARGV[1])
-for i = 1, #keys, 5000 do
-  redis.call('DEL', unpack(keys, i, math.min(i + 4999, #keys)))
-end
-return #keys
-`);
-
 // The member read of `group_send`, judging Switchyard processes (see `liveness.ts`):
 // drops expired memberships and reads the members (channels_redis's
 // `ZREMRANGEBYSCORE` + `ZRANGE`) into `live`, then moves to `dead` the
@@ -181,17 +172,6 @@ export const CLUSTER_JUDGE = new LuaScript(`
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
-`);
-
-/**
- * `flush` on one node of a Redis Cluster: deletes every key of that node
- * matching ARGV[1], one `DEL` per key (a `DEL` of several keys must stay in
- * one slot; the flag lets the script touch the node's other slots).
- */
-export const FLUSH_NODE = new LuaScript(`#!lua flags=allow-cross-slot-keys
-local keys = redis.call('KEYS', ARGV[1])
-for _, key in ipairs(keys) do redis.call('DEL', key) end
-return #keys
 `);
 
 /**

@@ -43,6 +43,24 @@ layerConformance('RedisChannelLayer', (options, namespace) => new RedisChannelLa
   shared: true,
 });
 
+test('flush deletes every key of its prefix, page after page (SCAN), and nothing else', async () => {
+  // A prefix with glob characters, taken literally: its neighbour below matches it as a pattern, not as a prefix.
+  const prefix = `sy-core-${process.pid}-fl[a]sh*-`;
+  const neighbour = `sy-core-${process.pid}-flash*-kept`;
+  const other = `${uniquePrefix()}kept`;
+  const l = layer({ prefix });
+  await l.groupAdd('room', await l.newChannel());
+  const many = raw.pipeline();
+  for (let i = 0; i < 5000; i++) many.set(`${prefix}bulk-${i}`, 'x'); // five SCAN pages and more
+  many.set(neighbour, 'keep').set(other, 'keep');
+  await many.exec();
+  await l.flush();
+  assert.deepEqual(await raw.keys(`sy-core-${process.pid}-fl\\[a\\]sh\\*-*`), []);
+  assert.equal(await raw.get(neighbour), 'keep');
+  assert.equal(await raw.get(other), 'keep');
+  await raw.del(neighbour, other);
+});
+
 describe('serializers (test_serializers.py)', () => {
   test('test_serialize: msgpack and json vectors', () => {
     assert.equal(hex(msgpackSerializer.serialize(VECTOR)), VECTOR_MSGPACK);

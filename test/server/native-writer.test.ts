@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,12 +66,21 @@ function ringDescriptors(): number[] {
   });
 }
 
+const copies: string[] = [];
+after(() => { for (const dir of copies) rmSync(dir, { recursive: true, force: true }); });
+
+/** A fresh instance of the binary: a copy of it, loaded (an addon's state is per file loaded). */
+function loadCopy(): Addon {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-writer-'));
+  copies.push(dir);
+  copyFileSync('build/write-each.node', join(dir, 'write-each.node'));
+  return createRequire(import.meta.url)(join(dir, 'write-each.node')) as Addon;
+}
+
 /** A fresh instance of the binary, and the descriptor of its own ring. */
 function freshAddon(): { addon: Addon; ring: number } {
   const before = new Set(ringDescriptors());
-  const copy = join(mkdtempSync(join(tmpdir(), 'switchyard-writer-')), 'write-each.node');
-  copyFileSync('build/write-each.node', copy);
-  const addon = createRequire(import.meta.url)(copy) as Addon;
+  const addon = loadCopy();
   addon.writeMethod();
   const mine = ringDescriptors().filter((fd) => !before.has(fd));
   assert.equal(mine.length, 1, 'one new ring');
@@ -87,15 +96,13 @@ test('where the kernel allows io_uring, a turn\'s sends go in one submission; SW
   assert.equal(oneByOne().writeMethod(), 'write');
 });
 
-/** The other road: a second instance of the binary, loaded with SWITCHYARD_IO_URING=0 (an addon's state is per file loaded). */
+/** The other road: a second instance of the binary, first used with SWITCHYARD_IO_URING=0. */
 let second: Addon | null = null;
 function oneByOne(): Addon {
   if (second !== null) return second;
-  const copy = join(mkdtempSync(join(tmpdir(), 'switchyard-writer-')), 'write-each.node');
-  copyFileSync('build/write-each.node', copy);
   process.env.SWITCHYARD_IO_URING = '0';
   try {
-    second = createRequire(import.meta.url)(copy) as Addon;
+    second = loadCopy();
     second.writeMethod(); // the road is chosen on first use
   } finally {
     delete process.env.SWITCHYARD_IO_URING;

@@ -2,7 +2,9 @@
 // npm's `install` step: compiles native/*.c into build/write-each.node,
 // the server's optional native writer (src/server/direct-writes.ts), with the
 // C compiler (CC, default cc) and the headers of the Node that runs this
-// (<prefix>/include/node, shipped with Node's packages and tarballs).
+// (<prefix>/include/node, shipped with Node's packages and tarballs). ring.c
+// uses <linux/io_uring.h> where the system has it, and compiles to a writer
+// without io_uring where it does not.
 // Nothing is downloaded. Without a compiler or the headers it says so in one
 // line and succeeds: the server then writes with fs.writeSync, a little slower
 // per socket, and the same in every other way (as ws without bufferutil).

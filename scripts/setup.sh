@@ -4,11 +4,12 @@
 # the Python side of the interop tests (channels, channels_redis, daphne, websockets,
 # psycopg2 for the Django site test on the PostgreSQL this machine kind runs),
 # openssl for the TLS test's self-signed certificate, git for the packaging tests (fresh clones),
-# gcc and libc6-dev for the server's native writer (native/write-each.c, built by npm's install step),
+# gcc, libc6-dev and linux-libc-dev (<linux/io_uring.h>) for the server's native writer (native/, built by
+# npm's install step; the tests' io_uring probe runs Debian's python3, which the Python packages bring),
 # and the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-apt_packages=(redis-server nats-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl python3-psycopg2 git gcc libc6-dev)
+apt_packages=(redis-server nats-server chromium fonts-noto-cjk python3-channels-redis python3-django-channels python3-websockets daphne openssl python3-psycopg2 git gcc libc6-dev linux-libc-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

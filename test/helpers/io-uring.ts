@@ -1,6 +1,7 @@
 // Whether this process may set up io_uring (the native writer's road; see native/ring.c), asked of the
-// kernel itself by another program (python3's ctypes: io_uring_setup(1, params), syscall 425 on
-// x86-64 and arm64), so that a kernel setting, a seccomp profile or a missing syscall all count.
+// kernel itself by another program: Debian's python3, as the interop tests run it, calls
+// io_uring_setup(1, params) through ctypes (syscall 425 on x86-64 and arm64). So a kernel setting,
+// a seccomp profile and a missing syscall all count.
 import { spawnSync } from 'node:child_process';
 
 const PROBE = `
@@ -16,9 +17,10 @@ let answer: boolean | undefined;
 /** True when io_uring_setup succeeds here (asked once per process). */
 export function ioUringAllowed(): boolean {
   if (answer === undefined) {
-    const probe = spawnSync('python3', ['-c', PROBE], { encoding: 'utf8' });
+    if (process.platform !== 'linux' || !['x64', 'arm64'].includes(process.arch)) return (answer = false);
+    const probe = spawnSync('/usr/bin/python3', ['-c', PROBE], { encoding: 'utf8' });
     if (probe.status !== 0) throw new Error(`the io_uring probe failed: ${probe.stderr || probe.error?.message}`);
-    answer = process.platform === 'linux' && ['x64', 'arm64'].includes(process.arch) && probe.stdout.trim() === 'yes';
+    answer = probe.stdout.trim() === 'yes';
   }
   return answer;
 }

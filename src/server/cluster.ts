@@ -61,6 +61,7 @@ export function runPrimary(workers: number, parentLogger: Logger, shutdownTimeou
     let exitCode = 0;
     const live = new Set<Worker>();
     const started = new WeakSet<Worker>();
+    const refusals = new Set<string>();
 
     const finish = (): void => {
       if (live.size === 0) resolveExit(exitCode);
@@ -87,7 +88,9 @@ export function runPrimary(workers: number, parentLogger: Logger, shutdownTimeou
           ready++;
           if (ready === workers) logger.info({ url: message.url, workers }, `Listening on ${message.url} with ${workers} workers`);
         } else if (message?.switchyard === 'refuse') {
-          logger.error(message.message);
+          // Workers sharing a configuration refuse it together: say each reason once.
+          if (!refusals.has(message.message)) logger.error(message.message);
+          refusals.add(message.message);
           stopAll(1);
         }
       });
